@@ -1,0 +1,106 @@
+"""One watchdog observer on the output directory, serving every listener (inotify watches dirs).
+
+Listeners are called on the observer's thread with ``(filename, event_type)``; a server hands
+them to its event loop, a kernel to its own thread. The directory may not exist yet, or be
+deleted and recreated: :meth:`DirectoryWatch.ensure` (called on every poll) re-arms the watch.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+logger = logging.getLogger(__name__)
+
+Listener = Callable[[str, str], None]
+# Events that may change what a file holds or whether it exists.
+RELEVANT_EVENTS = frozenset({"created", "modified", "deleted", "moved", "closed"})
+
+
+class DirectoryWatch(FileSystemEventHandler):
+    """Watches one directory (not recursively) and tells listeners about its files."""
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+        self._listeners: list[Listener] = []
+        self._lock = threading.Lock()
+        self._observer: Any = None
+        self._watch: Any = None
+        self._inode: int | None = None
+
+    @property
+    def watching(self) -> bool:
+        """Whether the directory is being watched right now."""
+        return self._watch is not None
+
+    def add_listener(self, listener: Listener) -> None:
+        """Call ``listener(filename, event_type)`` for every event on a file in the directory."""
+        with self._lock:
+            self._listeners = [*self._listeners, listener]
+
+    def remove_listener(self, listener: Listener) -> None:
+        """Stop calling ``listener``."""
+        with self._lock:
+            self._listeners = [item for item in self._listeners if item is not listener]
+
+    def start(self) -> None:
+        """Start the observer thread and watch the directory if it exists."""
+        if self._observer is None:
+            self._observer = Observer()
+            self._observer.daemon = True
+            self._observer.start()
+        self.ensure()
+
+    def ensure(self) -> bool:
+        """Re-arm the watch if the directory appeared, vanished or was replaced; cheap otherwise."""
+        if self._observer is None:
+            return False
+        try:
+            inode: int | None = os.stat(self.directory).st_ino
+        except OSError:
+            inode = None
+        if self._watch is not None and inode != self._inode:
+            self._observer.unschedule(self._watch)
+            self._watch = None
+            logger.info("output directory watch closed: %s", self.directory)
+        if self._watch is None and inode is not None:
+            try:
+                self._watch = self._observer.schedule(self, str(self.directory), recursive=False)
+            except OSError as error:
+                logger.warning("cannot watch %s: %s", self.directory, error)
+                return False
+            self._inode = inode
+            logger.info("output directory watch opened: %s", self.directory)
+            return True
+        return False
+
+    def stop(self) -> None:
+        """Stop watching and join the observer thread."""
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=5)
+            self._observer = None
+        self._watch = None
+        self._inode = None
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        """Dispatch a watchdog event to every listener, once per file it names."""
+        if event.is_directory or event.event_type not in RELEVANT_EVENTS:
+            return
+        paths = [event.src_path]
+        if event.dest_path:
+            paths.append(event.dest_path)
+        for path in paths:
+            filename = os.path.basename(os.fsdecode(path))
+            for listener in self._listeners:
+                try:
+                    listener(filename, event.event_type)
+                except Exception:  # one listener's bug must not stop the others
+                    logger.exception("directory watch listener failed")

@@ -1,0 +1,19 @@
+"""The one exception hierarchy of saga_jupyter; the server maps it to HTTP status in one place."""
+
+from __future__ import annotations
+
+
+class SagaError(Exception):
+    """Base class of every error saga_jupyter raises on purpose."""
+
+
+class InvalidSessionName(SagaError, ValueError):
+    """A name that is not ``saga__<epic>__<story>__<suffix>`` per the contract."""
+
+
+class SessionNotFound(SagaError, LookupError):
+    """No SAGA session of that name is running or remembered."""
+
+
+class TmuxUnavailable(SagaError):
+    """tmux cannot be asked: not installed, not answering in time, or failing."""

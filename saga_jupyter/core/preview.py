@@ -1,0 +1,47 @@
+"""The ``outputPreview`` of a session: the last few non-empty lines, read from the file's tail."""
+
+from __future__ import annotations
+
+import os
+
+from .text import plain_lines
+
+PREVIEW_LINES = 5
+PREVIEW_CHARS = 500
+FIRST_READ = 8 * 1024
+# Bounds the cost of a preview whatever the file holds (a 1 GiB file of blank lines included).
+MAX_READ = 64 * 1024
+
+
+def read_preview(path: str | os.PathLike[str], size: int | None = None) -> str | None:
+    """The last ``PREVIEW_LINES`` non-empty plain lines of a file, at most ``PREVIEW_CHARS`` long.
+
+    Reads at most ``MAX_READ`` bytes from the end of the file. Returns ``None`` when the file
+    is missing or shows no text.
+    """
+    try:
+        with open(path, "rb") as file:
+            if size is None:
+                size = os.fstat(file.fileno()).st_size
+            window = FIRST_READ
+            while True:
+                start = max(0, size - window)
+                file.seek(start)
+                # A window that starts mid-line drops that line, unless it is all there is to show.
+                partial = start > 0 and window < MAX_READ
+                lines = _last_lines(file.read(size - start), partial_first=partial)
+                if len(lines) >= PREVIEW_LINES or start == 0 or window >= MAX_READ:
+                    break
+                window *= 4
+    except OSError:
+        return None
+    if not lines:
+        return None
+    return "\n".join(lines)[-PREVIEW_CHARS:]
+
+
+def _last_lines(tail: bytes, partial_first: bool) -> list[str]:
+    lines = plain_lines(tail.decode("utf-8", errors="replace"))
+    if partial_first:
+        lines = lines[1:]  # starts mid-line (maybe mid-character): not a whole line
+    return [line.rstrip() for line in lines if line.strip()][-PREVIEW_LINES:]

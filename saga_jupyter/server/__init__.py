@@ -1,0 +1,1 @@
+"""The Jupyter Server extension: app, poller, REST handlers and the channel WebSocket."""

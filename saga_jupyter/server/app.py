@@ -1,0 +1,108 @@
+"""``SagaJupyterApp``: the Jupyter Server extension; all configuration lives here."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from jupyter_core.paths import jupyter_data_dir
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Bool, Float, Int, Unicode, default, validate
+
+from ..core.discovery import Discovery
+from ..core.tmux import Tmux
+from .channel import ChannelHandler, Channels
+from .handlers import SessionHandler, SessionsHandler, StatusHandler
+from .poller import Poller
+
+DEFAULT_OUTPUT_DIR = "/tmp/saga-sessions"  # noqa: S108 - the contract's default, shared with SAGA
+
+
+class SagaJupyterApp(ExtensionApp):
+    """Lists SAGA workers' tmux sessions and streams their output over ``/api/saga/``."""
+
+    name = "saga_jupyter"
+    load_other_extensions = True
+
+    output_dir = Unicode(config=True, help="Directory holding each session's <name>.out output file.")
+    tmux_socket_name = Unicode(
+        None, allow_none=True, config=True, help="tmux -L socket name to watch (unset: default)."
+    )
+    poll_interval = Float(3.0, config=True, help="Seconds between tmux scans (a backstop).")
+    initial_log_bytes = Int(
+        262144, config=True, help="At most this many bytes in the first logs:data frame."
+    )
+    state_file = Unicode(config=True, help="The metadata store (JSON) remembering sessions.")
+    allow_control = Bool(
+        False, config=True, help="Enable the stop, connect and launch endpoints."
+    )
+    max_sessions = Int(4, config=True, help="Running sessions allowed before launch refuses.")
+
+    @default("output_dir")
+    def _default_output_dir(self) -> str:
+        return os.environ.get("SAGA_SESSIONS_DIR") or DEFAULT_OUTPUT_DIR
+
+    @default("tmux_socket_name")
+    def _default_tmux_socket_name(self) -> str | None:
+        return os.environ.get("SAGA_TMUX_SOCKET") or None
+
+    @default("state_file")
+    def _default_state_file(self) -> str:
+        return str(Path(jupyter_data_dir()) / "saga_jupyter" / "sessions.json")
+
+    @validate("poll_interval")
+    def _validate_poll_interval(self, proposal: dict[str, Any]) -> float:
+        value = float(proposal["value"])
+        if not 0.05 <= value <= 3600:
+            raise ValueError(f"poll_interval must be between 0.05 and 3600 seconds, not {value}")
+        return value
+
+    @validate("initial_log_bytes", "max_sessions")
+    def _validate_positive(self, proposal: dict[str, Any]) -> int:
+        value = int(proposal["value"])
+        if value < 1:
+            raise ValueError(f"{proposal['trait'].name} must be at least 1, not {value}")
+        return value
+
+    @validate("tmux_socket_name")
+    def _validate_socket_name(self, proposal: dict[str, Any]) -> str | None:
+        value = proposal["value"] or None
+        if value is not None and ("/" in value or "\0" in value):
+            raise ValueError("tmux_socket_name is a -L name, not a path")
+        return value
+
+    def initialize_settings(self) -> None:
+        """Build the poller and share it with the handlers through the settings."""
+        # core logs through the standard logging tree: route it into the server's log.
+        core_log = logging.getLogger("saga_jupyter")
+        core_log.handlers = list(self.log.handlers)
+        core_log.setLevel(self.log.level)
+        core_log.propagate = False
+        discovery = Discovery(self.output_dir, Tmux(self.tmux_socket_name))
+        self.poller = Poller(discovery, self.poll_interval, self.log)
+        self.channels = Channels()
+        self.poller.add_listener(self.channels.sessions_updated)
+        self.settings.update({"saga_poller": self.poller, "saga_channels": self.channels})
+
+    def initialize_handlers(self) -> None:
+        """Mount the routes under ``{base_url}api/saga/``."""
+        self.handlers.extend(
+            [
+                (r"/api/saga/sessions", SessionsHandler),
+                # Any other path below sessions/ is a malformed name: a JSON 404, not a page.
+                (r"/api/saga/sessions/(?P<name>.+)", SessionHandler),
+                (r"/api/saga/status", StatusHandler),
+                (r"/api/saga/channels", ChannelHandler),
+            ]
+        )
+
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        """Start polling once the server's event loop runs."""
+        await self.poller.start()
+
+    async def stop_extension(self) -> None:
+        """Stop the timer, the watch and the channel's clients."""
+        await self.poller.stop()
+        self.channels.close_all()

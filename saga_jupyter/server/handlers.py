@@ -1,0 +1,139 @@
+"""REST handlers under ``/api/saga/``: served from the poller's state, never recomputed per request."""
+
+from __future__ import annotations
+
+import json
+from http.client import responses
+from typing import Any
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from tornado import web
+
+from ..core.errors import InvalidSessionName, SagaError, SessionNotFound, TmuxUnavailable
+from ..core.info import STATUSES, SessionInfo, iso
+from ..core.names import parse_name
+from .poller import Poller
+
+AUTH_RESOURCE = "saga"
+# The one place domain errors become HTTP: (status, short error).
+ERRORS: dict[type[SagaError], tuple[int, str]] = {
+    SessionNotFound: (404, "Session not found"),
+    InvalidSessionName: (404, "Session not found"),
+    TmuxUnavailable: (503, "tmux unavailable"),
+}
+
+
+class SagaHandler(APIHandler):
+    """Base of every REST handler: one auth resource, JSON errors ``{"error", "message"}``."""
+
+    auth_resource = AUTH_RESOURCE
+
+    @property
+    def poller(self) -> Poller:
+        """The extension's poller."""
+        poller: Poller = self.settings["saga_poller"]
+        return poller
+
+    def session(self, name: str) -> SessionInfo:
+        """The session called ``name``, or a domain error (404) for an unknown or malformed name."""
+        parse_name(name)
+        info = self.poller.by_name.get(name)
+        if info is None:
+            raise SessionNotFound(f"no SAGA session named {name}")
+        return info
+
+    def write_json(self, value: Any, status: int = 200) -> None:
+        """Finish with ``value`` as JSON."""
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(value))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Answer every error as ``{"error": short, "message": sentence}``."""
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(error, SagaError):
+            status_code, short = ERRORS.get(type(error), (500, "Internal error"))
+            message = str(error)
+        elif isinstance(error, web.HTTPError):
+            short = error.reason or responses.get(status_code, "Error")
+            message = error.log_message % error.args if error.log_message else short
+        else:
+            short = message = responses.get(status_code, "Error")
+        self.set_status(status_code)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"error": short, "message": message}))
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        """Domain errors are answers, not server faults: no traceback for them."""
+        if isinstance(value, SagaError):
+            self.log.debug("saga_jupyter: %s %s: %s", self.request.method, self.request.uri, value)
+        else:
+            super().log_exception(typ, value, tb)
+
+
+class SessionsHandler(SagaHandler):
+    """``GET /api/saga/sessions``: the list, filtered by ``epicSlug``, ``storySlug``, ``status``."""
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        """List sessions, newest first."""
+        status = self.get_query_argument("status", None)
+        if status is not None and status not in STATUSES:
+            raise web.HTTPError(
+                400, f"status must be 'running' or 'completed', not {status!r}", reason="Invalid filter"
+            )
+        epic = self.get_query_argument("epicSlug", None)
+        story = self.get_query_argument("storySlug", None)
+        poller = self.poller
+        if status is None and epic is None and story is None:
+            self.write_json(poller.sessions_json)
+            return
+        self.write_json(
+            [
+                body
+                for info, body in zip(poller.sessions, poller.sessions_json)
+                if info.matches(status, epic, story)
+            ]
+        )
+
+
+class SessionHandler(SagaHandler):
+    """``GET /api/saga/sessions/{name}``: one session."""
+
+    @web.authenticated
+    @authorized
+    def get(self, name: str) -> None:
+        """One session's SessionInfo."""
+        self.write_json(self.session(name).to_json())
+
+
+class StatusHandler(SagaHandler):
+    """``GET /api/saga/status``: health of tmux, the output directory and the channel."""
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        """Report health."""
+        poller = self.poller
+        discovery = poller.discovery
+        running = sum(1 for info in poller.sessions if info.status == "running")
+        self.write_json(
+            {
+                "tmux": {
+                    "available": discovery.tmux_error is None,
+                    "serverRunning": discovery.tmux.server_running,
+                    "version": poller.tmux_version,
+                    "socketName": discovery.tmux.socket_name,
+                    "error": discovery.tmux_error,
+                },
+                "outputDir": str(discovery.output_dir),
+                "outputDirExists": poller.output_dir_exists,
+                "sessions": {"running": running, "completed": len(poller.sessions) - running},
+                "lastPoll": iso(poller.last_poll),
+                "pollInterval": poller.interval,
+                "clients": len(self.settings["saga_channels"]),
+                "logStreams": 0,
+            }
+        )

@@ -1,0 +1,127 @@
+"""The poller: scans tmux and the output directory off the event loop and says when the list changed.
+
+A scan runs on every ``poll_interval`` tick (a Tornado ``PeriodicCallback``, the backstop) and
+soon after an output file appears, disappears or is renamed (one watchdog observer on the
+directory, debounced). At most one scan runs at a time; a request during a scan runs one more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from tornado.ioloop import PeriodicCallback
+
+from ..core.dirwatch import DirectoryWatch
+from ..core.discovery import Discovery
+from ..core.info import SessionInfo
+from ..core.names import name_from_output_file
+
+SessionsListener = Callable[[list[dict[str, Any]]], None]
+DEBOUNCE = 0.05
+LIST_EVENTS = frozenset({"created", "deleted", "moved"})
+
+
+class Poller:
+    """Holds the current session list; every read of it is served from here, never recomputed."""
+
+    def __init__(self, discovery: Discovery, interval: float, log: logging.Logger) -> None:
+        self.discovery = discovery
+        self.interval = interval
+        self.log = log
+        self.watch = DirectoryWatch(discovery.output_dir)
+        self.sessions: list[SessionInfo] = []
+        self.sessions_json: list[dict[str, Any]] = []
+        self.by_name: dict[str, SessionInfo] = {}
+        self.last_poll: float | None = None
+        self.output_dir_exists = False
+        self.tmux_version: str | None = None
+        self._json: dict[SessionInfo, dict[str, Any]] = {}
+        self._listeners: list[SessionsListener] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: PeriodicCallback | None = None
+        self._scan: asyncio.Future[None] | None = None
+        self._rescan = False
+        self._debounce: asyncio.TimerHandle | None = None
+
+    def add_listener(self, listener: SessionsListener) -> None:
+        """Call ``listener(sessions_json)`` whenever the list changes."""
+        self._listeners.append(listener)
+
+    async def start(self) -> None:
+        """Watch the directory, scan once, then scan every ``interval`` seconds."""
+        self._loop = asyncio.get_running_loop()
+        self.watch.add_listener(self._on_file_event)
+        await asyncio.to_thread(self.watch.start)
+        await self.request_scan()
+        self._timer = PeriodicCallback(self.request_scan, self.interval * 1000)
+        self._timer.start()
+
+    async def stop(self) -> None:
+        """Stop the timer and the watch; wait for a scan under way."""
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        if self._debounce is not None:
+            self._debounce.cancel()
+            self._debounce = None
+        self._loop = None
+        if self._scan is not None:
+            await asyncio.shield(self._scan)
+        await asyncio.to_thread(self.watch.stop)
+
+    def request_scan(self) -> asyncio.Future[None]:
+        """Scan now, or once more right after the scan under way."""
+        if self._scan is not None and not self._scan.done():
+            self._rescan = True
+        else:
+            self._scan = asyncio.ensure_future(self._run_scans())
+        return asyncio.shield(self._scan)
+
+    async def _run_scans(self) -> None:
+        self._rescan = True
+        while self._rescan and self._loop is not None:
+            self._rescan = False
+            try:
+                sessions = await asyncio.to_thread(self._scan_blocking)
+            except Exception:  # a bug in a scan must not stop the poller
+                self.log.exception("saga_jupyter: scan failed")
+                return
+            self._update(sessions)
+
+    def _scan_blocking(self) -> list[SessionInfo]:
+        self.watch.ensure()
+        sessions = self.discovery.scan()
+        self.output_dir_exists = self.discovery.output_dir_exists
+        if self.tmux_version is None and self.discovery.tmux_error is None:
+            self.tmux_version = self.discovery.tmux.version()
+        return sessions
+
+    def _update(self, sessions: list[SessionInfo]) -> None:
+        self.last_poll = time.time()
+        if sessions == self.sessions:
+            return
+        old = self._json
+        self._json = {info: old.get(info) or info.to_json() for info in sessions}
+        self.sessions = sessions
+        self.sessions_json = [self._json[info] for info in sessions]
+        self.by_name = {info.name: info for info in sessions}
+        for listener in self._listeners:
+            listener(self.sessions_json)
+
+    def _on_file_event(self, filename: str, event_type: str) -> None:
+        # On the observer's thread: hand over to the loop only what can change the list.
+        loop = self._loop
+        if event_type in LIST_EVENTS and loop is not None and name_from_output_file(filename):
+            loop.call_soon_threadsafe(self._debounced_scan)
+
+    def _debounced_scan(self) -> None:
+        if self._debounce is None and self._loop is not None:
+            self._debounce = self._loop.call_later(DEBOUNCE, self._debounce_elapsed)
+
+    def _debounce_elapsed(self) -> None:
+        self._debounce = None
+        self.request_scan()

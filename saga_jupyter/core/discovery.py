@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat as stat_module
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -107,6 +108,8 @@ class Discovery:
                         stat = entry.stat()
                     except OSError:
                         continue  # deleted between listing and stat, or a dangling link
+                    if not stat_module.S_ISREG(stat.st_mode):
+                        continue
                     files[name] = FileState(stat.st_size, stat.st_mtime_ns)
         except (FileNotFoundError, NotADirectoryError):
             self.output_dir_exists = False  # not created yet: no completed sessions

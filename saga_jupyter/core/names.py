@@ -58,7 +58,9 @@ def is_saga_name(name: object) -> bool:
 
 def is_slug(value: object) -> bool:
     """Whether ``value`` is a valid epic or story slug."""
-    return isinstance(value, str) and len(value) <= MAX_NAME_LENGTH and bool(SLUG_PATTERN.match(value))
+    return (
+        isinstance(value, str) and len(value) <= MAX_NAME_LENGTH and bool(SLUG_PATTERN.match(value))
+    )
 
 
 def output_path(output_dir: str | Path, name: str) -> Path:

@@ -1,4 +1,4 @@
-"""Turning terminal output into plain text: ANSI sequences out, carriage-return overwrites resolved."""
+"""Terminal output as plain text: ANSI sequences removed, carriage-return overwrites resolved."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Asking tmux: one ``list-sessions`` call per scan, arguments as a list, every call bounded in time."""
+"""Asking tmux: one ``list-sessions`` call per scan, arguments as a list, every call timed out."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ class Tmux:
             raise TmuxUnavailable(f"tmux could not be run: {error}") from error
 
     def list_sessions(self) -> list[TmuxSession]:
-        """The live SAGA sessions, from a single ``list-sessions`` call; other sessions are dropped."""
+        """The live SAGA sessions, from one ``list-sessions`` call; other sessions are dropped."""
         try:
             result = self.run("list-sessions", "-F", "#{session_created} #{session_name}")
         except TmuxUnavailable:

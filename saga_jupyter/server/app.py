@@ -18,6 +18,7 @@ from .handlers import SessionHandler, SessionsHandler, StatusHandler
 from .poller import Poller
 
 DEFAULT_OUTPUT_DIR = "/tmp/saga-sessions"  # noqa: S108 - the contract's default, shared with SAGA
+CORE_LOG = logging.getLogger("saga_jupyter")
 
 
 class SagaJupyterApp(ExtensionApp):
@@ -26,7 +27,9 @@ class SagaJupyterApp(ExtensionApp):
     name = "saga_jupyter"
     load_other_extensions = True
 
-    output_dir = Unicode(config=True, help="Directory holding each session's <name>.out output file.")
+    output_dir = Unicode(
+        config=True, help="Directory holding each session's <name>.out output file."
+    )
     tmux_socket_name = Unicode(
         None, allow_none=True, config=True, help="tmux -L socket name to watch (unset: default)."
     )
@@ -35,9 +38,7 @@ class SagaJupyterApp(ExtensionApp):
         262144, config=True, help="At most this many bytes in the first logs:data frame."
     )
     state_file = Unicode(config=True, help="The metadata store (JSON) remembering sessions.")
-    allow_control = Bool(
-        False, config=True, help="Enable the stop, connect and launch endpoints."
-    )
+    allow_control = Bool(False, config=True, help="Enable the stop, connect and launch endpoints.")
     max_sessions = Int(4, config=True, help="Running sessions allowed before launch refuses.")
 
     @default("output_dir")
@@ -75,11 +76,11 @@ class SagaJupyterApp(ExtensionApp):
 
     def initialize_settings(self) -> None:
         """Build the poller and share it with the handlers through the settings."""
-        # core logs through the standard logging tree: route it into the server's log.
-        core_log = logging.getLogger("saga_jupyter")
-        core_log.handlers = list(self.log.handlers)
-        core_log.setLevel(self.log.level)
-        core_log.propagate = False
+        # core logs to the standard logging tree; show it on the server's console too.
+        self._console = [h for h in self.log.handlers if type(h) is logging.StreamHandler]
+        for handler in self._console:
+            CORE_LOG.addHandler(handler)
+        CORE_LOG.setLevel(self.log.level)
         discovery = Discovery(self.output_dir, Tmux(self.tmux_socket_name))
         self.poller = Poller(discovery, self.poll_interval, self.log)
         self.channels = Channels()
@@ -106,3 +107,5 @@ class SagaJupyterApp(ExtensionApp):
         """Stop the timer, the watch and the channel's clients."""
         await self.poller.stop()
         self.channels.close_all()
+        for handler in self._console:
+            CORE_LOG.removeHandler(handler)

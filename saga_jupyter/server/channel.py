@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import ws_authenticated
@@ -62,7 +62,7 @@ def error_frame(error: str) -> dict[str, Any]:
     return {"type": "error", "error": error}
 
 
-class ChannelHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):  # type: ignore[misc]
+class ChannelHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
     """One client's channel connection."""
 
     auth_resource = AUTH_RESOURCE
@@ -127,6 +127,6 @@ class ChannelHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):  # type:
         """Answer ``ping`` with ``pong``."""
         self.send({"type": "pong"})
 
-    message_handlers: dict[str, Callable[[ChannelHandler, dict[str, Any]], None]] = {
+    message_handlers: ClassVar[dict[str, Callable[[ChannelHandler, dict[str, Any]], None]]] = {
         "ping": on_ping_frame,
     }

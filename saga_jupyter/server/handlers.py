@@ -1,4 +1,4 @@
-"""REST handlers under ``/api/saga/``: served from the poller's state, never recomputed per request."""
+"""REST handlers under ``/api/saga/``, served from the poller's state, not computed per request."""
 
 from __future__ import annotations
 
@@ -82,7 +82,9 @@ class SessionsHandler(SagaHandler):
         status = self.get_query_argument("status", None)
         if status is not None and status not in STATUSES:
             raise web.HTTPError(
-                400, f"status must be 'running' or 'completed', not {status!r}", reason="Invalid filter"
+                400,
+                f"status must be 'running' or 'completed', not {status!r}",
+                reason="Invalid filter",
             )
         epic = self.get_query_argument("epicSlug", None)
         story = self.get_query_argument("storySlug", None)
@@ -93,7 +95,7 @@ class SessionsHandler(SagaHandler):
         self.write_json(
             [
                 body
-                for info, body in zip(poller.sessions, poller.sessions_json)
+                for info, body in zip(poller.sessions, poller.sessions_json, strict=True)
                 if info.matches(status, epic, story)
             ]
         )

@@ -1,4 +1,4 @@
-"""The poller: scans tmux and the output directory off the event loop and says when the list changed.
+"""The poller: scans tmux and the output directory off the event loop; says when the list changed.
 
 A scan runs on every ``poll_interval`` tick (a Tornado ``PeriodicCallback``, the backstop) and
 soon after an output file appears, disappears or is renamed (one watchdog observer on the

@@ -1,0 +1,28 @@
+"""Shared fixtures; plain helpers live in ``tests/helpers.py``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
+
+@pytest.fixture
+def output_dir(tmp_path: Path) -> Path:
+    """An empty output directory for ``<name>.out`` files."""
+    path = tmp_path / "sessions"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def saga_app(jp_serverapp: Any, jp_asyncio_loop: Any) -> Iterator[Any]:
+    """The started extension (pytest-jupyter does not call start hooks), stopped afterwards."""
+    jp_asyncio_loop.run_until_complete(jp_serverapp.extension_manager.start_all_extensions())
+    app = jp_serverapp.extension_manager.extension_points["saga_jupyter"].app
+    yield app
+    jp_asyncio_loop.run_until_complete(app.stop_extension())

@@ -1,0 +1,234 @@
+"""Following one output file like ``tail -F``: every byte once, in order, as whole characters.
+
+A :class:`Tailer` keeps the file open between reads and compares the open file's identity
+(``st_dev``, ``st_ino``) with the path's, so a rotation or a delete-then-recreate is seen even
+when the new file is already longer than the old one; while the old file is held open its inode
+cannot be reused, which keeps that comparison sound. A truncation is seen when the file is
+shorter than what was read. A file truncated and refilled past that point between two reads
+cannot be told from one that grew (``tail -F`` shares this blind spot).
+
+All I/O here blocks: the server calls it through ``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import os
+import stat
+from types import TracebackType
+from typing import NamedTuple
+
+logger = logging.getLogger(__name__)
+
+READ_BYTES = 64 * 1024
+# The longest UTF-8 character; the decoder holds back at most one byte less.
+MAX_CHAR_BYTES = 4
+
+
+class Chunk(NamedTuple):
+    """Text read from a file.
+
+    ``offset`` is the byte offset in the file just after the bytes ``data`` stands for: the
+    bytes of a character not yet complete in the file are not counted, so a reader resuming at
+    ``offset`` misses and repeats nothing. ``reset`` is true when the file was truncated or
+    replaced and ``data`` starts again at byte 0. ``more`` is true when bytes already in the
+    file (or in its replacement) are still unread: read again at once.
+    """
+
+    data: str
+    offset: int
+    reset: bool
+    more: bool = False
+
+
+class Tailer:
+    """Follows one file from a byte offset; a missing file is waited for, never an error.
+
+    Call :meth:`read` whenever the file may have changed, and again while ``chunk.more``::
+
+        with Tailer(path, offset) as tailer:
+            chunk = tailer.read()  # Chunk(data, offset, reset, more) or None
+    """
+
+    def __init__(self, path: str | os.PathLike[str], offset: int = 0) -> None:
+        if offset < 0:
+            raise ValueError(f"offset must not be negative: {offset}")
+        self.path = os.fspath(path)
+        #: Whether the last :meth:`read` left bytes already in the file unread (its ``more``).
+        self.pending = False
+        self._position = offset  # bytes handed to the decoder
+        self._decoder = _utf8_decoder()
+        self._fd: int | None = None
+        self._identity: tuple[int, int] | None = None
+        self._opened = False  # any later open is of a replacement: it restarts at byte 0
+        self._closed = False
+        self._open()
+
+    @classmethod
+    def from_tail(cls, path: str | os.PathLike[str], max_bytes: int) -> Tailer:
+        """Follow ``path`` from the start of its last ``max_bytes`` (see :func:`initial_offset`)."""
+        tailer = cls(path)
+        if tailer._fd is not None:
+            tailer._position = _window_start(tailer._fd, max_bytes)
+        return tailer
+
+    @property
+    def offset(self) -> int:
+        """The byte offset just after the text returned so far: where a reader would resume."""
+        held, _ = self._decoder.getstate()
+        return self._position - len(held)
+
+    @property
+    def missing(self) -> bool:
+        """Whether there was no (regular) file at the path when last looked for."""
+        return self._fd is None
+
+    def read(self, max_bytes: int = READ_BYTES) -> Chunk | None:
+        """The text written since the last read, standing for at most ``max_bytes`` bytes.
+
+        Returns ``None`` when there is nothing new or no file (so nothing more is pending). A
+        truncated or replaced file is read again from byte 0 with ``reset`` true, as an empty
+        chunk if it holds nothing yet (so a reader can clear what it shows). The rest of a file
+        renamed away or deleted is read before its replacement. ``max_bytes`` must be at least
+        ``MAX_CHAR_BYTES``.
+        """
+        if self._closed:
+            raise ValueError("read from a closed Tailer")
+        if max_bytes < MAX_CHAR_BYTES:
+            raise ValueError(f"max_bytes must be at least {MAX_CHAR_BYTES}: {max_bytes}")
+        if self._fd is not None and not self._is_current():
+            chunk = self._read(max_bytes, reset=False)
+            if chunk is not None:
+                self.pending = True  # the replacement, if any, comes next
+                return chunk._replace(more=True)
+            self._release()
+        reset = False
+        if self._fd is None:
+            reopening = self._opened
+            if not self._open():
+                self.pending = False
+                return None
+            if reopening:
+                reset = self._restart("replaced")
+        assert self._fd is not None
+        if os.fstat(self._fd).st_size < self._position:
+            reset = self._restart("truncated")
+        return self._read(max_bytes, reset)
+
+    def close(self) -> None:
+        """Release the file; reading afterwards raises ``ValueError``."""
+        self._release()
+        self._closed = True
+
+    def __enter__(self) -> Tailer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _read(self, max_bytes: int, reset: bool) -> Chunk | None:
+        assert self._fd is not None
+        size = os.fstat(self._fd).st_size
+        held, _ = self._decoder.getstate()
+        # Held bytes count towards max_bytes: the chunk stands for them too.
+        count = min(max_bytes - len(held), size - self._position)
+        data = os.pread(self._fd, count, self._position) if count > 0 else b""
+        self._position += len(data)
+        self.pending = self._position < size
+        text = self._decoder.decode(data)
+        if not text and not reset:
+            return None
+        return Chunk(text, self.offset, reset, self.pending)
+
+    def _open(self) -> bool:
+        try:
+            # O_NONBLOCK: a FIFO at the path must not hang the thread in open().
+            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
+        except OSError:
+            return False
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            return False
+        self._fd, self._identity, self._opened = fd, (info.st_dev, info.st_ino), True
+        return True
+
+    def _is_current(self) -> bool:
+        try:
+            info = os.stat(self.path)
+        except OSError:
+            return False
+        return (info.st_dev, info.st_ino) == self._identity
+
+    def _restart(self, why: str) -> bool:
+        logger.info("output file %s: %s, following it from byte 0", why, self.path)
+        self._position = 0
+        self._decoder = _utf8_decoder()
+        return True
+
+    def _release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def initial_offset(path: str | os.PathLike[str], max_bytes: int) -> int:
+    """Where the last ``max_bytes`` of the file start, cut at a line start; 0 without a file.
+
+    Reads only that window. It starts just after its first newline (a newline only at the
+    file's very end does not count, so the window is never empty for that reason); a window
+    without one starts at its first whole UTF-8 character instead.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return 0
+    try:
+        return _window_start(fd, max_bytes)
+    except OSError:  # not a regular file
+        return 0
+    finally:
+        os.close(fd)
+
+
+def read_range(path: str | os.PathLike[str], offset: int, length: int) -> tuple[bytes, int]:
+    """Up to ``length`` bytes of the file from ``offset``, and the file's size.
+
+    An ``offset`` past the end gives no bytes. Raises ``OSError`` (``FileNotFoundError``
+    when there is no file) and ``ValueError`` for a negative offset or length.
+    """
+    if offset < 0 or length < 0:
+        raise ValueError(f"offset and length must not be negative: {offset}, {length}")
+    with open(path, "rb") as file:
+        size = os.fstat(file.fileno()).st_size
+        file.seek(offset)
+        return file.read(max(0, min(length, size - offset))), size
+
+
+def _window_start(fd: int, max_bytes: int) -> int:
+    if max_bytes < 0:
+        raise ValueError(f"max_bytes must not be negative: {max_bytes}")
+    size = os.fstat(fd).st_size
+    if size <= max_bytes:
+        return 0
+    start = size - max_bytes
+    # From the byte before the window (a newline there: it already starts a line) to the byte
+    # before the last one.
+    window = os.pread(fd, max_bytes, start - 1)
+    newline = window.find(b"\n")
+    if newline >= 0:
+        return start + newline
+    # One long line: skip the continuation bytes (0x80-0xBF) of a character cut by the window.
+    lead = window[1:MAX_CHAR_BYTES]
+    continuations = len(lead) - len(lead.lstrip(bytes(range(0x80, 0xC0))))
+    return start + continuations
+
+
+def _utf8_decoder() -> codecs.IncrementalDecoder:
+    return codecs.getincrementaldecoder("utf-8")(errors="replace")

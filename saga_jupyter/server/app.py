@@ -14,7 +14,8 @@ from traitlets import Bool, Float, Int, Unicode, default, validate
 from ..core.discovery import Discovery
 from ..core.tmux import Tmux
 from .channel import ChannelHandler, Channels
-from .handlers import SessionHandler, SessionsHandler, StatusHandler
+from .handlers import LogHandler, SessionHandler, SessionsHandler, StatusHandler
+from .logstreams import LogStreams
 from .poller import Poller
 
 DEFAULT_OUTPUT_DIR = "/tmp/saga-sessions"  # noqa: S108 - the contract's default, shared with SAGA
@@ -84,14 +85,29 @@ class SagaJupyterApp(ExtensionApp):
         discovery = Discovery(self.output_dir, Tmux(self.tmux_socket_name))
         self.poller = Poller(discovery, self.poll_interval, self.log)
         self.channels = Channels()
+        self.log_streams = LogStreams(
+            self.output_dir,
+            self.poller.watch,
+            self.initial_log_bytes,
+            self.poller.is_completed,
+            self.log,
+        )
         self.poller.add_listener(self.channels.sessions_updated)
-        self.settings.update({"saga_poller": self.poller, "saga_channels": self.channels})
+        self.poller.add_listener(self.log_streams.sessions_updated)
+        self.settings.update(
+            {
+                "saga_poller": self.poller,
+                "saga_channels": self.channels,
+                "saga_log_streams": self.log_streams,
+            }
+        )
 
     def initialize_handlers(self) -> None:
         """Mount the routes under ``{base_url}api/saga/``."""
         self.handlers.extend(
             [
                 (r"/api/saga/sessions", SessionsHandler),
+                (r"/api/saga/sessions/(?P<name>[^/]+)/log", LogHandler),
                 # Any other path below sessions/ is a malformed name: a JSON 404, not a page.
                 (r"/api/saga/sessions/(?P<name>.+)", SessionHandler),
                 (r"/api/saga/status", StatusHandler),
@@ -100,11 +116,13 @@ class SagaJupyterApp(ExtensionApp):
         )
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
-        """Start polling once the server's event loop runs."""
+        """Start polling and log streaming once the server's event loop runs."""
+        self.log_streams.start()
         await self.poller.start()
 
     async def stop_extension(self) -> None:
         """Stop the timer, the watch and the channel's clients."""
+        self.log_streams.stop()
         await self.poller.stop()
         self.channels.close_all()
         for handler in self._console:

@@ -1,4 +1,4 @@
-"""The channel: one WebSocket, ``/api/saga/channels``, for session lists (and, later, log streams).
+"""The channel: one WebSocket, ``/api/saga/channels``, for session lists and log streams.
 
 Every frame is a JSON object with a ``type``. Frames the server cannot understand get an
 ``error`` frame back and the connection stays open. A broadcast is serialised once and written
@@ -7,19 +7,25 @@ to every client.
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any
 
 from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import ws_authenticated
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.base.websocket import WebSocketMixin
 from tornado import web
+from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from .handlers import AUTH_RESOURCE
+from .logstreams import LogStreams
 from .poller import Poller
+
+# Client frames are small; a larger one is answered with an error, read but not parsed.
+MAX_CLIENT_FRAME = 64 * 1024
+MAX_ACCEPTED_FRAME = 32 * 1024 * 1024
 
 
 class Channels:
@@ -43,7 +49,7 @@ class Channels:
         """Broadcast the new session list to every client."""
         frame = sessions_frame(sessions)
         for client in list(self._clients):
-            client.send(frame)
+            client.send_sessions(frame)
 
     def close_all(self) -> None:
         """Close every connection (the extension stops)."""
@@ -63,9 +69,26 @@ def error_frame(error: str) -> dict[str, Any]:
 
 
 class ChannelHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
-    """One client's channel connection."""
+    """One client's channel connection.
+
+    Replies are awaited, so a client that does not read stops being read from. Session lists
+    are coalesced: at most one is in flight and one waits (the newest), whatever the pace.
+    """
 
     auth_resource = AUTH_RESOURCE
+    _pending_sessions: str | None = None
+    _sessions_sender: asyncio.Future[None] | None = None
+
+    @property
+    def max_message_size(self) -> int:
+        """Accept large frames so that they get an ``error`` frame, not a dropped connection."""
+        return MAX_ACCEPTED_FRAME
+
+    @property
+    def poller(self) -> Poller:
+        """The extension's poller."""
+        poller: Poller = self.settings["saga_poller"]
+        return poller
 
     @property
     def channels(self) -> Channels:
@@ -74,10 +97,10 @@ class ChannelHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
         return channels
 
     @property
-    def poller(self) -> Poller:
-        """The extension's poller."""
-        poller: Poller = self.settings["saga_poller"]
-        return poller
+    def log_streams(self) -> LogStreams:
+        """The extension's log streams."""
+        log_streams: LogStreams = self.settings["saga_log_streams"]
+        return log_streams
 
     @ws_authenticated
     async def get(self, *args: Any, **kwargs: Any) -> None:
@@ -91,42 +114,60 @@ class ChannelHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
     def open(self, *args: str, **kwargs: str) -> None:
         """Register the client and send it the current list."""
         self.channels.add(self)
-        self.send(sessions_frame(self.poller.sessions_json))
+        self.send_sessions(sessions_frame(self.poller.sessions_json))
 
     def on_close(self) -> None:
-        """Forget the client."""
+        """Forget the client and release its log subscriptions."""
         self.channels.discard(self)
+        self.log_streams.client_gone(self)
 
-    def send(self, frame: str | dict[str, Any]) -> None:
-        """Write one frame; a client that went away is simply forgotten."""
+    async def send_frame(self, frame: dict[str, Any] | str) -> bool:
+        """Write one frame and wait until it is handed to the socket; ``False`` once closed."""
+        text = frame if isinstance(frame, str) else json.dumps(frame, ensure_ascii=False)
         try:
-            self.write_message(frame if isinstance(frame, str) else json.dumps(frame))
-        except WebSocketClosedError:
-            self.channels.discard(self)
+            await self.write_message(text)
+        except (WebSocketClosedError, StreamClosedError):
+            return False
+        return True
 
-    def on_message(self, message: str | bytes) -> None:
-        """Dispatch one client frame by its ``type``."""
-        if isinstance(message, bytes):
-            self.send(error_frame("binary frames are not understood; send JSON text"))
-            return
-        try:
-            frame = json.loads(message)
-        except ValueError:
-            self.send(error_frame("frame is not valid JSON"))
-            return
-        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-            self.send(error_frame("frame must be a JSON object with a string 'type'"))
-            return
-        handler = self.message_handlers.get(frame["type"])
-        if handler is None:
-            self.send(error_frame(f"unknown message type: {frame['type'][:100]!r}"))
-            return
-        handler(self, frame)
+    def send_sessions(self, frame: str) -> None:
+        """Send a session list; a newer one replaces any not yet sent."""
+        self._pending_sessions = frame
+        if self._sessions_sender is None or self._sessions_sender.done():
+            self._sessions_sender = asyncio.ensure_future(self._send_pending_sessions())
 
-    def on_ping_frame(self, frame: dict[str, Any]) -> None:
-        """Answer ``ping`` with ``pong``."""
-        self.send({"type": "pong"})
+    async def _send_pending_sessions(self) -> None:
+        while self._pending_sessions is not None:
+            frame, self._pending_sessions = self._pending_sessions, None
+            if not await self.send_frame(frame):
+                return
 
-    message_handlers: ClassVar[dict[str, Callable[[ChannelHandler, dict[str, Any]], None]]] = {
-        "ping": on_ping_frame,
-    }
+    async def on_message(self, message: str | bytes) -> None:
+        """Dispatch one client frame by its ``type``; anything else gets an ``error`` frame."""
+        frame, error = parse_frame(message)
+        if frame is None:
+            await self.send_frame(error_frame(error))
+            return
+        if frame["type"] == "ping":
+            await self.send_frame({"type": "pong"})
+        elif frame["type"] == "subscribe:logs":
+            await self.log_streams.subscribe(self, frame.get("sessionName"), frame.get("offset"))
+        elif frame["type"] == "unsubscribe:logs":
+            self.log_streams.unsubscribe(self, frame.get("sessionName"))
+        else:
+            await self.send_frame(error_frame(f"unknown message type: {frame['type'][:100]!r}"))
+
+
+def parse_frame(message: str | bytes) -> tuple[dict[str, Any] | None, str]:
+    """A client frame as a dict with a string ``type``, or ``None`` and why not."""
+    if isinstance(message, bytes):
+        return None, "binary frames are not understood; send JSON text"
+    if len(message) > MAX_CLIENT_FRAME:
+        return None, f"frame too large ({len(message)} characters; at most {MAX_CLIENT_FRAME})"
+    try:
+        frame = json.loads(message)
+    except ValueError:
+        return None, "frame is not valid JSON"
+    if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+        return None, "frame must be a JSON object with a string 'type'"
+    return frame, ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from http.client import responses
 from typing import Any
@@ -13,9 +14,11 @@ from tornado import web
 from ..core.errors import InvalidSessionName, SagaError, SessionNotFound, TmuxUnavailable
 from ..core.info import STATUSES, SessionInfo, iso
 from ..core.names import parse_name
+from ..core.tailer import read_range
 from .poller import Poller
 
 AUTH_RESOURCE = "saga"
+LOG_CHUNK = 1 << 20
 # The one place domain errors become HTTP: (status, short error).
 ERRORS: dict[type[SagaError], tuple[int, str]] = {
     SessionNotFound: (404, "Session not found"),
@@ -136,6 +139,45 @@ class StatusHandler(SagaHandler):
                 "lastPoll": iso(poller.last_poll),
                 "pollInterval": poller.interval,
                 "clients": len(self.settings["saga_channels"]),
-                "logStreams": 0,
+                "logStreams": len(self.settings["saga_log_streams"]),
             }
         )
+
+
+class LogHandler(SagaHandler):
+    """``GET /api/saga/sessions/{name}/log``: the output file's bytes, or a byte range of them."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        """Stream ``length`` bytes (default: to the end) from ``offset`` (default 0)."""
+        path = self.session(name).output_file
+        offset = self._int_argument("offset")
+        length = self._int_argument("length")
+        try:
+            data, size = await asyncio.to_thread(read_range, path, offset or 0, LOG_CHUNK)
+        except FileNotFoundError:
+            raise web.HTTPError(404, f"{name} has no output file", reason="No output") from None
+        position = offset or 0
+        end = size if length is None else min(size, position + length)
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.set_header("X-Log-Offset", str(position))
+        self.set_header("X-Log-Size", str(size))
+        while data and position < end:
+            data = data[: end - position]
+            self.write(data)
+            await self.flush()
+            position += len(data)
+            if position < end:
+                data, _ = await asyncio.to_thread(read_range, path, position, LOG_CHUNK)
+        self.finish()
+
+    def _int_argument(self, name: str) -> int | None:
+        value = self.get_query_argument(name, None)
+        if value is None:
+            return None
+        if not value.isdigit():
+            raise web.HTTPError(
+                400, f"{name} must be a non-negative integer, not {value[:40]!r}", reason="Bad range"
+            )
+        return int(value)

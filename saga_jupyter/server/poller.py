@@ -51,6 +51,11 @@ class Poller:
         """Call ``listener(sessions_json)`` whenever the list changes."""
         self._listeners.append(listener)
 
+    def is_completed(self, name: str) -> bool | None:
+        """Whether a listed session has completed; ``None`` for one not listed."""
+        info = self.by_name.get(name)
+        return None if info is None else info.status == "completed"
+
     async def start(self) -> None:
         """Watch the directory, scan once, then scan every ``interval`` seconds."""
         self._loop = asyncio.get_running_loop()

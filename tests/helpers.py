@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -65,3 +66,65 @@ def wait_until(condition: Callable[[], Any], timeout: float = 5.0, interval: flo
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s: {condition}")
         time.sleep(interval)
+
+
+class Channel:
+    """A test client of ``/api/saga/channels``: frames as dicts, reads bounded in time."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+
+    @classmethod
+    async def open(cls, jp_ws_fetch: Any) -> Channel:
+        """Connect and take the snapshot frame."""
+        channel = cls(await jp_ws_fetch("api", "saga", "channels"))
+        first = await channel.receive()
+        assert first["type"] == "sessions:updated"
+        return channel
+
+    async def send(self, frame: Any) -> None:
+        """Send a frame (a dict becomes JSON)."""
+        await self.ws.write_message(
+            frame if isinstance(frame, (str, bytes)) else json.dumps(frame),
+            binary=isinstance(frame, bytes),
+        )
+
+    async def receive(self, timeout: float = 5.0) -> dict[str, Any]:
+        """The next frame; fail after ``timeout`` seconds or when the connection closed."""
+        message = await asyncio.wait_for(self.ws.read_message(), timeout)
+        assert message is not None, f"closed: {self.ws.close_code} {self.ws.close_reason}"
+        frame: dict[str, Any] = json.loads(message)
+        return frame
+
+    async def receive_log(self, name: str | None = None, timeout: float = 5.0) -> dict[str, Any]:
+        """The next ``logs:*`` frame (of ``name`` if given), skipping session lists."""
+        deadline = time.monotonic() + timeout
+        while True:
+            frame = await self.receive(max(0.001, deadline - time.monotonic()))
+            if frame["type"].startswith("logs:") and name in (None, frame["sessionName"]):
+                return frame
+
+    async def subscribe(self, name: str, offset: int | None = None) -> dict[str, Any]:
+        """Subscribe to ``name`` and return the initial frame."""
+        frame: dict[str, Any] = {"type": "subscribe:logs", "sessionName": name}
+        if offset is not None:
+            frame["offset"] = offset
+        await self.send(frame)
+        return await self.receive_log(name)
+
+    async def read_text(
+        self, name: str, until: Callable[[str], bool], timeout: float = 10.0, text: str = ""
+    ) -> tuple[str, list[dict[str, Any]]]:
+        """Append ``data`` of log frames to ``text`` until ``until(text)``; also the frames."""
+        frames = []
+        deadline = time.monotonic() + timeout
+        while not until(text):
+            frame = await self.receive_log(name, max(0.001, deadline - time.monotonic()))
+            assert frame["type"] == "logs:data", frame
+            frames.append(frame)
+            text = frame["data"] if frame["reset"] else text + frame["data"]
+        return text, frames
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.ws.close()

@@ -178,6 +178,8 @@ class LogHandler(SagaHandler):
             return None
         if not value.isdigit():
             raise web.HTTPError(
-                400, f"{name} must be a non-negative integer, not {value[:40]!r}", reason="Bad range"
+                400,
+                f"{name} must be a non-negative integer, not {value[:40]!r}",
+                reason="Bad range",
             )
         return int(value)

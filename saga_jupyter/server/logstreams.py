@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from ..core.dirwatch import DirectoryWatch
 from ..core.errors import InvalidSessionName
 from ..core.names import name_from_output_file, output_path, parse_name
-from ..core.tailer import Chunk, Tailer, initial_offset
+from ..core.tailer import Chunk, Tailer
 
 # The most one logs:data frame carries; a larger backlog follows in further frames.
 MAX_FRAME_BYTES = 1 << 20

@@ -1,0 +1,421 @@
+"""Log streaming over the channel: every byte once, in order, whatever the writer does."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import random
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from libtmux.server import Server
+from tornado.httpclient import HTTPClientError
+
+from tests.helpers import Channel, kill_worker, saga_config, start_worker, wait_for
+
+POLL = 0.3
+INITIAL = 4096
+SYMBOLS = "✻⏺│é😀─✔"
+
+
+@pytest.fixture
+def jp_server_config(server: Server, output_dir: Path) -> dict[str, Any]:
+    return saga_config(server, output_dir, poll_interval=POLL, initial_log_bytes=INITIAL)
+
+
+async def running(
+    saga_app: Any, server: Server, output_dir: Path, name: str, text: str = ""
+) -> Path:
+    """A running session with an output file holding ``text``, listed by the poller."""
+    path = output_dir / f"{name}.out"
+    path.write_text(text)
+    start_worker(server, name)
+    await wait_for(lambda: saga_app.poller.is_completed(name) is False, timeout=POLL + 2)
+    return path
+
+
+def random_text(rng: random.Random, lines: int) -> str:
+    words = ["alpha", "beta", "⏺ Read(src/app.ts)", "│ 42 lines", "✻ Thinking…", "é", "😀"]
+    return "".join(" ".join(rng.choices(words, k=rng.randint(1, 6))) + "\n" for _ in range(lines))
+
+
+def write_in_pieces(path: Path, data: bytes, sizes: list[int], pause: float = 0.0) -> None:
+    """Append ``data`` in pieces of the given sizes (a writer's pace, on its own thread)."""
+    with path.open("ab", buffering=0) as file:
+        position = 0
+        for size in sizes:
+            file.write(data[position : position + size])
+            position += size
+            if pause:
+                time.sleep(pause)  # the writer's pace, not a wait for a condition
+        file.write(data[position:])
+
+
+async def test_characters_split_at_every_byte_boundary(
+    jp_ws_fetch: Any, saga_app: Any, server: Server, output_dir: Path
+) -> None:
+    name = "saga__e__split__1"
+    path = await running(saga_app, server, output_dir, name)
+    channel = await Channel.open(jp_ws_fetch)
+    initial = await channel.subscribe(name)
+    assert initial["isInitial"] and initial["data"] == "" and initial["offset"] == 0
+    data = ("".join(SYMBOLS) * 40).encode()
+    # Pieces of 1, 2 and 3 bytes: every multibyte character gets split at every boundary.
+    sizes = [1 + i % 3 for i in range(len(data) // 2)]
+    writer = threading.Thread(target=write_in_pieces, args=(path, data, sizes, 0.0005))
+    writer.start()
+    text, frames = await channel.read_text(name, lambda t: len(t) >= len(data.decode()))
+    writer.join()
+    assert text == data.decode()
+    assert "\ufffd" not in text
+    assert frames[-1]["offset"] == len(data)
+    for frame in frames:  # every offset is a character boundary of the file
+        path.read_bytes()[: frame["offset"]].decode()
+    channel.close()
+
+
+async def test_bursts_random_lines_and_no_trailing_newline(
+    jp_ws_fetch: Any, saga_app: Any, server: Server, output_dir: Path
+) -> None:
+    name = "saga__e__burst__1"
+    path = await running(saga_app, server, output_dir, name)
+    channel = await Channel.open(jp_ws_fetch)
+    await channel.subscribe(name)
+    rng = random.Random(7)
+    expected = ""
+    for _ in range(3):
+        burst = random_text(rng, 1000).encode()
+        cuts = sorted(rng.sample(range(1, len(burst)), 999))
+        sizes = [b - a for a, b in zip([0, *cuts[:-1]], cuts, strict=True)]
+        await asyncio.to_thread(write_in_pieces, path, burst, sizes)
+        before, expected = expected, expected + burst.decode()
+        # The last line of the burst arrives with no further write.
+        text, _ = await channel.read_text(name, lambda t, n=len(expected): len(t) >= n, text=before)
+        assert text == expected
+    tail = "no newline at the end ✻"
+    await asyncio.to_thread(write_in_pieces, path, tail.encode(), [])
+    expected += tail
+    text, frames = await channel.read_text(
+        name, lambda t: t.endswith("✻"), text=expected[: -len(tail)]
+    )
+    assert text == expected
+    assert frames[-1]["offset"] == path.stat().st_size
+    channel.close()
+
+
+async def test_initial_frame_of_a_100_mib_file(
+    jp_ws_fetch: Any, saga_app: Any, server: Server, output_dir: Path
+) -> None:
+    name = "saga__e__big__1"
+    path = output_dir / f"{name}.out"
+    line = ("x" * 99 + "\n").encode()
+    with path.open("wb") as file:
+        for _ in range(1024):
+            file.write(line * 1024)  # 100 MiB of 100-byte lines
+    start_worker(server, name)
+    await wait_for(lambda: saga_app.poller.is_completed(name) is False, timeout=POLL + 2)
+    channel = await Channel.open(jp_ws_fetch)
+    started = time.perf_counter()
+    frame = await channel.subscribe(name)
+    elapsed = time.perf_counter() - started
+    size = path.stat().st_size
+    data = frame["data"].encode()
+    assert frame["isInitial"] and not frame["isComplete"] and not frame["reset"]
+    assert 0 < len(data) <= INITIAL
+    assert frame["offset"] == size
+    assert data == path.read_bytes()[size - len(data) :]
+    assert (
+        data.startswith(b"x")
+        and path.read_bytes()[size - len(data) - 1 : size - len(data)] == b"\n"
+    )
+    assert elapsed < 2  # milliseconds in practice (bench/ measures it)
+    channel.close()
+
+
+async def test_resume_by_offset_has_no_gap_and_no_duplicate(
+    jp_ws_fetch: Any, saga_app: Any, server: Server, output_dir: Path
+) -> None:
+    name = "saga__e__resume__1"
+    path = await running(saga_app, server, output_dir, name, "one ✻\ntwo\n")
+    channel = await Channel.open(jp_ws_fetch)
+    first = await channel.subscribe(name)
+    assert first["data"] == "one ✻\ntwo\n"
+    channel.close()
+    with path.open("a") as file:
+        file.write("three ⏺\nfour\n")
+    channel = await Channel.open(jp_ws_fetch)
+    resumed = await channel.subscribe(name, offset=first["offset"])
+    assert resumed["isInitial"] and resumed["data"] == "three ⏺\nfour\n"
+    assert resumed["offset"] == path.stat().st_size
+    with path.open("a") as file:
+        file.write("five\n")
+    frame = await channel.receive_log(name)
+    assert frame["data"] == "five\n" and not frame["isInitial"]
+    channel.close()
+
+
+@pytest.mark.parametrize("how", ["copytruncate", "rotate", "recreate"])
+async def test_truncation_rotation_and_recreation_reset(
+    jp_ws_fetch: Any, saga_app: Any, server: Server, output_dir: Path, how: str
+) -> None:
+    name = "saga__e__rotate__1"
+    path = await running(saga_app, server, output_dir, name, "old line 1\nold line 2\n")
+    channel = await Channel.open(jp_ws_fetch)
+    assert (await channel.subscribe(name))["data"] == "old line 1\nold line 2\n"
+    if how == "copytruncate":
+        (output_dir / "backup.1").write_bytes(path.read_bytes())
+        with path.open("r+") as file:
+            file.truncate(0)
+    elif how == "rotate":
+        path.rename(output_dir / f"{name}.out.1")
+    else:
+        path.unlink()
+    with path.open("a") as file:
+        file.write("new ✻\n")
+    _, frames = await channel.read_text(name, lambda t: t == "new ✻\n", text="old")
+    assert any(frame["reset"] for frame in frames)
+    assert frames[-1]["offset"] == len("new ✻\n".encode())
+    with path.open("a") as file:
+        file.write("more\n")
+    frame = await channel.receive_log(name)
+    assert frame["data"] == "more\n" and not frame["reset"]
+    channel.close()
+
+
+async def test_deleted_file_does_not_break_the_stream(
+    jp_ws_fetch: Any, jp_fetch: Any, saga_app: Any, server: Server, output_dir: Path
+) -> None:
+    name = "saga__e__gone__1"
+    path = await running(saga_app, server, output_dir, name, "a\n")
+    channel = await Channel.open(jp_ws_fetch)
+    await channel.subscribe(name)
+    path.unlink()
+    await channel.send({"type": "ping"})
+    assert (await channel.receive())["type"] in ("pong", "sessions:updated")
+    path.write_text("back\n")
+    text, _ = await channel.read_text(name, lambda t: t == "back\n", text="a\n")
+    assert text == "back\n"
+    channel.close()
+
+
+async def log_streams(jp_fetch: Any) -> int:
+    return int(json.loads((await jp_fetch("api", "saga", "status")).body)["logStreams"])
+
+
+async def test_two_clients_share_one_watch(
+    jp_ws_fetch: Any, jp_fetch: Any, saga_app: Any, server: Server, output_dir: Path
+) -> None:
+    name = "saga__e__shared__1"
+    path = await running(saga_app, server, output_dir, name, "start\n")
+    one, two = await Channel.open(jp_ws_fetch), await Channel.open(jp_ws_fetch)
+    await one.subscribe(name)
+    await two.subscribe(name)
+    await two.subscribe(name)  # twice is harmless: a fresh initial frame
+    assert await log_streams(jp_fetch) == 1
+    with path.open("a") as file:
+        file.write("both\n")
+    assert (await one.receive_log(name))["data"] == "both\n"
+    assert (await two.receive_log(name))["data"] == "both\n"
+    await one.send({"type": "unsubscribe:logs", "sessionName": name})
+    await one.send({"type": "ping"})
+    assert (await one.receive())["type"] == "pong"
+    with path.open("a") as file:
+        file.write("only two\n")
+    assert (await two.receive_log(name))["data"] == "only two\n"
+    assert await log_streams(jp_fetch) == 1
+    two.close()  # disconnect without unsubscribing
+    await wait_for(lambda: _equals(log_streams(jp_fetch), 0), timeout=2)
+    await one.send({"type": "ping"})
+    assert (await one.receive())["type"] == "pong"  # no data after unsubscribing
+    one.close()
+
+
+async def _equals(awaitable: Any, expected: Any) -> bool:
+    return bool(await awaitable == expected)
+
+
+async def test_completion_sends_is_complete_once_and_releases(
+    jp_ws_fetch: Any, jp_fetch: Any, saga_app: Any, server: Server, output_dir: Path
+) -> None:
+    name = "saga__e__done__1"
+    path = await running(saga_app, server, output_dir, name, "working\n")
+    channel = await Channel.open(jp_ws_fetch)
+    assert not (await channel.subscribe(name))["isComplete"]
+    with path.open("a") as file:
+        file.write("last words\n")
+    kill_worker(server, name)
+    frames: list[dict[str, Any]] = []
+    complete: list[dict[str, Any]] = []
+    deadline = time.monotonic() + POLL + 2
+    while not complete:
+        frame = await channel.receive_log(name, max(0.01, deadline - time.monotonic()))
+        frames.append(frame)
+        complete = [f for f in frames if f["isComplete"]]
+    assert "".join(f["data"] for f in frames) == "last words\n"
+    assert frames[-1]["offset"] == path.stat().st_size
+    await wait_for(lambda: _equals(log_streams(jp_fetch), 0), timeout=2)
+    with path.open("a") as file:
+        file.write("after the end\n")
+    await channel.send({"type": "ping"})
+    assert (await channel.receive())["type"] in ("pong", "sessions:updated")
+    # Subscribing to a completed session: one initial frame, complete.
+    again = await channel.subscribe(name)
+    assert again["isInitial"] and again["isComplete"]
+    assert again["data"].endswith("last words\nafter the end\n")
+    assert await log_streams(jp_fetch) == 0
+    channel.close()
+
+
+async def test_bad_frames_get_errors_and_everyone_carries_on(
+    jp_ws_fetch: Any, saga_app: Any, server: Server, output_dir: Path
+) -> None:
+    name = "saga__e__bad__1"
+    path = await running(saga_app, server, output_dir, name, "x\n")
+    bystander = await Channel.open(jp_ws_fetch)
+    await bystander.subscribe(name)
+    channel = await Channel.open(jp_ws_fetch)
+    log_errors = [
+        {"type": "subscribe:logs"},
+        {"type": "subscribe:logs", "sessionName": "saga__a__b"},
+        {"type": "subscribe:logs", "sessionName": "saga__../../etc/passwd__x__1"},
+        {"type": "subscribe:logs", "sessionName": "../" + name},
+        {"type": "subscribe:logs", "sessionName": ["list"]},
+        {"type": "subscribe:logs", "sessionName": "saga__e__unknown__1"},
+        {"type": "subscribe:logs", "sessionName": name, "offset": -1},
+        {"type": "subscribe:logs", "sessionName": name, "offset": "3"},
+    ]
+    for frame in log_errors:
+        await channel.send(frame)
+        answer = await channel.receive_log()
+        assert answer["type"] == "logs:error" and answer["error"], frame
+    errors: list[Any] = ["not json", b"\x00binary", "[]", '{"type": "nope"}', "x" * (10 << 20)]
+    for frame in errors:
+        await channel.send(frame)
+        answer = await channel.receive()
+        while answer["type"] == "sessions:updated":
+            answer = await channel.receive()
+        assert answer["type"] == "error" and answer["error"]
+    assert (await channel.subscribe(name))["data"] == "x\n"
+    with path.open("a") as file:
+        file.write("still here\n")
+    assert (await bystander.receive_log(name))["data"] == "still here\n"
+    assert (await channel.receive_log(name))["data"] == "still here\n"
+    channel.close()
+    bystander.close()
+
+
+async def test_log_route_serves_byte_ranges(
+    jp_fetch: Any, saga_app: Any, server: Server, output_dir: Path
+) -> None:
+    name = "saga__e__range__1"
+    path = await running(saga_app, server, output_dir, name, "")
+    content = "".join(f"line ✻ {i}\n" for i in range(200_000)).encode()
+    path.write_bytes(content)
+    whole = await jp_fetch("api", "saga", "sessions", name, "log")
+    assert whole.body == content
+    assert whole.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert whole.headers["X-Log-Size"] == str(len(content))
+    part = await jp_fetch(
+        "api", "saga", "sessions", name, "log", params={"offset": "10", "length": "25"}
+    )
+    assert part.body == content[10:35]
+    assert part.headers["X-Log-Offset"] == "10"
+    past = await jp_fetch(
+        "api", "saga", "sessions", name, "log", params={"offset": str(len(content) + 5)}
+    )
+    assert past.body == b""
+    for params, code in (({"offset": "-1"}, 400), ({"length": "x"}, 400)):
+        with pytest.raises(HTTPClientError) as caught:
+            await jp_fetch("api", "saga", "sessions", name, "log", params=params)
+        assert caught.value.code == code
+    for unknown in ("saga__e__nope__1", "saga__a__b"):
+        with pytest.raises(HTTPClientError) as caught:
+            await jp_fetch("api", "saga", "sessions", unknown, "log")
+        assert caught.value.code == 404
+        assert json.loads(caught.value.response.body)["error"] == "Session not found"
+
+
+def rss_bytes() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+def stalled_client(port: int, path: str, token: str, name: str) -> socket.socket:
+    """A WebSocket client that subscribes and then never reads (tiny receive buffer)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+        f"Authorization: token {token}\r\n\r\n".encode()
+    )
+    response = b""
+    while b"\r\n\r\n" not in response:
+        response += sock.recv(1)
+    assert response.startswith(b"HTTP/1.1 101"), response
+    payload = json.dumps({"type": "subscribe:logs", "sessionName": name}).encode()
+    mask = os.urandom(4)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    sock.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + masked)
+    return sock
+
+
+async def test_a_client_that_never_reads_costs_bounded_memory(
+    jp_ws_fetch: Any,
+    jp_fetch: Any,
+    saga_app: Any,
+    server: Server,
+    output_dir: Path,
+    jp_http_port: int,
+    jp_base_url: str,
+    jp_auth_header: dict[str, str],
+) -> None:
+    big = "saga__e__flood__1"
+    calm = "saga__e__calm__1"
+    big_path = await running(saga_app, server, output_dir, big)
+    calm_path = await running(saga_app, server, output_dir, calm)
+    token = jp_auth_header["Authorization"].split()[1]
+    stalled = await asyncio.to_thread(
+        stalled_client, jp_http_port, f"{jp_base_url}api/saga/channels", token, big
+    )
+    watcher = await Channel.open(jp_ws_fetch)
+    await watcher.subscribe(calm)
+    await wait_for(lambda: _equals(log_streams(jp_fetch), 2), timeout=2)
+    before = rss_bytes()
+    block = (("flood ✻ " * 12 + "\n") * 10_000).encode()[: 1 << 20]
+
+    def flood() -> None:
+        with big_path.open("ab") as file:
+            for _ in range(200):
+                file.write(block)
+
+    writer = asyncio.ensure_future(asyncio.to_thread(flood))
+    latencies = []
+    for i in range(10):
+        with calm_path.open("a") as file:
+            file.write(f"tick {i}\n")
+        started = time.monotonic()
+        frame = await watcher.receive_log(calm)
+        latencies.append(time.monotonic() - started)
+        assert frame["data"] == f"tick {i}\n"
+    await writer
+    grown = rss_bytes() - before
+    subscription = saga_app.log_streams.streams[big].subscriptions
+    (lagging,) = subscription.values()
+    assert big_path.stat().st_size == 200 << 20
+    assert lagging.tailer.offset < 16 << 20  # the file is the buffer: it stays behind
+    assert grown < 64 << 20, f"server memory grew {grown >> 20} MiB"
+    assert max(latencies) < 0.5, latencies
+    stalled.close()
+    await wait_for(lambda: _equals(log_streams(jp_fetch), 1), timeout=5)
+    watcher.close()

@@ -96,7 +96,8 @@ async def test_bursts_random_lines_and_no_trailing_newline(
         await asyncio.to_thread(write_in_pieces, path, burst, sizes)
         before, expected = expected, expected + burst.decode()
         # The last line of the burst arrives with no further write.
-        text, _ = await channel.read_text(name, lambda t, n=len(expected): len(t) >= n, text=before)
+        wanted = len(expected)
+        text, _ = await channel.read_text(name, lambda t: len(t) >= wanted, text=before)  # noqa: B023
         assert text == expected
     tail = "no newline at the end ✻"
     await asyncio.to_thread(write_in_pieces, path, tail.encode(), [])

@@ -85,14 +85,10 @@ class Discovery:
         try:
             self._live = {session.name: session for session in self.tmux.list_sessions()}
         except TmuxUnavailable as error:
-            # Keep the last answer: a session is not taken for ended because tmux failed once.
-            if self.tmux_error != str(error):
-                logger.warning("tmux unavailable: %s", error)
+            # Keep the last answer: a session is not taken for ended because tmux failed.
             self.tmux_error = str(error)
             return self._live
-        if self.tmux_error is not None:
-            logger.info("tmux answers again")
-            self.tmux_error = None
+        self.tmux_error = None
         return self._live
 
     def _scan_files(self) -> dict[str, FileState]:

@@ -1,19 +1,43 @@
-"""Asking tmux: one ``list-sessions`` call per scan, arguments as a list, every call timed out."""
+"""Asking tmux: one call per question, arguments as a list, every call with a timeout.
+
+When tmux keeps failing (not installed, hanging, erroring) a small circuit breaker stops asking
+for a while, longer each time, and logs once per change of state, not once per call.
+"""
 
 from __future__ import annotations
 
 import logging
 import subprocess
+import threading
+import time
 from dataclasses import dataclass
+from typing import NoReturn
 
 from .errors import TmuxUnavailable
-from .names import is_saga_name
+from .names import is_saga_name, parse_name
 
 logger = logging.getLogger(__name__)
 
 CALL_TIMEOUT = 5.0
 # What tmux says when nothing listens on the socket: not an error, just no sessions.
 NO_SERVER_MARKERS = ("no server running", "error connecting to", "No such file or directory")
+FAILURES_BEFORE_BACKOFF = 3
+BACKOFF_FIRST = 2.0
+BACKOFF_MAX = 30.0
+PANE_FORMAT = "\t".join(
+    [
+        "#{window_index}",
+        "#{window_active}",
+        "#{pane_id}",
+        "#{pane_index}",
+        "#{pane_pid}",
+        "#{pane_active}",
+        "#{pane_width}",
+        "#{pane_height}",
+        "#{pane_current_command}",
+        "#{window_name}",  # last: the one field that may hold anything
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -31,15 +55,25 @@ class Tmux:
         self.socket_name = socket_name
         self.timeout = timeout
         self.server_running = False
+        self.failures = 0
+        self.retry_at = 0.0
+        self._last_error = ""
+        self._lock = threading.Lock()
+
+    @property
+    def backoff(self) -> float | None:
+        """Seconds until tmux is asked again, while the breaker is open; else ``None``."""
+        wait = self.retry_at - time.monotonic()
+        return wait if wait > 0 else None
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run one tmux command; raise :class:`TmuxUnavailable` if tmux is missing or hangs."""
-        command = ["tmux"]
-        if self.socket_name:
-            command += ["-L", self.socket_name]
-        command += args
+        wait = self.backoff
+        if wait is not None:
+            raise TmuxUnavailable(f"{self._last_error} (next try in {wait:.0f} s)")
+        command = ["tmux", *(["-L", self.socket_name] if self.socket_name else []), *args]
         try:
-            return subprocess.run(
+            result = subprocess.run(
                 command,
                 capture_output=True,
                 text=True,
@@ -48,20 +82,37 @@ class Tmux:
                 check=False,
                 stdin=subprocess.DEVNULL,
             )
-        except FileNotFoundError as error:
-            raise TmuxUnavailable("tmux is not installed (not found on PATH)") from error
-        except subprocess.TimeoutExpired as error:
-            raise TmuxUnavailable(f"tmux did not answer within {self.timeout:g} s") from error
+        except FileNotFoundError:
+            self._failed("tmux is not installed (not found on PATH)")
+        except subprocess.TimeoutExpired:
+            self._failed(f"tmux did not answer within {self.timeout:g} s")
         except OSError as error:
-            raise TmuxUnavailable(f"tmux could not be run: {error}") from error
+            self._failed(f"tmux could not be run: {error}")
+        self._succeeded()
+        return result
+
+    def _failed(self, error: str) -> NoReturn:
+        with self._lock:
+            self.failures += 1
+            if self.failures == 1:
+                logger.warning("tmux unavailable: %s", error)
+            if self.failures >= FAILURES_BEFORE_BACKOFF:
+                delay = BACKOFF_FIRST * 2 ** (self.failures - FAILURES_BEFORE_BACKOFF)
+                self.retry_at = time.monotonic() + min(BACKOFF_MAX, delay)
+            self._last_error = error
+            self.server_running = False
+        raise TmuxUnavailable(error)
+
+    def _succeeded(self) -> None:
+        if self.failures:
+            with self._lock:
+                logger.info("tmux answers again after %d failed calls", self.failures)
+                self.failures = 0
+                self.retry_at = 0.0
 
     def list_sessions(self) -> list[TmuxSession]:
         """The live SAGA sessions, from one ``list-sessions`` call; other sessions are dropped."""
-        try:
-            result = self.run("list-sessions", "-F", "#{session_created} #{session_name}")
-        except TmuxUnavailable:
-            self.server_running = False
-            raise
+        result = self.run("list-sessions", "-F", "#{session_created} #{session_name}")
         if result.returncode != 0:
             if any(marker in result.stderr for marker in NO_SERVER_MARKERS):
                 self.server_running = False
@@ -75,6 +126,42 @@ class Tmux:
                 sessions.append(TmuxSession(name, float(created) if created.isdigit() else None))
         return sessions
 
+    def windows(self, name: str) -> list[dict[str, object]] | None:
+        """The windows of a session with their panes, from one call; ``None`` if it is gone."""
+        result = self.run("list-panes", "-s", "-t", target(name), "-F", PANE_FORMAT)
+        if result.returncode != 0:
+            return None
+        windows: dict[int, dict[str, object]] = {}
+        for line in result.stdout.splitlines():
+            fields = line.split("\t", 9)
+            if len(fields) != 10:
+                continue
+            index, w_active, pane_id, p_index, pid, p_active, width, height, command, w_name = (
+                fields
+            )
+            window = windows.setdefault(
+                int(index),
+                {"index": int(index), "name": w_name, "active": w_active == "1", "panes": []},
+            )
+            panes = window["panes"]
+            assert isinstance(panes, list)
+            panes.append(
+                {
+                    "id": pane_id,
+                    "index": int(p_index),
+                    "pid": int(pid) if pid.isdigit() else None,
+                    "currentCommand": command,
+                    "active": p_active == "1",
+                    "width": int(width),
+                    "height": int(height),
+                }
+            )
+        return [windows[index] for index in sorted(windows)]
+
+    def kill(self, name: str) -> bool:
+        """End exactly the session ``name``; ``False`` when it was not running."""
+        return self.run("kill-session", "-t", target(name)).returncode == 0
+
     def version(self) -> str | None:
         """The tmux version (``tmux -V``), or ``None`` when tmux cannot be run."""
         try:
@@ -82,3 +169,8 @@ class Tmux:
         except TmuxUnavailable:
             return None
         return result.stdout.strip().removeprefix("tmux ") or None
+
+
+def target(name: str) -> str:
+    """The exact-match tmux target of a validated session name (``=name``, never a prefix)."""
+    return "=" + parse_name(name).name

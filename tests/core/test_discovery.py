@@ -9,8 +9,8 @@ from libtmux.server import Server
 
 import saga_jupyter.core.discovery as module
 from saga_jupyter.core.discovery import Discovery
-from saga_jupyter.core.tmux import Tmux
-from tests.helpers import kill_worker, start_worker
+from saga_jupyter.core.tmux import BACKOFF_FIRST, Tmux
+from tests.helpers import kill_worker, start_worker, wait_until
 
 
 @pytest.fixture
@@ -136,13 +136,15 @@ def test_tmux_missing_from_path(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.setenv("PATH", str(output_dir))  # no tmux there
-    for _ in range(3):
+    for _ in range(4):
         assert discovery.scan() == []
     assert discovery.tmux_error is not None and "not installed" in discovery.tmux_error
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1 and warnings[0].exc_info is None  # once, no traceback
+    assert "next try in" in discovery.tmux_error  # the breaker stopped asking
     monkeypatch.undo()
     start_worker(server, "saga__e__s__1")
+    wait_until(discovery.scan, timeout=BACKOFF_FIRST + 1)
     assert [info.name for info in discovery.scan()] == ["saga__e__s__1"]
     assert discovery.tmux_error is None
 

@@ -13,6 +13,7 @@ import pytest
 from libtmux.server import Server
 from watchdog.observers.inotify_c import InotifyFD
 
+from saga_jupyter.core.tmux import BACKOFF_FIRST
 from tests.helpers import saga_config, start_worker, wait_for
 
 POLL = 0.2
@@ -135,6 +136,7 @@ async def test_tmux_missing_from_path(
 
     monkeypatch.undo()
     start_worker(server, "saga__e__s__1")
-    await wait_for(lambda: saga_app.poller.by_name.get("saga__e__s__1"), timeout=POLL + 2)
+    # The breaker waits 2 s, then 4 s, between tries: back within one such wait.
+    await wait_for(lambda: saga_app.poller.by_name.get("saga__e__s__1"), timeout=4 * BACKOFF_FIRST)
     status = await get_json(jp_fetch, "status")
     assert status["tmux"]["available"] is True and status["tmux"]["error"] is None

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .errors import TmuxUnavailable
 from .info import SessionInfo
+from .launch import Launched
 from .names import name_from_output_file, parse_name
 from .preview import read_preview
 from .tmux import Tmux, TmuxSession
@@ -30,6 +31,9 @@ class Remembered:
 
     start_time: float | None = None
     end_time: float | None = None
+    command: str | None = None
+    cwd: str | None = None
+    worktree: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,15 @@ class Discovery:
         self.output_dir_exists = False
         self._live: dict[str, TmuxSession] = {}
         self._previews: dict[str, tuple[FileState, str | None]] = {}
+
+    def remember_launch(self, launched: Launched) -> None:
+        """Keep what a launch started (command, cwd, worktree) with the session."""
+        memory = self.memory.setdefault(launched.name, Remembered())
+        memory.command, memory.cwd, memory.worktree = (
+            launched.command,
+            launched.cwd,
+            launched.worktree,
+        )
 
     def scan(self) -> list[SessionInfo]:
         """Every SAGA session now, newest first."""

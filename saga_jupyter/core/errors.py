@@ -17,3 +17,13 @@ class SessionNotFound(SagaError, LookupError):
 
 class TmuxUnavailable(SagaError):
     """tmux cannot be asked: not installed, not answering in time, or failing."""
+
+
+class InvalidRequest(SagaError, ValueError):
+    """A request that cannot be carried out as given (a bad launch body, cwd or repository)."""
+
+
+class TooManySessions(SagaError):
+    """Launching would exceed ``max_sessions`` running SAGA sessions."""
+
+    code = "MAX_SESSIONS"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from pathlib import Path
@@ -14,6 +15,7 @@ from traitlets import Bool, Float, Int, Unicode, default, validate
 from ..core.discovery import Discovery
 from ..core.tmux import Tmux
 from .channel import ChannelHandler, Channels
+from .control import ConnectHandler, StopHandler
 from .handlers import LogHandler, SessionHandler, SessionsHandler, StatusHandler
 from .logstreams import LogStreams
 from .poller import Poller
@@ -99,6 +101,8 @@ class SagaJupyterApp(ExtensionApp):
                 "saga_poller": self.poller,
                 "saga_channels": self.channels,
                 "saga_log_streams": self.log_streams,
+                "saga_app": self,
+                "saga_launch_lock": asyncio.Lock(),
             }
         )
 
@@ -108,6 +112,8 @@ class SagaJupyterApp(ExtensionApp):
             [
                 (r"/api/saga/sessions", SessionsHandler),
                 (r"/api/saga/sessions/(?P<name>[^/]+)/log", LogHandler),
+                (r"/api/saga/sessions/(?P<name>[^/]+)/stop", StopHandler),
+                (r"/api/saga/sessions/(?P<name>[^/]+)/connect", ConnectHandler),
                 # Any other path below sessions/ is a malformed name: a JSON 404, not a page.
                 (r"/api/saga/sessions/(?P<name>.+)", SessionHandler),
                 (r"/api/saga/status", StatusHandler),

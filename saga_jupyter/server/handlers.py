@@ -5,17 +5,29 @@ from __future__ import annotations
 import asyncio
 import json
 from http.client import responses
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
-from ..core.errors import InvalidSessionName, SagaError, SessionNotFound, TmuxUnavailable
+from ..core.errors import (
+    InvalidRequest,
+    InvalidSessionName,
+    SagaError,
+    SessionNotFound,
+    TmuxUnavailable,
+    TooManySessions,
+)
 from ..core.info import STATUSES, SessionInfo, iso
+from ..core.launch import launch, parse_launch
 from ..core.names import parse_name
 from ..core.tailer import read_range
 from .poller import Poller
+
+if TYPE_CHECKING:
+    from .app import SagaJupyterApp
 
 AUTH_RESOURCE = "saga"
 LOG_CHUNK = 1 << 20
@@ -23,6 +35,8 @@ LOG_CHUNK = 1 << 20
 ERRORS: dict[type[SagaError], tuple[int, str]] = {
     SessionNotFound: (404, "Session not found"),
     InvalidSessionName: (404, "Session not found"),
+    InvalidRequest: (400, "Bad request"),
+    TooManySessions: (409, "Too many sessions"),
     TmuxUnavailable: (503, "tmux unavailable"),
 }
 
@@ -31,6 +45,21 @@ class SagaHandler(APIHandler):
     """Base of every REST handler: one auth resource, JSON errors ``{"error", "message"}``."""
 
     auth_resource = AUTH_RESOURCE
+
+    @property
+    def app(self) -> SagaJupyterApp:
+        """The extension app (its configuration)."""
+        app: SagaJupyterApp = self.settings["saga_app"]
+        return app
+
+    def require_control(self) -> None:
+        """Refuse (403) unless the operator enabled control."""
+        if not self.app.allow_control:
+            raise web.HTTPError(
+                403,
+                "control is disabled: start Jupyter with --SagaJupyterApp.allow_control=True",
+                reason="Control disabled",
+            )
 
     @property
     def poller(self) -> Poller:
@@ -55,17 +84,22 @@ class SagaHandler(APIHandler):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """Answer every error as ``{"error": short, "message": sentence}``."""
         error = kwargs.get("exc_info", (None, None, None))[1]
+        body: dict[str, Any] = {}
         if isinstance(error, SagaError):
             status_code, short = ERRORS.get(type(error), (500, "Internal error"))
             message = str(error)
+            if hasattr(error, "code"):
+                body["code"] = error.code
         elif isinstance(error, web.HTTPError):
             short = error.reason or responses.get(status_code, "Error")
-            message = error.log_message % error.args if error.log_message else short
+            message = error.log_message or short
+            if error.args:
+                message %= error.args
         else:
             short = message = responses.get(status_code, "Error")
         self.set_status(status_code)
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"error": short, "message": message}))
+        self.finish(json.dumps({"error": short, "message": message, **body}))
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         """Domain errors are answers, not server faults: no traceback for them."""
@@ -76,7 +110,7 @@ class SagaHandler(APIHandler):
 
 
 class SessionsHandler(SagaHandler):
-    """``GET /api/saga/sessions``: the list, filtered by ``epicSlug``, ``storySlug``, ``status``."""
+    """``/api/saga/sessions``: the list (GET, with filters) and launching a worker (POST)."""
 
     @web.authenticated
     @authorized
@@ -84,11 +118,7 @@ class SessionsHandler(SagaHandler):
         """List sessions, newest first."""
         status = self.get_query_argument("status", None)
         if status is not None and status not in STATUSES:
-            raise web.HTTPError(
-                400,
-                f"status must be 'running' or 'completed', not {status!r}",
-                reason="Invalid filter",
-            )
+            raise InvalidRequest(f"status must be 'running' or 'completed', not {status[:40]!r}")
         epic = self.get_query_argument("epicSlug", None)
         story = self.get_query_argument("storySlug", None)
         poller = self.poller
@@ -103,15 +133,45 @@ class SessionsHandler(SagaHandler):
             ]
         )
 
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        """Validate the body, start the worker, answer 201 with its SessionInfo."""
+        self.require_control()
+        try:
+            body = json.loads(self.request.body or b"null")
+        except ValueError:
+            raise InvalidRequest("the body is not valid JSON") from None
+        root = self.settings.get("server_root_dir")
+        request = await asyncio.to_thread(parse_launch, body, Path(root) if root else None)
+        app = self.app
+        async with self.settings["saga_launch_lock"]:
+            launched = await asyncio.to_thread(
+                launch, request, self.poller.discovery.tmux, Path(app.output_dir), app.max_sessions
+            )
+            self.poller.launched(launched)
+            await self.poller.request_scan()
+        self.write_json(self.session(launched.name).to_json(), status=201)
+
 
 class SessionHandler(SagaHandler):
-    """``GET /api/saga/sessions/{name}``: one session."""
+    """``GET /api/saga/sessions/{name}``: one session, with its tmux windows and panes."""
 
     @web.authenticated
     @authorized
-    def get(self, name: str) -> None:
-        """One session's SessionInfo."""
-        self.write_json(self.session(name).to_json())
+    async def get(self, name: str) -> None:
+        """One session's SessionInfo plus ``windows`` (empty once completed)."""
+        info = self.session(name)
+        body = info.to_json()
+        body["windows"] = []
+        if info.status == "running":
+            tmux = self.poller.discovery.tmux
+            try:
+                body["windows"] = await asyncio.to_thread(tmux.windows, name) or []
+            except TmuxUnavailable as error:
+                body["windows"] = None
+                body["tmuxError"] = str(error)
+        self.write_json(body)
 
 
 class StatusHandler(SagaHandler):
@@ -177,9 +237,5 @@ class LogHandler(SagaHandler):
         if value is None:
             return None
         if not value.isdigit():
-            raise web.HTTPError(
-                400,
-                f"{name} must be a non-negative integer, not {value[:40]!r}",
-                reason="Bad range",
-            )
+            raise InvalidRequest(f"{name} must be a non-negative integer, not {value[:40]!r}")
         return int(value)

@@ -18,6 +18,7 @@ from tornado.ioloop import PeriodicCallback
 from ..core.dirwatch import DirectoryWatch
 from ..core.discovery import Discovery
 from ..core.info import SessionInfo
+from ..core.launch import Launched
 from ..core.names import name_from_output_file
 
 SessionsListener = Callable[[list[dict[str, Any]]], None]
@@ -46,10 +47,15 @@ class Poller:
         self._scan: asyncio.Future[None] | None = None
         self._rescan = False
         self._debounce: asyncio.TimerHandle | None = None
+        self._launched: list[Launched] = []
 
     def add_listener(self, listener: SessionsListener) -> None:
         """Call ``listener(sessions_json)`` whenever the list changes."""
         self._listeners.append(listener)
+
+    def launched(self, launched: Launched) -> None:
+        """Remember what a launch started; the next scan records it."""
+        self._launched.append(launched)
 
     def is_completed(self, name: str) -> bool | None:
         """Whether a listed session has completed; ``None`` for one not listed."""
@@ -98,6 +104,9 @@ class Poller:
             self._update(sessions)
 
     def _scan_blocking(self) -> list[SessionInfo]:
+        # Discovery's memory changes only here, one scan at a time.
+        while self._launched:
+            self.discovery.remember_launch(self._launched.pop())
         self.watch.ensure()
         sessions = self.discovery.scan()
         self.output_dir_exists = self.discovery.output_dir_exists

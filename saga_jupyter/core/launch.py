@@ -100,7 +100,7 @@ def launch(request: LaunchRequest, tmux: Tmux, output_dir: Path, max_sessions: i
         "new-session", "-d", "-s", name, *location, "-x", "200", "-y", "50",
         "-e", f"SAGA_COMMAND={request.command}\n",
         "sh", "-c", 'eval "$SAGA_COMMAND"',
-        ";", "pipe-pane", "-o", "-t", target(name), f"cat >> {shlex.quote(str(out))}",
+        ";", "pipe-pane", "-o", "-t", f"{target(name)}:", f"cat >> {shlex.quote(str(out))}",
     )  # fmt: skip
     if result.returncode != 0:
         raise InvalidRequest(f"tmux could not start {name}: {result.stderr.strip()[:300]}")

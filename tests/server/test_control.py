@@ -141,11 +141,9 @@ async def test_worktree_launch(
     (repo / "README").write_text("x\n")
     subprocess.run([*git, "add", "README"], check=True)
     subprocess.run([*git, "commit", "-qm", "init"], check=True)
-    response = await post(
-        jp_fetch, "sessions",
-        body={"epicSlug": "billing", "storySlug": "refunds", "command": "pwd; git branch --show-current; sleep 600",
-              "cwd": str(repo), "worktree": True},
-    )  # fmt: skip
+    command = "pwd; git branch --show-current; sleep 600"
+    body = {"epicSlug": "billing", "storySlug": "refunds", "command": command, "cwd": str(repo)}
+    response = await post(jp_fetch, "sessions", body={**body, "worktree": True})
     name = json.loads(response.body)["name"]
     out = output_dir / f"{name}.out"
     text = await wait_for(lambda: out.exists() and "saga/" in out.read_text() and out.read_text())

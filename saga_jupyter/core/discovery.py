@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from .errors import TmuxUnavailable
 from .info import SessionInfo
@@ -36,8 +37,7 @@ class Remembered:
     worktree: str | None = None
 
 
-@dataclass(frozen=True)
-class FileState:
+class FileState(NamedTuple):
     """The output file of a session as one scan saw it."""
 
     size: int
@@ -68,7 +68,9 @@ class Discovery:
         self.tmux_error: str | None = None
         self.output_dir_exists = False
         self._live: dict[str, TmuxSession] = {}
-        self._previews: dict[str, tuple[FileState, str | None]] = {}
+        # Per session: what its SessionInfo was built from, and that SessionInfo.
+        self._infos: dict[str, tuple[tuple[object, ...], SessionInfo]] = {}
+        self._file_names: dict[str, str | None] = {}
 
     def remember_launch(self, launched: Launched) -> None:
         """Keep what a launch started (command, cwd, worktree) with the session."""
@@ -90,7 +92,7 @@ class Discovery:
         ]
         for name in self.memory.keys() - live.keys() - files.keys():
             del self.memory[name]
-            self._previews.pop(name, None)
+            self._infos.pop(name, None)
             logger.info("session forgotten (no tmux session, no output file): %s", name)
         return sorted(sessions, key=SessionInfo.sort_key)
 
@@ -107,10 +109,15 @@ class Discovery:
     def _scan_files(self) -> dict[str, FileState]:
         files = {}
         self.output_dir_exists = True
+        previous, self._file_names = self._file_names, {}
         try:
             with os.scandir(self.output_dir) as entries:
                 for entry in entries:
-                    name = name_from_output_file(entry.name)
+                    filename = entry.name
+                    if filename in previous:  # most names repeat: validate each one once
+                        name = self._file_names[filename] = previous[filename]
+                    else:
+                        name = self._file_names[filename] = name_from_output_file(filename)
                     if name is None:
                         continue
                     try:
@@ -129,8 +136,38 @@ class Discovery:
     def _session(
         self, name: str, live: TmuxSession | None, file: FileState | None, now: float
     ) -> SessionInfo:
+        memory = self._remember(name, live, file, now)
+        key = (live is not None, memory.start_time, memory.end_time, file)
+        cached = self._infos.get(name)
+        if cached is not None and cached[0] == key:
+            return cached[1]  # unchanged: no parsing, no path, no preview
+        path = str(self.output_dir / (name + ".out"))
+        if file is None:
+            preview = None
+        elif cached is not None and cached[0][3] == file:
+            preview = cached[1].output_preview
+        else:
+            preview = read_preview(path, file.size)
         parts = parse_name(name)
-        path = self.output_dir / (name + ".out")
+        info = SessionInfo(
+            name=name,
+            epic_slug=parts.epic,
+            story_slug=parts.story,
+            status="running" if live else "completed",
+            output_file=path,
+            output_available=file is not None,
+            start_time=memory.start_time,
+            end_time=None if live else memory.end_time,
+            last_activity=file.mtime if file else None,
+            output_preview=preview,
+        )
+        self._infos[name] = (key, info)
+        return info
+
+    def _remember(
+        self, name: str, live: TmuxSession | None, file: FileState | None, now: float
+    ) -> Remembered:
+        """Update what is remembered of a session's start and end from what this scan saw."""
         memory = self.memory.get(name)
         if memory is None:
             memory = self.memory[name] = Remembered()
@@ -150,26 +187,4 @@ class Discovery:
                     memory.end_time = file.mtime if file else now
             if memory.start_time is None:
                 memory.start_time = file.mtime if file else memory.end_time
-        return SessionInfo(
-            name=name,
-            epic_slug=parts.epic,
-            story_slug=parts.story,
-            status="running" if live else "completed",
-            output_file=str(path),
-            output_available=file is not None,
-            start_time=memory.start_time,
-            end_time=None if live else memory.end_time,
-            last_activity=file.mtime if file else None,
-            output_preview=self._preview(name, path, file),
-        )
-
-    def _preview(self, name: str, path: Path, file: FileState | None) -> str | None:
-        if file is None:
-            self._previews.pop(name, None)
-            return None
-        cached = self._previews.get(name)
-        if cached is not None and cached[0] == file:
-            return cached[1]
-        preview = read_preview(path, file.size)
-        self._previews[name] = (file, preview)
-        return preview
+        return memory

@@ -49,11 +49,12 @@ def is_saga_name(name: object) -> bool:
     >>> is_saga_name("saga__a__b__1"), is_saga_name("saga__a__b")
     (True, False)
     """
-    try:
-        parse_name(name)
-    except InvalidSessionName:
-        return False
-    return True
+    # Called for every tmux session and file on every scan: no exception machinery here.
+    return (
+        isinstance(name, str)
+        and len(name) <= MAX_NAME_LENGTH
+        and bool(NAME_PATTERN.fullmatch(name))
+    )
 
 
 def is_slug(value: object) -> bool:

@@ -10,8 +10,7 @@ import logging
 import subprocess
 import threading
 import time
-from dataclasses import dataclass
-from typing import NoReturn
+from typing import NamedTuple, NoReturn
 
 from .errors import TmuxUnavailable
 from .names import is_saga_name, parse_name
@@ -40,8 +39,7 @@ PANE_FORMAT = "\t".join(
 )
 
 
-@dataclass(frozen=True)
-class TmuxSession:
+class TmuxSession(NamedTuple):
     """A live SAGA tmux session as one scan saw it."""
 
     name: str
@@ -59,6 +57,7 @@ class Tmux:
         self.retry_at = 0.0
         self._last_error = ""
         self._lock = threading.Lock()
+        self._parsed: dict[str, TmuxSession | None] = {}
 
     @property
     def backoff(self) -> float | None:
@@ -119,12 +118,11 @@ class Tmux:
                 return []
             raise TmuxUnavailable(f"tmux list-sessions failed: {result.stderr.strip()[:200]}")
         self.server_running = True
-        sessions = []
+        # Most lines repeat from one scan to the next: parse each distinct line once.
+        previous, self._parsed = self._parsed, {}
         for line in result.stdout.splitlines():
-            created, _, name = line.partition(" ")
-            if is_saga_name(name):
-                sessions.append(TmuxSession(name, float(created) if created.isdigit() else None))
-        return sessions
+            self._parsed[line] = previous[line] if line in previous else _session_line(line)
+        return [session for session in self._parsed.values() if session is not None]
 
     def windows(self, name: str) -> list[dict[str, object]] | None:
         """The windows of a session with their panes, from one call; ``None`` if it is gone."""
@@ -169,6 +167,13 @@ class Tmux:
         except TmuxUnavailable:
             return None
         return result.stdout.strip().removeprefix("tmux ") or None
+
+
+def _session_line(line: str) -> TmuxSession | None:
+    created, _, name = line.partition(" ")
+    if not is_saga_name(name):
+        return None
+    return TmuxSession(name, float(created) if created.isdigit() else None)
 
 
 def target(name: str) -> str:

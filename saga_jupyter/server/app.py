@@ -86,7 +86,7 @@ class SagaJupyterApp(ExtensionApp):
         CORE_LOG.setLevel(self.log.level)
         discovery = Discovery(self.output_dir, Tmux(self.tmux_socket_name))
         self.poller = Poller(discovery, self.poll_interval, self.log)
-        self.channels = Channels()
+        self.channels = Channels(self.poller)
         self.log_streams = LogStreams(
             self.output_dir,
             self.poller.watch,

@@ -31,7 +31,8 @@ MAX_ACCEPTED_FRAME = 32 * 1024 * 1024
 class Channels:
     """The open channel connections of one extension."""
 
-    def __init__(self) -> None:
+    def __init__(self, poller: Poller) -> None:
+        self.poller = poller
         self._clients: set[ChannelHandler] = set()
 
     def __len__(self) -> int:
@@ -47,7 +48,7 @@ class Channels:
 
     def sessions_updated(self, sessions: list[dict[str, Any]]) -> None:
         """Broadcast the new session list to every client."""
-        frame = sessions_frame(sessions)
+        frame = sessions_frame(self.poller.sessions_text)
         for client in list(self._clients):
             client.send_sessions(frame)
 
@@ -58,9 +59,9 @@ class Channels:
         self._clients.clear()
 
 
-def sessions_frame(sessions: list[dict[str, Any]]) -> str:
-    """The ``sessions:updated`` frame for a list."""
-    return json.dumps({"type": "sessions:updated", "sessions": sessions})
+def sessions_frame(sessions_text: str) -> str:
+    """The ``sessions:updated`` frame for an already serialised list."""
+    return '{"type": "sessions:updated", "sessions": ' + sessions_text + "}"
 
 
 def error_frame(error: str) -> dict[str, Any]:
@@ -114,7 +115,7 @@ class ChannelHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
     def open(self, *args: str, **kwargs: str) -> None:
         """Register the client and send it the current list."""
         self.channels.add(self)
-        self.send_sessions(sessions_frame(self.poller.sessions_json))
+        self.send_sessions(sessions_frame(self.poller.sessions_text))
 
     def on_close(self) -> None:
         """Forget the client and release its log subscriptions."""

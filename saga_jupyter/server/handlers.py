@@ -123,7 +123,8 @@ class SessionsHandler(SagaHandler):
         story = self.get_query_argument("storySlug", None)
         poller = self.poller
         if status is None and epic is None and story is None:
-            self.write_json(poller.sessions_json)
+            self.set_header("Content-Type", "application/json")
+            self.finish(poller.sessions_text)
             return
         self.write_json(
             [

@@ -8,6 +8,7 @@ directory, debounced). At most one scan runs at a time; a request during a scan 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -36,6 +37,7 @@ class Poller:
         self.watch = DirectoryWatch(discovery.output_dir)
         self.sessions: list[SessionInfo] = []
         self.sessions_json: list[dict[str, Any]] = []
+        self.sessions_text = "[]"  # sessions_json serialised once per change, not per request
         self.by_name: dict[str, SessionInfo] = {}
         self.last_poll: float | None = None
         self.output_dir_exists = False
@@ -122,6 +124,7 @@ class Poller:
         self._json = {info: old.get(info) or info.to_json() for info in sessions}
         self.sessions = sessions
         self.sessions_json = [self._json[info] for info in sessions]
+        self.sessions_text = json.dumps(self.sessions_json)
         self.by_name = {info.name: info for info in sessions}
         for listener in self._listeners:
             listener(self.sessions_json)

@@ -48,7 +48,7 @@ class Channels:
 
     def sessions_updated(self, sessions: list[dict[str, Any]]) -> None:
         """Broadcast the new session list to every client."""
-        frame = sessions_frame(self.poller.sessions_text)
+        frame = sessions_frame(self.poller.sessions_body)
         for client in list(self._clients):
             client.send_sessions(frame)
 
@@ -59,9 +59,9 @@ class Channels:
         self._clients.clear()
 
 
-def sessions_frame(sessions_text: str) -> str:
-    """The ``sessions:updated`` frame for an already serialised list."""
-    return '{"type": "sessions:updated", "sessions": ' + sessions_text + "}"
+def sessions_frame(sessions_body: bytes) -> bytes:
+    """The ``sessions:updated`` frame (UTF-8 JSON text) for an already encoded list."""
+    return b'{"type": "sessions:updated", "sessions": ' + sessions_body + b"}"
 
 
 def error_frame(error: str) -> dict[str, Any]:
@@ -77,7 +77,7 @@ class ChannelHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
     """
 
     auth_resource = AUTH_RESOURCE
-    _pending_sessions: str | None = None
+    _pending_sessions: bytes | None = None
     _sessions_sender: asyncio.Future[None] | None = None
 
     @property
@@ -115,23 +115,23 @@ class ChannelHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
     def open(self, *args: str, **kwargs: str) -> None:
         """Register the client and send it the current list."""
         self.channels.add(self)
-        self.send_sessions(sessions_frame(self.poller.sessions_text))
+        self.send_sessions(sessions_frame(self.poller.sessions_body))
 
     def on_close(self) -> None:
         """Forget the client and release its log subscriptions."""
         self.channels.discard(self)
         self.log_streams.client_gone(self)
 
-    async def send_frame(self, frame: dict[str, Any] | str) -> bool:
-        """Write one frame and wait until it is handed to the socket; ``False`` once closed."""
-        text = frame if isinstance(frame, str) else json.dumps(frame, ensure_ascii=False)
+    async def send_frame(self, frame: dict[str, Any] | bytes) -> bool:
+        """Write one text frame and wait until the socket took it; ``False`` once closed."""
+        text = frame if isinstance(frame, bytes) else json.dumps(frame, ensure_ascii=False)
         try:
             await self.write_message(text)
         except (WebSocketClosedError, StreamClosedError):
             return False
         return True
 
-    def send_sessions(self, frame: str) -> None:
+    def send_sessions(self, frame: bytes) -> None:
         """Send a session list; a newer one replaces any not yet sent."""
         self._pending_sessions = frame
         if self._sessions_sender is None or self._sessions_sender.done():

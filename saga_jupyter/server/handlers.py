@@ -124,7 +124,7 @@ class SessionsHandler(SagaHandler):
         poller = self.poller
         if status is None and epic is None and story is None:
             self.set_header("Content-Type", "application/json")
-            self.finish(poller.sessions_text)
+            self.finish(poller.sessions_body)
             return
         self.write_json(
             [

@@ -37,7 +37,8 @@ class Poller:
         self.watch = DirectoryWatch(discovery.output_dir)
         self.sessions: list[SessionInfo] = []
         self.sessions_json: list[dict[str, Any]] = []
-        self.sessions_text = "[]"  # sessions_json serialised once per change, not per request
+        # sessions_json encoded once per change, not once per request or per client.
+        self.sessions_body = b"[]"
         self.by_name: dict[str, SessionInfo] = {}
         self.last_poll: float | None = None
         self.output_dir_exists = False
@@ -124,7 +125,7 @@ class Poller:
         self._json = {info: old.get(info) or info.to_json() for info in sessions}
         self.sessions = sessions
         self.sessions_json = [self._json[info] for info in sessions]
-        self.sessions_text = json.dumps(self.sessions_json)
+        self.sessions_body = json.dumps(self.sessions_json).encode()
         self.by_name = {info.name: info for info in sessions}
         for listener in self._listeners:
             listener(self.sessions_json)

@@ -193,6 +193,7 @@ class StatusHandler(SagaHandler):
                     "version": poller.tmux_version,
                     "socketName": discovery.tmux.socket_name,
                     "error": discovery.tmux_error,
+                    "backoff": discovery.tmux.backoff,
                 },
                 "outputDir": str(discovery.output_dir),
                 "outputDirExists": poller.output_dir_exists,

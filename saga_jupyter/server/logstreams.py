@@ -24,7 +24,6 @@ from ..core.tailer import Chunk, Tailer
 
 # The most one logs:data frame carries; a larger backlog follows in further frames.
 MAX_FRAME_BYTES = 1 << 20
-FILE_EVENTS = frozenset({"created", "modified", "deleted", "moved", "closed"})
 
 
 class Subscriber(Protocol):
@@ -153,7 +152,7 @@ class LogStreams:
     def _on_file_event(self, filename: str, event_type: str) -> None:
         # On the observer's thread: only the name crosses over to the loop.
         loop = self._loop
-        if loop is not None and event_type in FILE_EVENTS:
+        if loop is not None:
             name = name_from_output_file(filename)
             if name is not None and name in self.streams:
                 loop.call_soon_threadsafe(self._file_changed, name)

@@ -1,0 +1,40 @@
+"""Where sessions are looked for: keyword arguments first, else the contract's environment.
+
+The kernel side (the Python API, the widgets) has no Jupyter config, so every entry point
+resolves ``output_dir`` and ``tmux_socket_name`` here, the same way the server's traits default.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import NamedTuple
+
+DEFAULT_OUTPUT_DIR = "/tmp/saga-sessions"  # noqa: S108 - the contract's default, shared with SAGA
+OUTPUT_DIR_ENV = "SAGA_SESSIONS_DIR"
+TMUX_SOCKET_ENV = "SAGA_TMUX_SOCKET"
+
+
+class Settings(NamedTuple):
+    """An output directory and a tmux ``-L`` socket name (``None``: tmux's default server)."""
+
+    output_dir: Path
+    tmux_socket_name: str | None
+
+
+def resolve(
+    output_dir: str | os.PathLike[str] | None = None, tmux_socket_name: str | None = None
+) -> Settings:
+    """The settings to use: each argument given wins, else its environment variable or default.
+
+    Environment variables are read on every call (not at import), so a notebook that sets
+    ``os.environ`` after importing still gets what it asked for. An empty value counts as unset.
+
+    >>> resolve("/tmp/x", "sock")
+    Settings(output_dir=PosixPath('/tmp/x'), tmux_socket_name='sock')
+    """
+    if output_dir is None or os.fspath(output_dir) == "":
+        output_dir = os.environ.get(OUTPUT_DIR_ENV) or DEFAULT_OUTPUT_DIR
+    if not tmux_socket_name:
+        tmux_socket_name = os.environ.get(TMUX_SOCKET_ENV) or None
+    return Settings(Path(output_dir), tmux_socket_name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .core.api import follow, get_session, list_sessions, read_log
 from .core.errors import InvalidSessionName, SagaError, SessionNotFound, TmuxUnavailable
 from .core.info import SessionInfo
 
@@ -16,6 +17,10 @@ __all__ = [
     "SessionNotFound",
     "TmuxUnavailable",
     "__version__",
+    "follow",
+    "get_session",
+    "list_sessions",
+    "read_log",
 ]
 
 

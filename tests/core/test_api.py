@@ -1,0 +1,227 @@
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from libtmux.server import Server
+from watchdog.observers.inotify_c import InotifyFD
+
+import saga_jupyter as saga
+from saga_jupyter.core.errors import InvalidSessionName, SessionNotFound
+from saga_jupyter.core.settings import DEFAULT_OUTPUT_DIR, resolve
+from tests.core.test_preview import read_bytes_of_this_process
+from tests.helpers import kill_worker, start_worker
+
+RUNNING = "saga__auth__login__1"
+OTHER = "saga__billing__invoice__2"
+DONE = "saga__auth__signup__3"
+POLL = 0.2
+
+
+@pytest.fixture
+def sessions(server: Server, output_dir: Path) -> dict[str, str | None]:
+    """Two running sessions (one writing output) and one completed (a file only)."""
+    start_worker(server, RUNNING, output_dir)
+    start_worker(server, OTHER)
+    (output_dir / f"{DONE}.out").write_text("signed up\n")
+    wait_until_file(output_dir / f"{RUNNING}.out")
+    return {"output_dir": str(output_dir), "tmux_socket_name": server.socket_name}
+
+
+def wait_until_file(path: Path, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.02)
+
+
+def threads() -> set[threading.Thread]:
+    """Threads but the event loop's executor pool and watchdog's process-wide inotify reader."""
+    return {
+        t
+        for t in threading.enumerate()
+        if not t.name.startswith(("asyncio_", "ThreadPool")) and not isinstance(t, InotifyFD)
+    }
+
+
+async def collect(stream: AsyncIterator[str], until: str, timeout: float = 5.0) -> str:
+    """Text from ``stream`` until it contains ``until``, bounded in time."""
+    text = ""
+    deadline = time.monotonic() + timeout
+    while until not in text:
+        text += await asyncio.wait_for(anext(stream), max(0.001, deadline - time.monotonic()))
+    return text
+
+
+async def drain(stream: AsyncIterator[str], timeout: float = 5.0) -> str:
+    """Everything ``stream`` yields until it ends, which must be within ``timeout`` seconds."""
+
+    async def read_all() -> str:
+        return "".join([chunk async for chunk in stream])
+
+    return await asyncio.wait_for(read_all(), timeout)
+
+
+def test_settings_resolve_arguments_then_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SAGA_SESSIONS_DIR", raising=False)
+    monkeypatch.delenv("SAGA_TMUX_SOCKET", raising=False)
+    assert resolve() == (Path(DEFAULT_OUTPUT_DIR), None)
+    monkeypatch.setenv("SAGA_SESSIONS_DIR", "/srv/out")
+    monkeypatch.setenv("SAGA_TMUX_SOCKET", "sock")
+    assert resolve() == (Path("/srv/out"), "sock")
+    assert resolve("/x", "y") == (Path("/x"), "y")
+
+
+def test_list_and_filter(sessions: dict[str, str]) -> None:
+    listed = saga.list_sessions(**sessions)
+    assert {info.name for info in listed} == {RUNNING, OTHER, DONE}
+    assert [info.name for info in saga.list_sessions("running", **sessions)] == sorted(
+        [RUNNING, OTHER], key=lambda name: [i.name for i in listed].index(name)
+    )
+    assert [info.name for info in saga.list_sessions("completed", **sessions)] == [DONE]
+    assert {info.name for info in saga.list_sessions(epic="auth", **sessions)} == {RUNNING, DONE}
+    assert [i.name for i in saga.list_sessions(epic="auth", story="login", **sessions)] == [RUNNING]
+    assert saga.list_sessions("running", epic="auth", story="signup", **sessions) == []
+    with pytest.raises(ValueError, match="status"):
+        saga.list_sessions("finished", **sessions)
+
+
+def test_settings_come_from_the_environment(
+    sessions: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SAGA_SESSIONS_DIR", sessions["output_dir"])
+    monkeypatch.setenv("SAGA_TMUX_SOCKET", sessions["tmux_socket_name"])
+    assert {info.name for info in saga.list_sessions()} == {RUNNING, OTHER, DONE}
+    assert saga.get_session(DONE).status == "completed"
+
+
+def test_get_session(sessions: dict[str, str], server: Server) -> None:
+    info = saga.get_session(RUNNING, **sessions)
+    assert (info.status, info.epic_slug, info.story_slug) == ("running", "auth", "login")
+    assert info.output_preview == "started"
+    kill_worker(server, RUNNING)
+    completed = saga.get_session(RUNNING, **sessions)
+    assert completed.status == "completed"
+    # Seen running by an earlier call: its end is when it was seen ended, after its start.
+    assert completed.end_time is not None and completed.start_time is not None
+    assert completed.end_time >= completed.start_time
+    with pytest.raises(SessionNotFound):
+        saga.get_session("saga__auth__login__12", **sessions)
+    assert saga.SessionNotFound is SessionNotFound
+    for bad in ("saga__auth__login", "../etc/passwd", "saga__Auth__x__1"):
+        with pytest.raises(InvalidSessionName):
+            saga.get_session(bad, **sessions)
+        with pytest.raises(ValueError):
+            saga.read_log(bad, **sessions)
+
+
+def test_read_log(sessions: dict[str, str], output_dir: Path) -> None:
+    path = output_dir / f"{DONE}.out"
+    path.write_bytes(b"one\ntwo\nthree\nbad \xff byte\n")
+    assert saga.read_log(DONE, **sessions) == "one\ntwo\nthree\nbad \ufffd byte\n"
+    assert saga.read_log(DONE, tail_lines=2, **sessions) == "three\nbad \ufffd byte\n"
+    assert saga.read_log(DONE, tail_lines=10, **sessions) == saga.read_log(DONE, **sessions)
+    assert saga.read_log(DONE, tail_lines=0, **sessions) == ""
+    path.write_bytes(b"a\n\nb")  # no newline at the end; an empty line still counts
+    assert saga.read_log(DONE, tail_lines=2, **sessions) == "\nb"
+    assert saga.read_log(DONE, tail_lines=3, **sessions) == "a\n\nb"
+    assert saga.read_log(OTHER, **sessions) == ""  # running, no output file yet
+    with pytest.raises(SessionNotFound):
+        saga.read_log("saga__x__y__9", **sessions)
+    with pytest.raises(ValueError, match="tail_lines"):
+        saga.read_log(DONE, tail_lines=-1, **sessions)
+
+
+def test_read_log_tail_of_a_1_gib_file_reads_only_its_tail(
+    sessions: dict[str, str], output_dir: Path
+) -> None:
+    path = output_dir / f"{DONE}.out"
+    with path.open("wb") as file:
+        file.truncate(1 << 30)  # sparse: 1 GiB of NUL bytes
+        file.seek(1 << 30)
+        file.write(b"".join(b"line %d \xe2\x9c\x93\n" % i for i in range(5000)))
+    before = read_bytes_of_this_process()
+    text = saga.read_log(DONE, tail_lines=3, **sessions)
+    read = read_bytes_of_this_process() - before
+    assert text == "line 4997 ✓\nline 4998 ✓\nline 4999 ✓\n"
+    assert read < 200_000, f"read {read} bytes of a 1 GiB file"
+
+
+async def test_follow_yields_appended_text_and_ends_on_completion(
+    sessions: dict[str, str], server: Server, output_dir: Path
+) -> None:
+    path = output_dir / f"{RUNNING}.out"
+    stream = saga.follow(RUNNING, poll=POLL, **sessions)
+    assert await collect(stream, "started\n") == "started\n"
+    check = "✓".encode()
+    with path.open("ab", buffering=0) as file:
+        file.write(b"half " + check[:1])
+        text = await collect(stream, "half ")
+        file.write(check[1:] + b" done\n")
+        text += await collect(stream, "done\n")
+    assert text == "half ✓ done\n"  # the character split across writes arrives whole
+    kill_worker(server, RUNNING)
+    with path.open("ab") as file:
+        file.write(b"last words\n")  # written after the end: still read before finishing
+    assert await drain(stream) == "last words\n"
+
+
+async def test_follow_a_completed_session_gives_its_output_then_ends(
+    sessions: dict[str, str],
+) -> None:
+    assert await drain(saga.follow(DONE, poll=POLL, **sessions)) == "signed up\n"
+
+
+async def test_follow_sees_a_late_file_and_a_truncation(
+    sessions: dict[str, str], output_dir: Path
+) -> None:
+    path = output_dir / f"{OTHER}.out"
+    stream = saga.follow(OTHER, poll=POLL, **sessions)
+    try:
+        first = asyncio.ensure_future(anext(stream))
+        await asyncio.sleep(0.05)  # let it start waiting on a file that does not exist yet
+        path.write_text("first file with a long line\n")
+        assert await asyncio.wait_for(first, 5) == "first file with a long line\n"
+        path.write_text("short\n")  # truncated and rewritten
+        assert await collect(stream, "short\n") == "short\n"
+    finally:
+        await stream.aclose()
+
+
+async def test_follow_from_now_skips_what_was_written(
+    sessions: dict[str, str], output_dir: Path
+) -> None:
+    stream = saga.follow(RUNNING, offset=None, poll=POLL, **sessions)
+    try:
+        pending = asyncio.ensure_future(anext(stream))
+        await asyncio.sleep(0.05)
+        with (output_dir / f"{RUNNING}.out").open("a") as file:
+            file.write("new\n")
+        assert await asyncio.wait_for(pending, 5) == "new\n"
+    finally:
+        await stream.aclose()
+
+
+async def test_follow_refuses_unknown_and_malformed_names(sessions: dict[str, str]) -> None:
+    with pytest.raises(InvalidSessionName):
+        saga.follow("saga__nope", **sessions)
+    with pytest.raises(ValueError, match="poll"):
+        saga.follow(RUNNING, poll=0, **sessions)
+    stream = saga.follow("saga__x__y__9", poll=POLL, **sessions)
+    with pytest.raises(SessionNotFound):
+        await anext(stream)
+
+
+async def test_closing_follow_leaves_no_thread_or_file(sessions: dict[str, str]) -> None:
+    before = threads()
+    fds = len(list(Path("/proc/self/fd").iterdir()))
+    stream = saga.follow(RUNNING, poll=POLL, **sessions)
+    assert await collect(stream, "started\n")
+    assert threads() != before  # the directory watch's observer runs meanwhile
+    await stream.aclose()
+    assert threads() == before
+    assert len(list(Path("/proc/self/fd").iterdir())) == fds

@@ -1,0 +1,241 @@
+"""``saga-jupyter``: the command line (``saga-jupyter demo`` starts demo workers and JupyterLab)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from .core.errors import SagaError
+from .demo import DEFAULT_COUNT, DEFAULT_OUTPUT_DIR, DEFAULT_SOCKET, DemoWorker, start_demo
+from .demo import stop_demo as stop_demo_workers
+
+HOST = "127.0.0.1"
+DEFAULT_PORT = 8888
+DASHBOARD = Path("notebooks/dashboard.ipynb")
+READY_TIMEOUT = 120.0
+STOP_TIMEOUT = 15.0
+STATE_FILE = ".saga-demo-state.json"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``saga-jupyter`` console script."""
+    parser = argparse.ArgumentParser(
+        prog="saga-jupyter", description="Watch SAGA coding-agent workers from Jupyter."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser(
+        "demo",
+        help="start demo workers and JupyterLab with the extension",
+        description="Start demo SAGA workers (real tmux sessions) and JupyterLab watching them. "
+        "Ctrl-C (or SIGTERM) stops JupyterLab, kills the demo sessions and removes their output "
+        "files. Arguments it does not know are passed on to `jupyter lab`.",
+    )
+    demo.add_argument("--output-dir", default=DEFAULT_OUTPUT_DIR, help="default: %(default)s")
+    demo.add_argument("--socket", default=DEFAULT_SOCKET, help="tmux -L socket (%(default)s)")
+    demo.add_argument("--workers", type=int, default=DEFAULT_COUNT, help="default: %(default)s")
+    demo.add_argument("--port", type=int, default=DEFAULT_PORT, help="preferred port (8888)")
+    demo.add_argument("--no-lab", action="store_true", help="only the workers, no JupyterLab")
+    demo.add_argument("--keep-output", action="store_true", help="keep .out files at the end")
+    args, lab_args = parser.parse_known_args(argv)
+    if lab_args and args.no_lab:
+        parser.error(f"unrecognized arguments: {' '.join(lab_args)}")
+    if "/" in args.socket or not args.socket:
+        parser.error("--socket is a tmux -L name, not a path")
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    if shutil.which("tmux") is None:
+        print("saga-jupyter: tmux is not installed (scripts/run installs it)", file=sys.stderr)
+        return 1
+    return run_demo(args, lab_args)
+
+
+def run_demo(args: argparse.Namespace, lab_args: list[str]) -> int:
+    """Start the workers (and JupyterLab) and clean both up on SIGINT or SIGTERM."""
+    stop = StopRequest()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stop.handle)
+    output_dir = Path(args.output_dir).absolute()
+    workers: list[DemoWorker] = []
+    lab: subprocess.Popen[bytes] | None = None
+    status = 0
+    try:
+        workers = start_demo(output_dir, args.socket, args.workers)
+        print_workers(workers, output_dir, args.socket)
+        if args.no_lab:
+            print("Demo workers only (--no-lab). Ctrl-C stops them.", flush=True)
+            stop.wait()
+        elif not stop.is_set():
+            port = free_port(args.port)
+            token = secrets.token_hex(24)
+            lab = start_lab(port, token, output_dir, args.socket, lab_args)
+            if not wait_ready(lab, port, token, stop) and lab.poll() is None:
+                print("saga-jupyter: no answer from the extension yet", file=sys.stderr)
+            if not stop.is_set() and lab.poll() is None:
+                print_urls(port, token)
+            while not stop.is_set() and lab.poll() is None:
+                stop.wait(0.5)
+            if not stop.is_set():
+                status = lab.returncode or 1
+                print(f"JupyterLab exited with code {lab.returncode}.", file=sys.stderr)
+    except SagaError as error:
+        print(f"saga-jupyter: {error}", file=sys.stderr)
+        status = 1
+    finally:
+        # A second Ctrl-C during cleanup must not leave sessions behind.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)
+        if lab is not None:
+            stop_lab(lab)
+        cleanup(workers, args.socket, remove_output=not args.keep_output)
+        if not args.keep_output:
+            (output_dir / STATE_FILE).unlink(missing_ok=True)
+    return status
+
+
+class StopRequest:
+    """Set by SIGINT or SIGTERM and polled: ``Event.set`` in a signal handler can deadlock."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        """The signal handler."""
+        self.signum = signum
+
+    def is_set(self) -> bool:
+        """Whether a stop was requested."""
+        return self.signum is not None
+
+    def wait(self, seconds: float | None = None) -> bool:
+        """Wait up to ``seconds`` (``None``: forever) for a stop; whether one was requested."""
+        deadline = None if seconds is None else time.monotonic() + seconds
+        while self.signum is None:
+            left = 0.1 if deadline is None else min(0.1, deadline - time.monotonic())
+            if left <= 0:
+                break
+            time.sleep(left)
+        return self.signum is not None
+
+
+def print_workers(workers: list[DemoWorker], output_dir: Path, socket_name: str) -> None:
+    """List the demo sessions and when they finish."""
+    print(f"Started {len(workers)} demo workers on tmux -L {socket_name}, output in {output_dir}:")
+    for worker in workers:
+        when = (
+            "runs for hours" if worker.seconds > 3600 else f"finishes after ~{worker.seconds:g} s"
+        )
+        print(f"  {worker.name:<44} {when}")
+    print(
+        f"Watch one in a terminal: tmux -L {socket_name} attach -t ={workers[0].name}", flush=True
+    )
+
+
+def free_port(preferred: int) -> int:
+    """``preferred`` or one of the nine after it when free on 127.0.0.1, else any free port."""
+    for port in range(preferred, preferred + 10):
+        with socket.socket() as probe:
+            try:
+                probe.bind((HOST, port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        chosen: int = probe.getsockname()[1]
+        return chosen
+
+
+def start_lab(
+    port: int, token: str, output_dir: Path, socket_name: str, extra: list[str]
+) -> subprocess.Popen[bytes]:
+    """Launch ``jupyter lab`` from this Python, watching the demo's directory and socket."""
+    command = [
+        sys.executable, "-m", "jupyter", "lab", "--no-browser",
+        f"--ServerApp.ip={HOST}", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+        f"--ServerApp.token={token}",
+        f"--SagaJupyterApp.output_dir={output_dir}",
+        f"--SagaJupyterApp.tmux_socket_name={socket_name}",
+        # The demo's sessions stay out of the metadata store of real ones.
+        f"--SagaJupyterApp.state_file={output_dir / STATE_FILE}",
+    ]  # fmt: skip
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    if DASHBOARD.is_file():
+        command.append(f"--LabApp.default_url=/lab/tree/{DASHBOARD.as_posix()}")
+    # Its own process group: Ctrl-C reaches only us, and we stop it (no "Shutdown?" prompt).
+    return subprocess.Popen([*command, *extra], stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def wait_ready(lab: subprocess.Popen[bytes], port: int, token: str, stop: StopRequest) -> bool:
+    """Wait until the extension answers ``/api/saga/status``; ``False`` if it never does."""
+    url = f"http://{HOST}:{port}/api/saga/status"
+    request = urllib.request.Request(url, headers={"Authorization": f"token {token}"})
+    deadline = time.monotonic() + READY_TIMEOUT
+    while not stop.is_set() and lab.poll() is None and time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310 - http only
+                if response.status == 200:
+                    return True
+        except urllib.error.HTTPError as error:
+            if error.code == 404:
+                print("saga-jupyter: the extension is not enabled in this Jupyter", file=sys.stderr)
+                return False
+        except OSError:
+            pass
+        stop.wait(0.25)
+    return False
+
+
+def print_urls(port: int, token: str) -> None:
+    """Print where to look: JupyterLab (the dashboard when there is one) and the REST API."""
+    base = f"http://{HOST}:{port}"
+    page = f"lab/tree/{DASHBOARD.as_posix()}" if DASHBOARD.is_file() else "lab"
+    print(
+        f"\nJupyterLab with saga_jupyter is ready:\n"
+        f"    {base}/{page}?token={token}\n"
+        f"Sessions as JSON:\n"
+        f"    {base}/api/saga/sessions?token={token}\n"
+        f"Ctrl-C stops JupyterLab and the demo workers.\n",
+        flush=True,
+    )
+
+
+def stop_lab(lab: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (a clean shutdown), then SIGKILL if it hangs."""
+    if lab.poll() is not None:
+        return
+    lab.terminate()
+    try:
+        lab.wait(STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        lab.kill()
+        lab.wait()
+
+
+def cleanup(workers: list[DemoWorker], socket_name: str, remove_output: bool) -> None:
+    """Kill the demo sessions still running; remove their output files unless asked to keep."""
+    if not workers:
+        return
+    try:
+        killed = stop_demo_workers(workers, socket_name, remove_output=remove_output)
+    except SagaError as error:
+        print(f"saga-jupyter: could not stop the demo sessions: {error}", file=sys.stderr)
+        return
+    files = "removed their output files" if remove_output else "kept their output files"
+    print(f"Stopped {len(killed)} running demo sessions and {files}.", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,278 @@
+"""The metadata store: what is remembered of every SAGA session, in one JSON file.
+
+The file is ``{"version": 1, "sessions": [record, ...]}``: camelCase records, times as ISO 8601
+UTC strings ending in ``Z``. In memory, times are Unix timestamps (as in ``SessionInfo``); they
+survive a round trip exactly. The file is replaced atomically and only when the records changed.
+A file that cannot be used is moved aside to ``<state_file>.corrupt-<UTC time>`` and reported
+once; the caller rebuilds its state from tmux and the output directory.
+"""
+
+from __future__ import annotations
+
+import calendar
+import contextlib
+import json
+import logging
+import os
+import re
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import ROUND_FLOOR, Decimal
+from pathlib import Path
+from typing import Any, cast
+
+from .info import STATUSES, Status
+from .names import is_saga_name, parse_name
+
+logger = logging.getLogger(__name__)
+
+VERSION = 1
+_TIME = re.compile(r"\A([0-9-]{10}T[0-9:]{8})(\.[0-9]+)?Z\Z")  # fromisoformat checks the rest
+_SECONDS = "%Y-%m-%dT%H:%M:%S"
+
+
+def format_time(timestamp: float | None) -> str | None:
+    """ISO 8601 UTC with a ``Z``, and a fraction only when the time has one.
+
+    >>> format_time(1795343400.0), format_time(1795343400.25)
+    ('2026-11-22T10:30:00Z', '2026-11-22T10:30:00.25Z')
+    """
+    if timestamp is None:
+        return None
+    exact = Decimal(repr(timestamp))  # the shortest decimal that reads back as the same float
+    whole = exact.to_integral_value(rounding=ROUND_FLOOR)
+    fraction = format(exact - whole, "f")[1:] if exact != whole else ""
+    return time.strftime(_SECONDS, time.gmtime(int(whole))) + fraction + "Z"
+
+
+def parse_time(value: object) -> float | None:
+    """The Unix timestamp of a :func:`format_time` string (or ``None``); else ``ValueError``."""
+    if value is None:
+        return None
+    match = _TIME.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(f"not an ISO 8601 UTC time: {value!r:.60}")
+    whole = calendar.timegm(datetime.fromisoformat(match[1]).timetuple())
+    return float(Decimal(whole) + Decimal("0" + (match[2] or "")))
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """What the store keeps about one session; times are Unix timestamps or ``None``.
+
+    ``id`` is a uuid4 drawn when the record is first made; update a record with
+    ``dataclasses.replace`` so that it keeps its id.
+    """
+
+    name: str
+    status: Status = "running"
+    start_time: float | None = None
+    end_time: float | None = None
+    last_activity: float | None = None
+    command: str | None = None
+    cwd: str | None = None
+    worktree: str | None = None
+    id: str = field(default_factory=_new_id)
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as the file holds it; ``InvalidSessionName`` for a name that is not SAGA."""
+        parts = parse_name(self.name)
+        return {
+            "name": self.name,
+            "id": self.id,
+            "epicSlug": parts.epic,
+            "storySlug": parts.story,
+            "status": self.status,
+            "startTime": format_time(self.start_time),
+            "endTime": format_time(self.end_time),
+            "lastActivity": format_time(self.last_activity),
+            "command": self.command,
+            "cwd": self.cwd,
+            "worktree": self.worktree,
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> SessionRecord:
+        """A record read from the file; ``ValueError`` saying what is wrong with it."""
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        name = data.get("name")
+        if not isinstance(name, str) or not is_saga_name(name):
+            raise ValueError(f"not a SAGA session name: {name!r:.80}")
+        parts = parse_name(name)
+        if (data.get("epicSlug", parts.epic), data.get("storySlug", parts.story)) != parts[1:3]:
+            raise ValueError(f"{name}: epicSlug or storySlug does not match the name")
+        record_id, status = data.get("id"), data.get("status")
+        if not isinstance(record_id, str) or str(uuid.UUID(record_id)) != record_id:
+            raise ValueError(f"{name}: id is not a UUID: {record_id!r:.60}")
+        if status not in STATUSES:
+            raise ValueError(f"{name}: unknown status {status!r:.40}")
+        texts = {key: data.get(key) for key in ("command", "cwd", "worktree")}
+        if any(value is not None and not isinstance(value, str) for value in texts.values()):
+            raise ValueError(f"{name}: command, cwd or worktree is not a string")
+        return cls(
+            name=name,
+            status=cast(Status, status),
+            start_time=parse_time(data.get("startTime")),
+            end_time=parse_time(data.get("endTime")),
+            last_activity=parse_time(data.get("lastActivity")),
+            id=record_id,
+            **texts,
+        )
+
+
+class MetadataStore:
+    """The JSON file of session records, keyed by name: atomic writes, and only on change.
+
+    After :meth:`load`, ``last_error`` says why the file could not be used (``None`` when it
+    could, or was missing) and ``backup_path`` where it was moved. ``save_error`` says why the
+    last :meth:`save` failed (``None`` after a good one).
+    """
+
+    def __init__(
+        self, state_file: str | os.PathLike[str], clock: Callable[[], float] = time.time
+    ) -> None:
+        self.state_file = Path(state_file)
+        self.clock = clock
+        self.last_error: str | None = None
+        self.backup_path: Path | None = None
+        self.save_error: str | None = None
+        self._saved: dict[str, SessionRecord] | None = None  # what the file holds, when known
+        self._lines: dict[SessionRecord, str] = {}  # each record's line in the last save
+        self._temporary_prefix = f".{self.state_file.name}."
+
+    def load(self) -> dict[str, SessionRecord]:
+        """The records in the file: ``{}`` when it is missing, or damaged (moved aside, logged)."""
+        self.last_error, self.backup_path, self._saved = None, None, None
+        self._remove_temporary_files()
+        try:
+            data = self.state_file.read_bytes()
+        except FileNotFoundError:
+            self._saved = {}
+            return {}
+        except OSError as error:
+            return self._damaged(f"cannot read it: {error.strerror or error}")
+        try:
+            sessions = _parse(data)
+        except ValueError as error:
+            return self._damaged(str(error))
+        records: dict[str, SessionRecord] = {}
+        for index, item in enumerate(sessions):
+            try:
+                record = SessionRecord.from_json(item)
+                if record.name in records:
+                    raise ValueError(f"a second record for {record.name}")
+            except ValueError as error:
+                logger.warning("%s: dropping session record %d: %s", self.state_file, index, error)
+                continue
+            records[record.name] = record
+        if len(records) == len(sessions):  # else the next save writes the file without them
+            self._saved = records
+        return dict(records)
+
+    def save(self, records: Mapping[str, SessionRecord]) -> bool:
+        """Write ``records`` unless they equal what was last loaded or saved; whether it wrote.
+
+        A failed write is logged (once, until a write succeeds) and kept in ``save_error``;
+        the next save tries again. A name that is not SAGA raises ``InvalidSessionName``.
+        """
+        snapshot = dict(records)
+        if snapshot == self._saved:
+            return False
+        # One record a line, encoded again only when it changed; json.dumps with indent would be
+        # the pure-Python encoder, and encoding (not fsync) is most of the time of a large save.
+        self._lines = {
+            record: self._lines.get(record) or json.dumps(record.to_json())
+            for _, record in sorted(snapshot.items())
+        }
+        lines = ",\n".join(self._lines.values())
+        content = f'{{"version": {VERSION}, "sessions": [\n{lines}\n]}}\n'
+        try:
+            self._write(content.encode())
+        except OSError as error:
+            if str(error) != self.save_error:
+                logger.warning("cannot write the metadata store %s: %s", self.state_file, error)
+            self.save_error = str(error)
+            return False
+        self.save_error, self._saved = None, snapshot
+        return True
+
+    def _write(self, content: bytes) -> None:
+        """Replace the file atomically: readers and crashes see the old or the new version."""
+        directory = self.state_file.parent
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(".tmp", self._temporary_prefix, directory)
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(content)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, self.state_file)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
+        try:  # makes the rename durable; some file systems cannot fsync a directory
+            directory_fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+            try:
+                os.fsync(directory_fd)
+            finally:
+                os.close(directory_fd)
+        except OSError as error:
+            logger.debug("cannot fsync %s: %s", directory, error)
+
+    def _remove_temporary_files(self) -> None:
+        """Remove what a writer killed between ``mkstemp`` and ``os.replace`` left behind."""
+        with contextlib.suppress(OSError), os.scandir(self.state_file.parent) as entries:
+            for entry in entries:
+                if entry.name.startswith(self._temporary_prefix) and entry.name.endswith(".tmp"):
+                    os.unlink(entry.path)
+
+    def _damaged(self, reason: str) -> dict[str, SessionRecord]:
+        """Move a file that cannot be used aside and report it once; the state starts empty."""
+        self.last_error = reason
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self.clock()))
+        backup = self.state_file.with_name(f"{self.state_file.name}.corrupt-{stamp}")
+        counter = 0
+        while os.path.lexists(backup):
+            counter += 1
+            backup = self.state_file.with_name(f"{self.state_file.name}.corrupt-{stamp}-{counter}")
+        try:
+            os.replace(self.state_file, backup)
+        except OSError as error:
+            where = f"it cannot be moved aside: {error}"
+        else:
+            self.backup_path, self._saved = backup, {}
+            where = f"moved aside to {backup}"
+        logger.warning("metadata store %s unusable (%s); %s", self.state_file, reason, where)
+        return {}
+
+
+def _parse(data: bytes) -> list[object]:
+    """The ``sessions`` list of a store file; ``ValueError`` saying why the file is unusable."""
+    if not data.strip():
+        raise ValueError("the file is empty")
+    try:
+        document = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8 text") from None
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+    except ValueError as error:
+        raise ValueError(f"not valid JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise ValueError("not a JSON object")
+    version = document.get("version")
+    if type(version) is not int or version != VERSION:
+        raise ValueError(f"unsupported version {version!r:.40}")
+    if not isinstance(sessions := document.get("sessions"), list):
+        raise ValueError('"sessions" is not a list')
+    return sessions

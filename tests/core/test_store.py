@@ -1,0 +1,370 @@
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import os
+import random
+import signal
+import time
+import uuid
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from saga_jupyter.core.errors import InvalidSessionName
+from saga_jupyter.core.store import MetadataStore, SessionRecord, format_time, parse_time
+
+START = 1795343400.0  # 2026-11-22T10:30:00Z
+BACKUP_SUFFIX = ".corrupt-20261122T103000Z"
+
+
+def keyed(*records: SessionRecord) -> dict[str, SessionRecord]:
+    return {record.name: record for record in records}
+
+
+def sample() -> dict[str, SessionRecord]:
+    return keyed(
+        SessionRecord(
+            "saga__auth__login-form__4242",
+            start_time=START,
+            last_activity=START + 67.123456789,
+            command="claude -p 'fix the \"login\" form' — ünïcode \udcff",
+            cwd="/work/repo",
+            worktree="/work/repo/.worktrees/login-form",
+        ),
+        SessionRecord(
+            "saga__auth__old__17",
+            status="completed",
+            start_time=START - 3600,
+            end_time=START - 0.5,
+        ),
+        SessionRecord("saga__billing__invoices__9"),
+    )
+
+
+def store_at(path: Path) -> MetadataStore:
+    return MetadataStore(path, clock=lambda: START)
+
+
+def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+@pytest.fixture
+def state_file(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "saga" / "sessions.json"  # the parent does not exist yet
+
+
+def test_round_trip(state_file: Path) -> None:
+    records = sample()
+    assert MetadataStore(state_file).save(records) is True
+    assert MetadataStore(state_file).load() == records
+    document = json.loads(state_file.read_text())
+    assert document["version"] == 1
+    stored = {item["name"]: item for item in document["sessions"]}
+    launched = stored["saga__auth__login-form__4242"]
+    assert launched["epicSlug"] == "auth"
+    assert launched["storySlug"] == "login-form"
+    assert launched["status"] == "running"
+    assert launched["startTime"] == "2026-11-22T10:30:00Z"
+    assert launched["lastActivity"].endswith("Z")
+    assert launched["endTime"] is None
+    assert stored["saga__auth__old__17"]["endTime"] == "2026-11-22T10:29:59.5Z"
+    assert stored["saga__billing__invoices__9"]["command"] is None
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [0.0, START, START + 0.5, START + 1 / 3, START + 0.1234567, 1e-7, -0.25, 253402300799.0],
+)
+def test_times_preserved_exactly(state_file: Path, timestamp: float) -> None:
+    assert parse_time(format_time(timestamp)) == timestamp
+    record = SessionRecord("saga__t__t__1", start_time=timestamp, end_time=timestamp)
+    MetadataStore(state_file).save(keyed(record))
+    loaded = MetadataStore(state_file).load()["saga__t__t__1"]
+    assert (loaded.start_time, loaded.end_time) == (timestamp, timestamp)
+
+
+def test_now_preserved_exactly(state_file: Path) -> None:
+    now = time.time()
+    MetadataStore(state_file).save(keyed(SessionRecord("saga__t__t__1", last_activity=now)))
+    assert MetadataStore(state_file).load()["saga__t__t__1"].last_activity == now
+
+
+def test_ids_are_uuid4_and_stable(state_file: Path) -> None:
+    records = sample()
+    ids = {name: record.id for name, record in records.items()}
+    assert len(set(ids.values())) == len(ids)
+    assert all(uuid.UUID(value).version == 4 for value in ids.values())
+    MetadataStore(state_file).save(records)
+    store = MetadataStore(state_file)
+    loaded = store.load()
+    assert {name: record.id for name, record in loaded.items()} == ids
+    ended = replace(loaded["saga__auth__login-form__4242"], status="completed", end_time=START + 99)
+    assert store.save({**loaded, ended.name: ended}) is True
+    again = MetadataStore(state_file).load()
+    assert again[ended.name].status == "completed"
+    assert {name: record.id for name, record in again.items()} == ids
+
+
+def test_unchanged_records_are_not_written(state_file: Path) -> None:
+    records = sample()
+    store = MetadataStore(state_file)
+    assert store.save(records) is True
+    before = state_file.stat()
+    for _ in range(100):
+        assert store.save({name: replace(record) for name, record in records.items()}) is False
+    reloaded = MetadataStore(state_file)
+    for _ in range(100):
+        assert reloaded.save(reloaded.load()) is False
+    after = state_file.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert sorted(path.name for path in state_file.parent.iterdir()) == [state_file.name]
+    changed = replace(records["saga__auth__old__17"], last_activity=START)
+    assert store.save({**records, changed.name: changed}) is True
+    assert state_file.stat().st_ino != before.st_ino  # replaced, not rewritten in place
+
+
+def test_missing_file_is_empty_and_quiet(
+    state_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = MetadataStore(state_file)
+    assert store.load() == {}
+    assert (store.last_error, store.backup_path) == (None, None)
+    assert store.save({}) is False
+    assert not state_file.exists()
+    assert store.save(sample()) is True
+    assert warnings_of(caplog) == []
+
+
+TRUNCATED = json.dumps(
+    {"version": 1, "sessions": [SessionRecord("saga__a__b__1").to_json()]}
+).encode()[:-20]
+
+DAMAGED = {
+    "empty": (b"", "empty"),
+    "blank": (b" \n\n", "empty"),
+    "truncated": (TRUNCATED, "not valid JSON"),
+    "wrong version": (b'{"version": 2, "sessions": []}', "unsupported version 2"),
+    "boolean version": (b'{"version": true, "sessions": []}', "unsupported version True"),
+    "no version": (b'{"sessions": []}', "unsupported version None"),
+    "not an object": (b"[1, 2]", "not a JSON object"),
+    "sessions not a list": (b'{"version": 1, "sessions": {}}', '"sessions" is not a list'),
+    "binary junk": (bytes(range(256)) * 8, "not UTF-8"),
+    "deeply nested": (b"[" * 100_000, "nested too deeply"),
+}
+
+
+@pytest.mark.parametrize(("content", "reason"), DAMAGED.values(), ids=DAMAGED.keys())
+def test_damaged_file_is_moved_aside_and_reported_once(
+    state_file: Path, caplog: pytest.LogCaptureFixture, content: bytes, reason: str
+) -> None:
+    state_file.parent.mkdir(parents=True)
+    state_file.write_bytes(content)
+    store = store_at(state_file)
+    assert store.load() == {}
+    (warning,) = warnings_of(caplog)
+    assert reason in warning
+    assert store.last_error is not None and reason in store.last_error
+    backup = state_file.with_name(state_file.name + BACKUP_SUFFIX)
+    assert store.backup_path == backup
+    assert backup.read_bytes() == content
+    assert not state_file.exists()
+    records = sample()
+    assert store.save(records) is True
+    assert store_at(state_file).load() == records
+    assert len(warnings_of(caplog)) == 1
+
+
+def test_unreadable_path_is_moved_aside(state_file: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # A directory where the file should be: unreadable even for root, which chmod cannot do.
+    state_file.mkdir(parents=True)
+    (state_file / "inside").write_bytes(b"kept")
+    store = store_at(state_file)
+    assert store.load() == {}
+    (warning,) = warnings_of(caplog)
+    assert "cannot read it" in warning
+    assert store.backup_path is not None
+    assert (store.backup_path / "inside").read_bytes() == b"kept"
+    records = sample()
+    assert store.save(records) is True
+    assert store_at(state_file).load() == records
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a chmod 000 file anyway")
+def test_file_without_read_permission_is_moved_aside(
+    state_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    state_file.parent.mkdir(parents=True)
+    state_file.write_bytes(b"{}")
+    state_file.chmod(0)
+    store = store_at(state_file)
+    assert store.load() == {}
+    (warning,) = warnings_of(caplog)
+    assert "Permission denied" in warning
+    assert store.backup_path is not None and store.backup_path.exists()
+    assert store.save(sample()) is True
+
+
+def test_backups_never_overwrite_each_other(state_file: Path) -> None:
+    state_file.parent.mkdir(parents=True)
+    backups = []
+    for content in (b"first", b"second", b"third"):
+        state_file.write_bytes(content)
+        store = store_at(state_file)
+        store.load()
+        backups.append(store.backup_path)
+    base = state_file.name + BACKUP_SUFFIX
+    assert [path.name for path in backups if path] == [base, base + "-1", base + "-2"]
+    assert [path.read_bytes() for path in backups if path] == [b"first", b"second", b"third"]
+
+
+def test_bad_records_are_dropped_and_the_rest_kept(
+    state_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    good = SessionRecord("saga__auth__login__1", start_time=START)
+    item = good.to_json()
+    bad: list[Any] = [
+        {**item, "name": "saga__auth__login__1; rm -rf ~"},
+        {**item, "name": "../../etc/passwd"},
+        {**item, "name": 7},
+        42,
+        {**item, "status": "paused"},
+        {**item, "startTime": "yesterday"},
+        {**item, "endTime": "2026-13-01T00:00:00Z"},
+        {**item, "id": "not-a-uuid"},
+        {key: value for key, value in item.items() if key != "id"},
+        {**item, "epicSlug": "billing"},
+        {**item, "command": ["rm", "-rf"]},
+        item,  # a second record of the same name
+    ]
+    state_file.parent.mkdir(parents=True)
+    state_file.write_text(json.dumps({"version": 1, "sessions": [item, *bad]}))
+    store = MetadataStore(state_file)
+    assert store.load() == keyed(good)
+    assert len(warnings_of(caplog)) == len(bad)
+    assert (store.last_error, store.backup_path) == (None, None)
+    assert store.save(keyed(good)) is True  # rewritten without the dropped records
+    assert len(json.loads(state_file.read_text())["sessions"]) == 1
+    caplog.clear()
+    assert MetadataStore(state_file).load() == keyed(good)
+    assert warnings_of(caplog) == []
+
+
+def test_optional_fields_may_be_missing(state_file: Path) -> None:
+    record_id = str(uuid.uuid4())
+    state_file.parent.mkdir(parents=True)
+    minimal = {"name": "saga__a__b__1", "id": record_id, "status": "completed"}
+    state_file.write_text(json.dumps({"version": 1, "sessions": [minimal]}))
+    expected = SessionRecord("saga__a__b__1", status="completed", id=record_id)
+    assert MetadataStore(state_file).load() == keyed(expected)
+
+
+def test_write_failure_is_reported_once_and_retried(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the directory should be")
+    store = MetadataStore(blocker / "sessions.json")
+    records = sample()
+    for _ in range(3):
+        assert store.save(records) is False
+    assert len(warnings_of(caplog)) == 1
+    assert store.save_error is not None
+    blocker.unlink()
+    assert store.save(records) is True
+    assert store.save_error is None
+    assert MetadataStore(blocker / "sessions.json").load() == records
+
+
+def test_a_name_that_is_not_saga_is_never_written(state_file: Path) -> None:
+    with pytest.raises(InvalidSessionName):
+        MetadataStore(state_file).save(keyed(SessionRecord("saga__a__b__1; reboot")))
+    assert not state_file.exists()
+
+
+def test_thousand_records(state_file: Path) -> None:
+    records = keyed(
+        *(
+            SessionRecord(f"saga__epic-{i % 7}__story-{i}__{1000 + i}", start_time=START + i)
+            for i in range(1000)
+        )
+    )
+    store = MetadataStore(state_file)
+    assert store.save(records) is True
+    assert len(json.loads(state_file.read_text())["sessions"]) == 1000
+    assert MetadataStore(state_file).load() == records
+    assert store.save(records) is False
+
+
+CRASH_NAMES = [f"saga__crash__worker-{i}__{i}" for i in range(40)]
+
+
+def generation_records(
+    generation: int, previous: dict[str, SessionRecord]
+) -> dict[str, SessionRecord]:
+    """Generation ``n``: 1 + n % 40 records, all stamped with ``n``; ids carried over."""
+    records = {}
+    for name in CRASH_NAMES[: 1 + generation % len(CRASH_NAMES)]:
+        fields: dict[str, Any] = {
+            "start_time": START + generation,
+            "command": f"generation {generation} " + "x" * 500,
+        }
+        old = previous.get(name)
+        records[name] = replace(old, **fields) if old else SessionRecord(name, **fields)
+    return records
+
+
+def writer(path: str, ready: Any) -> None:
+    """Save ever newer generations until killed."""
+    store = MetadataStore(path)
+    records = store.load()
+    generation = 0
+    if records:
+        generation = int((next(iter(records.values())).start_time or 0) - START) + 1
+    ready.set()
+    while True:
+        records = generation_records(generation, records)
+        store.save(records)
+        generation += 1
+
+
+def test_killed_writer_leaves_an_old_or_new_version(tmp_path: Path) -> None:
+    path = tmp_path / "sessions.json"
+    context = multiprocessing.get_context("fork")  # a fresh interpreter per burst is too slow
+    seen, first_id, torn = -1, None, 0
+    for burst in range(50):
+        ready = context.Event()
+        child = context.Process(target=writer, args=(str(path), ready), daemon=True)
+        child.start()
+        try:
+            assert ready.wait(10)
+            delay = random.uniform(0, 0.02)
+            time.sleep(delay)  # kill at a random point of the burst: the point of the test
+        finally:
+            assert child.pid is not None
+            os.kill(child.pid, signal.SIGKILL)
+            child.join(10)
+        assert child.exitcode == -signal.SIGKILL, "the writer stopped before it was killed"
+        torn += any(tmp_path.glob(".sessions.json.*.tmp"))  # killed in the middle of a save
+        store = MetadataStore(path)
+        records = store.load()
+        context_text = f"burst {burst}, killed after {delay * 1000:.1f} ms"
+        assert store.last_error is None, context_text
+        assert not any(tmp_path.glob(".sessions.json.*.tmp")), context_text  # load cleans up
+        assert not list(tmp_path.glob("*.corrupt-*")), context_text
+        if not records:
+            assert seen == -1, context_text  # only before the first save ever completed
+            continue
+        stamps = {record.start_time or 0.0 for record in records.values()}
+        assert len(stamps) == 1, context_text  # one generation throughout
+        generation = int(stamps.pop() - START)
+        assert records == generation_records(generation, records), context_text
+        assert generation >= seen, context_text
+        seen = generation
+        first_id = first_id or records[CRASH_NAMES[0]].id
+        assert records[CRASH_NAMES[0]].id == first_id, context_text
+    assert torn > 0  # some kills landed in the middle of a save

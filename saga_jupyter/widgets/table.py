@@ -1,0 +1,290 @@
+"""``SessionTable``: every SAGA session as a live table with filters; a click selects a row.
+
+The rows are rendered in Python as one escaped HTML string (testable without a browser, and one
+message per change whatever the number of rows). A tiny front end of our own (anywidget) shows
+that string, turns a click into the ``selected`` trait and ticks running durations every second
+from the kernel's clock, so nothing is sent just because time passes.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import anywidget
+import ipywidgets as widgets
+import traitlets
+
+from ..core.info import STATUSES, SessionInfo
+from .live import DEFAULT_INTERVAL, LiveSessions
+
+ALL = ""  # the filter value that matches everything
+COLUMNS = ("name", "epic", "story", "status", "started", "duration", "last activity", "preview")
+
+ESM = """
+const pad = (n) => String(n).padStart(2, "0");
+// Keep in step with format_duration() in table.py.
+export function formatDuration(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+  return h ? `${h}h ${pad(m)}m ${pad(r)}s` : m ? `${m}m ${pad(r)}s` : `${r}s`;
+}
+export default {
+  render({ model, el }) {
+    el.classList.add("saga-table");
+    let skew = 0;  // kernel clock minus browser clock, so durations agree with the kernel
+    const tick = () => {
+      const now = Date.now() / 1000 + skew;
+      for (const cell of el.querySelectorAll("td[data-start]")) {
+        cell.textContent = formatDuration(now - Number(cell.dataset.start));
+      }
+    };
+    const mark = () => {
+      const selected = model.get("selected");
+      for (const row of el.querySelectorAll("tr[data-name]")) {
+        row.classList.toggle("saga-selected", row.dataset.name === selected);
+      }
+    };
+    const paint = () => {
+      skew = model.get("now") - Date.now() / 1000;
+      el.innerHTML = model.get("html");  // escaped by the kernel
+      mark();
+      tick();
+    };
+    const choose = (event) => {
+      const row = event.target.closest("tr[data-name]");
+      if (!row || (event.type === "keydown" && event.key !== "Enter" && event.key !== " ")) return;
+      event.preventDefault();
+      model.set("selected", row.dataset.name);
+      model.save_changes();
+    };
+    el.addEventListener("click", choose);
+    el.addEventListener("keydown", choose);
+    model.on("change:html", paint);
+    model.on("change:selected", mark);
+    paint();
+    const timer = setInterval(tick, 1000);
+    return () => {
+      clearInterval(timer);
+      model.off("change:html", paint);
+      model.off("change:selected", mark);
+    };
+  },
+};
+"""
+
+CSS = """
+.saga-table { max-height: 420px; overflow: auto; font-size: 12px; }
+.saga-table table { border-collapse: collapse; width: 100%; }
+.saga-table th { position: sticky; top: 0; background: var(--jp-layout-color2, #eee);
+  text-align: left; padding: 2px 6px; }
+.saga-table td { padding: 2px 6px; border-top: 1px solid var(--jp-border-color2, #ddd);
+  white-space: nowrap; }
+.saga-table tr[data-name] { cursor: pointer; }
+.saga-table tr[data-name]:hover { background: var(--jp-layout-color2, #f3f3f3); }
+.saga-table tr.saga-selected { background: var(--jp-brand-color3, #cfe8fc); }
+.saga-table td.saga-preview { max-width: 32em; overflow: hidden; text-overflow: ellipsis;
+  font-family: var(--jp-code-font-family, monospace); }
+.saga-badge { border-radius: 8px; padding: 0 6px; color: #fff; font-weight: 600; }
+.saga-running { background: #2e7d32; }
+.saga-completed { background: #607d8b; }
+"""
+
+
+class SessionRows(anywidget.AnyWidget):
+    """The rows of a :class:`SessionTable`: kernel-rendered HTML, a click sets ``selected``."""
+
+    _esm = traitlets.Unicode(ESM).tag(sync=True)
+    _css = traitlets.Unicode(CSS).tag(sync=True)
+    html = traitlets.Unicode("").tag(sync=True)
+    selected = traitlets.Unicode(None, allow_none=True).tag(sync=True)
+    now = traitlets.Float(0.0).tag(sync=True)
+
+
+def format_duration(seconds: float) -> str:
+    """A duration as ``1h 02m 03s``, ``2m 03s`` or ``3s``.
+
+    >>> format_duration(3723), format_duration(123), format_duration(3)
+    ('1h 02m 03s', '2m 03s', '3s')
+    """
+    total = max(0, int(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m {secs:02d}s"
+    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+
+
+def format_time(timestamp: float | None) -> str:
+    """A timestamp as local ``YYYY-MM-DD HH:MM:SS``, or an empty string."""
+    if timestamp is None:
+        return ""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
+
+
+def render_rows(sessions: Sequence[SessionInfo], now: float, empty: str) -> str:
+    """The table as HTML; everything taken from a session is escaped."""
+    esc = html.escape
+    head = "".join(f"<th>{esc(column)}</th>" for column in COLUMNS)
+    rows = [f"<table><thead><tr>{head}</tr></thead><tbody>"]
+    if not sessions:
+        rows.append(f'<tr><td colspan="{len(COLUMNS)}"><em>{esc(empty)}</em></td></tr>')
+    for info in sessions:
+        start, end = info.start_time, info.end_time
+        duration = ""
+        ticking = ""
+        if start is not None:
+            if info.status == "running":
+                duration = format_duration(now - start)
+                ticking = f' data-start="{start:.0f}"'  # the front end ticks these cells
+            elif end is not None:
+                duration = format_duration(end - start)
+        preview = info.output_preview or ""
+        last_line = preview.rsplit("\n", 1)[-1]
+        rows.append(
+            f'<tr data-name="{esc(info.name)}" tabindex="0">'
+            f"<td>{esc(info.name)}</td><td>{esc(info.epic_slug)}</td>"
+            f"<td>{esc(info.story_slug)}</td>"
+            f'<td><span class="saga-badge saga-{esc(info.status)}">{esc(info.status)}</span></td>'
+            f"<td>{format_time(start)}</td><td{ticking}>{duration}</td>"
+            f"<td>{format_time(info.last_activity)}</td>"
+            f'<td class="saga-preview" title="{esc(preview)}">{esc(last_line)}</td></tr>'
+        )
+    rows.append("</tbody></table>")
+    return "".join(rows)
+
+
+class SessionTable(widgets.VBox):  # type: ignore[misc]
+    """A live table of SAGA sessions with epic, story and status filters.
+
+    It follows the sessions by itself (a background scan, see :class:`LiveSessions`) until
+    :meth:`close`. Clicking a row sets :attr:`selected` and calls the :meth:`on_select`
+    callbacks with the session name.
+    """
+
+    selected = traitlets.Unicode(None, allow_none=True, help="The selected session's name.")
+
+    def __init__(
+        self,
+        *,
+        output_dir: str | os.PathLike[str] | None = None,
+        tmux_socket_name: str | None = None,
+        interval: float = DEFAULT_INTERVAL,
+        live: LiveSessions | None = None,
+        clock: Callable[[], float] = time.time,
+        **kwargs: Any,
+    ) -> None:
+        self._owns_live = live is None
+        self.live = live or LiveSessions(output_dir, tmux_socket_name, interval=interval)
+        self._clock = clock
+        self._lock = threading.RLock()  # updates come from the live thread and from the user
+        self._syncing = False  # options being replaced: not a user's choice of filter
+        self._select_handlers = widgets.CallbackDispatcher()
+        #: Every session of the last update, and those the filters let through.
+        self.sessions: list[SessionInfo] = []
+        self.shown: list[SessionInfo] = []
+        self.epic_filter = widgets.Dropdown(description="Epic", options=[("all", ALL)])
+        self.story_filter = widgets.Dropdown(description="Story", options=[("all", ALL)])
+        self.status_filter = widgets.Dropdown(
+            description="Status", options=[("all", ALL), *((s, s) for s in STATUSES)]
+        )
+        self.summary = widgets.HTML()
+        self.rows = SessionRows()
+        filters = [self.epic_filter, self.story_filter, self.status_filter]
+        for dropdown in filters:
+            dropdown.layout.width = "220px"
+            dropdown.observe(self._on_filter, "value")
+        self._bar = widgets.HBox([*filters, self.summary])
+        super().__init__(children=[self._bar, self.rows], **kwargs)
+        self.rows.observe(self._on_row_click, "selected")
+        self.observe(self._on_selected, "selected")
+        self.live.add_listener(self.update)
+        if self._owns_live:
+            self.live.start()  # its first scan updates us before this returns
+        else:
+            self.update(self.live.sessions)
+
+    def update(self, sessions: Sequence[SessionInfo]) -> None:
+        """Show ``sessions`` (newest first), keeping the filters the user chose."""
+        with self._lock:
+            self.sessions = list(sessions)
+            self._sync_options()
+            self._render()
+
+    def refresh(self) -> None:
+        """Scan now and show the result."""
+        self.live.refresh(always=True)
+
+    def on_select(self, callback: Callable[[str], Any], remove: bool = False) -> None:
+        """Call ``callback(name)`` whenever a row is selected (``remove=True`` unregisters it)."""
+        self._select_handlers.register_callback(callback, remove=remove)
+
+    def close(self) -> None:
+        """Stop following the sessions (and the scanning thread, if this table started it)."""
+        self.live.remove_listener(self.update)
+        if self._owns_live:
+            self.live.close()
+        for child in (*self._bar.children, self._bar, self.rows):
+            child.close()
+        super().close()
+
+    def _render(self) -> None:
+        epic, story = self.epic_filter.value, self.story_filter.value
+        status = self.status_filter.value
+        self.shown = [
+            info
+            for info in self.sessions
+            if info.matches(status or None, epic or None, story or None)
+        ]
+        empty = (
+            "No session matches these filters."
+            if self.sessions
+            else f"No SAGA sessions in {self.live.settings.output_dir} or tmux."
+        )
+        now = self._clock()
+        markup = render_rows(self.shown, now, empty)
+        with self.rows.hold_sync():
+            self.rows.now = now
+            self.rows.html = markup
+        counts = f"{len(self.shown)} of {len(self.sessions)} sessions"
+        self.summary.value = html.escape(counts)
+
+    def _sync_options(self, keep_story: bool = True) -> None:
+        epic = self.epic_filter.value
+        epics = {info.epic_slug for info in self.sessions}
+        stories = {info.story_slug for info in self.sessions if epic in (ALL, info.epic_slug)}
+        self._syncing = True
+        try:
+            for dropdown, values in ((self.epic_filter, epics), (self.story_filter, stories)):
+                current = dropdown.value
+                if not keep_story and dropdown is self.story_filter and current not in values:
+                    current = ALL  # the user picked another epic: its stories, not the old one
+                # A chosen value stays offered while nothing matches it: the filter holds.
+                wanted = sorted(values | ({current} - {ALL}))
+                options = (("all", ALL), *((value, value) for value in wanted))
+                if tuple(dropdown.options) != options:
+                    with dropdown.hold_trait_notifications():
+                        dropdown.options = options
+                        dropdown.value = current
+        finally:
+            self._syncing = False
+
+    def _on_filter(self, change: dict[str, Any]) -> None:
+        if not self._syncing:
+            with self._lock:
+                if change["owner"] is self.epic_filter:
+                    self._sync_options(keep_story=False)  # offer the stories of that epic
+                self._render()
+
+    def _on_row_click(self, change: dict[str, Any]) -> None:
+        self.selected = change["new"]
+
+    def _on_selected(self, change: dict[str, Any]) -> None:
+        name = change["new"]
+        self.rows.selected = name
+        if name is not None:
+            self._select_handlers(name)

@@ -1,0 +1,192 @@
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from libtmux.server import Server
+from watchdog.observers.inotify_c import InotifyFD
+
+from saga_jupyter.core.info import SessionInfo
+from saga_jupyter.widgets.live import LiveSessions
+from saga_jupyter.widgets.table import SessionTable, format_duration, render_rows
+from tests.helpers import kill_worker, start_worker, wait_until
+
+NAME = "saga__auth__login__1"
+NOW = 1_800_000_000.0
+
+
+def threads() -> set[threading.Thread]:
+    """Threads but watchdog's process-wide inotify reader (see tests/server/test_lifecycle.py)."""
+    return {t for t in threading.enumerate() if not isinstance(t, InotifyFD)}
+
+
+def info(
+    name: str, status: str = "running", preview: str | None = "hello", start: float = NOW - 65
+) -> SessionInfo:
+    _, epic, story, _ = name.split("__")
+    return SessionInfo(
+        name=name,
+        epic_slug=epic,
+        story_slug=story,
+        status=status,  # type: ignore[arg-type]
+        output_file=f"/out/{name}.out",
+        output_available=preview is not None,
+        start_time=start,
+        end_time=None if status == "running" else start + 30,
+        last_activity=start + 10,
+        output_preview=preview,
+    )
+
+
+def row_of(table: SessionTable, name: str) -> str:
+    """The HTML of one row of the table, or ``""`` when it is not shown."""
+    match = re.search(rf'<tr data-name="{name}".*?</tr>', table.rows.html, re.DOTALL)
+    return match.group(0) if match else ""
+
+
+@pytest.fixture
+def table(server: Server, output_dir: Path) -> Iterator[SessionTable]:
+    """A live table scanning every 0.2 s."""
+    table = SessionTable(output_dir=output_dir, tmux_socket_name=server.socket_name, interval=0.2)
+    yield table
+    table.close()
+
+
+@pytest.fixture
+def offline(tmp_path: Path) -> Iterator[SessionTable]:
+    """A table on an empty directory and no tmux server, fed by update() with a fixed clock."""
+    live = LiveSessions(tmp_path / "none", "saga-test-no-server", interval=60)
+    table = SessionTable(live=live, clock=lambda: NOW)
+    yield table
+    table.close()
+    live.close()
+
+
+def test_rows_appear_complete_and_disappear(
+    table: SessionTable, server: Server, output_dir: Path
+) -> None:
+    assert "No SAGA sessions" in table.rows.html
+    start_worker(server, NAME, output_dir)
+    wait_until(lambda: "started" in row_of(table, NAME))
+    assert 'class="saga-badge saga-running">running<' in row_of(table, NAME)
+    assert "data-start=" in row_of(table, NAME)  # a running duration ticks
+    kill_worker(server, NAME)
+    wait_until(lambda: "saga-completed" in row_of(table, NAME))
+    assert "data-start=" not in row_of(table, NAME)
+    assert [s.status for s in table.sessions] == ["completed"]
+    (output_dir / f"{NAME}.out").unlink()
+    wait_until(lambda: not table.sessions)
+    assert row_of(table, NAME) == ""
+    assert table.summary.value == "0 of 0 sessions"
+
+
+def test_a_new_output_file_shows_up_before_the_next_scan(server: Server, output_dir: Path) -> None:
+    table = SessionTable(output_dir=output_dir, tmux_socket_name=server.socket_name, interval=60)
+    try:
+        (output_dir / f"{NAME}.out").write_text("done\n")
+        wait_until(lambda: row_of(table, NAME), timeout=3)  # the watch, not the 60 s scan
+        (output_dir / f"{NAME}.out").unlink()
+        wait_until(lambda: not row_of(table, NAME), timeout=3)
+    finally:
+        table.close()
+
+
+def test_refresh_scans_now(server: Server, output_dir: Path) -> None:
+    table = SessionTable(output_dir=output_dir, tmux_socket_name=server.socket_name, interval=60)
+    try:
+        start_worker(server, NAME)  # no output file: only a scan of tmux can see it
+        table.refresh()
+        assert [s.name for s in table.sessions] == [NAME]
+        assert "saga-running" in row_of(table, NAME)
+    finally:
+        table.close()
+
+
+def test_filters_are_fed_from_the_data(offline: SessionTable) -> None:
+    sessions = [
+        info("saga__auth__login__3"),
+        info("saga__auth__signup__2", "completed"),
+        info("saga__billing__invoice__1"),
+    ]
+    offline.update(sessions)
+    assert [value for _, value in offline.epic_filter.options] == ["", "auth", "billing"]
+    stories = [value for _, value in offline.story_filter.options]
+    assert stories == ["", "invoice", "login", "signup"]
+    assert len(offline.shown) == 3
+    offline.epic_filter.value = "auth"
+    assert [s.name for s in offline.shown] == ["saga__auth__login__3", "saga__auth__signup__2"]
+    assert [value for _, value in offline.story_filter.options] == ["", "login", "signup"]
+    offline.status_filter.value = "completed"
+    assert [s.name for s in offline.shown] == ["saga__auth__signup__2"]
+    assert row_of(offline, "saga__auth__login__3") == ""
+    assert offline.summary.value == "1 of 3 sessions"
+    # The auth sessions go away: the chosen filter holds (and shows nothing) until changed.
+    offline.update(sessions[2:])
+    assert offline.epic_filter.value == "auth"
+    assert offline.shown == []
+    assert "No session matches" in offline.rows.html
+    offline.epic_filter.value = ""
+    offline.status_filter.value = ""
+    assert [s.name for s in offline.shown] == ["saga__billing__invoice__1"]
+
+
+def test_choosing_another_epic_drops_a_story_it_does_not_have(offline: SessionTable) -> None:
+    offline.update([info("saga__auth__login__2"), info("saga__billing__invoice__1")])
+    offline.story_filter.value = "login"
+    offline.epic_filter.value = "billing"
+    assert offline.story_filter.value == ""
+    assert [s.name for s in offline.shown] == ["saga__billing__invoice__1"]
+
+
+def test_selecting_a_row(offline: SessionTable) -> None:
+    offline.update([info("saga__auth__login__2"), info("saga__billing__invoice__1")])
+    chosen: list[str] = []
+    offline.on_select(chosen.append)
+    offline.rows.selected = "saga__billing__invoice__1"  # what a click does in the front end
+    assert offline.selected == "saga__billing__invoice__1"
+    assert chosen == ["saga__billing__invoice__1"]
+    offline.selected = "saga__auth__login__2"  # and from Python, the front end follows
+    assert offline.rows.selected == "saga__auth__login__2"
+    assert chosen[-1] == "saga__auth__login__2"
+    offline.on_select(chosen.append, remove=True)
+    offline.rows.selected = "saga__billing__invoice__1"
+    assert len(chosen) == 2
+
+
+def test_everything_from_a_session_is_escaped(offline: SessionTable) -> None:
+    nasty = 'out <script>alert(1)</script>\n<img src=x onerror="alert(2)"> & done'
+    offline.update([info(NAME, preview=nasty)])
+    row = row_of(offline, NAME)
+    assert "<script" not in offline.rows.html and "<img" not in offline.rows.html
+    assert "&lt;img src=x onerror=&quot;alert(2)&quot;&gt; &amp; done</td>" in row
+    assert 'title="out &lt;script&gt;alert(1)&lt;/script&gt;\n&lt;img' in row
+
+
+def test_durations_tick_for_running_sessions_only() -> None:
+    sessions = [info(NAME, start=NOW - 65), info("saga__a__b__2", "completed", start=NOW - 65)]
+    first = render_rows(sessions, NOW, "")
+    later = render_rows(sessions, NOW + 3600, "")
+    assert f'<td data-start="{NOW - 65:.0f}">1m 05s</td>' in first
+    assert f'<td data-start="{NOW - 65:.0f}">1h 01m 05s</td>' in later
+    assert first.count("<td>30s</td>") == later.count("<td>30s</td>") == 1  # completed: fixed
+    assert [format_duration(s) for s in (0, 59.9, 60, 3599, 3600, -5)] == [
+        "0s",
+        "59s",
+        "1m 00s",
+        "59m 59s",
+        "1h 00m 00s",
+        "0s",
+    ]
+
+
+def test_close_leaves_no_thread_or_watch(server: Server, output_dir: Path) -> None:
+    before = threads()
+    table = SessionTable(output_dir=output_dir, tmux_socket_name=server.socket_name, interval=0.1)
+    assert table.live.running
+    assert any(t.name == "saga-live-sessions" for t in threads() - before)
+    table.close()
+    assert not table.live.running
+    assert threads() == before

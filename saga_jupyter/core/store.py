@@ -1,16 +1,17 @@
 """The metadata store: what is remembered of every SAGA session, in one JSON file.
 
 The file is ``{"version": 1, "sessions": [record, ...]}``: camelCase records, times as ISO 8601
-UTC strings ending in ``Z``. In memory, times are Unix timestamps (as in ``SessionInfo``); they
-survive a round trip exactly. The file is replaced atomically and only when the records changed.
+UTC strings ending in ``Z``, in whole seconds. In memory, times are Unix timestamps (as in
+``SessionInfo``, whole seconds too, so they survive a round trip exactly). The file is
+replaced atomically and only when the records changed.
 A file that cannot be used is moved aside to ``<state_file>.corrupt-<UTC time>`` and reported
 once; the caller rebuilds its state from tmux and the output directory.
 """
 
 from __future__ import annotations
 
-import calendar
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -20,44 +21,30 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from decimal import ROUND_FLOOR, Decimal
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, cast
 
-from .info import STATUSES, Status
+from .info import STATUSES, Status, iso
 from .names import is_saga_name, parse_name
 
 logger = logging.getLogger(__name__)
 
 VERSION = 1
-_TIME = re.compile(r"\A([0-9-]{10}T[0-9:]{8})(\.[0-9]+)?Z\Z")  # fromisoformat checks the rest
-_SECONDS = "%Y-%m-%dT%H:%M:%S"
-
-
-def format_time(timestamp: float | None) -> str | None:
-    """ISO 8601 UTC with a ``Z``, and a fraction only when the time has one.
-
-    >>> format_time(1795343400.0), format_time(1795343400.25)
-    ('2026-11-22T10:30:00Z', '2026-11-22T10:30:00.25Z')
-    """
-    if timestamp is None:
-        return None
-    exact = Decimal(repr(timestamp))  # the shortest decimal that reads back as the same float
-    whole = exact.to_integral_value(rounding=ROUND_FLOOR)
-    fraction = format(exact - whole, "f")[1:] if exact != whole else ""
-    return time.strftime(_SECONDS, time.gmtime(int(whole))) + fraction + "Z"
+_TIME = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\Z")
 
 
 def parse_time(value: object) -> float | None:
-    """The Unix timestamp of a :func:`format_time` string (or ``None``); else ``ValueError``."""
+    """The Unix timestamp of an :func:`~saga_jupyter.core.info.iso` string (or ``None``).
+
+    >>> parse_time("2026-11-22T10:30:00Z")
+    1795343400.0
+    """
     if value is None:
         return None
-    match = _TIME.fullmatch(value) if isinstance(value, str) else None
-    if match is None:
+    if not isinstance(value, str) or not _TIME.fullmatch(value):
         raise ValueError(f"not an ISO 8601 UTC time: {value!r:.60}")
-    whole = calendar.timegm(datetime.fromisoformat(match[1]).timetuple())
-    return float(Decimal(whole) + Decimal("0" + (match[2] or "")))
+    return datetime.fromisoformat(value[:-1]).replace(tzinfo=timezone.utc).timestamp()
 
 
 def _new_id() -> str:
@@ -82,6 +69,11 @@ class SessionRecord:
     worktree: str | None = None
     id: str = field(default_factory=_new_id)
 
+    @functools.cached_property
+    def _json(self) -> dict[str, Any]:
+        # A record never changes: encode it once, however many saves it takes part in.
+        return self.to_json()
+
     def to_json(self) -> dict[str, Any]:
         """The record as the file holds it; ``InvalidSessionName`` for a name that is not SAGA."""
         parts = parse_name(self.name)
@@ -91,9 +83,9 @@ class SessionRecord:
             "epicSlug": parts.epic,
             "storySlug": parts.story,
             "status": self.status,
-            "startTime": format_time(self.start_time),
-            "endTime": format_time(self.end_time),
-            "lastActivity": format_time(self.last_activity),
+            "startTime": iso(self.start_time),
+            "endTime": iso(self.end_time),
+            "lastActivity": iso(self.last_activity),
             "command": self.command,
             "cwd": self.cwd,
             "worktree": self.worktree,
@@ -146,7 +138,6 @@ class MetadataStore:
         self.backup_path: Path | None = None
         self.save_error: str | None = None
         self._saved: dict[str, SessionRecord] | None = None  # what the file holds, when known
-        self._lines: dict[SessionRecord, str] = {}  # each record's line in the last save
         self._temporary_prefix = f".{self.state_file.name}."
 
     def load(self) -> dict[str, SessionRecord]:
@@ -187,16 +178,10 @@ class MetadataStore:
         snapshot = dict(records)
         if snapshot == self._saved:
             return False
-        # One record a line, encoded again only when it changed; json.dumps with indent would be
-        # the pure-Python encoder, and encoding (not fsync) is most of the time of a large save.
-        self._lines = {
-            record: self._lines.get(record) or json.dumps(record.to_json())
-            for _, record in sorted(snapshot.items())
-        }
-        lines = ",\n".join(self._lines.values())
-        content = f'{{"version": {VERSION}, "sessions": [\n{lines}\n]}}\n'
+        sessions = [record._json for _, record in sorted(snapshot.items())]
+        content = json.dumps({"version": VERSION, "sessions": sessions})
         try:
-            self._write(content.encode())
+            self._write(content.encode() + b"\n")
         except OSError as error:
             if str(error) != self.save_error:
                 logger.warning("cannot write the metadata store %s: %s", self.state_file, error)

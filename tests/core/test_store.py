@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from saga_jupyter.core.errors import InvalidSessionName
-from saga_jupyter.core.store import MetadataStore, SessionRecord, format_time, parse_time
+from saga_jupyter.core.info import iso
+from saga_jupyter.core.store import MetadataStore, SessionRecord, parse_time
 
 START = 1795343400.0  # 2026-11-22T10:30:00Z
 BACKUP_SUFFIX = ".corrupt-20261122T103000Z"
@@ -30,7 +31,7 @@ def sample() -> dict[str, SessionRecord]:
         SessionRecord(
             "saga__auth__login-form__4242",
             start_time=START,
-            last_activity=START + 67.123456789,
+            last_activity=START + 67,
             command="claude -p 'fix the \"login\" form' — ünïcode \udcff",
             cwd="/work/repo",
             worktree="/work/repo/.worktrees/login-form",
@@ -39,7 +40,7 @@ def sample() -> dict[str, SessionRecord]:
             "saga__auth__old__17",
             status="completed",
             start_time=START - 3600,
-            end_time=START - 0.5,
+            end_time=START - 1,
         ),
         SessionRecord("saga__billing__invoices__9"),
     )
@@ -72,26 +73,23 @@ def test_round_trip(state_file: Path) -> None:
     assert launched["startTime"] == "2026-11-22T10:30:00Z"
     assert launched["lastActivity"].endswith("Z")
     assert launched["endTime"] is None
-    assert stored["saga__auth__old__17"]["endTime"] == "2026-11-22T10:29:59.5Z"
+    assert stored["saga__auth__old__17"]["endTime"] == "2026-11-22T10:29:59Z"
     assert stored["saga__billing__invoices__9"]["command"] is None
 
 
-@pytest.mark.parametrize(
-    "timestamp",
-    [0.0, START, START + 0.5, START + 1 / 3, START + 0.1234567, 1e-7, -0.25, 253402300799.0],
-)
+@pytest.mark.parametrize("timestamp", [0.0, START, START + 1, 253402300799.0])
 def test_times_preserved_exactly(state_file: Path, timestamp: float) -> None:
-    assert parse_time(format_time(timestamp)) == timestamp
+    assert parse_time(iso(timestamp)) == timestamp
     record = SessionRecord("saga__t__t__1", start_time=timestamp, end_time=timestamp)
     MetadataStore(state_file).save(keyed(record))
     loaded = MetadataStore(state_file).load()["saga__t__t__1"]
     assert (loaded.start_time, loaded.end_time) == (timestamp, timestamp)
 
 
-def test_now_preserved_exactly(state_file: Path) -> None:
+def test_now_preserved_to_the_second(state_file: Path) -> None:
     now = time.time()
     MetadataStore(state_file).save(keyed(SessionRecord("saga__t__t__1", last_activity=now)))
-    assert MetadataStore(state_file).load()["saga__t__t__1"].last_activity == now
+    assert MetadataStore(state_file).load()["saga__t__t__1"].last_activity == int(now)
 
 
 def test_ids_are_uuid4_and_stable(state_file: Path) -> None:

@@ -1,0 +1,414 @@
+r"""LogViewer: one session's output, followed live in the kernel, shown in a terminal-like pane.
+
+A background thread follows ``<output_dir>/<name>.out`` with the core :class:`Tailer` (woken by
+the output directory's watch, with a slow periodic read as a backstop), renders what was
+appended to HTML lines (:mod:`.ansi`) and sends only those to the page as custom messages. The
+kernel keeps the lines shown (at most ``max_lines``) so that a view opened later, or a reloaded
+page, asks for them once (``ready``) instead of the kernel re-sending everything on each update.
+
+Messages, kernel to page (every ``lines``/``open`` item is HTML made by :mod:`.ansi`):
+
+- ``{"type": "snapshot", "lines": [...], "open": str | None, "limit": int}``: show exactly this.
+- ``{"type": "append", "lines": [...], "open": str | None, "limit": int}``: drop the open
+  (incomplete) last line shown, if any, append ``lines``, then show ``open`` as the new open
+  line (a ``\r`` progress line is re-sent this way until its newline); keep ``limit`` lines.
+- ``{"type": "prepend", "lines": [...]}``: earlier output, above what is shown.
+- ``{"type": "reset"}``: clear (file truncated or replaced, or another session).
+
+Page to kernel: ``{"type": "ready"}`` (a view was rendered: answered with a snapshot) and
+``{"type": "earlier"}`` (:meth:`LogViewer.load_earlier`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pathlib
+import threading
+import time
+from collections import deque
+from typing import Any
+
+import anywidget
+import traitlets
+
+from ..core.dirwatch import DirectoryWatch
+from ..core.errors import TmuxUnavailable
+from ..core.names import output_path, parse_name
+from ..core.settings import resolve
+from ..core.tailer import MAX_CHAR_BYTES, Tailer, read_range
+from ..core.tmux import Tmux
+from .ansi import AnsiRenderer, Line
+
+logger = logging.getLogger(__name__)
+
+WINDOW_BYTES = 256 * 1024  # first view of a file: its last 256 KiB, whatever its size
+SKIP_BYTES = 4 * WINDOW_BYTES  # further behind than this: jump to the tail, don't render it all
+EARLIER_BYTES = 64 * 1024  # one "load earlier": at most this much of the file...
+EARLIER_LINES = 1000  # ...and at most this many lines
+PAUSED_FACTOR = 4  # while paused, lines loaded earlier are kept up to 4 x max_lines
+BACKSTOP_INTERVAL = 1.0  # seconds between reads when no file event came (events can be lost)
+STATUS_INTERVAL = 2.0  # seconds between tmux checks of whether the session still runs
+JOIN_TIMEOUT = 5.0
+
+
+class LogViewer(anywidget.AnyWidget):
+    """The output of one SAGA session, live: ANSI colours, search, follow/pause, load earlier.
+
+    >>> viewer = LogViewer("saga__auth__login-form__4242")  # doctest: +SKIP
+    >>> viewer.lines[-1], viewer.status  # doctest: +SKIP
+    ('done', 'complete')
+    >>> viewer.close()  # doctest: +SKIP
+    """
+
+    _esm = pathlib.Path(__file__).with_name("logviewer.js")
+    _css = pathlib.Path(__file__).with_name("logviewer.css")
+
+    name = traitlets.Unicode(None, allow_none=True, help="The session shown.").tag(sync=True)
+    max_lines = traitlets.Int(5000, help="Lines kept in the page while following.").tag(sync=True)
+    follow = traitlets.Bool(True, help="Scroll to new output as it comes.").tag(sync=True)
+    status = traitlets.Unicode("idle", help="idle, streaming or complete.").tag(sync=True)
+    message = traitlets.Unicode("", help="A note shown next to the status.").tag(sync=True)
+    has_earlier = traitlets.Bool(False, help="Whether the file holds earlier output.").tag(
+        sync=True
+    )
+
+    def __init__(
+        self,
+        name: str | None = None,
+        *,
+        output_dir: str | os.PathLike[str] | None = None,
+        tmux_socket_name: str | None = None,
+        max_lines: int = 5000,
+        **kwargs: Any,
+    ) -> None:
+        settings = resolve(output_dir, tmux_socket_name)
+        self.output_dir = settings.output_dir
+        self.tmux_socket_name = settings.tmux_socket_name
+        self._lock = threading.RLock()  # the lines held, and the order of messages sent
+        self._lines: deque[Line] = deque()
+        self._open: Line | None = None
+        self._generation = 0  # bumped on every switch: the thread drops a stale session's reads
+        self._closed = False
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._watch: DirectoryWatch | None = None
+        self._filename: str | None = None
+        self._tmux = Tmux(self.tmux_socket_name)
+        if name is not None:
+            parse_name(name)  # before the widget exists: a bad name makes no comm
+        super().__init__(max_lines=max_lines, **kwargs)
+        self.on_msg(self._on_page_message)
+        self.name = name
+
+    # -- public
+
+    @property
+    def lines(self) -> list[str]:
+        """The lines shown, as plain text (the open last line included)."""
+        with self._lock:
+            return [line.text for line in self._shown()]
+
+    @property
+    def text(self) -> str:
+        """The text shown: :attr:`lines` joined by newlines."""
+        return "\n".join(self.lines)
+
+    @property
+    def output_file(self) -> pathlib.Path | None:
+        """The output file followed, or ``None`` without a session."""
+        return None if self.name is None else output_path(self.output_dir, self.name)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The ``snapshot`` message: everything shown, as a new view gets it."""
+        with self._lock:
+            return {
+                "type": "snapshot",
+                "lines": [line.html for line in self._lines],
+                "open": None if self._open is None else self._open.html,
+                "limit": self._limit(),
+            }
+
+    def refresh(self) -> None:
+        """Read the file now rather than at the next file event (returns at once)."""
+        self._wake.set()
+
+    def load_earlier(self, max_bytes: int = EARLIER_BYTES, max_lines: int = EARLIER_LINES) -> int:
+        """Show up to ``max_lines`` lines (``max_bytes`` of the file) before the first one shown.
+
+        Pauses following, or the next output would push them out again. Returns how many
+        lines were added (0 at the start of the file, or with no room left while paused).
+        """
+        with self._lock:
+            generation, path, end = self._generation, self.output_file, self._first_offset()
+        if path is None or end <= 0:
+            return 0
+        # One byte more, before the range: a newline there means the range starts a line.
+        start = max(0, end - max_bytes - 1)
+        try:
+            data, _ = read_range(path, start, end - start)
+        except OSError:
+            return 0
+        lines = _render_range(data, start)[-max_lines:]
+        with self._lock:
+            if self._closed or generation != self._generation or end != self._first_offset():
+                return 0  # another session, a reset or trimming came first: the range is stale
+            self.follow = False
+            room = self.max_lines * PAUSED_FACTOR - len(self._shown())
+            lines = lines[-room:] if room > 0 else []
+            self._lines.extendleft(reversed(lines))
+            self._emit({"type": "prepend", "lines": [line.html for line in lines]})
+            self._update_has_earlier()
+        return len(lines)
+
+    def close(self) -> None:
+        """Stop following: end the thread, drop the directory watch, close the widget."""
+        with self._lock:
+            self._closed = True
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(JOIN_TIMEOUT)
+            self._thread = None
+        if self._watch is not None:
+            self._watch.remove_listener(self._on_file_event)
+            self._watch.stop()
+            self._watch = None
+        super().close()
+
+    # -- traits
+
+    @traitlets.validate("name")
+    def _valid_name(self, proposal: dict[str, Any]) -> str | None:
+        value = proposal["value"]
+        return None if value is None else parse_name(value).name
+
+    @traitlets.validate("max_lines")
+    def _valid_max_lines(self, proposal: dict[str, Any]) -> int:
+        if proposal["value"] < 1:
+            raise traitlets.TraitError(f"max_lines must be at least 1: {proposal['value']}")
+        return int(proposal["value"])
+
+    @traitlets.observe("name")
+    def _switch(self, change: dict[str, Any]) -> None:
+        name = change["new"]
+        with self._lock:
+            if self._closed:
+                return
+            self._generation += 1
+            self._lines.clear()
+            self._open = None
+            self._filename = None if name is None else f"{name}.out"
+            self._emit({"type": "reset"})
+            self.status = "idle" if name is None else "streaming"
+            self.message = ""
+            self.has_earlier = False
+        if name is not None and self._thread is None:
+            self._start()
+        self._wake.set()
+
+    @traitlets.observe("follow", "max_lines")
+    def _limit_changed(self, change: dict[str, Any]) -> None:
+        with self._lock:
+            self._trim()  # the page trims itself on the same change
+            self._update_has_earlier()
+
+    # -- the lines held (all under self._lock)
+
+    def _limit(self) -> int:
+        return self.max_lines if self.follow else self.max_lines * PAUSED_FACTOR
+
+    def _shown(self) -> list[Line]:
+        shown = list(self._lines)
+        return shown if self._open is None else [*shown, self._open]
+
+    def _trim(self) -> None:
+        # The same rule as the page: at most limit rows, the open line counting as one.
+        excess = len(self._lines) + (self._open is not None) - self._limit()
+        for _ in range(max(0, excess)):
+            self._lines.popleft()
+
+    def _first_offset(self) -> int:
+        first = self._lines[0] if self._lines else self._open
+        return 0 if first is None else first.start
+
+    def _update_has_earlier(self) -> None:
+        self.has_earlier = self._first_offset() > 0
+
+    def _apply(self, reset: bool, lines: list[Line], open_line: Line | None) -> None:
+        if reset:
+            self._lines.clear()
+            self._emit({"type": "reset"})
+        limit = self._limit()
+        lines = lines[-limit:]
+        self._lines.extend(lines)
+        self._open = open_line
+        self._trim()
+        self._update_has_earlier()
+        if reset and not lines and open_line is None:
+            return  # an emptied file: the reset says it all
+        self._emit(
+            {
+                "type": "append",
+                "lines": [line.html for line in lines],
+                "open": None if open_line is None else open_line.html,
+                "limit": limit,
+            }
+        )
+
+    def _emit(self, message: dict[str, Any]) -> None:
+        if not self._closed:
+            self.send(message)
+
+    def _on_page_message(self, _widget: object, content: Any, _buffers: object) -> None:
+        kind = content.get("type") if isinstance(content, dict) else None
+        if kind == "ready":
+            with self._lock:  # no append may slip between building and sending it
+                self._emit(self.snapshot())
+        elif kind == "earlier":
+            self.load_earlier()
+
+    # -- the thread
+
+    def _start(self) -> None:
+        self._watch = DirectoryWatch(self.output_dir)
+        self._watch.add_listener(self._on_file_event)
+        self._watch.start()
+        self._thread = threading.Thread(target=self._run, name="saga-logviewer", daemon=True)
+        self._thread.start()
+
+    def _on_file_event(self, filename: str, _event: str) -> None:
+        if filename == self._filename:
+            self._wake.set()
+
+    def _run(self) -> None:
+        session: _Session | None = None
+        try:
+            while not self._stop.is_set():
+                with self._lock:
+                    generation, name = self._generation, self.name
+                if session is None or session.generation != generation:
+                    if session is not None:
+                        session.close()
+                    session = None if name is None else self._open_session(name, generation)
+                timeout = BACKSTOP_INTERVAL
+                if session is not None:
+                    try:
+                        self._step(session)
+                    except Exception:  # a bad read must not end the viewer: try again later
+                        logger.exception("log viewer of %s failed to read", session.name)
+                    timeout = min(timeout, max(0.0, session.next_status - time.monotonic()))
+                if self._watch is not None:
+                    self._watch.ensure()
+                self._wake.wait(timeout)
+                self._wake.clear()
+        finally:
+            if session is not None:
+                session.close()
+
+    def _open_session(self, name: str, generation: int) -> _Session:
+        path = output_path(self.output_dir, name)
+        logger.info("log viewer following %s", name)
+        return _Session(name, path, generation, self.max_lines * PAUSED_FACTOR)
+
+    def _step(self, session: _Session) -> None:
+        self._pump(session)
+        if time.monotonic() >= session.next_status:
+            session.next_status = time.monotonic() + STATUS_INTERVAL
+            try:
+                running = any(live.name == session.name for live in self._tmux.list_sessions())
+            except TmuxUnavailable:
+                return  # not knowing is not "complete": keep the last status
+            if not running:
+                self._pump(session)  # Complete only once everything written was read
+            with self._lock:
+                if session.generation == self._generation and not self._closed:
+                    self.status = "streaming" if running else "complete"
+                    self.message = _note(running, session.tailer.missing)
+
+    def _pump(self, session: _Session) -> None:
+        update = session.read()  # file I/O and rendering outside the lock
+        if update is not None:
+            with self._lock:
+                if session.generation == self._generation and not self._closed:
+                    self._apply(*update)
+
+
+class _Session:
+    """The reading side of one followed session; used by the viewer's thread only."""
+
+    def __init__(self, name: str, path: pathlib.Path, generation: int, keep: int) -> None:
+        self.name = name
+        self.path = path
+        self.generation = generation
+        self.keep = keep  # lines worth rendering into one update: more would be trimmed
+        self.next_status = 0.0
+        self.tailer = Tailer.from_tail(path, WINDOW_BYTES)
+        self.renderer = AnsiRenderer(self.tailer.offset)
+        self.sent_open: Line | None = None
+
+    def read(self) -> tuple[bool, list[Line], Line | None] | None:
+        """What changed: (reset, lines completed, open line), or ``None`` for nothing."""
+        reset = False
+        lines: list[Line] = []
+        while True:
+            if self.tailer.pending and self._far_behind():
+                self._skip_to_tail()
+                reset, lines = True, []
+            chunk = self.tailer.read()
+            if chunk is None:
+                break
+            if chunk.reset:
+                reset, lines = True, []
+                self.renderer.reset(0)
+            lines.extend(self.renderer.feed(chunk.data, chunk.offset))
+            del lines[: -self.keep]
+            if not chunk.more:
+                break
+        open_line = self.renderer.open_line
+        if not reset and not lines and open_line == self.sent_open:
+            return None
+        self.sent_open = open_line
+        return reset, lines, open_line
+
+    def close(self) -> None:
+        """Release the file."""
+        self.tailer.close()
+
+    def _far_behind(self) -> bool:
+        try:
+            return os.stat(self.path).st_size - self.tailer.offset > SKIP_BYTES
+        except OSError:
+            return False
+
+    def _skip_to_tail(self) -> None:
+        # A burst larger than anything shown (a file copied in, say) would cost seconds to
+        # render for lines trimmed at once: start again from the file's tail.
+        logger.info("log viewer of %s fell behind: skipping to the tail", self.name)
+        self.tailer.close()
+        self.tailer = Tailer.from_tail(self.path, WINDOW_BYTES)
+        self.renderer.reset(self.tailer.offset)
+
+
+def _render_range(data: bytes, start: int) -> list[Line]:
+    """Render bytes read from ``start``: from the first line start after their first byte.
+
+    Without a newline in them (one long line) they start at their first whole character.
+    """
+    if start > 0:
+        newline = data.find(b"\n")
+        if newline >= 0:
+            data, start = data[newline + 1 :], start + newline + 1
+        else:  # one long line: begin at a whole character
+            lead = data[: MAX_CHAR_BYTES - 1]
+            skip = len(lead) - len(lead.lstrip(bytes(range(0x80, 0xC0))))
+            data, start = data[skip:], start + skip
+    renderer = AnsiRenderer(start)
+    return renderer.feed(data.decode("utf-8", errors="replace")) + renderer.flush()
+
+
+def _note(running: bool, missing: bool) -> str:
+    if not missing:
+        return ""
+    return "waiting for output" if running else "no output file"

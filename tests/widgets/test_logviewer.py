@@ -1,0 +1,315 @@
+"""LogViewer in the kernel, no browser: real files, real tmux, messages captured as sent."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from libtmux.server import Server
+from watchdog.observers.inotify_c import InotifyFD
+
+from saga_jupyter.core.errors import InvalidSessionName
+from saga_jupyter.widgets.logviewer import LogViewer
+from tests.helpers import kill_worker, start_worker, wait_until
+
+NAME = "saga__viewer__tail__1"
+OTHER = "saga__viewer__other__2"
+
+
+class Recording(LogViewer):
+    """A LogViewer keeping every custom message it sends to the page."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.sent: list[dict[str, Any]] = []
+        super().__init__(*args, **kwargs)
+
+    def send(self, content: Any, buffers: Any = None) -> None:
+        self.sent.append(content)
+        super().send(content, buffers)
+
+    def page_says(self, content: dict[str, Any]) -> None:
+        """Deliver a message from the page as the comm would."""
+        self._handle_custom_msg(content, [])
+
+    def of_type(self, kind: str) -> list[dict[str, Any]]:
+        return [message for message in self.sent if message["type"] == kind]
+
+
+@pytest.fixture
+def viewers(output_dir: Path) -> Iterator[list[Recording]]:
+    """Viewers made by a test, closed after it (on failure too)."""
+    made: list[Recording] = []
+    yield made
+    for viewer in made:
+        viewer.close()
+
+
+@pytest.fixture
+def open_viewer(viewers: list[Recording], output_dir: Path) -> Any:
+    def open_(name: str | None = NAME, **kwargs: Any) -> Recording:
+        kwargs.setdefault("tmux_socket_name", "saga-test-no-such-server")
+        viewer = Recording(name, output_dir=output_dir, **kwargs)
+        viewers.append(viewer)
+        return viewer
+
+    return open_
+
+
+def write(path: Path, data: str | bytes, mode: str = "ab") -> None:
+    with open(path, mode) as file:
+        file.write(data.encode() if isinstance(data, str) else data)
+
+
+def numbered(first: int, last: int) -> str:
+    return "".join(f"line {index:06d}\n" for index in range(first, last))
+
+
+def shows(viewer: LogViewer, expected: list[str]) -> Any:
+    return wait_until(lambda: viewer.lines == expected, timeout=5)
+
+
+def own_threads() -> set[threading.Thread]:
+    """Every thread but watchdog's process-wide inotify reader."""
+    return {thread for thread in threading.enumerate() if not isinstance(thread, InotifyFD)}
+
+
+def test_content_grows_as_the_file_grows(open_viewer: Any, output_dir: Path) -> None:
+    path = output_dir / f"{NAME}.out"
+    write(path, "first\n")
+    viewer = open_viewer()
+    shows(viewer, ["first"])
+    write(path, "second\nthird")
+    shows(viewer, ["first", "second", "third"])
+    write(path, " continued\n")
+    shows(viewer, ["first", "second", "third continued"])
+    assert viewer.text == "first\nsecond\nthird continued"
+
+
+def test_a_file_created_later_is_followed(open_viewer: Any, output_dir: Path) -> None:
+    viewer = open_viewer()
+    wait_until(lambda: viewer.status == "complete")  # no tmux session, no file
+    assert viewer.lines == [] and viewer.message == "no output file"
+    write(output_dir / f"{NAME}.out", "late\n")
+    shows(viewer, ["late"])
+
+
+def test_a_character_split_across_writes(open_viewer: Any, output_dir: Path) -> None:
+    path = output_dir / f"{NAME}.out"
+    snowman = "\u2603".encode()
+    write(path, b"caf\xc3")
+    viewer = open_viewer()
+    shows(viewer, ["caf"])
+    write(path, b"\xa9 " + snowman[:1])
+    shows(viewer, ["caf\u00e9 "])
+    write(path, snowman[1:] + b"\n")
+    shows(viewer, ["caf\u00e9 \u2603"])
+    assert "\ufffd" not in "".join(str(message) for message in viewer.sent)
+
+
+def test_a_progress_bar_shows_its_final_state(open_viewer: Any, output_dir: Path) -> None:
+    path = output_dir / f"{NAME}.out"
+    write(path, "before\n")
+    viewer = open_viewer()
+    shows(viewer, ["before"])
+    for percent in (10, 50, 90):  # each rewrite in its own write: a chunk apart
+        write(path, f"\rdownloading {percent}%")
+        shows(viewer, ["before", f"downloading {percent}%"])
+    write(path, "\rdownloading 100%\nafter\n")
+    shows(viewer, ["before", "downloading 100%", "after"])
+    # The open line was re-sent in place, never appended as a line of its own.
+    appends = viewer.of_type("append")
+    assert [message["open"] for message in appends[1:4]] == [
+        f"downloading {percent}%" for percent in (10, 50, 90)
+    ]
+    assert appends[-1]["lines"][-2:] == ["downloading 100%", "after"]
+    assert all(message["lines"] == [] for message in appends[1:4])
+
+
+def test_ansi_colours_become_spans(open_viewer: Any, output_dir: Path) -> None:
+    write(output_dir / f"{NAME}.out", "\x1b[1;32mPASS\x1b[0m test_one \x1b]0;title\x07\x1b[1A\n")
+    viewer = open_viewer()
+    shows(viewer, ["PASS test_one "])
+    assert viewer.snapshot()["lines"] == ['<span class="sj-f2 sj-bold">PASS</span> test_one ']
+
+
+def test_markup_in_the_log_is_shown_as_text(open_viewer: Any, output_dir: Path) -> None:
+    hostile = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>"]
+    write(output_dir / f"{NAME}.out", "\n".join(hostile) + "\n")
+    viewer = open_viewer()
+    shows(viewer, hostile)
+    sent = [line for message in viewer.of_type("append") for line in message["lines"]]
+    assert sent == ["&lt;script&gt;alert(1)&lt;/script&gt;", "&lt;img src=x onerror=alert(1)&gt;"]
+    assert "<" not in "".join(viewer.snapshot()["lines"])
+
+
+def test_at_most_max_lines_are_kept(open_viewer: Any, output_dir: Path) -> None:
+    path = output_dir / f"{NAME}.out"
+    write(path, numbered(0, 20_000))
+    viewer = open_viewer()
+    wait_until(lambda: viewer.lines[-1:] == ["line 019999"])
+    assert viewer.lines == numbered(15_000, 20_000).splitlines()
+    for first in range(20_000, 40_000, 5_000):  # and while following
+        write(path, numbered(first, first + 5_000))
+    wait_until(lambda: viewer.lines[-1:] == ["line 039999"])
+    assert viewer.lines == numbered(35_000, 40_000).splitlines()
+    assert all(len(message["lines"]) <= 5_000 for message in viewer.of_type("append"))
+
+    small = open_viewer(max_lines=3)
+    shows(small, ["line 039997", "line 039998", "line 039999"])
+    write(path, "open line")  # the open line counts as one of max_lines
+    shows(small, ["line 039998", "line 039999", "open line"])
+
+
+def test_load_earlier_prepends_the_lines_before(open_viewer: Any, output_dir: Path) -> None:
+    path = output_dir / f"{NAME}.out"
+    write(path, numbered(0, 60_000))  # 720 kB: more than the first read's window
+    viewer = open_viewer(max_lines=2_000)
+    wait_until(lambda: viewer.lines[-1:] == ["line 059999"])
+    assert viewer.lines == numbered(58_000, 60_000).splitlines() and viewer.has_earlier
+
+    assert viewer.load_earlier() == 1_000
+    assert not viewer.follow  # or the next output would push them out again
+    assert viewer.lines == numbered(57_000, 60_000).splitlines()
+    (prepend,) = viewer.of_type("prepend")
+    assert prepend["lines"] == numbered(57_000, 58_000).splitlines()
+
+    viewer.page_says({"type": "earlier"})  # the page's button
+    assert viewer.lines[:1_000] == numbered(56_000, 57_000).splitlines()
+    assert viewer.load_earlier(max_bytes=120) == 10  # bounded by bytes: 12 bytes a line
+    assert viewer.lines[:11] == numbered(55_990, 56_001).splitlines()
+
+    # Output still arrives while paused; following again trims to max_lines.
+    write(path, numbered(60_000, 60_010))
+    wait_until(lambda: viewer.lines[-1:] == ["line 060009"])
+    assert viewer.lines[0] == "line 055990"
+    viewer.follow = True
+    assert viewer.lines == numbered(58_010, 60_010).splitlines()
+
+
+def test_load_earlier_stops_at_the_start(open_viewer: Any, output_dir: Path) -> None:
+    write(output_dir / f"{NAME}.out", "\x1b[31m" + numbered(0, 300))
+    viewer = open_viewer(max_lines=100)
+    wait_until(lambda: viewer.lines[-1:] == ["line 000299"])
+    assert viewer.load_earlier(max_lines=150) == 150
+    assert viewer.load_earlier(max_lines=150) == 50
+    assert viewer.lines == numbered(0, 300).splitlines() and not viewer.has_earlier
+    assert viewer.load_earlier() == 0
+
+
+def test_load_earlier_is_bounded_while_paused(open_viewer: Any, output_dir: Path) -> None:
+    write(output_dir / f"{NAME}.out", numbered(0, 3_000))
+    viewer = open_viewer(max_lines=100)
+    wait_until(lambda: viewer.lines[-1:] == ["line 002999"])
+    assert viewer.load_earlier() == 300  # up to 4 x max_lines while paused
+    assert viewer.load_earlier() == 0 and viewer.has_earlier
+    assert viewer.lines == numbered(2_600, 3_000).splitlines()
+
+
+def test_truncation_resets_the_view(open_viewer: Any, output_dir: Path) -> None:
+    path = output_dir / f"{NAME}.out"
+    write(path, numbered(0, 10))
+    viewer = open_viewer()
+    wait_until(lambda: len(viewer.lines) == 10)
+    write(path, "fresh start\n", mode="wb")
+    shows(viewer, ["fresh start"])
+    last_reset = max(i for i, message in enumerate(viewer.sent) if message["type"] == "reset")
+    assert last_reset > 0  # not only the one opening the session
+    after = viewer.sent[last_reset + 1 :]
+    assert [line for message in after for line in message["lines"]] == ["fresh start"]
+
+
+def test_a_replaced_file_resets_the_view(open_viewer: Any, output_dir: Path) -> None:
+    path = output_dir / f"{NAME}.out"
+    write(path, "old\n")
+    viewer = open_viewer()
+    shows(viewer, ["old"])
+    replacement = output_dir / "rotating"
+    write(replacement, "new file, longer than the old one\n")
+    os.replace(replacement, path)
+    shows(viewer, ["new file, longer than the old one"])
+
+
+def test_switching_to_another_session(open_viewer: Any, output_dir: Path) -> None:
+    write(output_dir / f"{NAME}.out", "one\n")
+    write(output_dir / f"{OTHER}.out", "two\n")
+    viewer = open_viewer()
+    shows(viewer, ["one"])
+    viewer.name = OTHER
+    shows(viewer, ["two"])
+    write(output_dir / f"{NAME}.out", "not shown\n")
+    write(output_dir / f"{OTHER}.out", "shown\n")
+    shows(viewer, ["two", "shown"])
+    assert "not shown" not in viewer.text
+    viewer.name = None
+    assert viewer.lines == [] and viewer.status == "idle"
+    with pytest.raises(InvalidSessionName):
+        viewer.name = "saga__../../etc__passwd__1"
+    with pytest.raises(InvalidSessionName):
+        open_viewer("htop")
+
+
+def test_complete_once_the_tmux_session_ends(
+    open_viewer: Any, output_dir: Path, server: Server
+) -> None:
+    start_worker(server, NAME, output_dir)
+    viewer = open_viewer(tmux_socket_name=server.socket_name)
+    shows(viewer, ["started"])
+    wait_until(lambda: viewer.status == "streaming" and viewer.message == "")
+    write(output_dir / f"{NAME}.out", "last words\n")
+    kill_worker(server, NAME)
+    wait_until(lambda: viewer.status == "complete", timeout=10)
+    assert viewer.lines == ["started", "last words"]
+
+
+def test_only_appended_output_is_sent(open_viewer: Any, output_dir: Path) -> None:
+    path = output_dir / f"{NAME}.out"
+    write(path, numbered(0, 1_000))
+    viewer = open_viewer()
+    wait_until(lambda: len(viewer.lines) == 1_000)
+    first = len(viewer.sent)
+    for index in range(1_000, 1_020):
+        write(path, f"line {index:06d}\n")
+        shows(viewer, numbered(0, index + 1).splitlines())
+    later = viewer.sent[first:]
+    # One line written, one line sent: nothing shown before is ever sent again.
+    assert [line for message in later for line in message["lines"]] == numbered(
+        1_000, 1_020
+    ).splitlines()
+    assert {message["type"] for message in later} == {"append"}
+    assert sum(len(str(message)) for message in later) < 20 * 200
+
+    viewer.page_says({"type": "ready"})  # a view rendered (or the page reloaded)
+    snapshot = viewer.sent[-1]
+    assert snapshot["type"] == "snapshot" and snapshot["lines"] == numbered(0, 1_020).splitlines()
+
+
+def test_close_leaves_no_thread_or_watch(open_viewer: Any, output_dir: Path) -> None:
+    write(output_dir / f"{NAME}.out", "x\n")
+    before = own_threads()
+    viewer = open_viewer()
+    shows(viewer, ["x"])
+    assert len(own_threads() - before) >= 2  # ours and watchdog's observer (and emitter)
+    assert inotify_watches_on(output_dir) == 1
+    viewer.close()
+    assert own_threads() - before == set()
+    assert inotify_watches_on(output_dir) == 0
+    viewer.close()  # twice is harmless
+    write(output_dir / f"{NAME}.out", "after close\n")
+    assert viewer.lines == ["x"]
+
+
+def inotify_watches_on(directory: Path) -> int:
+    """How many inotify watches of this process are on ``directory`` (from /proc fdinfo)."""
+    inode = f"ino:{directory.stat().st_ino:x} "
+    count = 0
+    for info in Path("/proc/self/fdinfo").iterdir():
+        try:
+            text = info.read_text()
+        except OSError:
+            continue
+        count += sum(line.startswith("inotify") and inode in line for line in text.splitlines())
+    return count

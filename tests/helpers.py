@@ -96,6 +96,13 @@ class Channel:
         frame: dict[str, Any] = json.loads(message)
         return frame
 
+    async def reply(self, timeout: float = 5.0) -> dict[str, Any]:
+        """The next frame that is not a session list (those come whenever the list changes)."""
+        frame = await self.receive(timeout)
+        while frame["type"] == "sessions:updated":
+            frame = await self.receive(timeout)
+        return frame
+
     async def receive_log(self, name: str | None = None, timeout: float = 5.0) -> dict[str, Any]:
         """The next ``logs:*`` frame (of ``name`` if given), skipping session lists."""
         deadline = time.monotonic() + timeout

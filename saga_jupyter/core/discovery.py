@@ -1,8 +1,9 @@
 """Discovery: one tmux call joined with one listing of the output directory gives every session.
 
 Status follows the contract: ``running`` when a tmux session of exactly that name is alive,
-``completed`` when it is not but its output file exists. Start and end times seen once are
-remembered (``memory``) so that a session keeps them while it is listed.
+``completed`` when it is not but its output file exists. What is known of each session (start,
+end, activity, what launched it) is kept in ``memory`` as store records: the server loads them
+from the metadata store at start, and saves them whenever ``changed`` is set.
 """
 
 from __future__ import annotations
@@ -12,29 +13,19 @@ import os
 import stat as stat_module
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
 from .errors import TmuxUnavailable
-from .info import SessionInfo
+from .info import SessionInfo, Status
 from .launch import Launched
 from .names import name_from_output_file, parse_name
 from .preview import read_preview
+from .store import SessionRecord
 from .tmux import Tmux, TmuxSession
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class Remembered:
-    """What discovery keeps about a session between scans."""
-
-    start_time: float | None = None
-    end_time: float | None = None
-    command: str | None = None
-    cwd: str | None = None
-    worktree: str | None = None
 
 
 class FileState(NamedTuple):
@@ -64,22 +55,24 @@ class Discovery:
         self.output_dir = Path(output_dir)
         self.tmux = tmux
         self.clock = clock
-        self.memory: dict[str, Remembered] = {}
+        self.memory: dict[str, SessionRecord] = {}
+        self.changed = False  # memory changed since the caller last saved it
         self.tmux_error: str | None = None
         self.output_dir_exists = False
         self._live: dict[str, TmuxSession] = {}
         # Per session: what its SessionInfo was built from, and that SessionInfo.
         self._infos: dict[str, tuple[tuple[object, ...], SessionInfo]] = {}
         self._file_names: dict[str, str | None] = {}
+        self._seen: set[str] = set()  # sessions this process has listed
+        self._seen_running: set[str] = set()  # sessions this process has seen running
 
     def remember_launch(self, launched: Launched) -> None:
         """Keep what a launch started (command, cwd, worktree) with the session."""
-        memory = self.memory.setdefault(launched.name, Remembered())
-        memory.command, memory.cwd, memory.worktree = (
-            launched.command,
-            launched.cwd,
-            launched.worktree,
+        record = self.memory.get(launched.name) or SessionRecord(launched.name)
+        self.memory[launched.name] = replace(
+            record, command=launched.command, cwd=launched.cwd, worktree=launched.worktree
         )
+        self.changed = True
 
     def scan(self) -> list[SessionInfo]:
         """Every SAGA session now, newest first."""
@@ -93,6 +86,9 @@ class Discovery:
         for name in self.memory.keys() - live.keys() - files.keys():
             del self.memory[name]
             self._infos.pop(name, None)
+            self._seen.discard(name)
+            self._seen_running.discard(name)
+            self.changed = True
             logger.info("session forgotten (no tmux session, no output file): %s", name)
         return sorted(sessions, key=SessionInfo.sort_key)
 
@@ -166,25 +162,59 @@ class Discovery:
 
     def _remember(
         self, name: str, live: TmuxSession | None, file: FileState | None, now: float
-    ) -> Remembered:
-        """Update what is remembered of a session's start and end from what this scan saw."""
-        memory = self.memory.get(name)
-        if memory is None:
-            memory = self.memory[name] = Remembered()
-            logger.info("session discovered (%s): %s", "running" if live else "completed", name)
+    ) -> SessionRecord:
+        """Update what is remembered of a session from what this scan saw."""
+        record = self.memory.get(name)
+        if name not in self._seen:
+            self._seen.add(name)
+            self._first_sight(name, record, live, file)
+        start, end = (record.start_time, record.end_time) if record else (None, None)
         if live is not None:
-            if memory.end_time is not None:  # the same name runs again
-                memory.start_time = None
-                memory.end_time = None
-            if memory.start_time is None:
-                memory.start_time = live.created if live.created is not None else now
+            if end is not None:  # the same name runs again
+                start = end = None
+            if start is None:
+                start = live.created if live.created is not None else now
+            self._seen_running.add(name)
         else:
-            if memory.end_time is None:
-                if memory.start_time is not None:  # seen running: it ended just now
-                    memory.end_time = now
+            if end is None:
+                if name in self._seen_running:  # seen running: it ended just now
+                    end = now
                     logger.info("session completed: %s", name)
-                else:  # never seen running: its last write is the best guess
-                    memory.end_time = file.mtime if file else now
-            if memory.start_time is None:
-                memory.start_time = file.mtime if file else memory.end_time
-        return memory
+                else:  # ended unseen (before a restart, say): its last write is the best guess
+                    end = file.mtime if file else now
+            if start is None:
+                start = file.mtime if file else end
+        status: Status = "running" if live else "completed"
+        activity = file.mtime if file else (record.last_activity if record else None)
+        if record is None:
+            record = SessionRecord(name, status, start, end, activity)
+        elif (record.status, record.start_time, record.end_time, record.last_activity) != (
+            status,
+            start,
+            end,
+            activity,
+        ):
+            record = replace(
+                record, status=status, start_time=start, end_time=end, last_activity=activity
+            )
+        else:
+            return record
+        self.memory[name] = record
+        self.changed = True
+        return record
+
+    def _first_sight(
+        self,
+        name: str,
+        record: SessionRecord | None,
+        live: TmuxSession | None,
+        file: FileState | None,
+    ) -> None:
+        """Log where a session's times come from: the store (after a restart) or a guess."""
+        status = "running" if live else "completed"
+        if record is not None and record.start_time is not None:
+            logger.info("session recovered from the store (%s): %s", status, name)
+        elif live is not None and live.created is not None:
+            logger.info("session discovered (%s), start from tmux: %s", status, name)
+        else:
+            logger.info("session discovered (%s), times guessed from its file: %s", status, name)

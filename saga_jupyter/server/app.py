@@ -13,6 +13,7 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Int, Unicode, default, validate
 
 from ..core.discovery import Discovery
+from ..core.store import MetadataStore
 from ..core.tmux import Tmux
 from .channel import ChannelHandler, Channels
 from .control import ConnectHandler, StopHandler
@@ -85,7 +86,8 @@ class SagaJupyterApp(ExtensionApp):
             CORE_LOG.addHandler(handler)
         CORE_LOG.setLevel(self.log.level)
         discovery = Discovery(self.output_dir, Tmux(self.tmux_socket_name))
-        self.poller = Poller(discovery, self.poll_interval, self.log)
+        store = MetadataStore(self.state_file)
+        self.poller = Poller(discovery, store, self.poll_interval, self.log)
         self.channels = Channels(self.poller)
         self.log_streams = LogStreams(
             self.output_dir,

@@ -164,6 +164,10 @@ class SessionHandler(SagaHandler):
         """One session's SessionInfo plus ``windows`` (empty once completed)."""
         info = self.session(name)
         body = info.to_json()
+        record = self.poller.discovery.memory.get(name)
+        if record is not None:
+            body.update(id=record.id, command=record.command, cwd=record.cwd)
+            body["worktree"] = record.worktree
         body["windows"] = []
         if info.status == "running":
             tmux = self.poller.discovery.tmux
@@ -194,6 +198,13 @@ class StatusHandler(SagaHandler):
                     "socketName": discovery.tmux.socket_name,
                     "error": discovery.tmux_error,
                     "backoff": discovery.tmux.backoff,
+                },
+                "store": {
+                    "path": str(poller.store.state_file),
+                    "error": poller.store.last_error,
+                    "backup": str(poller.store.backup_path) if poller.store.backup_path else None,
+                    "saveError": poller.store.save_error,
+                    "writes": poller.store_writes,
                 },
                 "outputDir": str(discovery.output_dir),
                 "outputDirExists": poller.output_dir_exists,

@@ -21,6 +21,7 @@ from ..core.discovery import Discovery
 from ..core.info import SessionInfo
 from ..core.launch import Launched
 from ..core.names import name_from_output_file
+from ..core.store import MetadataStore
 
 SessionsListener = Callable[[list[dict[str, Any]]], None]
 DEBOUNCE = 0.05
@@ -30,8 +31,12 @@ LIST_EVENTS = frozenset({"created", "deleted", "moved"})
 class Poller:
     """Holds the current session list; every read of it is served from here, never recomputed."""
 
-    def __init__(self, discovery: Discovery, interval: float, log: logging.Logger) -> None:
+    def __init__(
+        self, discovery: Discovery, store: MetadataStore, interval: float, log: logging.Logger
+    ) -> None:
         self.discovery = discovery
+        self.store = store
+        self.store_writes = 0
         self.interval = interval
         self.log = log
         self.watch = DirectoryWatch(discovery.output_dir)
@@ -68,6 +73,7 @@ class Poller:
     async def start(self) -> None:
         """Watch the directory, scan once, then scan every ``interval`` seconds."""
         self._loop = asyncio.get_running_loop()
+        self.discovery.memory = await asyncio.to_thread(self.store.load)
         self.watch.add_listener(self._on_file_event)
         await asyncio.to_thread(self.watch.start)
         await self.request_scan()
@@ -112,6 +118,9 @@ class Poller:
             self.discovery.remember_launch(self._launched.pop())
         self.watch.ensure()
         sessions = self.discovery.scan()
+        if self.discovery.changed:  # written only when what is remembered changed
+            self.discovery.changed = False
+            self.store_writes += self.store.save(self.discovery.memory)
         self.output_dir_exists = self.discovery.output_dir_exists
         if self.tmux_version is None and self.discovery.tmux_error is None:
             self.tmux_version = self.discovery.tmux.version()

@@ -73,7 +73,9 @@ async def test_list_get_and_filters(
     assert await get_json(jp_fetch, "sessions", epicSlug="nope") == []
 
     one = await get_json(jp_fetch, "sessions", "saga__auth__reset__2")
-    assert one == {**sessions[1], "windows": []}  # completed: no windows
+    assert {key: one[key] for key in sessions[1]} == sessions[1]
+    assert one["windows"] == []  # completed: no windows
+    assert len(one["id"]) == 36 and one["command"] is None  # from the metadata store
     assert one["outputPreview"] == "b"
     assert one["lastActivity"] == "2023-11-14T22:18:20Z"
 

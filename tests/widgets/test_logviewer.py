@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import queue
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from jupyter_client.manager import start_new_kernel
 from libtmux.server import Server
 from watchdog.observers.inotify_c import InotifyFD
 
@@ -300,6 +303,57 @@ def test_close_leaves_no_thread_or_watch(open_viewer: Any, output_dir: Path) -> 
     viewer.close()  # twice is harmless
     write(output_dir / f"{NAME}.out", "after close\n")
     assert viewer.lines == ["x"]
+
+
+def test_messages_from_the_thread_leave_a_real_kernel(output_dir: Path) -> None:
+    path = output_dir / f"{NAME}.out"
+    write(path, "hello\n")
+    manager, client = start_new_kernel(kernel_name="python3")
+    outputs: list[dict[str, Any]] = []
+
+    def next_custom(timeout: float = 10) -> dict[str, Any]:
+        """The next custom message the kernel sends to the page (on iopub, as the page gets it)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                message = client.get_iopub_msg(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            assert message["msg_type"] != "error", message["content"]
+            data = message["content"].get("data", {})
+            if message["msg_type"] == "comm_msg" and data.get("method") == "custom":
+                return {"comm_id": message["content"]["comm_id"], **data["content"]}
+        raise AssertionError(f"no custom message within {timeout} s")
+
+    try:
+        client.execute(
+            "from saga_jupyter.widgets.logviewer import LogViewer\n"
+            f"viewer = LogViewer({NAME!r}, output_dir={str(output_dir)!r}, "
+            "tmux_socket_name='saga-test-no-such-server')"
+        )
+        assert next_custom()["type"] == "reset"
+        first = next_custom()
+        assert (first["type"], first["lines"]) == ("append", ["hello"])
+        write(path, "\x1b[31mworld\x1b[0m\n")
+        assert next_custom()["lines"] == ['<span class="sj-f1">world</span>']
+        # The page's "ready", as a rendered view sends it, is answered with a snapshot.
+        ready = {"method": "custom", "content": {"type": "ready"}}
+        content = {"comm_id": first["comm_id"], "data": ready}
+        client.session.send(client.shell_channel.socket, client.session.msg("comm_msg", content))
+        snapshot = next_custom()
+        assert snapshot["type"] == "snapshot"
+        assert snapshot["lines"] == ["hello", '<span class="sj-f1">world</span>']
+        reply = client.execute_interactive(
+            "import threading; viewer.close()\n"
+            "print(sorted(t.name for t in threading.enumerate() if 'saga' in t.name))",
+            timeout=10,
+            output_hook=outputs.append,
+        )
+        assert reply["content"]["status"] == "ok"
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    assert [m["content"]["text"] for m in outputs if m["msg_type"] == "stream"] == ["[]\n"]
 
 
 def inotify_watches_on(directory: Path) -> int:

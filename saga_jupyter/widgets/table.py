@@ -111,12 +111,14 @@ def format_duration(seconds: float) -> str:
     >>> format_duration(3723), format_duration(123), format_duration(3)
     ('1h 02m 03s', '2m 03s', '3s')
     """
-    total = max(0, int(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m {secs:02d}s"
-    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+    total = int(seconds) if seconds > 0 else 0
+    if total < 60:
+        return f"{total}s"
+    minutes, secs = divmod(total, 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m {secs:02d}s"
 
 
 def format_time(timestamp: float | None) -> str:
@@ -126,36 +128,69 @@ def format_time(timestamp: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
 
 
-def render_rows(sessions: Sequence[SessionInfo], now: float, empty: str) -> str:
-    """The table as HTML; everything taken from a session is escaped."""
+RowParts = tuple[str, str, float | None]  # before the duration, after it, start if it ticks
+# By id(): Discovery hands over the very same SessionInfo while a session is unchanged, and
+# hashing a dataclass per row costs more than rendering a changed one. The entry holds the
+# object, so its id cannot be reused while cached.
+RowCache = dict[int, tuple[SessionInfo, RowParts]]
+
+
+def render_rows(
+    sessions: Sequence[SessionInfo], now: float, empty: str, cache: RowCache | None = None
+) -> str:
+    """The table as HTML; everything taken from a session is escaped.
+
+    ``cache`` holds rendered rows: pass the dict the last call filled, and only sessions not
+    seen then are rendered again (it keeps only the sessions of this call).
+    """
     esc = html.escape
     head = "".join(f"<th>{esc(column)}</th>" for column in COLUMNS)
     rows = [f"<table><thead><tr>{head}</tr></thead><tbody>"]
     if not sessions:
         rows.append(f'<tr><td colspan="{len(COLUMNS)}"><em>{esc(empty)}</em></td></tr>')
+    previous = cache.copy() if cache is not None else {}
+    if cache is not None:
+        cache.clear()
     for info in sessions:
-        start, end = info.start_time, info.end_time
-        duration = ""
-        ticking = ""
-        if start is not None:
-            if info.status == "running":
-                duration = format_duration(now - start)
-                ticking = f' data-start="{start:.0f}"'  # the front end ticks these cells
-            elif end is not None:
-                duration = format_duration(end - start)
-        preview = info.output_preview or ""
-        last_line = preview.rsplit("\n", 1)[-1]
-        rows.append(
-            f'<tr data-name="{esc(info.name)}" tabindex="0">'
-            f"<td>{esc(info.name)}</td><td>{esc(info.epic_slug)}</td>"
-            f"<td>{esc(info.story_slug)}</td>"
-            f'<td><span class="saga-badge saga-{esc(info.status)}">{esc(info.status)}</span></td>'
-            f"<td>{format_time(start)}</td><td{ticking}>{duration}</td>"
-            f"<td>{format_time(info.last_activity)}</td>"
-            f'<td class="saga-preview" title="{esc(preview)}">{esc(last_line)}</td></tr>'
-        )
+        entry = previous.get(id(info))
+        if entry is None or entry[0] is not info:
+            entry = (info, _row_parts(info))
+        if cache is not None:
+            cache[id(info)] = entry
+        before, after, ticking_from = entry[1]
+        if ticking_from is not None:
+            rows.append(f"{before}{format_duration(now - ticking_from)}{after}")
+        else:
+            rows.append(before + after)
     rows.append("</tbody></table>")
     return "".join(rows)
+
+
+def _row_parts(info: SessionInfo) -> RowParts:
+    """One row of the table, split where a running session's duration goes."""
+    esc = html.escape
+    start, end = info.start_time, info.end_time
+    ticking = info.status == "running" and start is not None
+    if ticking:
+        duration_cell = f'<td data-start="{start:.0f}">'  # the front end ticks these cells
+    elif start is not None and end is not None:
+        duration_cell = f"<td>{format_duration(end - start)}"
+    else:
+        duration_cell = "<td>"
+    preview = info.output_preview or ""
+    last_line = preview.rsplit("\n", 1)[-1]
+    before = (
+        f'<tr data-name="{esc(info.name)}" tabindex="0">'
+        f"<td>{esc(info.name)}</td><td>{esc(info.epic_slug)}</td>"
+        f"<td>{esc(info.story_slug)}</td>"
+        f'<td><span class="saga-badge saga-{esc(info.status)}">{esc(info.status)}</span></td>'
+        f"<td>{format_time(start)}</td>{duration_cell}"
+    )
+    after = (
+        f"</td><td>{format_time(info.last_activity)}</td>"
+        f'<td class="saga-preview" title="{esc(preview)}">{esc(last_line)}</td></tr>'
+    )
+    return before, after, start if ticking else None
 
 
 class SessionTable(widgets.VBox):  # type: ignore[misc]
@@ -183,6 +218,7 @@ class SessionTable(widgets.VBox):  # type: ignore[misc]
         self._clock = clock
         self._lock = threading.RLock()  # updates come from the live thread and from the user
         self._syncing = False  # options being replaced: not a user's choice of filter
+        self._row_cache: RowCache = {}
         self._select_handlers = widgets.CallbackDispatcher()
         #: Every session of the last update, and those the filters let through.
         self.sessions: list[SessionInfo] = []
@@ -246,7 +282,7 @@ class SessionTable(widgets.VBox):  # type: ignore[misc]
             else f"No SAGA sessions in {self.live.settings.output_dir} or tmux."
         )
         now = self._clock()
-        markup = render_rows(self.shown, now, empty)
+        markup = render_rows(self.shown, now, empty, self._row_cache)
         with self.rows.hold_sync():
             self.rows.now = now
             self.rows.html = markup

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -14,7 +15,7 @@ import saga_jupyter as saga
 from saga_jupyter.core.errors import InvalidSessionName, SessionNotFound
 from saga_jupyter.core.settings import DEFAULT_OUTPUT_DIR, resolve
 from tests.core.test_preview import read_bytes_of_this_process
-from tests.helpers import kill_worker, start_worker
+from tests.helpers import kill_worker, start_worker, wait_for
 
 RUNNING = "saga__auth__login__1"
 OTHER = "saga__billing__invoice__2"
@@ -225,3 +226,16 @@ async def test_closing_follow_leaves_no_thread_or_file(sessions: dict[str, str])
     await stream.aclose()
     assert threads() == before
     assert len(list(Path("/proc/self/fd").iterdir())) == fds
+
+
+async def test_a_follow_left_behind_is_cleaned_up_when_collected(sessions: dict[str, str]) -> None:
+    before = threads()
+
+    async def first_line() -> str:
+        async for text in saga.follow(RUNNING, poll=POLL, **sessions):
+            return text  # leaves the iterator unclosed: the loop's finaliser closes it
+        return ""
+
+    assert await first_line() == "started\n"
+    gc.collect()
+    await wait_for(lambda: threads() == before)

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .core.api import follow, get_session, list_sessions, read_log
 from .core.errors import InvalidSessionName, SagaError, SessionNotFound, TmuxUnavailable
 from .core.info import SessionInfo
 
+if TYPE_CHECKING:
+    from .widgets import Dashboard, LogViewer, SessionTable
+
 __version__ = "0.1.0"
 
 __all__ = [
+    "Dashboard",
     "InvalidSessionName",
+    "LogViewer",
     "SagaError",
     "SessionInfo",
     "SessionNotFound",
+    "SessionTable",
     "TmuxUnavailable",
     "__version__",
     "follow",
@@ -22,6 +28,18 @@ __all__ = [
     "list_sessions",
     "read_log",
 ]
+
+# Imported on first use: the server imports this package too and must not pull in ipywidgets.
+_WIDGETS = frozenset({"Dashboard", "LogViewer", "SessionTable"})
+
+
+def __getattr__(name: str) -> Any:
+    """The widget classes, imported from :mod:`saga_jupyter.widgets` when first asked for."""
+    if name in _WIDGETS:
+        from . import widgets
+
+        return getattr(widgets, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:

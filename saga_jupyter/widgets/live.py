@@ -74,6 +74,11 @@ class LiveSessions:
         return self._tmux.server_running
 
     @property
+    def output_dir_exists(self) -> bool:
+        """Whether the output directory existed at the last scan."""
+        return self._discovery.output_dir_exists
+
+    @property
     def running(self) -> bool:
         """Whether the background thread is running."""
         return self._thread is not None and self._thread.is_alive()

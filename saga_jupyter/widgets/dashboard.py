@@ -1,0 +1,188 @@
+"""``Dashboard``: the one-line view of every worker: health, a timeline, the table and a log.
+
+One :class:`LiveSessions` thread feeds everything; the log viewer follows the selected row.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import ipywidgets as widgets
+
+from ..core.info import SessionInfo
+from ..core.settings import resolve
+from .live import DEFAULT_INTERVAL, LiveSessions
+from .logviewer import LogViewer
+from .table import SessionTable, format_duration, format_time
+
+MAX_BARS = 200  # the newest sessions; older ones would be slivers anyway
+LANE_PX = 9
+BAR_PX = 7
+MIN_SPAN = 60.0  # seconds: a timeline of brand-new sessions is not all bar
+COLOURS = {"running": "#2e7d32", "completed": "#607d8b"}
+
+
+def render_status(live: LiveSessions, sessions: Sequence[SessionInfo]) -> str:
+    """The status line: whether tmux answers, counts by status, the output directory."""
+    esc = html.escape
+    if live.tmux_error is not None:
+        tmux = f'<b style="color:#c62828">tmux unreachable</b> ({esc(live.tmux_error)})'
+    elif live.tmux_server_running:
+        tmux = '<b style="color:#2e7d32">tmux reachable</b>'
+    else:
+        tmux = "<b>tmux reachable</b>, no server running"
+    running = sum(1 for info in sessions if info.status == "running")
+    directory = esc(str(live.settings.output_dir))
+    if not live.output_dir_exists:
+        directory += " (missing)"
+    return (
+        f"{tmux} &middot; <b>{running}</b> running &middot; "
+        f"<b>{len(sessions) - running}</b> completed &middot; output in <code>{directory}</code>"
+    )
+
+
+def lanes(sessions: Sequence[SessionInfo], now: float) -> list[tuple[SessionInfo, int]]:
+    """Each session with the lowest lane where it overlaps no other (oldest first)."""
+    ends: list[float] = []  # per lane, when its last bar ends
+    placed = []
+    for info in sorted(sessions, key=lambda item: (item.start_time or 0.0, item.name)):
+        start = info.start_time or 0.0
+        end = _end(info, now)
+        lane = next((i for i, lane_end in enumerate(ends) if lane_end <= start), len(ends))
+        if lane == len(ends):
+            ends.append(end)
+        else:
+            ends[lane] = end
+        placed.append((info, lane))
+    return placed
+
+
+def render_timeline(
+    sessions: Sequence[SessionInfo], now: float, selected: str | None = None
+) -> str:
+    """One bar per session from its start to its end (or now), grouped by epic, as HTML."""
+    esc = html.escape
+    timed = [info for info in sessions if info.start_time is not None][:MAX_BARS]
+    if not timed:
+        return ""
+    first = min(info.start_time or now for info in timed)
+    span = max(now - first, MIN_SPAN)
+    groups: dict[str, list[SessionInfo]] = defaultdict(list)
+    for info in timed:
+        groups[info.epic_slug].append(info)
+    parts = [
+        '<div style="font-size:11px;margin:4px 0">'
+        '<div style="display:flex;justify-content:space-between;margin-left:10em;color:#888">'
+        f"<span>{esc(format_time(first))}</span><span>now</span></div>"
+    ]
+    for epic in sorted(groups):
+        placed = lanes(groups[epic], now)
+        height = (max(lane for _, lane in placed) + 1) * LANE_PX
+        parts.append(
+            '<div style="display:flex;align-items:center;margin:2px 0">'
+            '<div style="width:10em;overflow:hidden;text-overflow:ellipsis;white-space:nowrap"'
+            f' title="{esc(epic)}">{esc(epic)}</div>'
+            '<div style="position:relative;flex:1;background:rgba(128,128,128,.12);'
+            f'height:{height}px">'
+        )
+        for info, lane in placed:
+            start = info.start_time or first
+            left = (start - first) / span * 100
+            width = max(0.0, _end(info, now) - start) / span * 100
+            outline = "outline:2px solid #1565c0;" if info.name == selected else ""
+            tip = (
+                f"{info.name} · {info.status} · {format_time(start)}"
+                f" · {format_duration(_end(info, now) - start)}"
+            )
+            parts.append(
+                f'<div title="{esc(tip)}" style="position:absolute;left:{left:.3f}%;'
+                f"width:{width:.3f}%;min-width:2px;top:{lane * LANE_PX + 1}px;height:{BAR_PX}px;"
+                f'border-radius:2px;background:{COLOURS[info.status]};{outline}"></div>'
+            )
+        parts.append("</div></div>")
+    hidden = sum(1 for info in sessions if info.start_time is not None) - len(timed)
+    if hidden > 0:
+        parts.append(f'<div style="color:#888">{hidden} older sessions not shown</div>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+class Dashboard(widgets.VBox):  # type: ignore[misc]
+    """Every SAGA worker, live: tmux health and counts, a timeline, the table, the log.
+
+    Selecting a row shows that session's output below; until one is selected the newest
+    running session (else the newest) is shown. :meth:`close` stops all background work.
+    """
+
+    def __init__(
+        self,
+        *,
+        output_dir: str | os.PathLike[str] | None = None,
+        tmux_socket_name: str | None = None,
+        interval: float = DEFAULT_INTERVAL,
+        max_lines: int = 5000,
+        clock: Callable[[], float] = time.time,
+        **kwargs: Any,
+    ) -> None:
+        settings = resolve(output_dir, tmux_socket_name)
+        self._clock = clock
+        self._lock = threading.RLock()  # scans arrive on the live thread, selections on others
+        self.live = LiveSessions(*settings, interval=interval)
+        self.status = widgets.HTML()
+        self.timeline = widgets.HTML()
+        self.table = SessionTable(live=self.live, clock=clock)
+        self.viewer = LogViewer(
+            None,
+            output_dir=settings.output_dir,
+            tmux_socket_name=settings.tmux_socket_name,
+            max_lines=max_lines,
+        )
+        super().__init__(children=[self.status, self.timeline, self.table, self.viewer], **kwargs)
+        self.table.on_select(self._show)
+        self.live.add_listener(self.update, every_scan=True)  # running bars grow every scan
+        self.live.start()
+
+    def select(self, name: str) -> None:
+        """Select a session, as a click on its row does."""
+        self.table.selected = name
+
+    def update(self, sessions: Sequence[SessionInfo]) -> None:
+        """Show ``sessions`` in the status line and the timeline (the table updates itself)."""
+        with self._lock:
+            self.status.value = render_status(self.live, sessions)
+            self.timeline.value = render_timeline(sessions, self._clock(), self.table.selected)
+            if self.table.selected is None and sessions:
+                running = [info for info in sessions if info.status == "running"]
+                self.select((running or list(sessions))[0].name)
+
+    def refresh(self) -> None:
+        """Scan now and show the result everywhere."""
+        self.live.refresh(always=True)
+
+    def close(self) -> None:
+        """Stop the scanning thread, the log viewer and the table, and close every widget."""
+        self.live.remove_listener(self.update)
+        self.live.close()  # first: no scan lands in a widget being closed
+        self.table.close()
+        self.viewer.close()
+        self.status.close()
+        self.timeline.close()
+        super().close()
+
+    def _show(self, name: str) -> None:
+        with self._lock:
+            self.viewer.name = name
+            self.timeline.value = render_timeline(
+                self.table.sessions, self._clock(), self.table.selected
+            )
+
+
+def _end(info: SessionInfo, now: float) -> float:
+    """Where a session's bar ends: its end time, or now while it runs (or its end is unknown)."""
+    return info.end_time if info.end_time is not None and info.status == "completed" else now

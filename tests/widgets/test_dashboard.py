@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from libtmux.server import Server
+from watchdog.observers.inotify_c import InotifyFD
+
+from saga_jupyter.widgets.dashboard import Dashboard, lanes, render_status, render_timeline
+from saga_jupyter.widgets.live import LiveSessions
+from tests.helpers import kill_worker, start_worker, wait_until
+from tests.widgets.test_table import NOW, info, row_of
+
+FIRST = "saga__auth__login__1"
+SECOND = "saga__billing__invoice__2"
+DONE = "saga__auth__signup__3"
+
+
+def threads() -> set[threading.Thread]:
+    """Threads but watchdog's process-wide inotify reader (see tests/server/test_lifecycle.py)."""
+    return {t for t in threading.enumerate() if not isinstance(t, InotifyFD)}
+
+
+def bars(timeline: str) -> list[str]:
+    """The tooltip of every bar of a rendered timeline."""
+    return re.findall(r'<div title="([^"]*)" style="position:absolute', timeline)
+
+
+@pytest.fixture
+def dashboard(server: Server, output_dir: Path) -> Iterator[Dashboard]:
+    """A live dashboard scanning every 0.2 s."""
+    dashboard = Dashboard(output_dir=output_dir, tmux_socket_name=server.socket_name, interval=0.2)
+    yield dashboard
+    dashboard.close()
+
+
+def test_status_table_and_timeline_follow_the_sessions(
+    dashboard: Dashboard, server: Server, output_dir: Path
+) -> None:
+    wait_until(lambda: "no server running" in dashboard.status.value)
+    assert "<b>0</b> running" in dashboard.status.value
+    start_worker(server, FIRST, output_dir)
+    (output_dir / f"{DONE}.out").write_text("done\n")
+    wait_until(lambda: "<b>1</b> running" in dashboard.status.value)
+    assert "<b>1</b> completed" in dashboard.status.value
+    assert "tmux reachable</b>" in dashboard.status.value
+    assert row_of(dashboard.table, FIRST) and row_of(dashboard.table, DONE)
+    tips = wait_until(lambda: bars(dashboard.timeline.value))  # set just after the status line
+    assert len(tips) == 2 and any(tip.startswith(f"{FIRST} · running") for tip in tips)
+    assert ">auth</div>" in dashboard.timeline.value  # grouped by epic
+    kill_worker(server, FIRST)
+    wait_until(lambda: "<b>2</b> completed" in dashboard.status.value)
+    wait_until(lambda: "saga-completed" in row_of(dashboard.table, FIRST))
+    (output_dir / f"{FIRST}.out").unlink()
+    (output_dir / f"{DONE}.out").unlink()
+    wait_until(lambda: dashboard.timeline.value == "")
+    assert dashboard.table.sessions == []
+
+
+def test_selecting_a_row_switches_the_log_viewer(
+    dashboard: Dashboard, server: Server, output_dir: Path
+) -> None:
+    (output_dir / f"{DONE}.out").write_text("done\n")
+    start_worker(server, FIRST, output_dir)
+    # Nothing chosen yet: the newest running session is shown.
+    wait_until(lambda: dashboard.viewer.name == FIRST)
+    assert dashboard.table.selected == FIRST
+    dashboard.table.rows.selected = DONE  # a click on its row
+    assert dashboard.viewer.name == DONE
+    assert "outline" in next(
+        part
+        for part in dashboard.timeline.value.split("<div title=")
+        if part.startswith(f'"{DONE}')
+    )
+    wait_until(lambda: dashboard.viewer.text == "done")
+    dashboard.select(FIRST)
+    assert dashboard.viewer.name == FIRST
+    assert dashboard.table.rows.selected == FIRST
+
+
+def test_timeline_bars_run_from_start_to_end_or_now() -> None:
+    sessions = [
+        info("saga__auth__login__3", start=NOW - 100),
+        info("saga__auth__signup__2", "completed", start=NOW - 200),  # ends at NOW - 170
+        info("saga__auth__logout__1", "completed", start=NOW - 120),  # after it: same lane
+        info("saga__billing__invoice__4", start=NOW - 150),
+    ]
+    timeline = render_timeline(sessions, NOW)
+    assert timeline.index(">auth</div>") < timeline.index(">billing</div>")
+    assert len(bars(timeline)) == 4
+    # The window is the first start to now: 200 s; running bars reach its right edge.
+    assert "left:50.000%;width:50.000%" in timeline
+    assert "left:0.000%;width:15.000%" in timeline
+    later = render_timeline(sessions, NOW + 200)
+    assert "left:25.000%;width:75.000%" in later  # a running bar grows with time
+    placed = {item.name: lane for item, lane in lanes(sessions[:3], NOW)}
+    # logout overlaps login (-120..-90 and -100..now): login needs a second lane.
+    assert placed == {
+        "saga__auth__signup__2": 0,
+        "saga__auth__logout__1": 0,
+        "saga__auth__login__3": 1,
+    }
+    assert render_timeline([], NOW) == ""
+
+
+def test_timeline_and_status_are_escaped(tmp_path: Path) -> None:
+    sessions = [info("saga__auth__login__1")]
+    assert "<script" not in render_timeline(sessions, NOW)
+    live = LiveSessions(tmp_path / "<b>dir</b>", "saga-test-no-server")
+    live.tmux_error = "tmux said <script>alert(1)</script>"
+    status = render_status(live, sessions)
+    assert "<script" not in status and "&lt;script&gt;" in status
+    assert "&lt;b&gt;dir&lt;/b&gt; (missing)" in status
+    assert "<b>1</b> running" in status
+    live.close()
+
+
+def test_close_leaves_no_thread_or_watch(server: Server, output_dir: Path) -> None:
+    start_worker(server, FIRST, output_dir)
+    before = threads()
+    dashboard = Dashboard(output_dir=output_dir, tmux_socket_name=server.socket_name, interval=0.1)
+    wait_until(lambda: dashboard.viewer.name == FIRST and dashboard.viewer.status == "streaming")
+    assert threads() - before  # the scanning thread, the viewer's, the watches' observers
+    dashboard.close()
+    assert threads() == before
+    assert not dashboard.live.running

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
 import time
+import urllib.request
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -135,3 +141,50 @@ class Channel:
     def close(self) -> None:
         """Close the connection."""
         self.ws.close()
+
+
+class JupyterProcess:
+    """A real ``jupyter server`` (or ``lab``) in its own process, on 127.0.0.1 with a token."""
+
+    def __init__(self, tmp_path: Path, *args: str, app: str = "server") -> None:
+        self.token = secrets.token_hex(16)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/"
+        home = tmp_path / f"home-{self.port}"
+        home.mkdir()
+        self.log_path = tmp_path / f"jupyter-{self.port}.log"
+        command = [
+            sys.executable, "-m", "jupyter", app, "--no-browser", "--allow-root",
+            "--ip=127.0.0.1", f"--port={self.port}", f"--IdentityProvider.token={self.token}",
+            f"--ServerApp.root_dir={tmp_path}", *args,
+        ]  # fmt: skip
+        env = {**os.environ, "HOME": str(home), "JUPYTER_RUNTIME_DIR": str(home / "runtime")}
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        wait_until(self._answers, timeout=60, interval=0.1)
+
+    def _answers(self) -> bool:
+        assert self.process.poll() is None, self.log_path.read_text()[-3000:]
+        try:
+            return self.get("api/saga/status")["lastPoll"] is not None  # first scan done
+        except OSError:
+            return False
+
+    def get(self, path: str) -> Any:
+        """GET a JSON route with the token."""
+        request = urllib.request.Request(
+            self.url + path, headers={"Authorization": f"token {self.token}"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+            return json.loads(response.read())
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it does not exit within 10 s."""
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)

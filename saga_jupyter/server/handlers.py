@@ -169,10 +169,12 @@ class SessionHandler(SagaHandler):
             body.update(id=record.id, command=record.command, cwd=record.cwd)
             body["worktree"] = record.worktree
         body["windows"] = []
+        discovery = self.poller.discovery
         if info.status == "running":
-            tmux = self.poller.discovery.tmux
             try:
-                body["windows"] = await asyncio.to_thread(tmux.windows, name) or []
+                if discovery.tmux_error is not None:  # failing now: do not wait for it again
+                    raise TmuxUnavailable(discovery.tmux_error)
+                body["windows"] = await asyncio.to_thread(discovery.tmux.windows, name) or []
             except TmuxUnavailable as error:
                 body["windows"] = None
                 body["tmuxError"] = str(error)

@@ -1,0 +1,130 @@
+"""The metadata store in a running server: damaged files, no idle writes, tmux hanging."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from libtmux.server import Server
+
+from saga_jupyter.core.tmux import BACKOFF_FIRST
+from tests.helpers import saga_config, start_worker, wait_for
+
+POLL = 0.2
+DAMAGED = {
+    "empty": b"",
+    "truncated": b'{"version": 1, "sessions": [{"name": "saga__e__s__1", "id"',
+    "wrong version": b'{"version": 7, "sessions": []}',
+    "not an object": b"[1, 2, 3]",
+    "binary junk": bytes(range(256)) * 4,
+    "unreadable": None,  # a directory where the file should be
+}
+
+
+@pytest.fixture
+def state_file(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
+    path = tmp_path / "state" / "sessions.json"
+    path.parent.mkdir()
+    damage = getattr(request, "param", "none")
+    if damage in DAMAGED:
+        content = DAMAGED[damage]
+        if content is None:
+            path.mkdir()
+        else:
+            path.write_bytes(content)
+    return path
+
+
+@pytest.fixture
+def jp_server_config(server: Server, output_dir: Path, state_file: Path) -> dict[str, Any]:
+    return saga_config(server, output_dir, poll_interval=POLL, state_file=str(state_file))
+
+
+async def status(jp_fetch: Any) -> Any:
+    return json.loads((await jp_fetch("api", "saga", "status")).body)
+
+
+@pytest.mark.parametrize("state_file", list(DAMAGED), indirect=True)
+async def test_a_damaged_store_is_set_aside_and_rebuilt(
+    jp_fetch: Any,
+    saga_app: Any,
+    server: Server,
+    output_dir: Path,
+    state_file: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    start_worker(server, "saga__e__s__1")
+    (output_dir / "saga__e__s__2.out").write_text("done\n")
+    sessions = await wait_for(lambda: len(saga_app.poller.sessions) == 2, timeout=POLL + 3)
+    assert sessions
+    health = await status(jp_fetch)
+    assert health["store"]["error"]
+    backup = Path(health["store"]["backup"])
+    assert backup.name.startswith("sessions.json.corrupt-") and backup.exists()
+    records = caplog.get_records("setup") + caplog.records  # the store is read at start
+    warnings = [r for r in records if r.levelno >= logging.WARNING and r.name.startswith("saga")]
+    assert len(warnings) == 1
+    # Rebuilt and written again, as a good store.
+    await wait_for(lambda: state_file.is_file() and "saga__e__s__1" in state_file.read_text())
+    assert json.loads(state_file.read_text())["version"] == 1
+
+
+async def test_no_write_when_nothing_changed(
+    jp_fetch: Any, saga_app: Any, server: Server, output_dir: Path, state_file: Path
+) -> None:
+    start_worker(server, "saga__e__s__1")
+    (output_dir / "saga__e__s__2.out").write_text("x\n")
+    await wait_for(lambda: state_file.exists() and "saga__e__s__2" in state_file.read_text())
+    writes = (await status(jp_fetch))["store"]["writes"]
+    inode = state_file.stat().st_ino
+    polls = saga_app.poller.last_poll
+    await wait_for(lambda: saga_app.poller.last_poll >= polls + 10 * POLL, timeout=20 * POLL)
+    assert (await status(jp_fetch))["store"]["writes"] == writes
+    assert state_file.stat().st_ino == inode
+    with (output_dir / "saga__e__s__2.out").open("a") as file:
+        file.write("more\n")  # a change worth remembering: lastActivity, one write
+    await wait_for(lambda: saga_app.poller.store_writes > writes, timeout=3)
+
+
+def hanging_tmux(directory: Path) -> str:
+    fake = directory / "bin" / "tmux"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\nexec sleep 30\n")
+    fake.chmod(0o755)
+    return f"{fake.parent}:/usr/bin:/bin"
+
+
+async def test_a_hanging_tmux_never_slows_the_routes(
+    jp_fetch: Any,
+    saga_app: Any,
+    server: Server,
+    output_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    start_worker(server, "saga__e__s__1")
+    await wait_for(lambda: saga_app.poller.by_name.get("saga__e__s__1"), timeout=POLL + 2)
+    saga_app.poller.discovery.tmux.timeout = 1.0
+    monkeypatch.setenv("PATH", hanging_tmux(tmp_path))
+
+    async def unavailable() -> Any:
+        health = await status(jp_fetch)
+        return health["tmux"]["available"] is False and health
+
+    health = await wait_for(unavailable, timeout=10)
+    assert "did not answer" in health["tmux"]["error"] or "next try" in health["tmux"]["error"]
+    for parts in (("sessions",), ("status",), ("sessions", "saga__e__s__1")):
+        started = time.monotonic()
+        response = await jp_fetch("api", "saga", *parts)
+        assert response.code == 200
+        assert time.monotonic() - started < 0.5, parts  # never waits for tmux (detail: breaker)
+    # A running session is not taken for ended because tmux hangs.
+    assert saga_app.poller.by_name["saga__e__s__1"].status == "running"
+    monkeypatch.undo()
+    start_worker(server, "saga__e__s__2")
+    await wait_for(lambda: saga_app.poller.by_name.get("saga__e__s__2"), timeout=8 * BACKOFF_FIRST)
+    assert (await status(jp_fetch))["tmux"]["available"] is True

@@ -177,7 +177,7 @@ class JupyterProcess:
         request = urllib.request.Request(
             self.url + path, headers={"Authorization": f"token {self.token}"}
         )
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+        with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read())
 
     def stop(self) -> None:

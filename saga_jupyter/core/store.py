@@ -70,9 +70,9 @@ class SessionRecord:
     id: str = field(default_factory=_new_id)
 
     @functools.cached_property
-    def _json(self) -> dict[str, Any]:
-        # A record never changes: encode it once, however many saves it takes part in.
-        return self.to_json()
+    def line(self) -> str:
+        """The record encoded as one line of the file; a record never changes, so once."""
+        return json.dumps(self.to_json())
 
     def to_json(self) -> dict[str, Any]:
         """The record as the file holds it; ``InvalidSessionName`` for a name that is not SAGA."""
@@ -178,10 +178,11 @@ class MetadataStore:
         snapshot = dict(records)
         if snapshot == self._saved:
             return False
-        sessions = [record._json for _, record in sorted(snapshot.items())]
-        content = json.dumps({"version": VERSION, "sessions": sessions})
+        # One record a line: a save re-encodes only the records that changed.
+        lines = ",\n".join(record.line for _, record in sorted(snapshot.items()))
+        content = f'{{"version": {VERSION}, "sessions": [\n{lines}\n]}}\n'
         try:
-            self._write(content.encode() + b"\n")
+            self._write(content.encode())
         except OSError as error:
             if str(error) != self.save_error:
                 logger.warning("cannot write the metadata store %s: %s", self.state_file, error)

@@ -1,27 +1,20 @@
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from libtmux.server import Server
-from watchdog.observers.inotify_c import InotifyFD
 
 from saga_jupyter.widgets.dashboard import Dashboard, lanes, render_status, render_timeline
 from saga_jupyter.widgets.live import LiveSessions
 from tests.helpers import kill_worker, start_worker, wait_until
-from tests.widgets.test_table import NOW, info, row_of
+from tests.widgets.test_table import NOW, info, inotify_watches_on, row_of, threads
 
 FIRST = "saga__auth__login__1"
 SECOND = "saga__billing__invoice__2"
 DONE = "saga__auth__signup__3"
-
-
-def threads() -> set[threading.Thread]:
-    """Threads but watchdog's process-wide inotify reader (see tests/server/test_lifecycle.py)."""
-    return {t for t in threading.enumerate() if not isinstance(t, InotifyFD)}
 
 
 def bars(timeline: str) -> list[str]:
@@ -124,6 +117,8 @@ def test_close_leaves_no_thread_or_watch(server: Server, output_dir: Path) -> No
     dashboard = Dashboard(output_dir=output_dir, tmux_socket_name=server.socket_name, interval=0.1)
     wait_until(lambda: dashboard.viewer.name == FIRST and dashboard.viewer.status == "streaming")
     assert threads() - before  # the scanning thread, the viewer's, the watches' observers
+    assert inotify_watches_on(output_dir) == 2  # the scanning thread's and the viewer's
     dashboard.close()
     assert threads() == before
+    assert inotify_watches_on(output_dir) == 0
     assert not dashboard.live.running

@@ -23,6 +23,21 @@ def threads() -> set[threading.Thread]:
     return {t for t in threading.enumerate() if not isinstance(t, InotifyFD)}
 
 
+def inotify_watches_on(directory: Path) -> int:
+    """How many inotify watches of this process are on ``directory`` (from /proc fdinfo)."""
+    inode = f"ino:{directory.stat().st_ino:x} "
+    count = 0
+    for fdinfo in Path("/proc/self/fdinfo").iterdir():
+        try:
+            text = fdinfo.read_text()
+        except OSError:
+            continue
+        count += sum(
+            1 for line in text.splitlines() if line.startswith("inotify") and inode in line
+        )
+    return count
+
+
 def info(
     name: str, status: str = "running", preview: str | None = "hello", start: float = NOW - 65
 ) -> SessionInfo:
@@ -187,6 +202,8 @@ def test_close_leaves_no_thread_or_watch(server: Server, output_dir: Path) -> No
     table = SessionTable(output_dir=output_dir, tmux_socket_name=server.socket_name, interval=0.1)
     assert table.live.running
     assert any(t.name == "saga-live-sessions" for t in threads() - before)
+    assert inotify_watches_on(output_dir) == 1
     table.close()
     assert not table.live.running
     assert threads() == before
+    assert inotify_watches_on(output_dir) == 0

@@ -164,7 +164,7 @@ def start_lab(
     command = [
         sys.executable, "-m", "jupyter", "lab", "--no-browser",
         f"--ServerApp.ip={HOST}", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-        f"--ServerApp.token={token}",
+        f"--IdentityProvider.token={token}",
         f"--SagaJupyterApp.output_dir={output_dir}",
         f"--SagaJupyterApp.tmux_socket_name={socket_name}",
         # The demo's sessions stay out of the metadata store of real ones.

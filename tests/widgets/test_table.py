@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import json
 import re
+import shutil
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +14,7 @@ from watchdog.observers.inotify_c import InotifyFD
 
 from saga_jupyter.core.info import SessionInfo
 from saga_jupyter.widgets.live import LiveSessions
-from saga_jupyter.widgets.table import SessionTable, format_duration, render_rows
+from saga_jupyter.widgets.table import ESM, SessionTable, format_duration, render_rows
 from tests.helpers import kill_worker, start_worker, wait_until
 
 NAME = "saga__auth__login__1"
@@ -207,3 +210,22 @@ def test_close_leaves_no_thread_or_watch(server: Server, output_dir: Path) -> No
     assert not table.live.running
     assert threads() == before
     assert inotify_watches_on(output_dir) == 0
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_the_front_end_ticks_durations_as_the_kernel_formats_them(tmp_path: Path) -> None:
+    module = tmp_path / "rows.mjs"
+    module.write_text(ESM)
+    seconds = [0, 59.9, 60, 3599, 3600, 90061, -5]
+    script = (
+        f"import {{ formatDuration }} from {json.dumps(module.as_uri())};"
+        f"console.log(JSON.stringify({json.dumps(seconds)}.map(formatDuration)));"
+    )
+    result = subprocess.run(
+        ["node", "--input-type=module", "-e", script],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert json.loads(result.stdout) == [format_duration(s) for s in seconds]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Int, Unicode, default, validate
 
 from ..core.discovery import Discovery
+from ..core.settings import resolve
 from ..core.store import MetadataStore
 from ..core.tmux import Tmux
 from .channel import ChannelHandler, Channels
@@ -21,7 +21,6 @@ from .handlers import LogHandler, SessionHandler, SessionsHandler, StatusHandler
 from .logstreams import LogStreams
 from .poller import Poller
 
-DEFAULT_OUTPUT_DIR = "/tmp/saga-sessions"  # noqa: S108 - the contract's default, shared with SAGA
 CORE_LOG = logging.getLogger("saga_jupyter")
 
 
@@ -47,11 +46,11 @@ class SagaJupyterApp(ExtensionApp):
 
     @default("output_dir")
     def _default_output_dir(self) -> str:
-        return os.environ.get("SAGA_SESSIONS_DIR") or DEFAULT_OUTPUT_DIR
+        return str(resolve().output_dir)
 
     @default("tmux_socket_name")
     def _default_tmux_socket_name(self) -> str | None:
-        return os.environ.get("SAGA_TMUX_SOCKET") or None
+        return resolve().tmux_socket_name
 
     @default("state_file")
     def _default_state_file(self) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Float, Int, Unicode, default, validate
+from traitlets import Bool, Float, Int, TraitError, Unicode, default, validate
 
 from ..core.discovery import Discovery
 from ..core.settings import resolve
@@ -60,21 +60,21 @@ class SagaJupyterApp(ExtensionApp):
     def _validate_poll_interval(self, proposal: dict[str, Any]) -> float:
         value = float(proposal["value"])
         if not 0.05 <= value <= 3600:
-            raise ValueError(f"poll_interval must be between 0.05 and 3600 seconds, not {value}")
+            raise TraitError(f"poll_interval must be between 0.05 and 3600 seconds, not {value}")
         return value
 
     @validate("initial_log_bytes", "max_sessions")
     def _validate_positive(self, proposal: dict[str, Any]) -> int:
         value = int(proposal["value"])
         if value < 1:
-            raise ValueError(f"{proposal['trait'].name} must be at least 1, not {value}")
+            raise TraitError(f"{proposal['trait'].name} must be at least 1, not {value}")
         return value
 
     @validate("tmux_socket_name")
     def _validate_socket_name(self, proposal: dict[str, Any]) -> str | None:
         value = proposal["value"] or None
         if value is not None and ("/" in value or "\0" in value):
-            raise ValueError("tmux_socket_name is a -L name, not a path")
+            raise TraitError("tmux_socket_name is a -L name, not a path")
         return value
 
     def initialize_settings(self) -> None:

@@ -266,8 +266,8 @@ class LogViewer(anywidget.AnyWidget):
         if kind == "ready":
             with self._lock:  # no append may slip between building and sending it
                 self._emit(self.snapshot())
-        elif kind == "earlier":
-            self.load_earlier()
+        elif kind == "earlier" and self.load_earlier() == 0:
+            self._emit({"type": "prepend", "lines": []})  # the page waits for an answer
 
     # -- the thread
 

@@ -55,7 +55,8 @@ def viewers(output_dir: Path) -> Iterator[list[Recording]]:
 def open_viewer(viewers: list[Recording], output_dir: Path) -> Any:
     def open_(name: str | None = NAME, **kwargs: Any) -> Recording:
         kwargs.setdefault("tmux_socket_name", "saga-test-no-such-server")
-        viewer = Recording(name, output_dir=output_dir, **kwargs)
+        kwargs.setdefault("output_dir", output_dir)
+        viewer = Recording(name, **kwargs)
         viewers.append(viewer)
         return viewer
 
@@ -98,6 +99,17 @@ def test_a_file_created_later_is_followed(open_viewer: Any, output_dir: Path) ->
     assert viewer.lines == [] and viewer.message == "no output file"
     write(output_dir / f"{NAME}.out", "late\n")
     shows(viewer, ["late"])
+
+
+def test_an_output_dir_created_later_is_watched(open_viewer: Any, tmp_path: Path) -> None:
+    directory = tmp_path / "later"
+    viewer = open_viewer(output_dir=directory)
+    wait_until(lambda: viewer.status == "complete")
+    directory.mkdir()
+    write(directory / f"{NAME}.out", "hello\n")
+    shows(viewer, ["hello"])
+    write(directory / f"{NAME}.out", "again\n")
+    shows(viewer, ["hello", "again"])
 
 
 def test_a_character_split_across_writes(open_viewer: Any, output_dir: Path) -> None:
@@ -210,6 +222,8 @@ def test_load_earlier_is_bounded_while_paused(open_viewer: Any, output_dir: Path
     assert viewer.load_earlier() == 300  # up to 4 x max_lines while paused
     assert viewer.load_earlier() == 0 and viewer.has_earlier
     assert viewer.lines == numbered(2_600, 3_000).splitlines()
+    viewer.page_says({"type": "earlier"})  # the page's button still gets an answer
+    assert viewer.sent[-1] == {"type": "prepend", "lines": []}
 
 
 def test_truncation_resets_the_view(open_viewer: Any, output_dir: Path) -> None:

@@ -40,7 +40,8 @@ def test_status_table_and_timeline_follow_the_sessions(
     wait_until(lambda: "<b>1</b> running" in dashboard.status.value)
     assert "<b>1</b> completed" in dashboard.status.value
     assert "tmux reachable</b>" in dashboard.status.value
-    assert row_of(dashboard.table, FIRST) and row_of(dashboard.table, DONE)
+    # The status line is set first, then the table, from the scanning thread.
+    wait_until(lambda: row_of(dashboard.table, FIRST) and row_of(dashboard.table, DONE))
     tips = wait_until(lambda: bars(dashboard.timeline.value))  # set just after the status line
     assert len(tips) == 2 and any(tip.startswith(f"{FIRST} · running") for tip in tips)
     assert ">auth</div>" in dashboard.timeline.value  # grouped by epic

@@ -1,0 +1,995 @@
+"""Log streaming over the channel against a Jupyter terminal running ``tail -F``.
+
+Run from the repository root (about two minutes; the peer's throughput run takes most of it):
+
+    .venv/bin/python bench/bench_logs.py [--subscribers 20] [--rate 200] [--seconds 10]
+        [--throughput-mib 200] [--first-mib 100] [--runs 20]
+
+The targets hold for the defaults; the other options are for looking into a result.
+
+Three measurements, each of ours (``/api/saga/channels``) and of the peer a Jupyter user would
+otherwise use (a jupyter_server_terminals terminal running ``tail -F``, read over
+``/terminals/websocket/<name>``), one after the other in the same run:
+
+1. append-to-frame latency: 20 subscribers on 20 sessions, a writer process appending 200
+   lines/s to each file; every line carries its CLOCK_MONOTONIC write time and is timed when
+   the frame completing it arrives. Ours: 20 channel connections, one subscription each. Peer:
+   20 terminals, each running ``tail -F`` on one file. CPU and RSS of each server (with its
+   children: the peer's shells and ``tail`` processes) are sampled from ``/proc/<pid>/stat``.
+2. throughput to one subscriber: a pre-written file read from byte 0 (ours: ``subscribe:logs``
+   with ``offset: 0``; peer: ``tail -F -c +1``) until its last byte arrives.
+3. first frame of a 100 MiB file: ``subscribe:logs`` to the initial ``logs:data`` frame (20
+   times on one connection); peer: from typing ``tail -F`` to its output of the file's last line.
+
+Each side has its own Jupyter server (a subprocess); the peer's server watches an empty output
+directory and the peer's files live in a directory nobody watches, so neither server pays for
+the other's file events. tmux runs on a private socket (``tmux -L saga-bench-logs-<pid>``) with
+one ``sleep 3600`` session per file, so every session is running. Servers, terminals, the
+writer, tmux and the temporary directory are removed at the end, on failure too. Prints a
+markdown table and writes it to ``bench/results/logs.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import multiprocessing
+import os
+import platform
+import queue
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench_sessions import JupyterServer, TmuxServer, fake_log, log, percentile, raise_on_sigterm
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+from tornado.websocket import WebSocketClientConnection, websocket_connect
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "results" / "logs.md"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+MIB = 1 << 20
+
+WARMUP = 1.0  # seconds of lines left out of the percentiles
+POLL = 3.0  # the server's default poll_interval
+INITIAL_LOG_BYTES = 262144  # the server's default initial_log_bytes
+MAX_MESSAGE = 64 * MIB
+READY_DEADLINE = 30.0
+WRITER_SLACK = 30.0  # beyond the writing time: the writer process starting, or falling behind
+DRAIN_DEADLINE = 5.0
+THROUGHPUT_DEADLINE = 60.0
+STEP_DEADLINE = 10.0
+SAMPLE_PERIOD = 0.5
+UNWATCHED_SECONDS = 5.0
+# The peer's terminals skip the login profile: here it runs `pyenv rehash`, seconds per shell.
+PEER_SHELL = '--ServerApp.terminado_settings={"shell_command": ["bash", "--noprofile", "--norc"]}'
+
+TARGET_P50_MS, TARGET_P99_MS = 5.0, 25.0
+TARGET_MIB_S = 50.0
+TARGET_FIRST_MS = 50.0
+
+HEADER = "bench: output starts here"
+END_MARKER = "bench: end of file"
+LINE_TEXT = "[worker] assistant: Reading src/auth/handlers.py to see how requests are validated"
+LINE_RE = re.compile(r"L(\d{7}) (\d+) ")
+
+
+def now_ns() -> int:
+    """CLOCK_MONOTONIC: one clock for the writer process and this one."""
+    return time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+
+
+def session(i: int) -> str:
+    """The SAGA session name of the i-th file."""
+    return f"saga__bench__s{i}__1"
+
+
+def ms_since(start_ns: int, end_ns: int) -> float:
+    """Milliseconds between two ``now_ns`` readings."""
+    return (end_ns - start_ns) / 1e6
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a run does; the targets are for the defaults."""
+
+    subscribers: int = 20  # sessions, one subscriber each
+    rate: int = 200  # lines per second per session
+    seconds: float = 10.0  # of writing, for the latency run
+    throughput_mib: int = 200
+    first_mib: int = 100
+    runs: int = 20  # first frames timed
+
+    @property
+    def load(self) -> str:
+        """The latency run's load, for the table."""
+        return f"{self.subscribers} subscribers x {self.rate} lines/s, {self.seconds:g} s"
+
+
+# --- the files --------------------------------------------------------------------------------
+
+
+@dataclass
+class Files:
+    """The files each side reads: ``ours`` in the server's output dir, ``peer`` elsewhere."""
+
+    ours_dir: Path
+    peer_dir: Path
+    subscribers: int
+    throughput_bytes: int = 0
+    first_bytes: int = 0
+
+    def latency(self, directory: Path) -> list[str]:
+        """The files of the latency test (sessions 0 to subscribers - 1)."""
+        return [str(directory / f"{session(i)}.out") for i in range(self.subscribers)]
+
+    @property
+    def throughput_name(self) -> str:
+        """The session whose file is read whole for throughput."""
+        return session(self.subscribers)
+
+    @property
+    def first_name(self) -> str:
+        """The session whose large file's first frame is timed."""
+        return session(self.subscribers + 1)
+
+
+def write_files(workdir: Path, plan: Plan) -> Files:
+    """Latency files holding a header line (per side), and two large logs (hard-linked)."""
+    ours_dir, peer_dir = workdir / "sessions", workdir / "peer-files"
+    ours_dir.mkdir()
+    peer_dir.mkdir()
+    for directory in (ours_dir, peer_dir):
+        for i in range(plan.subscribers):
+            (directory / f"{session(i)}.out").write_text(f"{HEADER} {i}\n")
+    files = Files(ours_dir, peer_dir, plan.subscribers)
+    files.throughput_bytes = write_log(
+        ours_dir / f"{files.throughput_name}.out", plan.throughput_mib
+    )
+    files.first_bytes = write_log(ours_dir / f"{files.first_name}.out", plan.first_mib)
+    for name in (files.throughput_name, files.first_name):
+        # A hard link: the same bytes, but events on it reach watchers of peer_dir only.
+        os.link(ours_dir / f"{name}.out", peer_dir / f"{name}.out")
+    return files
+
+
+def write_log(path: Path, mib: int) -> int:
+    """``mib`` MiB of worker output (ANSI colours, ``\\r``, some non-ASCII), then a last line."""
+    block = (fake_log("auth", 40) + "✓ 12 passed — ready for review\n").encode()
+    chunk = block * (MIB // len(block) + 1)
+    with open(path, "wb") as file:
+        for _ in range(mib):
+            file.write(chunk[:MIB])
+        file.write(f"{END_MARKER}\n".encode())
+    return path.stat().st_size
+
+
+# --- the writer (its own process, so this loop cannot delay it) -------------------------------
+
+
+def write_lines(paths: list[str], rate: int, seconds: float, results: Any) -> None:
+    """Append ``rate`` lines a second to every file for ``seconds``, evenly spread.
+
+    One whole line per ``write``, each carrying its sequence number in its file and its write
+    time. Puts ``("start", 0)``, then ``("end", (elapsed s, CPU s))`` on ``results``.
+    """
+    fds = [os.open(path, os.O_WRONLY | os.O_APPEND) for path in paths]
+    step = 1e9 / (rate * len(fds))
+    results.put(("start", 0))
+    start = now_ns()
+    try:
+        for k in range(int(rate * seconds) * len(fds)):
+            wait = start + k * step - now_ns()
+            if wait > 0:
+                time.sleep(wait / 1e9)
+            seq, index = divmod(k, len(fds))
+            os.write(fds[index], f"L{seq:07d} {now_ns()} {LINE_TEXT}\n".encode())
+    finally:
+        for fd in fds:
+            os.close(fd)
+    results.put(("end", ((now_ns() - start) / 1e9, own_cpu())))
+
+
+class Writer:
+    """The writer process: started by :meth:`start`, killed by :meth:`stop` if still running."""
+
+    def __init__(self, paths: list[str], rate: int, seconds: float) -> None:
+        context = multiprocessing.get_context("spawn")  # no fork of this process's threads
+        self.results = context.Queue()
+        self.process = context.Process(
+            target=write_lines, args=(paths, rate, seconds, self.results), daemon=True
+        )
+        self.timeout = seconds + WRITER_SLACK
+
+    async def start(self) -> None:
+        """Start the process and wait until it starts writing."""
+        self.process.start()
+        await self.expect("start")
+
+    async def finished(self) -> tuple[float, float]:
+        """Wait for the end: the writing time and the writer's CPU time, in seconds."""
+        result: tuple[float, float] = await self.expect("end")
+        return result
+
+    async def expect(self, kind: str) -> Any:
+        """The next message from the writer, which must be of ``kind``."""
+        got, value = await asyncio.to_thread(self._next)
+        if got != kind:
+            raise RuntimeError(f"writer sent {got!r}, expected {kind!r}")
+        return value
+
+    def _next(self) -> tuple[str, Any]:
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(queue.Empty):
+                message: tuple[str, Any] = self.results.get(timeout=0.2)
+                return message
+            if not self.process.is_alive():
+                raise RuntimeError(f"writer process exited ({self.process.exitcode})")
+        raise RuntimeError("writer process did not answer in time")
+
+    def stop(self) -> None:
+        """Reap the process; kill it if it is still writing."""
+        if self.process.pid is None:  # never started
+            return
+        self.process.join(5)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(5)
+
+
+# --- CPU and memory from /proc -----------------------------------------------------------------
+
+
+def stat_fields(pid: int) -> list[str] | None:
+    """``/proc/<pid>/stat`` after the command name (field 3 onwards), or ``None`` if gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+
+
+def process_tree(root: int) -> dict[int, list[str]]:
+    """The stat fields of ``root`` and of every descendant."""
+    stats = {int(e.name): stat_fields(int(e.name)) for e in os.scandir("/proc") if e.name.isdigit()}
+    children: dict[int, list[int]] = {}
+    for pid, fields in stats.items():
+        if fields is not None:
+            children.setdefault(int(fields[1]), []).append(pid)
+    tree: dict[int, list[str]] = {}
+    pending = [root]
+    while pending:
+        pid = pending.pop()
+        fields = stats.get(pid)
+        if fields is not None:
+            tree[pid] = fields
+            pending.extend(children.get(pid, []))
+    return tree
+
+
+def cpu_seconds(fields: list[str]) -> float:
+    """utime + stime + cutime + cstime: a process's CPU and that of the children it reaped."""
+    return sum(int(value) for value in fields[11:15]) / CLOCK_TICKS
+
+
+def own_cpu() -> float:
+    """CPU seconds of this process (the bench client)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def rss_bytes(fields: list[str]) -> int:
+    """Resident set size."""
+    return int(fields[21]) * PAGE_SIZE
+
+
+@dataclass
+class Usage:
+    """What a server and its children used while a measurement ran."""
+
+    cpu: float = 0.0  # seconds
+    wall: float = 0.0  # seconds
+    rss_before: int = 0  # the server process alone
+    rss_peak: int = 0
+    tree_rss_peak: int = 0  # the server and its children, summed
+    processes: int = 0
+
+    @property
+    def cpu_share(self) -> float:
+        """CPU as a share of one core."""
+        return self.cpu / self.wall if self.wall else 0.0
+
+
+class UsageSampler:
+    """Samples a server's process tree every ``SAMPLE_PERIOD`` from :meth:`start` to :meth:`stop`.
+
+    CPU is summed over the whole tree at both ends (a child reaped meanwhile is in its
+    parent's cutime/cstime); RSS is the peak of the samples.
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.usage = Usage()
+        self._cpu_start = 0.0
+        self._start_ns = 0
+        self._task: asyncio.Future[None] | None = None
+
+    def start(self) -> None:
+        """Take the first sample and keep sampling."""
+        tree = process_tree(self.pid)
+        self.usage.rss_before = rss_bytes(tree[self.pid])
+        self._cpu_start = sum(cpu_seconds(fields) for fields in tree.values())
+        self._start_ns = now_ns()
+        self._task = asyncio.ensure_future(self._sample_forever())
+
+    async def _sample_forever(self) -> None:
+        while True:
+            self.sample()
+            await asyncio.sleep(SAMPLE_PERIOD)
+
+    def sample(self) -> dict[int, list[str]]:
+        """One sample of RSS; the tree it saw."""
+        tree = process_tree(self.pid)
+        usage = self.usage
+        usage.rss_peak = max(usage.rss_peak, rss_bytes(tree[self.pid]))
+        usage.tree_rss_peak = max(usage.tree_rss_peak, sum(map(rss_bytes, tree.values())))
+        usage.processes = max(usage.processes, len(tree))
+        return tree
+
+    def cancel(self) -> None:
+        """Stop sampling."""
+        if self._task is not None:
+            self._task.cancel()
+
+    def stop(self) -> Usage:
+        """The last sample; what was used since :meth:`start`."""
+        self.cancel()
+        tree = self.sample()
+        self.usage.cpu = sum(cpu_seconds(fields) for fields in tree.values()) - self._cpu_start
+        self.usage.wall = (now_ns() - self._start_ns) / 1e9
+        return self.usage
+
+
+# --- WebSocket clients --------------------------------------------------------------------------
+
+
+def request(
+    server: JupyterServer, path: str, method: str = "GET", body: str | None = None
+) -> HTTPRequest:
+    """A request to the server with its token."""
+    url = f"http://127.0.0.1:{server.port}{path}"
+    return HTTPRequest(url, method=method, body=body, headers=server.headers, request_timeout=10)
+
+
+async def connect(server: JupyterServer, path: str) -> WebSocketClientConnection:
+    """Open a WebSocket on the server."""
+    url = f"ws://127.0.0.1:{server.port}{path}"
+    ws_request = HTTPRequest(url, headers=server.headers, connect_timeout=10, request_timeout=10)
+    ws = await websocket_connect(ws_request, max_message_size=MAX_MESSAGE)
+    # tornado turns Nagle back on once the upgrade is done; then a frame sent right after another
+    # waits for the server's delayed ACK (~40 ms): this client's delay, not the server's.
+    ws.protocol.set_nodelay(True)
+    return ws
+
+
+async def next_message(ws: WebSocketClientConnection, deadline: float) -> tuple[str, int]:
+    """The next message and its arrival time; ``TimeoutError`` at ``deadline`` (monotonic)."""
+    message = await asyncio.wait_for(ws.read_message(), max(0.0, deadline - time.monotonic()))
+    arrival = now_ns()
+    if message is None:
+        raise ConnectionError("WebSocket closed by the server")
+    return message if isinstance(message, str) else message.decode(), arrival
+
+
+async def open_channel(server: JupyterServer) -> WebSocketClientConnection:
+    """A channel connection, past its first ``sessions:updated`` frame."""
+    ws = await connect(server, "/api/saga/channels")
+    await next_message(ws, time.monotonic() + STEP_DEADLINE)
+    return ws
+
+
+async def subscribe(ws: WebSocketClientConnection, name: str, offset: int | None = None) -> None:
+    """Send ``subscribe:logs``."""
+    frame: dict[str, Any] = {"type": "subscribe:logs", "sessionName": name}
+    if offset is not None:
+        frame["offset"] = offset
+    await ws.write_message(json.dumps(frame))
+
+
+def channel_text(message: str) -> str | None:
+    """The text a channel frame carries, if it is ``logs:data``."""
+    frame = json.loads(message)
+    return frame["data"] if frame.get("type") == "logs:data" else None
+
+
+def terminal_text(message: str) -> str | None:
+    """The text a terminal frame carries, if it is ``stdout``."""
+    frame = json.loads(message)
+    return frame[1] if frame[0] == "stdout" else None
+
+
+class Terminals:
+    """Jupyter terminals opened on one server; :meth:`close` deletes them all."""
+
+    def __init__(self, server: JupyterServer) -> None:
+        self.server = server
+        self.http = AsyncHTTPClient()
+        self.names: list[str] = []
+        self.sockets: list[WebSocketClientConnection] = []
+
+    async def open(self) -> WebSocketClientConnection:
+        """A new terminal (``POST /api/terminals``) and its WebSocket."""
+        response = await self.http.fetch(request(self.server, "/api/terminals", "POST", "{}"))
+        name = json.loads(response.body)["name"]
+        self.names.append(name)
+        ws = await connect(self.server, f"/terminals/websocket/{name}")
+        self.sockets.append(ws)
+        return ws
+
+    async def close(self) -> None:
+        """Close every WebSocket and delete every terminal (its shell and ``tail`` end)."""
+        for ws in self.sockets:
+            ws.close()
+        for name in self.names:
+            with contextlib.suppress(Exception):
+                await self.http.fetch(request(self.server, f"/api/terminals/{name}", "DELETE"))
+
+
+async def type_line(ws: WebSocketClientConnection, command: str) -> None:
+    """Type a command line into a terminal."""
+    await ws.write_message(json.dumps(["stdin", command + "\r"]))
+
+
+async def interrupt(ws: WebSocketClientConnection) -> None:
+    """Type Ctrl-C: stops ``tail``."""
+    await ws.write_message(json.dumps(["stdin", "\x03"]))
+
+
+async def wait_for_text(ws: WebSocketClientConnection, needle: str, deadline: float) -> int:
+    """Read terminal output until ``needle`` shows up; its arrival time."""
+    seen = ""
+    while True:
+        message, arrival = await next_message(ws, deadline)
+        seen = seen[-len(needle) :] + (terminal_text(message) or "")
+        if needle in seen:
+            return arrival
+
+
+async def shell_ready(ws: WebSocketClientConnection, k: int) -> None:
+    """Wait until the terminal's shell runs commands again (the printed text is not the echo)."""
+    await type_line(ws, f"printf 'R%sY\\n' {k}")
+    await wait_for_text(ws, f"R{k}Y", time.monotonic() + STEP_DEADLINE)
+
+
+# --- 1. append-to-frame latency -------------------------------------------------------------
+
+
+@dataclass
+class Receiver:
+    """What one subscriber saw of one file: whole lines, timed when they arrive."""
+
+    expected: int
+    warmup: int  # sequence numbers below this are not timed
+    latencies: list[float] = field(default_factory=list)  # ms
+    received: int = 0
+    partial: str = ""
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def feed(self, text: str, arrival_ns: int) -> None:
+        """Take a chunk of text; time every bench line it completes."""
+        *lines, self.partial = (self.partial + text).split("\n")
+        for line in lines:
+            match = LINE_RE.search(line)
+            if match is None:
+                if HEADER in line:
+                    self.ready.set()
+                continue
+            self.received += 1
+            if int(match[1]) >= self.warmup:
+                self.latencies.append(ms_since(int(match[2]), arrival_ns))
+        if self.received >= self.expected:
+            self.done.set()
+
+
+async def receive(
+    ws: WebSocketClientConnection, text_of: Callable[[str], str | None], into: Receiver
+):
+    """Feed every message's text to a receiver until cancelled."""
+    while (message := await ws.read_message()) is not None:
+        arrival = now_ns()
+        text = text_of(message if isinstance(message, str) else message.decode())
+        if text:
+            into.feed(text, arrival)
+
+
+async def wait_all(events: list[asyncio.Event], timeout: float) -> bool:
+    """Whether every event was set within ``timeout`` seconds."""
+    try:
+        await asyncio.wait_for(asyncio.gather(*(event.wait() for event in events)), timeout)
+    except TimeoutError:
+        return False
+    return True
+
+
+@dataclass
+class Latency:
+    """The outcome of one side's latency run."""
+
+    latencies: list[float]
+    received: int
+    expected: int
+    usage: Usage
+    writer_seconds: float
+    writer_cpu: float
+    client_cpu: float
+
+    def p(self, q: float) -> float:
+        """A latency percentile in ms (infinite when nothing arrived)."""
+        return percentile(self.latencies, q) if self.latencies else float("inf")
+
+
+async def latency_run(
+    sockets: list[WebSocketClientConnection],
+    text_of: Callable[[str], str | None],
+    paths: list[str],
+    server_pid: int,
+    plan: Plan,
+) -> Latency:
+    """Write to ``paths`` while each socket (following one of them) times what arrives."""
+    per_file = int(plan.rate * plan.seconds)
+    receivers = [Receiver(per_file, int(plan.rate * WARMUP)) for _ in paths]
+    pairs = zip(sockets, receivers, strict=True)
+    tasks = [asyncio.ensure_future(receive(ws, text_of, r)) for ws, r in pairs]
+    writer = Writer(paths, plan.rate, plan.seconds)
+    sampler = UsageSampler(server_pid)
+    try:
+        if not await wait_all([r.ready for r in receivers], READY_DEADLINE):
+            raise RuntimeError("subscribers did not see their file's first line in time")
+        await writer.start()
+        client_before = own_cpu()
+        sampler.start()
+        writer_seconds, writer_cpu = await writer.finished()
+        usage = sampler.stop()
+        client_cpu = own_cpu() - client_before
+        await wait_all([r.done for r in receivers], DRAIN_DEADLINE)
+    finally:
+        sampler.cancel()
+        for task in tasks:
+            task.cancel()
+        await asyncio.to_thread(writer.stop)
+    return Latency(
+        [value for r in receivers for value in r.latencies],
+        sum(r.received for r in receivers),
+        per_file * len(paths),
+        usage,
+        writer_seconds,
+        writer_cpu,
+        client_cpu / writer_seconds,
+    )
+
+
+async def latency_ours(server: JupyterServer, files: Files, plan: Plan) -> Latency:
+    """One channel connection per subscriber, each subscribed to one session."""
+    sockets: list[WebSocketClientConnection] = []
+    try:
+        for i in range(plan.subscribers):
+            sockets.append(await open_channel(server))
+            await subscribe(sockets[-1], session(i))
+        paths = files.latency(files.ours_dir)
+        return await latency_run(sockets, channel_text, paths, server.pid, plan)
+    finally:
+        for ws in sockets:
+            ws.close()
+
+
+async def latency_peer(server: JupyterServer, files: Files, plan: Plan) -> Latency:
+    """One terminal per subscriber, each running ``tail -F`` on one file."""
+    terminals = Terminals(server)
+    try:
+        paths = files.latency(files.peer_dir)
+        for path in paths:
+            await type_line(await terminals.open(), f"tail -F {path}")
+        return await latency_run(terminals.sockets, terminal_text, paths, server.pid, plan)
+    finally:
+        await terminals.close()
+
+
+async def unwatched_cpu(server: JupyterServer, files: Files, plan: Plan) -> Usage:
+    """Ours with the same writer but no subscriber: what the directory watch alone costs."""
+    seconds = min(plan.seconds, UNWATCHED_SECONDS)
+    writer = Writer(files.latency(files.ours_dir), plan.rate, seconds)
+    sampler = UsageSampler(server.pid)
+    try:
+        await writer.start()
+        sampler.start()
+        await writer.finished()
+        return sampler.stop()
+    finally:
+        sampler.cancel()
+        await asyncio.to_thread(writer.stop)
+
+
+# --- 2. throughput --------------------------------------------------------------------------
+
+
+@dataclass
+class Throughput:
+    """Bytes of the file delivered, in how long; ``complete`` when its last byte arrived."""
+
+    delivered: int
+    seconds: float
+    complete: bool
+    wire: int = 0  # bytes of text on the WebSocket (the peer's include the terminal's \r)
+
+    @property
+    def mib_s(self) -> float:
+        """MiB of the file delivered per second."""
+        return self.delivered / MIB / self.seconds if self.seconds else 0.0
+
+
+async def throughput_ours(server: JupyterServer, files: Files) -> Throughput:
+    """Subscribe from byte 0 and read ``logs:data`` frames until the file's last byte."""
+    ws = await open_channel(server)
+    delivered = offset = 0
+    try:
+        start = end = now_ns()
+        deadline = time.monotonic() + THROUGHPUT_DEADLINE
+        await subscribe(ws, files.throughput_name, offset=0)
+        with contextlib.suppress(TimeoutError):
+            while offset < files.throughput_bytes:
+                message, end = await next_message(ws, deadline)
+                frame = json.loads(message)
+                if frame.get("type") == "logs:data":
+                    delivered += len(frame["data"].encode())
+                    offset = frame["offset"]
+    finally:
+        ws.close()
+    seconds = ms_since(start, end) / 1000
+    return Throughput(delivered, seconds, offset >= files.throughput_bytes, delivered)
+
+
+async def throughput_peer(server: JupyterServer, files: Files) -> Throughput:
+    """``tail -F -c +1`` in a terminal, read until the file's last line shows."""
+    terminals = Terminals(server)
+    wire, seen, complete = 0, "", False
+    try:
+        ws = await terminals.open()
+        await shell_ready(ws, 0)
+        path = files.peer_dir / f"{files.throughput_name}.out"
+        start = now_ns()
+        deadline = time.monotonic() + THROUGHPUT_DEADLINE
+        await type_line(ws, f"tail -F -c +1 {path}")
+        end = start
+        with contextlib.suppress(TimeoutError):
+            while not complete:
+                message, end = await next_message(ws, deadline)
+                text = terminal_text(message) or ""
+                wire += len(text.encode())
+                seen = seen[-len(END_MARKER) :] + text
+                complete = END_MARKER in seen
+        await interrupt(ws)
+    finally:
+        await terminals.close()
+    delivered = files.throughput_bytes if complete else wire  # wire overcounts by the \r's
+    return Throughput(delivered, ms_since(start, end) / 1000, complete, wire)
+
+
+# --- 3. first frame of a large file ---------------------------------------------------------
+
+
+async def first_frame_ours(
+    server: JupyterServer, files: Files, runs: int
+) -> tuple[list[float], int]:
+    """Subscribe, time the initial frame, unsubscribe; ``runs`` times. Times (ms), frame bytes."""
+    ws = await open_channel(server)
+    times: list[float] = []
+    size = 0
+    unsubscribe = json.dumps({"type": "unsubscribe:logs", "sessionName": files.first_name})
+    try:
+        for _ in range(runs):
+            deadline = time.monotonic() + STEP_DEADLINE
+            start = now_ns()
+            await subscribe(ws, files.first_name)
+            while True:
+                message, arrival = await next_message(ws, deadline)
+                frame = json.loads(message)
+                if frame.get("type") == "logs:data" and frame["isInitial"]:
+                    break
+            times.append(ms_since(start, arrival))
+            size = len(frame["data"].encode())
+            await ws.write_message(unsubscribe)
+    finally:
+        ws.close()
+    return times, size
+
+
+async def first_frame_peer(server: JupyterServer, files: Files, runs: int) -> list[float]:
+    """Type ``tail -F``, time its output of the file's last line, stop it; ``runs`` times."""
+    terminals = Terminals(server)
+    times: list[float] = []
+    path = files.peer_dir / f"{files.first_name}.out"
+    try:
+        ws = await terminals.open()
+        await shell_ready(ws, 0)
+        for k in range(1, runs + 1):
+            start = now_ns()
+            await type_line(ws, f"tail -F {path}")
+            arrival = await wait_for_text(ws, END_MARKER, time.monotonic() + STEP_DEADLINE)
+            times.append(ms_since(start, arrival))
+            await interrupt(ws)
+            await shell_ready(ws, k)
+    finally:
+        await terminals.close()
+    return times
+
+
+# --- the run and the report -----------------------------------------------------------------
+
+
+@dataclass
+class Results:
+    """Every figure of one run."""
+
+    latency: dict[str, Latency] = field(default_factory=dict)
+    throughput: dict[str, Throughput] = field(default_factory=dict)
+    first: dict[str, list[float]] = field(default_factory=dict)
+    first_bytes: int = 0
+    unwatched: Usage = field(default_factory=Usage)
+
+
+async def measure(ours: JupyterServer, peer: JupyterServer, files: Files, plan: Plan) -> Results:
+    """The three measurements, ours then the peer's each time."""
+    results = Results()
+    log(f"1/3 latency, ours: {plan.load}")
+    results.latency["ours"] = await latency_ours(ours, files, plan)
+    log("1/3 ours again, with the writer but no subscriber")
+    results.unwatched = await unwatched_cpu(ours, files, plan)
+    log("1/3 latency, peer: tail -F in jupyter terminals")
+    results.latency["peer"] = await latency_peer(peer, files, plan)
+    log(f"2/3 throughput, ours: {files.throughput_bytes / MIB:.0f} MiB from offset 0")
+    results.throughput["ours"] = await throughput_ours(ours, files)
+    log("2/3 throughput, peer: tail -F -c +1")
+    results.throughput["peer"] = await throughput_peer(peer, files)
+    log(f"3/3 first frame of a {files.first_bytes / MIB:.0f} MiB file, {plan.runs} runs each")
+    results.first["ours"], results.first_bytes = await first_frame_ours(ours, files, plan.runs)
+    results.first["peer"] = await first_frame_peer(peer, files, plan.runs)
+    return results
+
+
+def load() -> str:
+    """The load averages, as ``uptime`` shows them."""
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f}, {five:.2f}, {fifteen:.2f}"
+
+
+def fmt_ms(value: float) -> str:
+    """Milliseconds for the table."""
+    return "—" if value != value or value == float("inf") else f"{value:.2f} ms"
+
+
+def fmt_mib(value: int) -> str:
+    """Bytes as MiB for the table."""
+    return f"{value / MIB:.0f} MiB"
+
+
+def row(metric: str, ours: str, peer: str, target: str, passed: bool | None = None) -> str:
+    """One table row; ``passed`` None is for information."""
+    verdict = {True: "pass", False: "**FAIL**", None: "info"}[passed]
+    return f"| {metric} | {ours} | {peer} | {target} | {verdict} |"
+
+
+def latency_rows(ours: Latency, peer: Latency, plan: Plan, unwatched: Usage) -> list[str]:
+    """Rows of measurement 1."""
+    p50, p99 = (ours.p(50), peer.p(50)), (ours.p(99), peer.p(99))
+    setup = plan.load
+    return [
+        row(
+            f"append-to-frame latency p50 ({setup})",
+            fmt_ms(p50[0]),
+            fmt_ms(p50[1]),
+            f"≤ {TARGET_P50_MS:g} ms and ≤ peer",
+            p50[0] <= min(TARGET_P50_MS, p50[1]),
+        ),
+        row(
+            "append-to-frame latency p99",
+            fmt_ms(p99[0]),
+            fmt_ms(p99[1]),
+            f"≤ {TARGET_P99_MS:g} ms and ≤ peer",
+            p99[0] <= min(TARGET_P99_MS, p99[1]),
+        ),
+        row(
+            "append-to-frame latency max",
+            fmt_ms(max(ours.latencies, default=float("inf"))),
+            fmt_ms(max(peer.latencies, default=float("inf"))),
+            "—",
+        ),
+        row(
+            "lines delivered",
+            f"{ours.received}/{ours.expected}",
+            f"{peer.received}/{peer.expected}",
+            "all, once",
+            ours.received == ours.expected,
+        ),
+        row(
+            "server CPU during 1 (jupyter + children, share of one core)",
+            f"{ours.usage.cpu_share:.0%}",
+            f"{peer.usage.cpu_share:.0%}",
+            "—",
+        ),
+        row(
+            "server CPU, same writer, no subscriber",
+            f"{unwatched.cpu_share:.0%}",
+            "0% (nothing runs)",
+            "—",
+        ),
+        row(
+            "server RSS during 1 (jupyter process, peak)",
+            rss_cell(ours.usage),
+            rss_cell(peer.usage),
+            "—",
+        ),
+        row(
+            "server RSS during 1 (jupyter + children, summed, peak)",
+            fmt_mib(ours.usage.tree_rss_peak),
+            fmt_mib(peer.usage.tree_rss_peak),
+            "—",
+        ),
+    ]
+
+
+def rss_cell(usage: Usage) -> str:
+    """Peak RSS of the server process and its growth during the run."""
+    return f"{fmt_mib(usage.rss_peak)} (+{fmt_mib(usage.rss_peak - usage.rss_before)})"
+
+
+def throughput_rows(ours: Throughput, peer: Throughput, size: int) -> list[str]:
+    """Rows of measurement 2."""
+
+    def cell(result: Throughput) -> str:
+        done = "" if result.complete else f" (timed out after {fmt_mib(result.delivered)})"
+        return f"{result.mib_s:.1f} MiB/s{done}"
+
+    passed = ours.complete and ours.mib_s >= max(TARGET_MIB_S, peer.mib_s)
+    return [
+        row(
+            f"throughput to one subscriber ({fmt_mib(size)} from byte 0)",
+            cell(ours),
+            cell(peer),
+            f"≥ {TARGET_MIB_S:g} MiB/s and ≥ peer",
+            passed,
+        )
+    ]
+
+
+def first_rows(ours: list[float], peer: list[float], size: int) -> list[str]:
+    """Rows of measurement 3."""
+    setup = f"{fmt_mib(size)} file, {len(ours)} subscribes"
+    return [
+        row(
+            f"first frame p50 ({setup})",
+            fmt_ms(percentile(ours, 50)),
+            fmt_ms(percentile(peer, 50)),
+            f"≤ {TARGET_FIRST_MS:g} ms",
+            percentile(ours, 50) <= TARGET_FIRST_MS,
+        ),
+        row(
+            "first frame p99",
+            fmt_ms(percentile(ours, 99)),
+            fmt_ms(percentile(peer, 99)),
+            f"≤ {TARGET_FIRST_MS:g} ms",
+            percentile(ours, 99) <= TARGET_FIRST_MS,
+        ),
+    ]
+
+
+def notes(results: Results, files: Files, loads: list[str]) -> list[str]:
+    """What the table needs to be read right."""
+    ours, peer = results.latency["ours"], results.latency["peer"]
+    return [
+        f"Load average (1, 5, 15 min): {loads[0]} at the start, {loads[1]} at the end; "
+        f"{os.cpu_count()} CPUs. Other load shows up in every figure.",
+        f"Writer: {ours.expected} lines in {ours.writer_seconds:.2f} s (ours), {peer.expected} in "
+        f"{peer.writer_seconds:.2f} s (peer); its CPU {ours.writer_cpu:.2f} s / "
+        f"{peer.writer_cpu:.2f} s. Bench client CPU during 1: {ours.client_cpu:.0%} (ours), "
+        f"{peer.client_cpu:.0%} (peer) of a core: its loop's delay is in both sides' figures.",
+        f"Latencies leave out the first {WARMUP:g} s; a line is timed when the frame holding "
+        "its newline is read by the client (before JSON parsing).",
+        f"Server process trees during 1: ours {ours.usage.processes} process(es), peer "
+        f"{peer.usage.processes} (jupyter, a shell and a `tail` per subscriber).",
+        f"Throughput: ours {results.throughput['ours'].wire} bytes of `data`; peer "
+        f"{results.throughput['peer'].wire} bytes of terminal text (the pty adds `\\r` per line); "
+        "MiB/s counts the file's bytes.",
+        f"First frame: ours' initial frame held {results.first_bytes} bytes (initial_log_bytes "
+        f"{INITIAL_LOG_BYTES}); the peer's time includes the shell starting `tail`.",
+        "Peer: its own Jupyter server, watching an empty output directory; terminals run "
+        "`bash --noprofile --norc` (the login profile here runs `pyenv rehash`: seconds).",
+        f"Files: {fmt_mib(files.throughput_bytes)} and {fmt_mib(files.first_bytes)} of worker "
+        "output (ANSI colours, `\\r`, non-ASCII), in the page cache.",
+    ]
+
+
+def render(results: Results, files: Files, loads: list[str], plan: Plan, seconds: float) -> str:
+    """The markdown report."""
+    commit = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    lines = [
+        "# bench_logs",
+        "",
+        f"{time.strftime('%Y-%m-%d %H:%M:%S')}, commit {commit or '?'}, "
+        f"Python {platform.python_version()}, {seconds:.0f} s. Peer: a jupyter_server_terminals "
+        "terminal running `tail -F`, read over its WebSocket.",
+        "",
+        "| metric | ours | peer | target | result |",
+        "|---|---|---|---|---|",
+        *latency_rows(results.latency["ours"], results.latency["peer"], plan, results.unwatched),
+        *throughput_rows(
+            results.throughput["ours"], results.throughput["peer"], files.throughput_bytes
+        ),
+        *first_rows(results.first["ours"], results.first["peer"], files.first_bytes),
+        "",
+        *(f"- {note}" for note in notes(results, files, loads)),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def parse_args(argv: list[str] | None) -> Plan:
+    """Command-line options."""
+    default = Plan()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--subscribers", type=int, default=default.subscribers)
+    parser.add_argument("--rate", type=int, default=default.rate, help="lines/s per session")
+    parser.add_argument("--seconds", type=float, default=default.seconds, help="latency run")
+    parser.add_argument("--throughput-mib", type=int, default=default.throughput_mib)
+    parser.add_argument("--first-mib", type=int, default=default.first_mib)
+    parser.add_argument("--runs", type=int, default=default.runs, help="first frames timed")
+    return Plan(**vars(parser.parse_args(argv)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start tmux and two servers, measure both sides, print and save the table."""
+    plan = parse_args(argv)
+    raise_on_sigterm()
+    began = time.monotonic()
+    loads = [load()]
+    with contextlib.ExitStack() as cleanup:
+        workdir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="saga-bench-")))
+        tmux = TmuxServer(f"saga-bench-logs-{os.getpid()}")
+        cleanup.callback(tmux.kill)
+        names = [session(i) for i in range(plan.subscribers + 2)]
+        log(f"{len(names)} tmux sessions on -L {tmux.socket}; writing the files")
+        tmux.new_sessions(names)
+        files = write_files(workdir, plan)
+        (workdir / "empty").mkdir()
+        ours = cleanup.enter_context(JupyterServer(workdir, files.ours_dir, tmux.socket, POLL))
+        peer_server = JupyterServer(workdir, workdir / "empty", tmux.socket, POLL)
+        peer_server.command.append(PEER_SHELL)
+        peer = cleanup.enter_context(peer_server)
+        ours.wait_ready(len(names))
+        peer.wait_ready(len(names))
+        results = asyncio.run(measure(ours, peer, files, plan))
+        loads.append(load())
+    report = render(results, files, loads, plan, time.monotonic() - began)
+    print(report)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(report)
+    log(f"written to {RESULTS.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -14,7 +14,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import (
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers import Observer
 
 logger = logging.getLogger(__name__)
@@ -22,18 +30,29 @@ logger = logging.getLogger(__name__)
 Listener = Callable[[str, str], None]
 # Events that may change what a file holds or whether it exists.
 RELEVANT_EVENTS = frozenset({"created", "modified", "deleted", "moved", "closed"})
+# Asked of inotify always; writes only while someone follows output (a busy writer's every
+# write is an event: thousands a second that nobody needs while no log is streamed).
+LIST_EVENTS: list[type[FileSystemEvent]] = [FileCreatedEvent, FileDeletedEvent, FileMovedEvent]
+WRITE_EVENTS: list[type[FileSystemEvent]] = [FileModifiedEvent, FileClosedEvent]
 
 
 class DirectoryWatch(FileSystemEventHandler):
     """Watches one directory (not recursively) and tells listeners about its files."""
 
-    def __init__(self, directory: str | os.PathLike[str]) -> None:
+    def __init__(
+        self, directory: str | os.PathLike[str], wants_writes: Callable[[], bool] = lambda: True
+    ) -> None:
         self.directory = Path(directory)
+        #: Asked on every :meth:`ensure`: whether modifications are wanted now, or only
+        #: creations, deletions and renames.
+        self.wants_writes = wants_writes
         self._listeners: list[Listener] = []
         self._lock = threading.Lock()
+        self._watch_lock = threading.Lock()
         self._observer: Any = None
         self._watch: Any = None
         self._inode: int | None = None
+        self._writes = False
 
     @property
     def watching(self) -> bool:
@@ -59,36 +78,46 @@ class DirectoryWatch(FileSystemEventHandler):
         self.ensure()
 
     def ensure(self) -> bool:
-        """Re-arm the watch if the directory appeared, vanished or was replaced; cheap otherwise."""
-        if self._observer is None:
-            return False
-        try:
-            inode: int | None = os.stat(self.directory).st_ino
-        except OSError:
-            inode = None
-        if self._watch is not None and inode != self._inode:
-            self._observer.unschedule(self._watch)
-            self._watch = None
-            logger.info("output directory watch closed: %s", self.directory)
-        if self._watch is None and inode is not None:
-            try:
-                self._watch = self._observer.schedule(self, str(self.directory), recursive=False)
-            except OSError as error:
-                logger.warning("cannot watch %s: %s", self.directory, error)
+        """Re-arm the watch if the directory appeared, vanished or was replaced, or if writes
+        became wanted or unwanted; cheap otherwise. Blocks briefly: call it off the event loop.
+        """
+        with self._watch_lock:
+            if self._observer is None:
                 return False
-            self._inode = inode
-            logger.info("output directory watch opened: %s", self.directory)
-            return True
-        return False
+            try:
+                inode: int | None = os.stat(self.directory).st_ino
+            except OSError:
+                inode = None
+            writes = self.wants_writes()
+            if self._watch is not None and (inode != self._inode or writes != self._writes):
+                self._observer.unschedule(self._watch)
+                self._watch = None
+                if inode != self._inode:
+                    logger.info("output directory watch closed: %s", self.directory)
+            if self._watch is None and inode is not None:
+                events = LIST_EVENTS + WRITE_EVENTS if writes else LIST_EVENTS
+                try:
+                    self._watch = self._observer.schedule(
+                        self, str(self.directory), recursive=False, event_filter=events
+                    )
+                except OSError as error:
+                    logger.warning("cannot watch %s: %s", self.directory, error)
+                    return False
+                if inode != self._inode:
+                    logger.info("output directory watch opened: %s", self.directory)
+                self._inode, self._writes = inode, writes
+                return True
+            return False
 
     def stop(self) -> None:
         """Stop watching and join the observer thread."""
-        if self._observer is not None:
-            self._observer.stop()
-            self._observer.join(timeout=5)
-            self._observer = None
-        self._watch = None
-        self._inode = None
+        with self._watch_lock:
+            if self._observer is not None:
+                self._observer.stop()
+                self._observer.join(timeout=5)
+                self._observer = None
+            self._watch = None
+            self._inode = None
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         """Dispatch a watchdog event to every listener, once per file it names."""

@@ -114,6 +114,7 @@ class ChannelHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
 
     def open(self, *args: str, **kwargs: str) -> None:
         """Register the client and send it the current list."""
+        self.set_nodelay(True)  # small frames (a line of output) go out at once
         self.channels.add(self)
         self.send_sessions(sessions_frame(self.poller.sessions_body))
 
@@ -124,7 +125,8 @@ class ChannelHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
 
     async def send_frame(self, frame: dict[str, Any] | bytes) -> bool:
         """Write one text frame and wait until the socket took it; ``False`` once closed."""
-        text = frame if isinstance(frame, bytes) else json.dumps(frame, ensure_ascii=False)
+        # ensure_ascii: the C encoder's fastest path, twice as fast on ANSI-heavy output.
+        text = frame if isinstance(frame, bytes) else json.dumps(frame)
         try:
             await self.write_message(text)
         except (WebSocketClosedError, StreamClosedError):

@@ -75,6 +75,8 @@ class LogStreams:
         self.log = log
         self.streams: dict[str, Stream] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Writes are watched only while some log is streamed.
+        watch.wants_writes = lambda: bool(self.streams)
 
     def __len__(self) -> int:
         return len(self.streams)
@@ -112,6 +114,8 @@ class LogStreams:
         if stream is None:
             stream = self.streams[name] = Stream(name)
             self.log.info("saga_jupyter: log watch opened: %s", name)
+            if len(self.streams) == 1:
+                await asyncio.to_thread(self.watch.ensure)  # before the first read: no gap
         stream.completed = stream.completed or bool(self.is_completed(name))
         subscription = Subscription(client, name, tailer)
         stream.subscriptions[client] = subscription
@@ -208,6 +212,8 @@ class LogStreams:
             if not stream.subscriptions:
                 del self.streams[stream.name]
                 self.log.info("saga_jupyter: log watch closed: %s", stream.name)
+                if not self.streams and self._loop is not None:
+                    self._loop.run_in_executor(None, self.watch.ensure)  # stop watching writes
         if subscription.pump is None or subscription.pump.done():
             subscription.tailer.close()
 

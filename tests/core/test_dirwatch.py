@@ -1,0 +1,65 @@
+"""The one directory watch: events per file, writes only while wanted, re-armed when replaced."""
+
+from __future__ import annotations
+
+import queue
+from pathlib import Path
+
+import pytest
+
+from saga_jupyter.core.dirwatch import DirectoryWatch
+
+
+def events_until(
+    events: queue.Queue[tuple[str, str]], wanted: tuple[str, str]
+) -> list[tuple[str, str]]:
+    seen = []
+    while wanted not in seen:
+        seen.append(events.get(timeout=5))
+    return seen
+
+
+@pytest.fixture
+def watched(tmp_path: Path):  # type: ignore[no-untyped-def]
+    writes = {"wanted": False}
+    watch = DirectoryWatch(tmp_path, wants_writes=lambda: writes["wanted"])
+    events: queue.Queue[tuple[str, str]] = queue.Queue()
+    watch.add_listener(lambda name, kind: events.put((name, kind)))
+    watch.start()
+    yield watch, events, writes
+    watch.stop()
+
+
+def test_writes_are_watched_only_while_wanted(watched, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    watch, events, writes = watched
+    path = tmp_path / "a.out"
+    with path.open("a") as file:
+        file.write("created\n")
+    seen = events_until(events, ("a.out", "created"))
+    for i in range(50):
+        with path.open("a") as file:
+            file.write(f"line {i}\n")
+    (tmp_path / "marker.out").write_text("")
+    seen += events_until(events, ("marker.out", "created"))
+    assert not [kind for name, kind in seen if name == "a.out" and kind == "modified"]
+
+    writes["wanted"] = True
+    assert watch.ensure() is True  # re-armed with writes
+    with path.open("a") as file:
+        file.write("now watched\n")
+    events_until(events, ("a.out", "modified"))
+
+    writes["wanted"] = False
+    assert watch.ensure() is True
+    assert watch.ensure() is False  # nothing changed: nothing to do
+
+
+def test_a_replaced_directory_is_watched_again(watched, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    watch, events, _ = watched
+    moved = tmp_path.parent / (tmp_path.name + "-old")
+    tmp_path.rename(moved)
+    tmp_path.mkdir()
+    assert watch.ensure() is True
+    (tmp_path / "b.out").write_text("x\n")
+    events_until(events, ("b.out", "created"))
+    moved.rename(tmp_path.parent / (tmp_path.name + "-gone"))

@@ -50,6 +50,7 @@ PAUSED_FACTOR = 4  # while paused, lines loaded earlier are kept up to 4 x max_l
 BACKSTOP_INTERVAL = 1.0  # seconds between reads when no file event came (events can be lost)
 STATUS_INTERVAL = 2.0  # seconds between tmux checks of whether the session still runs
 JOIN_TIMEOUT = 5.0
+_ASSETS = pathlib.Path(__file__).parent  # logviewer.js and .css ship next to this module
 
 
 class LogViewer(anywidget.AnyWidget):
@@ -61,8 +62,10 @@ class LogViewer(anywidget.AnyWidget):
     >>> viewer.close()  # doctest: +SKIP
     """
 
-    _esm = pathlib.Path(__file__).with_name("logviewer.js")
-    _css = pathlib.Path(__file__).with_name("logviewer.css")
+    # The files' text, not their paths: anywidget ties every instance to a class-wide watcher
+    # of a path (for hot reload), so no viewer given a path is ever freed.
+    _esm = _ASSETS.joinpath("logviewer.js").read_text(encoding="utf-8")
+    _css = _ASSETS.joinpath("logviewer.css").read_text(encoding="utf-8")
 
     name = traitlets.Unicode(None, allow_none=True, help="The session shown.").tag(sync=True)
     max_lines = traitlets.Int(5000, help="Lines kept in the page while following.").tag(sync=True)

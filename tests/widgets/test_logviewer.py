@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import queue
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -370,6 +372,17 @@ def test_messages_from_the_thread_leave_a_real_kernel(output_dir: Path) -> None:
     # stdout only: watchdog may log a benign race on stderr while its emitter stops.
     printed = [m["content"] for m in outputs if m["msg_type"] == "stream"]
     assert [out["text"] for out in printed if out["name"] == "stdout"] == ["[]\n"]
+
+
+def test_a_closed_viewer_is_freed(output_dir: Path) -> None:
+    write(output_dir / f"{NAME}.out", "x\n")
+    viewer = LogViewer(NAME, output_dir=output_dir, tmux_socket_name="saga-test-no-such-server")
+    shows(viewer, ["x"])
+    viewer.close()
+    freed = weakref.ref(viewer)
+    del viewer
+    gc.collect()
+    assert freed() is None  # nothing (a thread, a watch, anywidget) keeps it and its lines
 
 
 def inotify_watches_on(directory: Path) -> int:

@@ -49,12 +49,16 @@ EARLIER_LINES = 1000  # ...and at most this many lines
 PAUSED_FACTOR = 4  # while paused, lines loaded earlier are kept up to 4 x max_lines
 BACKSTOP_INTERVAL = 1.0  # seconds between reads when no file event came (events can be lost)
 STATUS_INTERVAL = 2.0  # seconds between tmux checks of whether the session still runs
+SEND_INTERVAL = 0.025  # at most 40 updates a second to the page
 JOIN_TIMEOUT = 5.0
 _ASSETS = pathlib.Path(__file__).parent  # logviewer.js and .css ship next to this module
 
 
 class LogViewer(anywidget.AnyWidget):
     """The output of one SAGA session, live: ANSI colours, search, follow/pause, load earlier.
+
+    A thread follows the file until :meth:`close` (as for every widget with background work:
+    re-running a cell makes a new viewer, the old one runs on until closed).
 
     >>> viewer = LogViewer("saga__auth__login-form__4242")  # doctest: +SKIP
     >>> viewer.lines[-1], viewer.status  # doctest: +SKIP
@@ -289,26 +293,36 @@ class LogViewer(anywidget.AnyWidget):
         session: _Session | None = None
         try:
             while not self._stop.is_set():
-                with self._lock:
-                    generation, name = self._generation, self.name
-                if session is None or session.generation != generation:
-                    if session is not None:
-                        session.close()
-                    session = None if name is None else self._open_session(name, generation)
                 timeout = BACKSTOP_INTERVAL
-                if session is not None:
-                    try:
+                try:
+                    session = self._current(session)
+                    if session is not None:
+                        # Updates at most every SEND_INTERVAL: a burst of writes becomes one
+                        # message, and the page lays out once for it.
+                        pause = session.sent_at + SEND_INTERVAL - time.monotonic()
+                        if pause > 0 and self._stop.wait(pause):
+                            break
                         self._step(session)
-                    except Exception:  # a bad read must not end the viewer: try again later
-                        logger.exception("log viewer of %s failed to read", session.name)
-                    timeout = min(timeout, max(0.0, session.next_status - time.monotonic()))
-                if self._watch is not None:
-                    self._watch.ensure()
+                        timeout = min(timeout, max(0.0, session.next_status - time.monotonic()))
+                    if self._watch is not None:
+                        self._watch.ensure()
+                except Exception:  # a bad read must not end the viewer: try again later
+                    logger.exception("log viewer of %s failed", self.name)
                 self._wake.wait(timeout)
                 self._wake.clear()
         finally:
             if session is not None:
                 session.close()
+
+    def _current(self, session: _Session | None) -> _Session | None:
+        """The session to follow now: ``session``, or a new one after a switch."""
+        with self._lock:
+            generation, name = self._generation, self.name
+        if session is not None and session.generation == generation:
+            return session
+        if session is not None:
+            session.close()
+        return None if name is None else self._open_session(name, generation)
 
     def _open_session(self, name: str, generation: int) -> _Session:
         path = output_path(self.output_dir, name)
@@ -336,6 +350,7 @@ class LogViewer(anywidget.AnyWidget):
             with self._lock:
                 if session.generation == self._generation and not self._closed:
                     self._apply(*update)
+                    session.sent_at = time.monotonic()
 
 
 class _Session:
@@ -347,6 +362,7 @@ class _Session:
         self.generation = generation
         self.keep = keep  # lines worth rendering into one update: more would be trimmed
         self.next_status = 0.0
+        self.sent_at = 0.0
         self.tailer = Tailer.from_tail(path, WINDOW_BYTES)
         self.renderer = AnsiRenderer(self.tailer.offset)
         self.sent_open: Line | None = None

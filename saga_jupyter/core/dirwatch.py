@@ -78,8 +78,9 @@ class DirectoryWatch(FileSystemEventHandler):
         self.ensure()
 
     def ensure(self) -> bool:
-        """Re-arm the watch if the directory appeared, vanished or was replaced, or if writes
-        became wanted or unwanted; cheap otherwise. Blocks briefly: call it off the event loop.
+        """Re-arm the watch if the directory or the wish for writes changed; cheap otherwise.
+
+        Blocks briefly (watchdog starts and stops threads): call it off the event loop.
         """
         with self._watch_lock:
             if self._observer is None:

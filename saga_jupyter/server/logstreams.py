@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,6 +76,8 @@ class LogStreams:
         self.log = log
         self.streams: dict[str, Stream] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._changed: set[str] = set()
+        self._changed_lock = threading.Lock()
         # Writes are watched only while some log is streamed.
         watch.wants_writes = lambda: bool(self.streams)
 
@@ -154,18 +157,27 @@ class LogStreams:
                     self._poke(subscription)
 
     def _on_file_event(self, filename: str, event_type: str) -> None:
-        # On the observer's thread: only the name crosses over to the loop.
+        # On the observer's thread: only names cross over, and the loop is woken once for all
+        # the events that arrive before it gets to them (thousands a second with busy writers).
         loop = self._loop
-        if loop is not None:
-            name = name_from_output_file(filename)
-            if name is not None and name in self.streams:
-                loop.call_soon_threadsafe(self._file_changed, name)
+        if loop is None:
+            return
+        name = name_from_output_file(filename)
+        if name is not None and name in self.streams:
+            with self._changed_lock:
+                wake = not self._changed
+                self._changed.add(name)
+            if wake:
+                loop.call_soon_threadsafe(self._files_changed)
 
-    def _file_changed(self, name: str) -> None:
-        stream = self.streams.get(name)
-        if stream is not None:
-            for subscription in stream.subscriptions.values():
-                self._poke(subscription)
+    def _files_changed(self) -> None:
+        with self._changed_lock:
+            names, self._changed = self._changed, set()
+        for name in names:
+            stream = self.streams.get(name)
+            if stream is not None:
+                for subscription in stream.subscriptions.values():
+                    self._poke(subscription)
 
     def _poke(self, subscription: Subscription) -> None:
         # A pump under way reads once more when it is done: a final read after the last event.

@@ -27,6 +27,15 @@ from watchdog.observers import Observer
 
 logger = logging.getLogger(__name__)
 
+
+def _not_a_stopping_emitter(record: logging.LogRecord) -> bool:
+    # watchdog logs this at error level when a watch stops while events are queued, which is
+    # what unscheduling is: harmless, yet red in a notebook or the server log.
+    return "called when the thread is inactive" not in record.getMessage()
+
+
+logging.getLogger("watchdog.observers.inotify").addFilter(_not_a_stopping_emitter)
+
 Listener = Callable[[str, str], None]
 # Events that may change what a file holds or whether it exists.
 RELEVANT_EVENTS = frozenset({"created", "modified", "deleted", "moved", "closed"})

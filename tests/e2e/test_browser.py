@@ -1,0 +1,201 @@
+"""The dashboard notebook in a real browser: JupyterLab and Notebook 7 in headless Chromium.
+
+One JupyterLab process (with the extension) and a handful of demo workers on a private tmux
+socket serve both tests. A person's steps: open the notebook, Run > Run All Cells, look at the
+table, click a row, watch its log grow, see its badge turn to completed when the worker ends.
+Screenshots land in tests/e2e/screenshots/ (gitignored) for a human to look at.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from libtmux.server import Server
+from playwright.sync_api import Page, expect, sync_playwright
+
+from saga_jupyter.demo import LONG_RUNNING, DemoWorker, start_demo, stop_demo
+from tests.helpers import JupyterProcess, kill_worker
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's; Playwright's own downloads are never used
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+NOTEBOOK = Path(__file__).parents[2] / "notebooks" / "dashboard.ipynb"
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+# Bounded, but generous: a busy two-core machine takes ~15 s to load JupyterLab's page and
+# start a kernel. Live updates come from a scan every 2 s (the widgets' default interval).
+LOAD_MS = 90_000
+LIVE_MS = 20_000
+# The first worker finishes while JupyterLab starts: a completed row from the outset.
+DURATIONS = [3.0, LONG_RUNNING, LONG_RUNNING, LONG_RUNNING]
+
+
+@dataclass
+class Demo:
+    """A JupyterLab process watching demo workers on its own tmux socket and directory."""
+
+    jupyter: JupyterProcess
+    tmux: Server
+    output_dir: Path
+    workers: list[DemoWorker]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """Demo workers and JupyterLab, shared by the tests of this module (starting both is slow)."""
+    tmp = tmp_path_factory.mktemp("browser")
+    output_dir, root, settings = tmp / "sessions", tmp / "root", tmp / "lab-settings"
+    root.mkdir()
+    shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
+    # JupyterLab's "get notified about news?" toast would cover the page in the screenshot.
+    notification = settings / "@jupyterlab" / "apputils-extension"
+    notification.mkdir(parents=True)
+    (notification / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
+    # Module scope, so not libtmux's function-scoped ``server`` fixture; its naming, though.
+    tmux = Server(socket_name=f"libtmux_test_saga_{secrets.token_hex(4)}")
+    workers = start_demo(output_dir, tmux.socket_name, len(DURATIONS), DURATIONS)
+    jupyter = None
+    try:
+        with pytest.MonkeyPatch.context() as env:
+            # Inherited by the server and from it by the notebook's kernel, which has no
+            # Jupyter config: the contract's variables are how it finds the sessions.
+            env.setenv("SAGA_SESSIONS_DIR", str(output_dir))
+            env.setenv("SAGA_TMUX_SOCKET", tmux.socket_name)
+            env.setenv("JUPYTERLAB_SETTINGS_DIR", str(settings))
+            jupyter = JupyterProcess(
+                root,
+                f"--SagaJupyterApp.output_dir={output_dir}",
+                f"--SagaJupyterApp.tmux_socket_name={tmux.socket_name}",
+                f"--SagaJupyterApp.state_file={tmp / 'state.json'}",
+                app="lab",
+            )
+        yield Demo(jupyter, tmux, output_dir, workers)
+    finally:
+        if jupyter is not None:
+            jupyter.stop()
+        stop_demo(workers, tmux.socket_name)
+        if tmux.is_alive():
+            tmux.kill()
+
+
+@pytest.fixture
+def page() -> Iterator[Page]:
+    """A page of headless Debian Chromium, driven by Playwright, large enough for the dashboard.
+
+    Per test, not per module: between its calls Playwright's sync API marks its own event loop
+    as the running one, and pytest-jupyter's autouse loop fixture would take it and close it.
+    """
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} is missing: scripts/test installs it (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page(viewport={"width": 1400, "height": 1100})
+        finally:
+            browser.close()
+
+
+def open_notebook(page: Page, jupyter: JupyterProcess, path: str) -> None:
+    """Open a notebook and wait for its kernel: idle, and connected to this page."""
+    page.goto(f"{jupyter.url}{path}?token={jupyter.token}")
+    indicator = page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]')
+    expect(indicator.first).to_be_attached(timeout=LOAD_MS)
+
+
+def run_all_cells(page: Page) -> None:
+    """Run > Run All Cells, then wait until every code cell has run (``[n]:``, not ``[*]:``).
+
+    Waiting matters: the kernel handles a click on a widget only after the running cells.
+    """
+    for _ in range(3):
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        outcome = page.wait_for_function(
+            """() => {
+                if (document.querySelector(".jp-Dialog")) return "dialog";
+                const prompts = [...document.querySelectorAll(".jp-CodeCell .jp-InputPrompt")];
+                return prompts.length > 0 && prompts.every((p) => /\\[\\d+\\]/.test(p.textContent));
+            }""",
+            timeout=LOAD_MS,
+        ).json_value()
+        if outcome is True:
+            return
+        # Run All while JupyterLab still set up its kernel session: it drops the cells and
+        # asks for a kernel. A person takes the preferred one offered and runs them again.
+        page.locator(".jp-Dialog .jp-mod-accept").click()
+        expect(page.locator(".jp-Dialog")).to_have_count(0)
+    pytest.fail("Run All Cells kept asking for a kernel")
+
+
+def show_dashboard(page: Page, name: str) -> None:
+    """Scroll the dashboard (the first cell's output) into view and save a screenshot."""
+    page.locator(".jp-CodeCell").first.evaluate("(cell) => cell.scrollIntoView()")
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / name)
+
+
+def test_dashboard_in_jupyterlab(demo: Demo, page: Page) -> None:
+    open_notebook(page, demo.jupyter, f"lab/tree/{NOTEBOOK.name}")
+    run_all_cells(page)
+
+    # The table lists every demo worker, the first one already completed.
+    table = page.locator(".saga-table")
+    for worker in demo.workers:
+        expect(table.locator(f'tr[data-name="{worker.name}"]')).to_be_visible()
+    first = demo.workers[0].name
+    expect(table.locator(f'tr[data-name="{first}"] .saga-badge')).to_have_class(
+        re.compile("saga-completed"), timeout=LIVE_MS
+    )
+
+    # Click a running worker other than the one shown by default: the viewer follows it.
+    viewer = page.locator(".sj-logviewer")
+    expect(viewer.locator(".sj-name")).to_have_text(re.compile("^saga__"), timeout=LIVE_MS)
+    shown = viewer.locator(".sj-name").text_content()
+    chosen = next(w for w in demo.workers[1:] if w.name != shown)
+    row = table.locator(f'tr[data-name="{chosen.name}"]')
+    row.click()
+    expect(row).to_have_class(re.compile("saga-selected"))
+    expect(viewer.locator(".sj-name")).to_have_text(chosen.name, timeout=LIVE_MS)
+    expect(viewer.locator(".sj-badge")).to_have_text("Streaming")
+
+    # A line appended to its output shows up in the open viewer, ANSI bold made a style.
+    marker = f"appended-by-the-browser-test-{secrets.token_hex(4)}"
+    with chosen.output_file.open("a", encoding="utf-8") as out:
+        out.write(f"\n\x1b[1;35m{marker}\x1b[0m\n")  # own line, whatever the worker was writing
+    line = viewer.locator(".sj-line", has_text=marker)
+    expect(line).to_be_visible(timeout=LIVE_MS)
+    expect(line.locator(".sj-bold")).to_have_text(marker)
+
+    # The worker ends: its badge turns from running to completed, and the viewer says Complete.
+    badge = row.locator(".saga-badge")
+    expect(badge).to_have_class(re.compile("saga-running"))
+    kill_worker(demo.tmux, chosen.name)
+    expect(badge).to_have_class(re.compile("saga-completed"), timeout=LIVE_MS)
+    expect(badge).to_have_text("completed")
+    expect(viewer.locator(".sj-badge")).to_have_text("Complete", timeout=LIVE_MS)
+
+    page.locator(".jp-SideBar [data-id='filebrowser']").click()  # collapse: room for the table
+    show_dashboard(page, "jupyterlab-dashboard.png")
+
+
+def test_dashboard_in_notebook_7(demo: Demo, page: Page) -> None:
+    open_notebook(page, demo.jupyter, f"notebooks/{NOTEBOOK.name}")
+    run_all_cells(page)
+    table = page.locator(".saga-table")
+    for worker in demo.workers:
+        expect(table.locator(f'tr[data-name="{worker.name}"]')).to_be_visible()
+    expect(page.locator(".sj-logviewer .sj-name")).to_have_text(
+        re.compile("^saga__"), timeout=LIVE_MS
+    )
+    show_dashboard(page, "notebook7-dashboard.png")

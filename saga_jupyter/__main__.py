@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 import shutil
@@ -18,6 +19,7 @@ from pathlib import Path
 from types import FrameType
 
 from .core.errors import SagaError
+from .core.settings import OUTPUT_DIR_ENV, STATE_FILE_ENV, TMUX_SOCKET_ENV
 from .demo import DEFAULT_COUNT, DEFAULT_OUTPUT_DIR, DEFAULT_SOCKET, DemoWorker, start_demo
 from .demo import stop_demo as stop_demo_workers
 
@@ -165,28 +167,34 @@ def start_lab(
         sys.executable, "-m", "jupyter", "lab", "--no-browser",
         f"--ServerApp.ip={HOST}", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
         f"--IdentityProvider.token={token}",
-        f"--SagaJupyterApp.output_dir={output_dir}",
-        f"--SagaJupyterApp.tmux_socket_name={socket_name}",
-        # The demo's sessions stay out of the metadata store of real ones.
-        f"--SagaJupyterApp.state_file={output_dir / STATE_FILE}",
     ]  # fmt: skip
     if os.geteuid() == 0:
         command.append("--allow-root")
     if DASHBOARD.is_file():
         command.append(f"--LabApp.default_url=/lab/tree/{DASHBOARD.as_posix()}")
     # Its own process group: Ctrl-C reaches only us, and we stop it (no "Shutdown?" prompt).
-    return subprocess.Popen([*command, *extra], stdin=subprocess.DEVNULL, start_new_session=True)
+    # The extension's settings, in the environment so that the notebooks' kernels (the API and
+    # the widgets) inherit them too. The demo's sessions stay out of the store of real ones.
+    env = {
+        **os.environ,
+        OUTPUT_DIR_ENV: str(output_dir),
+        TMUX_SOCKET_ENV: socket_name,
+        STATE_FILE_ENV: str(output_dir / STATE_FILE),
+    }
+    return subprocess.Popen(
+        [*command, *extra], stdin=subprocess.DEVNULL, start_new_session=True, env=env
+    )
 
 
 def wait_ready(lab: subprocess.Popen[bytes], port: int, token: str, stop: StopRequest) -> bool:
-    """Wait until the extension answers ``/api/saga/status``; ``False`` if it never does."""
+    """Wait until the extension has scanned once (``/api/saga/status``); ``False`` if never."""
     url = f"http://{HOST}:{port}/api/saga/status"
     request = urllib.request.Request(url, headers={"Authorization": f"token {token}"})
     deadline = time.monotonic() + READY_TIMEOUT
     while not stop.is_set() and lab.poll() is None and time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310 - http only
-                if response.status == 200:
+                if json.loads(response.read()).get("lastPoll") is not None:
                     return True
         except urllib.error.HTTPError as error:
             if error.code == 404:

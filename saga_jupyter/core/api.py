@@ -24,7 +24,8 @@ from .discovery import Discovery
 from .errors import SessionNotFound, TmuxUnavailable
 from .info import STATUSES, SessionInfo
 from .names import output_path, parse_name
-from .settings import Settings, resolve
+from .settings import Settings, resolve, state_file
+from .store import peek
 from .tailer import Tailer
 from .tmux import Tmux, target
 
@@ -40,13 +41,22 @@ _discoveries: dict[Settings, Discovery] = {}
 _scan_lock = threading.Lock()  # Discovery is not thread-safe; widgets scan from threads
 
 
+def discovery_for(settings: Settings) -> Discovery:
+    """A kernel-side Discovery, starting from what the server's metadata store remembers.
+
+    So a session that ended before this kernel started keeps its real start and end times.
+    """
+    discovery = Discovery(settings.output_dir, Tmux(settings.tmux_socket_name))
+    discovery.memory = peek(state_file())
+    return discovery
+
+
 def scan(settings: Settings) -> list[SessionInfo]:
     """Every session of these settings now, newest first (one tmux call, one directory listing)."""
     with _scan_lock:
         discovery = _discoveries.get(settings)
         if discovery is None:
-            discovery = Discovery(settings.output_dir, Tmux(settings.tmux_socket_name))
-            _discoveries[settings] = discovery
+            discovery = _discoveries[settings] = discovery_for(settings)
         return discovery.scan()
 
 

@@ -2,6 +2,7 @@
 
 The kernel side (the Python API, the widgets) has no Jupyter config, so every entry point
 resolves ``output_dir`` and ``tmux_socket_name`` here, the same way the server's traits default.
+The kernel also reads (never writes) the server's metadata store, found the same way.
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
+from jupyter_core.paths import jupyter_data_dir
+
 DEFAULT_OUTPUT_DIR = "/tmp/saga-sessions"  # noqa: S108 - the contract's default, shared with SAGA
 OUTPUT_DIR_ENV = "SAGA_SESSIONS_DIR"
 TMUX_SOCKET_ENV = "SAGA_TMUX_SOCKET"
+STATE_FILE_ENV = "SAGA_STATE_FILE"
 
 
 class Settings(NamedTuple):
@@ -38,3 +42,12 @@ def resolve(
     if not tmux_socket_name:
         tmux_socket_name = os.environ.get(TMUX_SOCKET_ENV) or None
     return Settings(Path(output_dir), tmux_socket_name)
+
+
+def state_file() -> Path:
+    """The metadata store's path: ``$SAGA_STATE_FILE``, else the server's default.
+
+    The default is ``saga_jupyter/sessions.json`` in the Jupyter data directory.
+    """
+    path = os.environ.get(STATE_FILE_ENV)
+    return Path(path) if path else Path(jupyter_data_dir()) / "saga_jupyter" / "sessions.json"

@@ -242,6 +242,23 @@ class MetadataStore:
         return {}
 
 
+def peek(state_file: str | os.PathLike[str]) -> dict[str, SessionRecord]:
+    """The usable records of a store file, read without changing it: ``{}`` when there are none.
+
+    For readers beside the server (a notebook's kernel): only the server repairs the file.
+    """
+    try:
+        sessions = _parse(Path(state_file).read_bytes())
+    except (OSError, ValueError):
+        return {}
+    records: dict[str, SessionRecord] = {}
+    for item in sessions:
+        with contextlib.suppress(ValueError):
+            record = SessionRecord.from_json(item)
+            records.setdefault(record.name, record)
+    return records
+
+
 def _parse(data: bytes) -> list[object]:
     """The ``sessions`` list of a store file; ``ValueError`` saying why the file is unusable."""
     if not data.strip():

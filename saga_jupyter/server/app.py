@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from pathlib import Path
 from typing import Any
 
-from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Int, TraitError, Unicode, default, validate
 
 from ..core.discovery import Discovery
-from ..core.settings import resolve
+from ..core.settings import resolve, state_file
 from ..core.store import MetadataStore
 from ..core.tmux import Tmux
 from .channel import ChannelHandler, Channels
@@ -54,7 +52,7 @@ class SagaJupyterApp(ExtensionApp):
 
     @default("state_file")
     def _default_state_file(self) -> str:
-        return str(Path(jupyter_data_dir()) / "saga_jupyter" / "sessions.json")
+        return str(state_file())
 
     @validate("poll_interval")
     def _validate_poll_interval(self, proposal: dict[str, Any]) -> float:

@@ -12,12 +12,11 @@ import os
 import threading
 from collections.abc import Callable
 
+from ..core.api import discovery_for
 from ..core.dirwatch import DirectoryWatch
-from ..core.discovery import Discovery
 from ..core.info import SessionInfo
 from ..core.names import name_from_output_file
 from ..core.settings import Settings, resolve
-from ..core.tmux import Tmux
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +53,8 @@ class LiveSessions:
         self.sessions: list[SessionInfo] = []
         #: Why tmux could not be asked at the last scan, or ``None`` when it answered.
         self.tmux_error: str | None = None
-        self._tmux = Tmux(self.settings.tmux_socket_name)
-        self._discovery = Discovery(self.settings.output_dir, self._tmux)
+        self._discovery = discovery_for(self.settings)
+        self._tmux = self._discovery.tmux
         self._watch = DirectoryWatch(self.settings.output_dir)
         self._watch.add_listener(self._on_file_event)
         self._changes: list[Listener] = []

@@ -14,6 +14,7 @@ from watchdog.observers.inotify_c import InotifyFD
 import saga_jupyter as saga
 from saga_jupyter.core.errors import InvalidSessionName, SessionNotFound
 from saga_jupyter.core.settings import DEFAULT_OUTPUT_DIR, resolve
+from saga_jupyter.core.store import MetadataStore, SessionRecord
 from tests.core.test_preview import read_bytes_of_this_process
 from tests.helpers import kill_worker, start_worker, wait_for
 
@@ -98,6 +99,33 @@ def test_settings_come_from_the_environment(
     monkeypatch.setenv("SAGA_TMUX_SOCKET", sessions["tmux_socket_name"])
     assert {info.name for info in saga.list_sessions()} == {RUNNING, OTHER, DONE}
     assert saga.get_session(DONE).status == "completed"
+
+
+def test_completed_sessions_keep_the_times_in_the_servers_store(
+    server: Server, output_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A kernel started after the session ended: its file's mtime would be a poor start time.
+    name, start, end = "saga__auth__stored__1", 1795343400.0, 1795344000.0
+    (output_dir / f"{name}.out").write_text("done\n")
+    state_file = tmp_path / "state.json"
+    MetadataStore(state_file).save({name: SessionRecord(name, "completed", start, end, end)})
+    written = state_file.read_bytes()
+    monkeypatch.setenv("SAGA_STATE_FILE", str(state_file))
+    info = saga.get_session(name, output_dir=output_dir, tmux_socket_name=server.socket_name)
+    assert (info.start_time, info.end_time) == (start, end)
+    assert state_file.read_bytes() == written  # read only: the server owns the file
+
+
+def test_a_damaged_store_is_left_to_the_server(
+    server: Server, output_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (output_dir / f"{DONE}.out").write_text("signed up\n")
+    state_file = tmp_path / "state.json"
+    state_file.write_bytes(b'{"version": 1, "sessions": [')
+    monkeypatch.setenv("SAGA_STATE_FILE", str(state_file))
+    info = saga.get_session(DONE, output_dir=output_dir, tmux_socket_name=server.socket_name)
+    assert info.start_time == (output_dir / f"{DONE}.out").stat().st_mtime // 1
+    assert [path.name for path in tmp_path.iterdir() if "state" in path.name] == ["state.json"]
 
 
 def test_get_session(sessions: dict[str, str], server: Server) -> None:

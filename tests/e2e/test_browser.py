@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 from libtmux.server import Server
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Locator, Page, expect, sync_playwright
 
 from saga_jupyter.demo import LONG_RUNNING, DemoWorker, start_demo, stop_demo
-from tests.helpers import JupyterProcess, kill_worker
+from tests.helpers import JupyterProcess, kill_worker, wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's; Playwright's own downloads are never used
 CHROMIUM_ARGS = [
@@ -30,6 +30,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
 NOTEBOOK = Path(__file__).parents[2] / "notebooks" / "dashboard.ipynb"
+LAB_NOTEBOOK, NOTEBOOK_7_NOTEBOOK = "dashboard-lab.ipynb", "dashboard-notebook7.ipynb"
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 # Bounded, but generous: a busy two-core machine takes ~15 s to load JupyterLab's page and
 # start a kernel. Live updates come from a scan every 2 s (the widgets' default interval).
@@ -47,6 +48,7 @@ class Demo:
     tmux: Server
     output_dir: Path
     workers: list[DemoWorker]
+    state_file: Path
 
 
 @pytest.fixture(scope="module")
@@ -54,14 +56,20 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     """Demo workers and JupyterLab, shared by the tests of this module (starting both is slow)."""
     tmp = tmp_path_factory.mktemp("browser")
     output_dir, root, settings = tmp / "sessions", tmp / "root", tmp / "lab-settings"
+    state_file = tmp / "state.json"
     root.mkdir()
-    shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
-    # JupyterLab's "get notified about news?" toast would cover the page in the screenshot.
-    notification = settings / "@jupyterlab" / "apputils-extension"
-    notification.mkdir(parents=True)
-    (notification / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False})
-    )
+    for copy in (LAB_NOTEBOOK, NOTEBOOK_7_NOTEBOOK):  # a kernel each
+        shutil.copy(NOTEBOOK, root / copy)
+    # As a person's settings would be after a first visit: no "get notified about news?"
+    # toast over the screenshot, and "Always start the preferred kernel" ticked (else a kernel
+    # started while the page loads can make Run All ask "Select Kernel" and drop the cells).
+    for plugin, values in {
+        "apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
+        "notebook-extension/tracker": {"autoStartDefaultKernel": True},
+    }.items():
+        path = settings / "@jupyterlab" / f"{plugin}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
     # Module scope, so not libtmux's function-scoped ``server`` fixture; its naming, though.
     tmux = Server(socket_name=f"libtmux_test_saga_{secrets.token_hex(4)}")
     workers = start_demo(output_dir, tmux.socket_name, len(DURATIONS), DURATIONS)
@@ -72,15 +80,15 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
             # Jupyter config: the contract's variables are how it finds the sessions.
             env.setenv("SAGA_SESSIONS_DIR", str(output_dir))
             env.setenv("SAGA_TMUX_SOCKET", tmux.socket_name)
+            env.setenv("SAGA_STATE_FILE", str(state_file))
             env.setenv("JUPYTERLAB_SETTINGS_DIR", str(settings))
             jupyter = JupyterProcess(
                 root,
                 f"--SagaJupyterApp.output_dir={output_dir}",
                 f"--SagaJupyterApp.tmux_socket_name={tmux.socket_name}",
-                f"--SagaJupyterApp.state_file={tmp / 'state.json'}",
                 app="lab",
             )
-        yield Demo(jupyter, tmux, output_dir, workers)
+        yield Demo(jupyter, tmux, output_dir, workers, state_file)
     finally:
         if jupyter is not None:
             jupyter.stop()
@@ -106,9 +114,9 @@ def page() -> Iterator[Page]:
             browser.close()
 
 
-def open_notebook(page: Page, jupyter: JupyterProcess, path: str) -> None:
+def open_notebook(page: Page, jupyter: JupyterProcess, url: str) -> None:
     """Open a notebook and wait for its kernel: idle, and connected to this page."""
-    page.goto(f"{jupyter.url}{path}?token={jupyter.token}")
+    page.goto(f"{jupyter.url}{url}?token={jupyter.token}")
     indicator = page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]')
     expect(indicator.first).to_be_attached(timeout=LOAD_MS)
 
@@ -116,26 +124,42 @@ def open_notebook(page: Page, jupyter: JupyterProcess, path: str) -> None:
 def run_all_cells(page: Page) -> None:
     """Run > Run All Cells, then wait until every code cell has run (``[n]:``, not ``[*]:``).
 
-    Waiting matters: the kernel handles a click on a widget only after the running cells.
+    A Run All made while JupyterLab still connects to the new kernel can be dropped without a
+    trace (every prompt stays ``[ ]:``): like a person, run them again. Waiting for the end
+    matters: the kernel handles a click on a widget only after the running cells.
     """
-    for _ in range(3):
+    first = page.locator(".jp-CodeCell .jp-InputPrompt").first
+    for attempt in range(3):
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-        outcome = page.wait_for_function(
-            """() => {
-                if (document.querySelector(".jp-Dialog")) return "dialog";
-                const prompts = [...document.querySelectorAll(".jp-CodeCell .jp-InputPrompt")];
-                return prompts.length > 0 && prompts.every((p) => /\\[\\d+\\]/.test(p.textContent));
-            }""",
-            timeout=LOAD_MS,
-        ).json_value()
-        if outcome is True:
-            return
-        # Run All while JupyterLab still set up its kernel session: it drops the cells and
-        # asks for a kernel. A person takes the preferred one offered and runs them again.
-        page.locator(".jp-Dialog .jp-mod-accept").click()
-        expect(page.locator(".jp-Dialog")).to_have_count(0)
-    pytest.fail("Run All Cells kept asking for a kernel")
+        try:
+            expect(first).to_have_text(re.compile(r"\[(\*|\d+)\]"), timeout=10_000)
+            break
+        except AssertionError:
+            if attempt == 2:
+                raise
+    page.wait_for_function(
+        """() => {
+            const prompts = [...document.querySelectorAll(".jp-CodeCell .jp-InputPrompt")];
+            return prompts.every((p) => /\\[\\d+\\]/.test(p.textContent));
+        }""",
+        timeout=LOAD_MS,
+    )
+
+
+def listing_every_worker(page: Page, workers: list[DemoWorker]) -> Locator:
+    """The dashboard's table, once it lists every worker (widgets render after the cells ran)."""
+    table = page.locator(".saga-table")
+    for worker in workers:
+        expect(table.locator(f'tr[data-name="{worker.name}"]')).to_be_visible(timeout=LIVE_MS)
+    return table
+
+
+def stored_status(demo: Demo, name: str) -> str | None:
+    """The status the server's metadata store holds for a session."""
+    document = json.loads(demo.state_file.read_text()) if demo.state_file.exists() else {}
+    statuses = {record["name"]: record["status"] for record in document.get("sessions", [])}
+    return statuses.get(name)
 
 
 def show_dashboard(page: Page, name: str) -> None:
@@ -146,13 +170,11 @@ def show_dashboard(page: Page, name: str) -> None:
 
 
 def test_dashboard_in_jupyterlab(demo: Demo, page: Page) -> None:
-    open_notebook(page, demo.jupyter, f"lab/tree/{NOTEBOOK.name}")
+    open_notebook(page, demo.jupyter, f"lab/tree/{LAB_NOTEBOOK}")
     run_all_cells(page)
 
     # The table lists every demo worker, the first one already completed.
-    table = page.locator(".saga-table")
-    for worker in demo.workers:
-        expect(table.locator(f'tr[data-name="{worker.name}"]')).to_be_visible()
+    table = listing_every_worker(page, demo.workers)
     first = demo.workers[0].name
     expect(table.locator(f'tr[data-name="{first}"] .saga-badge')).to_have_class(
         re.compile("saga-completed"), timeout=LIVE_MS
@@ -190,11 +212,19 @@ def test_dashboard_in_jupyterlab(demo: Demo, page: Page) -> None:
 
 
 def test_dashboard_in_notebook_7(demo: Demo, page: Page) -> None:
-    open_notebook(page, demo.jupyter, f"notebooks/{NOTEBOOK.name}")
+    # A worker that ends before this notebook's kernel starts, once the server has stored it.
+    ended = next(w for w in demo.workers[1:] if demo.tmux.has_session(w.name))
+    kill_worker(demo.tmux, ended.name)
+    wait_until(lambda: stored_status(demo, ended.name) == "completed", timeout=10)
+
+    open_notebook(page, demo.jupyter, f"notebooks/{NOTEBOOK_7_NOTEBOOK}")
     run_all_cells(page)
-    table = page.locator(".saga-table")
-    for worker in demo.workers:
-        expect(table.locator(f'tr[data-name="{worker.name}"]')).to_be_visible()
+    table = listing_every_worker(page, demo.workers)
+    # The new kernel takes the ended worker's times from the server's store: it shows how
+    # long the worker ran, not "0s" (as it would with the file's last write as the start).
+    duration = table.locator(f'tr[data-name="{ended.name}"] td').nth(5)
+    expect(duration).to_have_text(re.compile(r"^(\d+m )?\d+s$"))
+    expect(duration).not_to_have_text("0s")
     expect(page.locator(".sj-logviewer .sj-name")).to_have_text(
         re.compile("^saga__"), timeout=LIVE_MS
     )

@@ -13,6 +13,7 @@ from libtmux.server import Server
 from watchdog.observers.inotify_c import InotifyFD
 
 from saga_jupyter.core.info import SessionInfo
+from saga_jupyter.core.store import MetadataStore, SessionRecord
 from saga_jupyter.widgets.live import LiveSessions
 from saga_jupyter.widgets.table import ESM, SessionTable, format_duration, render_rows
 from tests.helpers import kill_worker, start_worker, wait_until
@@ -110,6 +111,22 @@ def test_a_new_output_file_shows_up_before_the_next_scan(server: Server, output_
         wait_until(lambda: not row_of(table, NAME), timeout=3)
     finally:
         table.close()
+
+
+def test_a_session_over_before_the_kernel_started_keeps_its_stored_times(
+    server: Server, output_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    start, end = 1795343400.0, 1795344000.0
+    (output_dir / f"{NAME}.out").write_text("done\n")  # written now: mtime is a poor start
+    state_file = tmp_path / "state.json"
+    MetadataStore(state_file).save({NAME: SessionRecord(NAME, "completed", start, end)})
+    monkeypatch.setenv("SAGA_STATE_FILE", str(state_file))
+    live = LiveSessions(output_dir, server.socket_name)
+    try:
+        (info,) = live.refresh()
+        assert (info.start_time, info.end_time) == (start, end)
+    finally:
+        live.close()
 
 
 def test_refresh_scans_now(server: Server, output_dir: Path) -> None:

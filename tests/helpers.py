@@ -9,6 +9,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Awaitable, Callable
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from libtmux.server import Server
+from watchdog.observers.inotify_c import InotifyFD
 
 
 def saga_config(server: Server, output_dir: Path, **traits: Any) -> dict[str, Any]:
@@ -72,6 +74,31 @@ def wait_until(condition: Callable[[], Any], timeout: float = 5.0, interval: flo
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s: {condition}")
         time.sleep(interval)
+
+
+def own_threads() -> set[threading.Thread]:
+    """Threads but the event loop's executor pool and watchdog's process-wide inotify reader.
+
+    What a component under test started and must stop: compare before and after.
+    """
+    return {
+        t
+        for t in threading.enumerate()
+        if not t.name.startswith(("asyncio_", "ThreadPool")) and not isinstance(t, InotifyFD)
+    }
+
+
+def inotify_watches_on(directory: Path) -> int:
+    """How many inotify watches of this process are on ``directory`` (from /proc fdinfo)."""
+    inode = f"ino:{directory.stat().st_ino:x} "
+    count = 0
+    for fdinfo in Path("/proc/self/fdinfo").iterdir():
+        try:
+            text = fdinfo.read_text()
+        except OSError:
+            continue
+        count += sum(line.startswith("inotify") and inode in line for line in text.splitlines())
+    return count
 
 
 class Channel:

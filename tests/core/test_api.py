@@ -2,21 +2,19 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from libtmux.server import Server
-from watchdog.observers.inotify_c import InotifyFD
 
 import saga_jupyter as saga
 from saga_jupyter.core.errors import InvalidSessionName, SessionNotFound
 from saga_jupyter.core.settings import DEFAULT_OUTPUT_DIR, resolve
 from saga_jupyter.core.store import MetadataStore, SessionRecord
 from tests.core.test_preview import read_bytes_of_this_process
-from tests.helpers import kill_worker, start_worker, wait_for
+from tests.helpers import kill_worker, own_threads, start_worker, wait_for
 
 RUNNING = "saga__auth__login__1"
 OTHER = "saga__billing__invoice__2"
@@ -39,15 +37,6 @@ def wait_until_file(path: Path, timeout: float = 5.0) -> None:
     while not path.exists():
         assert time.monotonic() < deadline, f"{path} never appeared"
         time.sleep(0.02)
-
-
-def threads() -> set[threading.Thread]:
-    """Threads but the event loop's executor pool and watchdog's process-wide inotify reader."""
-    return {
-        t
-        for t in threading.enumerate()
-        if not t.name.startswith(("asyncio_", "ThreadPool")) and not isinstance(t, InotifyFD)
-    }
 
 
 async def collect(stream: AsyncIterator[str], until: str, timeout: float = 5.0) -> str:
@@ -246,18 +235,18 @@ async def test_follow_refuses_unknown_and_malformed_names(sessions: dict[str, st
 
 
 async def test_closing_follow_leaves_no_thread_or_file(sessions: dict[str, str]) -> None:
-    before = threads()
+    before = own_threads()
     fds = len(list(Path("/proc/self/fd").iterdir()))
     stream = saga.follow(RUNNING, poll=POLL, **sessions)
     assert await collect(stream, "started\n")
-    assert threads() != before  # the directory watch's observer runs meanwhile
+    assert own_threads() != before  # the directory watch's observer runs meanwhile
     await stream.aclose()
-    assert threads() == before
+    assert own_threads() == before
     assert len(list(Path("/proc/self/fd").iterdir())) == fds
 
 
 async def test_a_follow_left_behind_is_cleaned_up_when_collected(sessions: dict[str, str]) -> None:
-    before = threads()
+    before = own_threads()
 
     async def first_line() -> str:
         async for text in saga.follow(RUNNING, poll=POLL, **sessions):
@@ -266,4 +255,4 @@ async def test_a_follow_left_behind_is_cleaned_up_when_collected(sessions: dict[
 
     assert await first_line() == "started\n"
     gc.collect()
-    await wait_for(lambda: threads() == before)
+    await wait_for(lambda: own_threads() == before)

@@ -5,16 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 from libtmux.server import Server
-from watchdog.observers.inotify_c import InotifyFD
 
 from saga_jupyter.core.tmux import BACKOFF_FIRST
-from tests.helpers import saga_config, start_worker, wait_for
+from tests.helpers import inotify_watches_on, own_threads, saga_config, start_worker, wait_for
 
 POLL = 0.2
 
@@ -27,30 +25,6 @@ def jp_server_config(server: Server, tmp_path: Path) -> dict[str, Any]:
 
 async def get_json(jp_fetch: Any, *parts: str) -> Any:
     return json.loads((await jp_fetch("api", "saga", *parts)).body)
-
-
-def own_threads() -> set[threading.Thread]:
-    """Threads but the event loop's executor pool and watchdog's process-wide inotify reader."""
-    return {
-        t
-        for t in threading.enumerate()
-        if not t.name.startswith(("asyncio_", "ThreadPool")) and not isinstance(t, InotifyFD)
-    }
-
-
-def inotify_watches_on(directory: Path) -> int:
-    """How many inotify watches of this process are on ``directory`` (from /proc fdinfo)."""
-    inode = f"ino:{directory.stat().st_ino:x} "
-    count = 0
-    for info in Path("/proc/self/fdinfo").iterdir():
-        try:
-            text = info.read_text()
-        except OSError:
-            continue
-        count += sum(
-            1 for line in text.splitlines() if line.startswith("inotify") and inode in line
-        )
-    return count
 
 
 async def test_stops_cleanly(

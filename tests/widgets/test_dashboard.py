@@ -9,8 +9,8 @@ from libtmux.server import Server
 
 from saga_jupyter.widgets.dashboard import Dashboard, lanes, render_status, render_timeline
 from saga_jupyter.widgets.live import LiveSessions
-from tests.helpers import kill_worker, start_worker, wait_until
-from tests.widgets.test_table import NOW, info, inotify_watches_on, row_of, threads
+from tests.helpers import inotify_watches_on, kill_worker, own_threads, start_worker, wait_until
+from tests.widgets.test_table import NOW, info, row_of
 
 FIRST = "saga__auth__login__1"
 SECOND = "saga__billing__invoice__2"
@@ -114,12 +114,12 @@ def test_timeline_and_status_are_escaped(tmp_path: Path) -> None:
 
 def test_close_leaves_no_thread_or_watch(server: Server, output_dir: Path) -> None:
     start_worker(server, FIRST, output_dir)
-    before = threads()
+    before = own_threads()
     dashboard = Dashboard(output_dir=output_dir, tmux_socket_name=server.socket_name, interval=0.1)
     wait_until(lambda: dashboard.viewer.name == FIRST and dashboard.viewer.status == "streaming")
-    assert threads() - before  # the scanning thread, the viewer's, the watches' observers
+    assert own_threads() - before  # the scanning thread, the viewer's, the watches' observers
     assert inotify_watches_on(output_dir) == 2  # the scanning thread's and the viewer's
     dashboard.close()
-    assert threads() == before
+    assert own_threads() == before
     assert inotify_watches_on(output_dir) == 0
     assert not dashboard.live.running

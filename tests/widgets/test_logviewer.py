@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 import os
 import queue
-import threading
 import time
 import weakref
 from collections.abc import Iterator
@@ -15,11 +14,10 @@ from typing import Any
 import pytest
 from jupyter_client.manager import start_new_kernel
 from libtmux.server import Server
-from watchdog.observers.inotify_c import InotifyFD
 
 from saga_jupyter.core.errors import InvalidSessionName
 from saga_jupyter.widgets.logviewer import LogViewer
-from tests.helpers import kill_worker, start_worker, wait_until
+from tests.helpers import inotify_watches_on, kill_worker, own_threads, start_worker, wait_until
 
 NAME = "saga__viewer__tail__1"
 OTHER = "saga__viewer__other__2"
@@ -76,11 +74,6 @@ def numbered(first: int, last: int) -> str:
 
 def shows(viewer: LogViewer, expected: list[str]) -> Any:
     return wait_until(lambda: viewer.lines == expected, timeout=5)
-
-
-def own_threads() -> set[threading.Thread]:
-    """Every thread but watchdog's process-wide inotify reader."""
-    return {thread for thread in threading.enumerate() if not isinstance(thread, InotifyFD)}
 
 
 def test_content_grows_as_the_file_grows(open_viewer: Any, output_dir: Path) -> None:
@@ -383,16 +376,3 @@ def test_a_closed_viewer_is_freed(output_dir: Path) -> None:
     del viewer
     gc.collect()
     assert freed() is None  # nothing (a thread, a watch, anywidget) keeps it and its lines
-
-
-def inotify_watches_on(directory: Path) -> int:
-    """How many inotify watches of this process are on ``directory`` (from /proc fdinfo)."""
-    inode = f"ino:{directory.stat().st_ino:x} "
-    count = 0
-    for info in Path("/proc/self/fdinfo").iterdir():
-        try:
-            text = info.read_text()
-        except OSError:
-            continue
-        count += sum(line.startswith("inotify") and inode in line for line in text.splitlines())
-    return count

@@ -4,42 +4,20 @@ import json
 import re
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from libtmux.server import Server
-from watchdog.observers.inotify_c import InotifyFD
 
 from saga_jupyter.core.info import SessionInfo
 from saga_jupyter.core.store import MetadataStore, SessionRecord
 from saga_jupyter.widgets.live import LiveSessions
 from saga_jupyter.widgets.table import ESM, SessionTable, format_duration, render_rows
-from tests.helpers import kill_worker, start_worker, wait_until
+from tests.helpers import inotify_watches_on, kill_worker, own_threads, start_worker, wait_until
 
 NAME = "saga__auth__login__1"
 NOW = 1_800_000_000.0
-
-
-def threads() -> set[threading.Thread]:
-    """Threads but watchdog's process-wide inotify reader (see tests/server/test_lifecycle.py)."""
-    return {t for t in threading.enumerate() if not isinstance(t, InotifyFD)}
-
-
-def inotify_watches_on(directory: Path) -> int:
-    """How many inotify watches of this process are on ``directory`` (from /proc fdinfo)."""
-    inode = f"ino:{directory.stat().st_ino:x} "
-    count = 0
-    for fdinfo in Path("/proc/self/fdinfo").iterdir():
-        try:
-            text = fdinfo.read_text()
-        except OSError:
-            continue
-        count += sum(
-            1 for line in text.splitlines() if line.startswith("inotify") and inode in line
-        )
-    return count
 
 
 def info(
@@ -218,14 +196,14 @@ def test_durations_tick_for_running_sessions_only() -> None:
 
 
 def test_close_leaves_no_thread_or_watch(server: Server, output_dir: Path) -> None:
-    before = threads()
+    before = own_threads()
     table = SessionTable(output_dir=output_dir, tmux_socket_name=server.socket_name, interval=0.1)
     assert table.live.running
-    assert any(t.name == "saga-live-sessions" for t in threads() - before)
+    assert any(t.name == "saga-live-sessions" for t in own_threads() - before)
     assert inotify_watches_on(output_dir) == 1
     table.close()
     assert not table.live.running
-    assert threads() == before
+    assert own_threads() == before
     assert inotify_watches_on(output_dir) == 0
 
 

@@ -32,7 +32,7 @@ def read_preview(path: str | os.PathLike[str], size: int | None = None) -> str |
                 lines = _last_lines(file.read(size - start), partial_first=partial)
                 if len(lines) >= PREVIEW_LINES or start == 0 or window >= MAX_READ:
                     break
-                window *= 4
+                window = min(window * 4, MAX_READ)
     except OSError:
         return None
     if not lines:

@@ -118,11 +118,15 @@ class Tmux:
                 return []
             raise TmuxUnavailable(f"tmux list-sessions failed: {result.stderr.strip()[:200]}")
         self.server_running = True
-        # Most lines repeat from one scan to the next: parse each distinct line once.
-        previous, self._parsed = self._parsed, {}
-        for line in result.stdout.splitlines():
-            self._parsed[line] = previous[line] if line in previous else _session_line(line)
-        return [session for session in self._parsed.values() if session is not None]
+        # Most lines repeat from one scan to the next: parse each distinct line once. A new
+        # dict, swapped in whole: a launch and a scan may list sessions from two threads.
+        previous = self._parsed
+        parsed = {
+            line: previous[line] if line in previous else _session_line(line)
+            for line in result.stdout.splitlines()
+        }
+        self._parsed = parsed
+        return [session for session in parsed.values() if session is not None]
 
     def windows(self, name: str) -> list[dict[str, object]] | None:
         """The windows of a session with their panes, from one call; ``None`` if it is gone."""

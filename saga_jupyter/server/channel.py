@@ -114,6 +114,7 @@ class ChannelHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
 
     def open(self, *args: str, **kwargs: str) -> None:
         """Register the client and send it the current list."""
+        super().open(*args, **kwargs)  # Jupyter's keep-alive pings: a vanished client is closed
         self.set_nodelay(True)  # small frames (a line of output) go out at once
         self.channels.add(self)
         self.send_sessions(sessions_frame(self.poller.sessions_body))

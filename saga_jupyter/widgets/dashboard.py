@@ -178,8 +178,9 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
     def _show(self, name: str) -> None:
         with self._lock:
             self.viewer.name = name
+            # The live list, not the table's: on the first scan the table is not filled yet.
             self.timeline.value = render_timeline(
-                self.table.sessions, self._clock(), self.table.selected
+                self.live.sessions, self._clock(), self.table.selected
             )
 
 

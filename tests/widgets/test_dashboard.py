@@ -54,6 +54,16 @@ def test_status_table_and_timeline_follow_the_sessions(
     assert dashboard.table.sessions == []
 
 
+def test_the_first_scan_draws_the_timeline(server: Server, output_dir: Path) -> None:
+    (output_dir / f"{DONE}.out").write_text("done\n")
+    dashboard = Dashboard(output_dir=output_dir, tmux_socket_name=server.socket_name, interval=60)
+    try:
+        wait_until(lambda: dashboard.viewer.name == DONE)  # chosen by the first scan
+        assert wait_until(lambda: bars(dashboard.timeline.value), timeout=2)  # not at 60 s
+    finally:
+        dashboard.close()
+
+
 def test_selecting_a_row_switches_the_log_viewer(
     dashboard: Dashboard, server: Server, output_dir: Path
 ) -> None:

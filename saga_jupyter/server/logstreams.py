@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from ..core.dirwatch import DirectoryWatch
 from ..core.errors import InvalidSessionName
 from ..core.names import name_from_output_file, output_path, parse_name
-from ..core.tailer import Chunk, Tailer
+from ..core.tailer import MAX_CHAR_BYTES, Chunk, Tailer
 
 # The most one logs:data frame carries; a larger backlog follows in further frames.
 MAX_FRAME_BYTES = 1 << 20
@@ -70,8 +70,8 @@ class LogStreams:
         self.output_dir = Path(output_dir)
         self.watch = watch
         self.initial_log_bytes = initial_log_bytes
-        # The initial frame holds the whole initial window, even when it exceeds a usual frame.
-        self.first_frame_bytes = max(initial_log_bytes, MAX_FRAME_BYTES)
+        # The initial frame holds at most initial_log_bytes, what was appended since included.
+        self.first_frame_bytes = max(initial_log_bytes, MAX_CHAR_BYTES)
         self.is_completed = is_completed
         self.log = log
         self.streams: dict[str, Stream] = {}

@@ -161,6 +161,22 @@ async def test_resume_by_offset_has_no_gap_and_no_duplicate(
     channel.close()
 
 
+async def test_a_resume_far_back_comes_in_frames_the_first_within_initial_log_bytes(
+    jp_ws_fetch: Any, saga_app: Any, server: Server, output_dir: Path
+) -> None:
+    name = "saga__e__far-back__1"
+    text = random_text(random.Random(7), 2000)  # ~40 KiB, ten times INITIAL
+    path = await running(saga_app, server, output_dir, name, text)
+    channel = await Channel.open(jp_ws_fetch)
+    first = await channel.subscribe(name, offset=0)
+    assert first["isInitial"] and 0 < len(first["data"].encode()) <= INITIAL
+    received = first["data"]
+    while len(received.encode()) < path.stat().st_size:
+        received += (await channel.receive_log(name))["data"]
+    assert received == text
+    channel.close()
+
+
 @pytest.mark.parametrize("how", ["copytruncate", "rotate", "recreate"])
 async def test_truncation_rotation_and_recreation_reset(
     jp_ws_fetch: Any, saga_app: Any, server: Server, output_dir: Path, how: str

@@ -13,6 +13,7 @@ All I/O here blocks: the server calls it through ``asyncio.to_thread``.
 from __future__ import annotations
 
 import codecs
+import errno
 import logging
 import os
 import stat
@@ -201,14 +202,19 @@ def read_range(path: str | os.PathLike[str], offset: int, length: int) -> tuple[
     """Up to ``length`` bytes of the file from ``offset``, and the file's size.
 
     An ``offset`` past the end gives no bytes. Raises ``OSError`` (``FileNotFoundError``
-    when there is no file) and ``ValueError`` for a negative offset or length.
+    when there is no regular file: a FIFO or a directory is none) and ``ValueError`` for a
+    negative offset or length.
     """
     if offset < 0 or length < 0:
         raise ValueError(f"offset and length must not be negative: {offset}, {length}")
-    with open(path, "rb") as file:
-        size = os.fstat(file.fileno()).st_size
-        file.seek(offset)
-        return file.read(max(0, min(length, size - offset))), size
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO must not hang the thread
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise FileNotFoundError(errno.ENOENT, "not a regular file", os.fspath(path))
+        return os.pread(fd, max(0, min(length, info.st_size - offset)), offset), info.st_size
+    finally:
+        os.close(fd)
 
 
 def _window_start(fd: int, max_bytes: int) -> int:

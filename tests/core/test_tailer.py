@@ -319,3 +319,9 @@ def test_read_range(tmp_path: Path) -> None:
         read_range(path, -1, 5)
     with pytest.raises(FileNotFoundError):
         read_range(tmp_path / "missing.out", 0, 5)
+    # Neither a FIFO (whose open would block for a writer) nor a directory is an output file.
+    os.mkfifo(tmp_path / "fifo.out")
+    (tmp_path / "dir.out").mkdir()
+    for odd in ("fifo.out", "dir.out"):
+        with pytest.raises(FileNotFoundError, match="not a regular file"):
+            read_range(tmp_path / odd, 0, 5)

@@ -31,6 +31,13 @@ def test_preview_strips_ansi_and_resolves_carriage_returns(tmp_path: Path) -> No
     assert read_preview(path) == "✻ Thinking…\n[########] 100%\ndone ⏺"
 
 
+def test_preview_of_a_progress_line_erased_and_rewritten(tmp_path: Path) -> None:
+    # "\r ESC[2K": back to column 0, clear the line, write the new state (npm, pip, cargo).
+    path = tmp_path / "x.out"
+    path.write_text("Downloading 100% of big-file.tar.gz\r\x1b[2Kdone\nbuild 40%\r\x1b[Kok\n")
+    assert read_preview(path) == "done\nok"
+
+
 def test_preview_is_at_most_500_characters_keeping_the_end(tmp_path: Path) -> None:
     path = tmp_path / "x.out"
     path.write_text("a" * 300 + "\n" + "b" * 300 + "\n" + "c" * 300 + "\n")

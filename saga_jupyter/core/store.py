@@ -155,16 +155,7 @@ class MetadataStore:
             sessions = _parse(data)
         except ValueError as error:
             return self._damaged(str(error))
-        records: dict[str, SessionRecord] = {}
-        for index, item in enumerate(sessions):
-            try:
-                record = SessionRecord.from_json(item)
-                if record.name in records:
-                    raise ValueError(f"a second record for {record.name}")
-            except ValueError as error:
-                logger.warning("%s: dropping session record %d: %s", self.state_file, index, error)
-                continue
-            records[record.name] = record
+        records = _records(sessions, self.state_file)
         if len(records) == len(sessions):  # else the next save writes the file without them
             self._saved = records
         return dict(records)
@@ -248,14 +239,27 @@ def peek(state_file: str | os.PathLike[str]) -> dict[str, SessionRecord]:
     For readers beside the server (a notebook's kernel): only the server repairs the file.
     """
     try:
-        sessions = _parse(Path(state_file).read_bytes())
+        return _records(_parse(Path(state_file).read_bytes()))
     except (OSError, ValueError):
         return {}
+
+
+def _records(items: list[object], source: Path | None = None) -> dict[str, SessionRecord]:
+    """The usable records by name, without the unusable ones and second records for a name.
+
+    Each one dropped is logged as a warning naming ``source``, when one is given.
+    """
     records: dict[str, SessionRecord] = {}
-    for item in sessions:
-        with contextlib.suppress(ValueError):
+    for index, item in enumerate(items):
+        try:
             record = SessionRecord.from_json(item)
-            records.setdefault(record.name, record)
+            if record.name in records:
+                raise ValueError(f"a second record for {record.name}")
+        except ValueError as error:
+            if source is not None:
+                logger.warning("%s: dropping session record %d: %s", source, index, error)
+            continue
+        records[record.name] = record
     return records
 
 

@@ -42,6 +42,8 @@ RELEVANT_EVENTS = frozenset({"created", "modified", "deleted", "moved", "closed"
 # Asked of inotify always; writes only while someone follows output (a busy writer's every
 # write is an event: thousands a second that nobody needs while no log is streamed).
 LIST_EVENTS: list[type[FileSystemEvent]] = [FileCreatedEvent, FileDeletedEvent, FileMovedEvent]
+# The listeners' event types that add or remove a file (the rest: its content changed).
+MEMBERSHIP_EVENTS = frozenset({"created", "deleted", "moved"})
 WRITE_EVENTS: list[type[FileSystemEvent]] = [FileModifiedEvent, FileClosedEvent]
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from tornado.ioloop import PeriodicCallback
 
-from ..core.dirwatch import DirectoryWatch
+from ..core.dirwatch import MEMBERSHIP_EVENTS, DirectoryWatch
 from ..core.discovery import Discovery
 from ..core.info import SessionInfo
 from ..core.launch import Launched
@@ -25,7 +25,6 @@ from ..core.store import MetadataStore
 
 SessionsListener = Callable[[list[dict[str, Any]]], None]
 DEBOUNCE = 0.05
-LIST_EVENTS = frozenset({"created", "deleted", "moved"})
 
 
 class Poller:
@@ -142,7 +141,7 @@ class Poller:
     def _on_file_event(self, filename: str, event_type: str) -> None:
         # On the observer's thread: hand over to the loop only what can change the list.
         loop = self._loop
-        if event_type in LIST_EVENTS and loop is not None and name_from_output_file(filename):
+        if event_type in MEMBERSHIP_EVENTS and loop is not None and name_from_output_file(filename):
             loop.call_soon_threadsafe(self._debounced_scan)
 
     def _debounced_scan(self) -> None:

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 
 from ..core.api import discovery_for
-from ..core.dirwatch import DirectoryWatch
+from ..core.dirwatch import MEMBERSHIP_EVENTS, DirectoryWatch
 from ..core.info import SessionInfo
 from ..core.names import name_from_output_file
 from ..core.settings import Settings, resolve
@@ -23,8 +23,6 @@ logger = logging.getLogger(__name__)
 Listener = Callable[[list[SessionInfo]], None]
 DEFAULT_INTERVAL = 2.0
 DEBOUNCE = 0.1
-# Events that add or remove an output file; writes show up at the next periodic scan.
-MEMBERSHIP_EVENTS = frozenset({"created", "deleted", "moved"})
 
 
 class LiveSessions:

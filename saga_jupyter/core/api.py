@@ -27,7 +27,7 @@ from .names import output_path, parse_name
 from .settings import Settings, resolve, state_file
 from .store import peek
 from .tailer import Tailer
-from .tmux import Tmux, target
+from .tmux import Tmux
 
 logger = logging.getLogger(__name__)
 
@@ -269,6 +269,6 @@ def _still_running(tmux: Tmux, name: str, watch: DirectoryWatch) -> bool:
     """Whether tmux has the session; ``True`` while tmux cannot be asked (not known to end)."""
     watch.ensure()  # the directory may have appeared or been replaced since
     try:
-        return tmux.run("has-session", "-t", target(name)).returncode == 0
+        return tmux.has_session(name)
     except TmuxUnavailable:
         return True

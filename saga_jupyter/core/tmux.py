@@ -65,12 +65,20 @@ class Tmux:
         wait = self.retry_at - time.monotonic()
         return wait if wait > 0 else None
 
+    def command(self, *args: str) -> list[str]:
+        """The argument list of a tmux command on this socket."""
+        return ["tmux", *(["-L", self.socket_name] if self.socket_name else []), *args]
+
+    def has_session(self, name: str) -> bool:
+        """Whether a session of exactly this name runs; :class:`TmuxUnavailable` if unknown."""
+        return self.run("has-session", "-t", target(name)).returncode == 0
+
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run one tmux command; raise :class:`TmuxUnavailable` if tmux is missing or hangs."""
         wait = self.backoff
         if wait is not None:
             raise TmuxUnavailable(f"{self._last_error} (next try in {wait:.0f} s)")
-        command = ["tmux", *(["-L", self.socket_name] if self.socket_name else []), *args]
+        command = self.command(*args)
         try:
             result = subprocess.run(
                 command,

@@ -43,8 +43,7 @@ class ConnectHandler(SagaHandler):
         terminals: Any = self.settings.get("terminal_manager")
         if terminals is None:
             raise web.HTTPError(503, "Jupyter terminals are disabled", reason="No terminals")
-        socket_name = self.poller.discovery.tmux.socket_name
+        attach = self.poller.discovery.tmux.command("attach-session", "-t", target(name))
         # Unset TMUX: a server started inside tmux must not nest the attach into that client.
-        command = ["env", "-u", "TMUX", "tmux", *(["-L", socket_name] if socket_name else [])]
-        model = terminals.create(shell_command=[*command, "attach-session", "-t", target(name)])
+        model = terminals.create(shell_command=["env", "-u", "TMUX", *attach])
         self.write_json({"terminal": model["name"]})

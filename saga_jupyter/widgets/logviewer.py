@@ -334,7 +334,7 @@ class LogViewer(anywidget.AnyWidget):
         if time.monotonic() >= session.next_status:
             session.next_status = time.monotonic() + STATUS_INTERVAL
             try:
-                running = any(live.name == session.name for live in self._tmux.list_sessions())
+                running = self._tmux.has_session(session.name)
             except TmuxUnavailable:
                 return  # not knowing is not "complete": keep the last status
             if not running:

@@ -1,9 +1,10 @@
 """Discovery: one tmux call joined with one listing of the output directory gives every session.
 
 Status follows the contract: ``running`` when a tmux session of exactly that name is alive,
-``completed`` when it is not but its output file exists. What is known of each session (start,
-end, activity, what launched it) is kept in ``memory`` as store records: the server loads them
-from the metadata store at start, and saves them whenever ``changed`` is set.
+``completed`` when it is not but its output file exists or it is remembered. A completed
+session is forgotten once its output file, seen before, is gone. What is known of each session
+(start, end, activity, what launched it) is kept in ``memory`` as store records: the server
+loads them from the metadata store at start, and saves them whenever ``changed`` is set.
 """
 
 from __future__ import annotations
@@ -84,6 +85,10 @@ class Discovery:
             for name in live.keys() | files.keys()
         ]
         for name in self.memory.keys() - live.keys() - files.keys():
+            if self.memory[name].last_activity is None:
+                # Ended without ever writing its output file: remembered, so still completed.
+                sessions.append(self._session(name, None, None, now))
+                continue
             del self.memory[name]
             self._infos.pop(name, None)
             self._seen.discard(name)

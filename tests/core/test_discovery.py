@@ -65,8 +65,10 @@ def test_exact_names_are_told_apart(server: Server, output_dir: Path, discovery:
     kill_worker(server, "saga__e__s__12")
     start_worker(server, "saga__e__s__123")
     sessions = by_name(discovery)
-    assert set(sessions) == {"saga__e__s__123"}  # 12 had no file: ended and forgotten
     assert sessions["saga__e__s__123"]["status"] == "running"
+    # 12 never had a file: remembered, it is completed (and stays, with no file to delete).
+    assert sessions["saga__e__s__12"]["status"] == "completed"
+    assert sessions["saga__e__s__12"]["outputAvailable"] is False
 
 
 def test_killed_session_completes_with_end_time_then_file_deletion_forgets_it(

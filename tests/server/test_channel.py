@@ -82,8 +82,12 @@ async def test_new_session_without_a_file_appears_within_the_poll_interval(
     frame, _ = await receive_until(ws, lambda f: names(f) == ["saga__e__s__2"], POLL + 1)
     assert frame["sessions"][0]["outputAvailable"] is False
     kill_worker(server, "saga__e__s__2")
-    # No output file: once ended it is forgotten at once.
-    await receive_until(ws, lambda f: names(f) == [], POLL + 1)
+    # No output file, but remembered: completed, with no output to show.
+    frame, _ = await receive_until(
+        ws, lambda f: f["sessions"][0]["status"] == "completed", POLL + 1
+    )
+    assert frame["sessions"][0]["outputAvailable"] is False
+    assert frame["sessions"][0]["endTime"] is not None
     ws.close()
 
 

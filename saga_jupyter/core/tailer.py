@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 READ_BYTES = 64 * 1024
 # The longest UTF-8 character; the decoder holds back at most one byte less.
 MAX_CHAR_BYTES = 4
+CONTINUATION_BYTES = bytes(range(0x80, 0xC0))  # the 2nd to 4th bytes of a UTF-8 character
 
 
 class Chunk(NamedTuple):
@@ -228,12 +229,23 @@ def _window_start(fd: int, max_bytes: int) -> int:
     # before the last one.
     window = os.pread(fd, max_bytes, start - 1)
     newline = window.find(b"\n")
+    return start + newline if newline >= 0 else start + line_start(window[1:])
+
+
+def line_start(data: bytes) -> int:
+    r"""Where the first whole line of ``data`` (read from mid-file) starts.
+
+    Just after its first newline; in one long line, at its first whole character (past the
+    continuation bytes, 0x80-0xBF, of a character cut at the start).
+
+    >>> line_start(b"ial\nnext"), line_start("…x".encode()[1:])
+    (4, 2)
+    """
+    newline = data.find(b"\n")
     if newline >= 0:
-        return start + newline
-    # One long line: skip the continuation bytes (0x80-0xBF) of a character cut by the window.
-    lead = window[1:MAX_CHAR_BYTES]
-    continuations = len(lead) - len(lead.lstrip(bytes(range(0x80, 0xC0))))
-    return start + continuations
+        return newline + 1
+    lead = data[: MAX_CHAR_BYTES - 1]
+    return len(lead) - len(lead.lstrip(CONTINUATION_BYTES))
 
 
 def _utf8_decoder() -> codecs.IncrementalDecoder:

@@ -36,7 +36,7 @@ from ..core.dirwatch import DirectoryWatch
 from ..core.errors import TmuxUnavailable
 from ..core.names import output_path, parse_name
 from ..core.settings import resolve
-from ..core.tailer import MAX_CHAR_BYTES, Tailer, read_range
+from ..core.tailer import Tailer, line_start, read_range
 from ..core.tmux import Tmux
 from .ansi import AnsiRenderer, Line
 
@@ -416,13 +416,8 @@ def _render_range(data: bytes, start: int) -> list[Line]:
     Without a newline in them (one long line) they start at their first whole character.
     """
     if start > 0:
-        newline = data.find(b"\n")
-        if newline >= 0:
-            data, start = data[newline + 1 :], start + newline + 1
-        else:  # one long line: begin at a whole character
-            lead = data[: MAX_CHAR_BYTES - 1]
-            skip = len(lead) - len(lead.lstrip(bytes(range(0x80, 0xC0))))
-            data, start = data[skip:], start + skip
+        skip = line_start(data)
+        data, start = data[skip:], start + skip
     renderer = AnsiRenderer(start)
     return renderer.feed(data.decode("utf-8", errors="replace")) + renderer.flush()
 

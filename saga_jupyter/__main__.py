@@ -146,17 +146,20 @@ def print_workers(workers: list[DemoWorker], output_dir: Path, socket_name: str)
 
 def free_port(preferred: int) -> int:
     """``preferred`` or one of the nine after it when free on 127.0.0.1, else any free port."""
-    for port in range(preferred, preferred + 10):
+    for port in [*range(preferred, preferred + 10), 0]:  # 0: the system picks a free one
         with socket.socket() as probe:
             try:
                 probe.bind((HOST, port))
             except OSError:
                 continue
-            return port
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        chosen: int = probe.getsockname()[1]
-        return chosen
+            chosen: int = probe.getsockname()[1]
+            return chosen
+    raise OSError(f"no free port on {HOST}")
+
+
+def landing_page() -> str:
+    """Where JupyterLab opens: the dashboard notebook when there is one."""
+    return f"lab/tree/{DASHBOARD.as_posix()}" if DASHBOARD.is_file() else "lab"
 
 
 def start_lab(
@@ -170,8 +173,7 @@ def start_lab(
     ]  # fmt: skip
     if os.geteuid() == 0:
         command.append("--allow-root")
-    if DASHBOARD.is_file():
-        command.append(f"--LabApp.default_url=/lab/tree/{DASHBOARD.as_posix()}")
+    command.append(f"--LabApp.default_url=/{landing_page()}")
     # Its own process group: Ctrl-C reaches only us, and we stop it (no "Shutdown?" prompt).
     # The extension's settings, in the environment so that the notebooks' kernels (the API and
     # the widgets) inherit them too. The demo's sessions stay out of the store of real ones.
@@ -209,10 +211,9 @@ def wait_ready(lab: subprocess.Popen[bytes], port: int, token: str, stop: StopRe
 def print_urls(port: int, token: str) -> None:
     """Print where to look: JupyterLab (the dashboard when there is one) and the REST API."""
     base = f"http://{HOST}:{port}"
-    page = f"lab/tree/{DASHBOARD.as_posix()}" if DASHBOARD.is_file() else "lab"
     print(
         f"\nJupyterLab with saga_jupyter is ready:\n"
-        f"    {base}/{page}?token={token}\n"
+        f"    {base}/{landing_page()}?token={token}\n"
         f"Sessions as JSON:\n"
         f"    {base}/api/saga/sessions?token={token}\n"
         f"Ctrl-C stops JupyterLab and the demo workers.\n",

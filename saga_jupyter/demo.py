@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import NamedTuple, TextIO
 
 from .core.errors import SagaError
-from .core.names import is_saga_name, output_path
+from .core.names import OUTPUT_SUFFIX, is_saga_name, output_path, parse_name
 from .core.tmux import Tmux
 
 DEFAULT_SOCKET = "saga-demo"
@@ -58,6 +58,7 @@ STORIES = (
     Story("search", "typo-tolerance", ("src/search/fuzzy.rs", "src/search/query.rs",
           "tests/typo.rs"), "cargo test -p search typo"),
 )  # fmt: skip
+STORY_BY_SLUGS = {(story.epic, story.story): story for story in STORIES}
 
 EDITS = {
     ".ts": [
@@ -143,10 +144,10 @@ def start_demo(
         for index, duration in enumerate(seconds):
             story = STORIES[index % len(STORIES)]
             suffix = base + index
-            name = f"saga__{story.epic}__{story.story}__{suffix}"
-            while name in taken or output_path(directory, name).exists():
+            while (name := f"saga__{story.epic}__{story.story}__{suffix}") in taken or output_path(
+                directory, name
+            ).exists():
                 suffix += len(seconds)
-                name = f"saga__{story.epic}__{story.story}__{suffix}"
             taken.add(name)
             out = output_path(directory, name)
             command = [sys.executable, "-m", WORKER_MODULE, "worker", str(out), repr(duration)]
@@ -294,13 +295,11 @@ class Agent:
 
 def story_of(output_file: Path) -> Story:
     """The story a worker's output file is named after (any other name: the first story)."""
-    name = output_file.name.removesuffix(".out")
-    if is_saga_name(name):
-        _, epic, story, _ = name.split("__")
-        for candidate in STORIES:
-            if (candidate.epic, candidate.story) == (epic, story):
-                return candidate
-    return STORIES[0]
+    name = output_file.name.removesuffix(OUTPUT_SUFFIX)
+    if not is_saga_name(name):
+        return STORIES[0]
+    parts = parse_name(name)
+    return STORY_BY_SLUGS.get((parts.epic, parts.story), STORIES[0])
 
 
 def run_worker(output_file: str | Path, seconds: float, seed: int | None = None) -> None:

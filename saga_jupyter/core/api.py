@@ -257,12 +257,9 @@ def _open(
     """Arm the watch, ask tmux, then open the file: in that order, so nothing is missed."""
     watch.start()
     running = _still_running(tmux, name, watch)
-    if offset is None:
-        try:
-            offset = os.stat(path).st_size
-        except OSError:
-            offset = 0
-    return Tailer(path, offset), running
+    # No offset: from the end, sized on the file as opened (one lookup of the path).
+    tailer = Tailer(path, offset) if offset is not None else Tailer.from_tail(path, 0)
+    return tailer, running
 
 
 def _still_running(tmux: Tmux, name: str, watch: DirectoryWatch) -> bool:

@@ -37,8 +37,6 @@ def _not_a_stopping_emitter(record: logging.LogRecord) -> bool:
 logging.getLogger("watchdog.observers.inotify").addFilter(_not_a_stopping_emitter)
 
 Listener = Callable[[str, str], None]
-# Events that may change what a file holds or whether it exists.
-RELEVANT_EVENTS = frozenset({"created", "modified", "deleted", "moved", "closed"})
 # Asked of inotify always; writes only while someone follows output (a busy writer's every
 # write is an event: thousands a second that nobody needs while no log is streamed).
 LIST_EVENTS: list[type[FileSystemEvent]] = [FileCreatedEvent, FileDeletedEvent, FileMovedEvent]
@@ -132,9 +130,10 @@ class DirectoryWatch(FileSystemEventHandler):
             self._inode = None
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        """Dispatch a watchdog event to every listener, once per file it names."""
-        if event.is_directory or event.event_type not in RELEVANT_EVENTS:
-            return
+        """Dispatch a watchdog event to every listener, once per file it names.
+
+        Only file events arrive: ``ensure`` schedules the watch with an ``event_filter``.
+        """
         paths = [event.src_path]
         if event.dest_path:
             paths.append(event.dest_path)

@@ -21,7 +21,7 @@ from typing import NamedTuple
 from .errors import TmuxUnavailable
 from .info import SessionInfo, Status
 from .launch import Launched
-from .names import name_from_output_file, parse_name
+from .names import OUTPUT_SUFFIX, name_from_output_file, parse_name
 from .preview import read_preview
 from .store import SessionRecord
 from .tmux import Tmux, TmuxSession
@@ -142,7 +142,7 @@ class Discovery:
         cached = self._infos.get(name)
         if cached is not None and cached[0] == key:
             return cached[1]  # unchanged: no parsing, no path, no preview
-        path = str(self.output_dir / (name + ".out"))
+        path = str(self.output_dir / (name + OUTPUT_SUFFIX))
         if file is None:
             preview = None
         elif cached is not None and cached[0][3] == file:

@@ -114,9 +114,10 @@ class Tailer:
             if reopening:
                 reset = self._restart("replaced")
         assert self._fd is not None
-        if os.fstat(self._fd).st_size < self._position:
+        size = os.fstat(self._fd).st_size
+        if size < self._position:
             reset = self._restart("truncated")
-        return self._read(max_bytes, reset)
+        return self._read(max_bytes, reset, size)
 
     def close(self) -> None:
         """Release the file; reading afterwards raises ``ValueError``."""
@@ -134,9 +135,10 @@ class Tailer:
     ) -> None:
         self.close()
 
-    def _read(self, max_bytes: int, reset: bool) -> Chunk | None:
+    def _read(self, max_bytes: int, reset: bool, size: int | None = None) -> Chunk | None:
         assert self._fd is not None
-        size = os.fstat(self._fd).st_size
+        if size is None:
+            size = os.fstat(self._fd).st_size
         held, _ = self._decoder.getstate()
         # Held bytes count towards max_bytes: the chunk stands for them too.
         count = min(max_bytes - len(held), size - self._position)

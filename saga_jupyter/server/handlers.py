@@ -229,8 +229,9 @@ class LogHandler(SagaHandler):
         path = self.session(name).output_file
         offset = self._int_argument("offset")
         length = self._int_argument("length")
+        first = LOG_CHUNK if length is None else min(LOG_CHUNK, length)
         try:
-            data, size = await asyncio.to_thread(read_range, path, offset or 0, LOG_CHUNK)
+            data, size = await asyncio.to_thread(read_range, path, offset or 0, first)
         except FileNotFoundError:
             raise web.HTTPError(404, f"{name} has no output file", reason="No output") from None
         position = offset or 0
@@ -239,12 +240,12 @@ class LogHandler(SagaHandler):
         self.set_header("X-Log-Offset", str(position))
         self.set_header("X-Log-Size", str(size))
         while data and position < end:
-            data = data[: end - position]
             self.write(data)
             await self.flush()
             position += len(data)
             if position < end:
-                data, _ = await asyncio.to_thread(read_range, path, position, LOG_CHUNK)
+                chunk = min(LOG_CHUNK, end - position)
+                data, _ = await asyncio.to_thread(read_range, path, position, chunk)
         self.finish()
 
     def _int_argument(self, name: str) -> int | None:

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from ..core.dirwatch import DirectoryWatch
 from ..core.errors import InvalidSessionName
-from ..core.names import name_from_output_file, output_path, parse_name
+from ..core.names import OUTPUT_SUFFIX, output_path, parse_name
 from ..core.tailer import MAX_CHAR_BYTES, Chunk, Tailer
 
 # The most one logs:data frame carries; a larger backlog follows in further frames.
@@ -149,9 +149,9 @@ class LogStreams:
 
     def sessions_updated(self, sessions: list[dict[str, Any]]) -> None:
         """Finish the streams of sessions that completed: remaining bytes, then ``isComplete``."""
-        status = {session["name"]: session["status"] for session in sessions}
         for stream in list(self.streams.values()):
-            if not stream.completed and status.get(stream.name, "completed") == "completed":
+            # Not listed any more counts as completed too.
+            if not stream.completed and self.is_completed(stream.name) is not False:
                 stream.completed = True
                 for subscription in stream.subscriptions.values():
                     self._poke(subscription)
@@ -162,8 +162,9 @@ class LogStreams:
         loop = self._loop
         if loop is None:
             return
-        name = name_from_output_file(filename)
-        if name is not None and name in self.streams:
+        # Streams are keyed by names checked at subscribe: no need to validate every write's.
+        name = filename.removesuffix(OUTPUT_SUFFIX)
+        if name != filename and name in self.streams:
             with self._changed_lock:
                 wake = not self._changed
                 self._changed.add(name)

@@ -68,7 +68,8 @@ def render_timeline(
 ) -> str:
     """One bar per session from its start to its end (or now), grouped by epic, as HTML."""
     esc = html.escape
-    timed = [info for info in sessions if info.start_time is not None][:MAX_BARS]
+    all_timed = [info for info in sessions if info.start_time is not None]
+    timed = all_timed[:MAX_BARS]
     if not timed:
         return ""
     first = min(info.start_time or now for info in timed)
@@ -92,13 +93,13 @@ def render_timeline(
             f'height:{height}px">'
         )
         for info, lane in placed:
-            start = info.start_time or first
+            start, end = info.start_time or first, _end(info, now)
             left = (start - first) / span * 100
-            width = max(0.0, _end(info, now) - start) / span * 100
+            width = max(0.0, end - start) / span * 100
             outline = "outline:2px solid #1565c0;" if info.name == selected else ""
             tip = (
                 f"{info.name} · {info.status} · {format_time(start)}"
-                f" · {format_duration(_end(info, now) - start)}"
+                f" · {format_duration(end - start)}"
             )
             parts.append(
                 f'<div title="{esc(tip)}" style="position:absolute;left:{left:.3f}%;'
@@ -106,7 +107,7 @@ def render_timeline(
                 f'border-radius:2px;background:{COLOURS[info.status]};{outline}"></div>'
             )
         parts.append("</div></div>")
-    hidden = sum(1 for info in sessions if info.start_time is not None) - len(timed)
+    hidden = len(all_timed) - len(timed)
     if hidden > 0:
         parts.append(f'<div style="color:#888">{hidden} older sessions not shown</div>')
     parts.append("</div>")
@@ -167,7 +168,6 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
 
     def close(self) -> None:
         """Stop the scanning thread, the log viewer and the table, and close every widget."""
-        self.live.remove_listener(self.update)
         self.live.close()  # first: no scan lands in a widget being closed
         self.table.close()
         self.viewer.close()

@@ -53,7 +53,8 @@ class LiveSessions:
         self.tmux_error: str | None = None
         self._discovery = discovery_for(self.settings)
         self._tmux = self._discovery.tmux
-        self._watch = DirectoryWatch(self.settings.output_dir)
+        # Files coming and going only: a write is seen by the next periodic scan.
+        self._watch = DirectoryWatch(self.settings.output_dir, wants_writes=lambda: False)
         self._watch.add_listener(self._on_file_event)
         self._changes: list[Listener] = []
         self._scans: list[Listener] = []

@@ -201,14 +201,16 @@ function render({ model, el: root }) {
     lastScrollTop = pane.scrollTop;
   });
 
-  const onCustom = (msg) => onMessage(msg);
-  model.on("msg:custom", onCustom);
-  model.on("change:status", showStatus);
-  model.on("change:name", showStatus);
-  model.on("change:message", showStatus);
-  model.on("change:follow", showFollow);
-  model.on("change:has_earlier", showEarlier);
-  model.on("change:max_lines", showFollow);
+  const listeners = [
+    ["msg:custom", onMessage],
+    ["change:status", showStatus],
+    ["change:name", showStatus],
+    ["change:message", showStatus],
+    ["change:follow", showFollow],
+    ["change:has_earlier", showEarlier],
+    ["change:max_lines", showFollow],
+  ];
+  for (const [event, listener] of listeners) model.on(event, listener);
   showStatus();
   showFollow();
   showEarlier();
@@ -216,13 +218,7 @@ function render({ model, el: root }) {
 
   return () => {
     clearTimeout(searchTimer);
-    model.off("msg:custom", onCustom);
-    model.off("change:status", showStatus);
-    model.off("change:name", showStatus);
-    model.off("change:message", showStatus);
-    model.off("change:follow", showFollow);
-    model.off("change:has_earlier", showEarlier);
-    model.off("change:max_lines", showFollow);
+    for (const [event, listener] of listeners) model.off(event, listener);
   };
 }
 

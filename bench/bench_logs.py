@@ -41,7 +41,6 @@ import platform
 import queue
 import re
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -50,7 +49,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench_sessions import JupyterServer, TmuxServer, fake_log, log, percentile, raise_on_sigterm
+from bench_sessions import (
+    JupyterServer,
+    TmuxServer,
+    commit,
+    fake_log,
+    log,
+    percentile,
+    publish,
+    raise_on_sigterm,
+)
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
@@ -921,16 +929,10 @@ def notes(results: Results, files: Files, loads: list[str]) -> list[str]:
 
 def render(results: Results, files: Files, loads: list[str], plan: Plan, seconds: float) -> str:
     """The markdown report."""
-    commit = subprocess.run(
-        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
     lines = [
         "# bench_logs",
         "",
-        f"{time.strftime('%Y-%m-%d %H:%M:%S')}, commit {commit or '?'}, "
+        f"{time.strftime('%Y-%m-%d %H:%M:%S')}, commit {commit()}, "
         f"Python {platform.python_version()}, {seconds:.0f} s. Peer: a jupyter_server_terminals "
         "terminal running `tail -F`, read over its WebSocket.",
         "",
@@ -983,11 +985,7 @@ def main(argv: list[str] | None = None) -> int:
         peer.wait_ready(len(names))
         results = asyncio.run(measure(ours, peer, files, plan))
         loads.append(load())
-    report = render(results, files, loads, plan, time.monotonic() - began)
-    print(report)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(report)
-    log(f"written to {RESULTS.relative_to(REPO)}")
+    publish(render(results, files, loads, plan, time.monotonic() - began), RESULTS)
     return 0
 
 

@@ -68,6 +68,25 @@ def log(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
+def commit() -> str:
+    """The short hash of the commit measured (``?`` outside a git checkout)."""
+    result = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return result.stdout.strip() or "?"
+
+
+def publish(report: str, path: Path) -> None:
+    """Print a bench's markdown report and write it to ``path`` (under ``bench/results/``)."""
+    print(report)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(report)
+    log(f"written to {path.relative_to(REPO)}")
+
+
 def percentile(values: list[float], q: float) -> float:
     """Nearest-rank percentile (``q`` in 0..100)."""
     ordered = sorted(values)
@@ -671,18 +690,12 @@ def new_session(channel: Channel, tmux: TmuxServer, output_dir: Path, i: int, fi
 
 def render(rows: list[Row], notes: list[str], fixture: Fixture, seconds: float) -> str:
     """The markdown report: context, table, notes."""
-    commit = subprocess.run(
-        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
     tmux_version = subprocess.run(["tmux", "-V"], capture_output=True, text=True, check=False)
     header = ["metric", "ours", "target / reference", "result"]
     lines = [
         "# bench_sessions",
         "",
-        f"{time.strftime('%Y-%m-%d %H:%M:%S')}, commit {commit or '?'}, "
+        f"{time.strftime('%Y-%m-%d %H:%M:%S')}, commit {commit()}, "
         f"Python {platform.python_version()}, {tmux_version.stdout.strip()}, "
         f"{os.cpu_count()} CPUs, {seconds:.0f} s.",
         "",
@@ -743,11 +756,7 @@ def main(argv: list[str] | None = None) -> int:
             server.wait_ready(fixture.listed)
             add(rows, notes, bench_new_sessions(server, tmux, output_dir))
 
-    report = render(rows, notes, fixture, time.monotonic() - began)
-    print(report)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(report)
-    log(f"written to {RESULTS.relative_to(REPO)}")
+    publish(render(rows, notes, fixture, time.monotonic() - began), RESULTS)
     return 0
 
 

@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_sessions import publish
+
 from saga_jupyter.core.discovery import Discovery
 from saga_jupyter.core.store import MetadataStore, SessionRecord
 from saga_jupyter.core.tmux import Tmux
@@ -162,10 +164,7 @@ def main() -> None:
         "|---|---|---|---|",
         *(f"| {m} | {v} | {t} | {'pass' if ok else '**FAIL**'} |" for m, v, t, ok in rows),
     ]
-    table = "\n".join(lines)
-    print(table)
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(table + "\n")
+    publish("\n".join(lines) + "\n", RESULTS)
 
 
 if __name__ == "__main__":

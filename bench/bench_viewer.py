@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 import ipywidgets
-from bench_sessions import fake_log, log, ms, percentile
+from bench_sessions import commit, fake_log, log, ms, percentile, publish
 
 from saga_jupyter.core.dirwatch import DirectoryWatch
 from saga_jupyter.core.tailer import Tailer
@@ -425,13 +425,6 @@ def render(
     return "\n".join(lines) + "\n"
 
 
-def commit() -> str:
-    result = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-    )
-    return result.stdout.strip() or "unknown"
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="streaming time")
@@ -462,10 +455,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"streaming {plan.rate:g} lines/s for {plan.seconds:g} s: peer")
         peer = stream("peer", directory, socket, plan.rate, plan.seconds)
     report = render(plan, (ours_first, peer_first), (ours, peer), time.monotonic() - began, tail)
-    print(report)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(report)
-    log(f"written to {RESULTS.relative_to(REPO)}")
+    publish(report, RESULTS)
     return 0
 
 

@@ -21,10 +21,10 @@ import platform
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+from bench_sessions import REPO, commit, log, publish
+
 RESULTS = REPO / "bench" / "results" / "widgets.md"
 TARGET_MS = 200.0
 PEER_UPDATES = 1  # the peer takes a minute or more per update
@@ -33,15 +33,10 @@ KERNEL_TIMEOUT = 600
 # Runs in the kernel: everything it prints on the last line is the result, as JSON.
 KERNEL_CODE = """
 import json, sys
-sys.path.insert(0, {repo!r})
-from bench.bench_widgets import measure
+sys.path.insert(0, {bench!r})
+from bench_widgets import measure
 print(json.dumps(measure({sessions}, {updates})))
 """
-
-
-def log(message: str) -> None:
-    """Progress on stderr, so stdout holds only the table."""
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -173,7 +168,7 @@ def run_in_kernel(count: int, updates: int) -> dict[str, Any]:
             errors.append("\n".join(content["traceback"]))
 
     try:
-        code = KERNEL_CODE.format(repo=str(REPO), sessions=count, updates=updates)
+        code = KERNEL_CODE.format(bench=str(REPO / "bench"), sessions=count, updates=updates)
         client.execute_interactive(code, timeout=KERNEL_TIMEOUT, output_hook=output)
     finally:
         client.stop_channels()
@@ -224,7 +219,7 @@ def report(result: dict[str, Any], count: int, elapsed: float) -> str:
     lines = [
         "# bench_widgets",
         "",
-        f"{time.strftime('%Y-%m-%d %H:%M:%S')}, commit {_commit()}, Python "
+        f"{time.strftime('%Y-%m-%d %H:%M:%S')}, commit {commit()}, Python "
         f"{platform.python_version()}, {tmux.stdout.strip() or 'no tmux'}, {elapsed:.0f} s.",
         "",
         f"In a real IPython kernel (comm messages serialised and sent): {len(update)} updates of "
@@ -238,16 +233,6 @@ def report(result: dict[str, Any], count: int, elapsed: float) -> str:
     return "\n".join(lines)
 
 
-def _commit() -> str:
-    result = subprocess.run(
-        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return result.stdout.strip() or "unknown"
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the bench, print the table, write it to ``bench/results/widgets.md``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -257,10 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     log(f"measuring {args.updates} updates of {args.sessions} sessions in a kernel")
     result = run_in_kernel(args.sessions, args.updates)
-    table = report(result, args.sessions, time.monotonic() - started)
-    print(table)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(table)
+    publish(report(result, args.sessions, time.monotonic() - started), RESULTS)
     return 0
 
 

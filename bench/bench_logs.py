@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_sessions import (
+    REPO,
     JupyterServer,
     TmuxServer,
     commit,
@@ -62,7 +63,6 @@ from bench_sessions import (
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
-REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results" / "logs.md"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")

@@ -48,13 +48,12 @@ from pathlib import Path
 from typing import Any
 
 import ipywidgets
-from bench_sessions import commit, fake_log, log, ms, percentile, publish
+from bench_sessions import REPO, commit, fake_log, log, ms, percentile, publish
 
 from saga_jupyter.core.dirwatch import DirectoryWatch
 from saga_jupyter.core.tailer import Tailer
 from saga_jupyter.widgets.logviewer import WINDOW_BYTES, LogViewer
 
-REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results" / "viewer.md"
 NAME = "saga__bench__viewer__1"
 PEER_NAME = "saga__bench__peer__2"

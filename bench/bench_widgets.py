@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import platform
 import subprocess
 import sys
 import time
 from typing import Any
 
-from bench_sessions import REPO, commit, log, publish
+from bench_sessions import REPO, commit, log, percentile, publish
 
 RESULTS = REPO / "bench" / "results" / "widgets.md"
 TARGET_MS = 200.0
@@ -37,12 +36,6 @@ sys.path.insert(0, {bench!r})
 from bench_widgets import measure
 print(json.dumps(measure({sessions}, {updates})))
 """
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (``q`` in 0..100)."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
 
 
 def session_lists(count: int, updates: int) -> list[list[Any]]:

@@ -101,6 +101,26 @@ def inotify_watches_on(directory: Path) -> int:
     return count
 
 
+def holds_open(path: Path) -> bool:
+    """Whether this process has ``path`` open (from /proc/self/fd)."""
+    target = str(path.resolve())
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            if os.readlink(fd) == target:
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def read_bytes_of_this_process() -> int:
+    """Bytes this process has read through read(2) so far (Linux /proc/self/io ``rchar``)."""
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("rchar:"):
+            return int(line.split()[1])
+    raise AssertionError("no rchar in /proc/self/io")
+
+
 class Channel:
     """A test client of ``/api/saga/channels``: frames as dicts, reads bounded in time."""
 

@@ -13,8 +13,16 @@ import saga_jupyter as saga
 from saga_jupyter.core.errors import InvalidSessionName, SessionNotFound
 from saga_jupyter.core.settings import DEFAULT_OUTPUT_DIR, resolve
 from saga_jupyter.core.store import MetadataStore, SessionRecord
-from tests.core.test_preview import read_bytes_of_this_process
-from tests.helpers import kill_worker, own_threads, start_worker, wait_for
+from tests.helpers import (
+    holds_open,
+    inotify_watches_on,
+    kill_worker,
+    own_threads,
+    read_bytes_of_this_process,
+    start_worker,
+    wait_for,
+    wait_until,
+)
 
 RUNNING = "saga__auth__login__1"
 OTHER = "saga__billing__invoice__2"
@@ -28,15 +36,8 @@ def sessions(server: Server, output_dir: Path) -> dict[str, str | None]:
     start_worker(server, RUNNING, output_dir)
     start_worker(server, OTHER)
     (output_dir / f"{DONE}.out").write_text("signed up\n")
-    wait_until_file(output_dir / f"{RUNNING}.out")
+    wait_until((output_dir / f"{RUNNING}.out").exists)
     return {"output_dir": str(output_dir), "tmux_socket_name": server.socket_name}
-
-
-def wait_until_file(path: Path, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert time.monotonic() < deadline, f"{path} never appeared"
-        time.sleep(0.02)
 
 
 async def collect(stream: AsyncIterator[str], until: str, timeout: float = 5.0) -> str:
@@ -201,7 +202,8 @@ async def test_follow_sees_a_late_file_and_a_truncation(
     stream = saga.follow(OTHER, poll=POLL, **sessions)
     try:
         first = asyncio.ensure_future(anext(stream))
-        await asyncio.sleep(0.05)  # let it start waiting on a file that does not exist yet
+        # Waiting on a file that does not exist yet: its directory watch is in place.
+        await wait_for(lambda: inotify_watches_on(output_dir) > 0)
         path.write_text("first file with a long line\n")
         assert await asyncio.wait_for(first, 5) == "first file with a long line\n"
         path.write_text("short\n")  # truncated and rewritten
@@ -216,7 +218,8 @@ async def test_follow_from_now_skips_what_was_written(
     stream = saga.follow(RUNNING, offset=None, poll=POLL, **sessions)
     try:
         pending = asyncio.ensure_future(anext(stream))
-        await asyncio.sleep(0.05)
+        # Opened at its end: what is written from now on is new.
+        await wait_for(lambda: holds_open(output_dir / f"{RUNNING}.out"))
         with (output_dir / f"{RUNNING}.out").open("a") as file:
             file.write("new\n")
         assert await asyncio.wait_for(pending, 5) == "new\n"

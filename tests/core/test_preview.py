@@ -5,14 +5,7 @@ from pathlib import Path
 
 from saga_jupyter.core.preview import PREVIEW_CHARS, read_preview
 from saga_jupyter.core.text import plain_lines, resolve_carriage_returns, strip_ansi
-
-
-def read_bytes_of_this_process() -> int:
-    """Bytes this process has read through read(2) so far (Linux /proc/self/io ``rchar``)."""
-    for line in Path("/proc/self/io").read_text().splitlines():
-        if line.startswith("rchar:"):
-            return int(line.split()[1])
-    raise AssertionError("no rchar in /proc/self/io")
+from tests.helpers import read_bytes_of_this_process
 
 
 def test_preview_is_the_last_five_non_empty_lines(tmp_path: Path) -> None:

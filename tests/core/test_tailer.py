@@ -9,20 +9,13 @@ from pathlib import Path
 import pytest
 
 from saga_jupyter.core.tailer import Chunk, Tailer, initial_offset, read_range
+from tests.helpers import read_bytes_of_this_process
 
 LINES = ["✻ Thinking…", "⏺ Bash(ls -la)", "│ café au lait", "😀 done", "plain", "é", ""]
 VALID = "".join(line + "\n" for line in LINES).encode() + "tail é😀 no newline".encode()
 INVALID = (
     b"ok \xff\xfe then \xe2\x9c end \xf0\x9f\x98 \xc3\n\xed\xa0\x80 \xf4\x90\x80\x80 \xc0\xaf x"
 )
-
-
-def read_bytes_of_this_process() -> int:
-    """Bytes this process has read through read(2) so far (Linux /proc/self/io ``rchar``)."""
-    for line in Path("/proc/self/io").read_text().splitlines():
-        if line.startswith("rchar:"):
-            return int(line.split()[1])
-    raise AssertionError("no rchar in /proc/self/io")
 
 
 def read_all(tailer: Tailer, max_bytes: int = 65536) -> list[Chunk]:

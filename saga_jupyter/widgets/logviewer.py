@@ -162,7 +162,7 @@ class LogViewer(anywidget.AnyWidget):
             if self._closed or generation != self._generation or end != self._first_offset():
                 return 0  # another session, a reset or trimming came first: the range is stale
             self.follow = False
-            room = self.max_lines * PAUSED_FACTOR - len(self._shown())
+            room = self._limit() - self._count()  # paused now: the larger limit
             lines = lines[-room:] if room > 0 else []
             self._lines.extendleft(reversed(lines))
             self._emit({"type": "prepend", "lines": [line.html for line in lines]})
@@ -230,10 +230,13 @@ class LogViewer(anywidget.AnyWidget):
         shown = list(self._lines)
         return shown if self._open is None else [*shown, self._open]
 
+    def _count(self) -> int:
+        """Rows in the page: the complete lines, and the open one counting as one."""
+        return len(self._lines) + (self._open is not None)
+
     def _trim(self) -> None:
-        # The same rule as the page: at most limit rows, the open line counting as one.
-        excess = len(self._lines) + (self._open is not None) - self._limit()
-        for _ in range(max(0, excess)):
+        # The same rule as the page: at most limit rows.
+        for _ in range(max(0, self._count() - self._limit())):
             self._lines.popleft()
 
     def _first_offset(self) -> int:

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from libtmux.server import Server
-from watchdog.observers.inotify_c import InotifyFD
 
 
 def saga_config(server: Server, output_dir: Path, **traits: Any) -> dict[str, Any]:
@@ -77,15 +76,11 @@ def wait_until(condition: Callable[[], Any], timeout: float = 5.0, interval: flo
 
 
 def own_threads() -> set[threading.Thread]:
-    """Threads but the event loop's executor pool and watchdog's process-wide inotify reader.
+    """Threads but the event loop's executor pool.
 
     What a component under test started and must stop: compare before and after.
     """
-    return {
-        t
-        for t in threading.enumerate()
-        if not t.name.startswith(("asyncio_", "ThreadPool")) and not isinstance(t, InotifyFD)
-    }
+    return {t for t in threading.enumerate() if not t.name.startswith(("asyncio_", "ThreadPool"))}
 
 
 def inotify_watches_on(directory: Path) -> int:

@@ -36,10 +36,10 @@ async def test_stops_cleanly(
     poller = app.poller
     (tmp_path / "not-yet").mkdir()
     await wait_for(lambda: poller.watch.watching, timeout=POLL + 2)
-    observer = poller.watch._observer
+    reader = poller.watch._inotify  # the watch's one thread
     timer = poller._timer
-    assert observer.is_alive() and timer.is_running()
-    assert own_threads() - before == {observer} | set(observer.emitters)
+    assert reader is not None and reader.is_alive() and timer.is_running()
+    assert own_threads() - before == {reader}
     assert inotify_watches_on(tmp_path / "not-yet") == 1
     ws = await jp_ws_fetch("api", "saga", "channels")
     await ws.read_message()
@@ -47,8 +47,7 @@ async def test_stops_cleanly(
     await app.stop_extension()
 
     assert not timer.is_running() and poller._timer is None
-    assert not observer.is_alive() and not poller.watch.watching
-    assert all(not emitter.is_alive() for emitter in observer.emitters)
+    assert not reader.is_alive() and not poller.watch.watching
     assert own_threads() - before == set()
     assert inotify_watches_on(tmp_path / "not-yet") == 0
     assert await asyncio.wait_for(ws.read_message(), 2) is None  # the server closed it

@@ -126,13 +126,23 @@ class ChannelHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
 
     async def send_frame(self, frame: dict[str, Any] | bytes) -> bool:
         """Write one text frame and wait until the socket took it; ``False`` once closed."""
-        # ensure_ascii: the C encoder's fastest path, twice as fast on ANSI-heavy output.
-        text = frame if isinstance(frame, bytes) else json.dumps(frame)
+        written = self.write_frame(frame)
+        if written is None:
+            return False
         try:
-            await self.write_message(text)
+            await written
         except (WebSocketClosedError, StreamClosedError):
             return False
         return True
+
+    def write_frame(self, frame: dict[str, Any] | bytes) -> asyncio.Future[None] | None:
+        """Start writing one text frame: done when the socket took it; ``None`` once closed."""
+        # ensure_ascii: the C encoder's fastest path, twice as fast on ANSI-heavy output.
+        text = frame if isinstance(frame, bytes) else json.dumps(frame)
+        try:
+            return self.write_message(text)
+        except WebSocketClosedError:
+            return None
 
     def send_sessions(self, frame: bytes) -> None:
         """Send a session list; a newer one replaces any not yet sent."""

@@ -6,6 +6,14 @@ one client's pace never moves another's. Nothing is queued per client beyond the
 written: the file itself is the buffer. A subscription reads only after its previous frame was
 written, so a client that stops reading costs one frame of memory per session and lags behind
 in the file; it catches up (or resumes by offset after reconnecting) without losing a byte.
+
+No read happens on the event loop. What a write event announces is read by the directory watch's
+own thread, for every subscription with nothing under way, and the chunks go to the loop, which
+only writes frames: a line costs two thread wake-ups, as in ``tail -F`` (the writer's event
+wakes the watch, the watch wakes the loop), not four through an executor; under load those
+wake-ups are what latency is made of. Every other read (the initial window, a backlog, the file
+changed while a frame was on its way, completion) goes through the executor, in rounds: one job
+reads every subscription that is due, and one round runs at a time.
 """
 
 from __future__ import annotations
@@ -26,6 +34,10 @@ from ..core.tailer import MAX_CHAR_BYTES, Chunk, Tailer
 # The most one logs:data frame carries; a larger backlog follows in further frames.
 MAX_FRAME_BYTES = 1 << 20
 
+# What one read of a round gives: the chunk (or the error), and whether the session had
+# completed before the read began.
+ReadResult = tuple[Chunk | Exception | None, bool]
+
 
 class Subscriber(Protocol):
     """What a log stream needs of a channel client."""
@@ -33,18 +45,8 @@ class Subscriber(Protocol):
     async def send_frame(self, frame: dict[str, Any]) -> bool:
         """Write one frame; ``False`` when the client is gone."""
 
-
-@dataclass(eq=False)
-class Subscription:
-    """One client following one session's output."""
-
-    client: Subscriber
-    name: str
-    tailer: Tailer
-    pump: asyncio.Future[None] | None = None
-    dirty: bool = False
-    started: bool = False
-    active: bool = True
+    def write_frame(self, frame: dict[str, Any]) -> asyncio.Future[Any] | None:
+        """Start writing one frame: done when the socket took it; ``None`` once closed."""
 
 
 @dataclass(eq=False)
@@ -54,6 +56,21 @@ class Stream:
     name: str
     subscriptions: dict[Subscriber, Subscription] = field(default_factory=dict)
     completed: bool = False
+
+
+@dataclass(eq=False)
+class Subscription:
+    """One client following one session's output."""
+
+    client: Subscriber
+    stream: Stream
+    tailer: Tailer
+    # A read or a frame of this subscription is under way: whoever set it owns the tailer
+    # (the watch's thread, a round, or a frame being written) until its turn is done.
+    busy: bool = True  # from the start: the initial read is the first turn
+    dirty: bool = False  # the file changed while busy: read once more
+    started: bool = False
+    active: bool = True
 
 
 class LogStreams:
@@ -76,8 +93,12 @@ class LogStreams:
         self.log = log
         self.streams: dict[str, Stream] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._changed: set[str] = set()
-        self._changed_lock = threading.Lock()
+        # Guards every subscription's busy, dirty and active, and the chunks read on the
+        # watch's thread that wait for the loop.
+        self._lock = threading.Lock()
+        self._ready: list[tuple[Subscription, Chunk | Exception | None]] = []
+        self._due: dict[Subscription, None] = {}  # busy, to read in the next round, in order
+        self._rounds: asyncio.Future[None] | None = None
         # Writes are watched only while some log is streamed.
         watch.wants_writes = lambda: bool(self.streams)
 
@@ -120,9 +141,9 @@ class LogStreams:
             if len(self.streams) == 1:
                 await asyncio.to_thread(self.watch.ensure)  # before the first read: no gap
         stream.completed = stream.completed or bool(self.is_completed(name))
-        subscription = Subscription(client, name, tailer)
+        subscription = Subscription(client, stream, tailer)
         stream.subscriptions[client] = subscription
-        self._poke(subscription)
+        self._read_in_round(subscription)
 
     def _refusal(self, name: Any, offset: Any) -> str | None:
         try:
@@ -154,81 +175,146 @@ class LogStreams:
             if not stream.completed and self.is_completed(stream.name) is not False:
                 stream.completed = True
                 for subscription in stream.subscriptions.values():
-                    self._poke(subscription)
+                    self._read_soon(subscription)
 
     def _on_file_event(self, filename: str, event_type: str) -> None:
-        # On the observer's thread: only names cross over, and the loop is woken once for all
-        # the events that arrive before it gets to them (thousands a second with busy writers).
-        loop = self._loop
-        if loop is None:
-            return
-        # Streams are keyed by names checked at subscribe: no need to validate every write's.
+        # On the watch's thread. Streams are keyed by names checked at subscribe: no need to
+        # validate every write's.
         name = filename.removesuffix(OUTPUT_SUFFIX)
-        if name != filename and name in self.streams:
-            with self._changed_lock:
-                wake = not self._changed
-                self._changed.add(name)
-            if wake:
-                loop.call_soon_threadsafe(self._files_changed)
-
-    def _files_changed(self) -> None:
-        with self._changed_lock:
-            names, self._changed = self._changed, set()
-        for name in names:
-            stream = self.streams.get(name)
-            if stream is not None:
-                for subscription in stream.subscriptions.values():
-                    self._poke(subscription)
-
-    def _poke(self, subscription: Subscription) -> None:
-        # A pump under way reads once more when it is done: a final read after the last event.
-        subscription.dirty = True
-        if subscription.pump is None or subscription.pump.done():
-            stream = self.streams.get(subscription.name)
-            if stream is not None:
-                subscription.pump = asyncio.ensure_future(self._pump(stream, subscription))
-
-    async def _pump(self, stream: Stream, subscription: Subscription) -> None:
-        """Read and send until caught up; one frame in flight per subscription, never more."""
-        try:
-            while subscription.dirty and subscription.active:
-                subscription.dirty = False
-                completed = stream.completed
-                limit = MAX_FRAME_BYTES if subscription.started else self.first_frame_bytes
-                chunk = await asyncio.to_thread(subscription.tailer.read, limit)
-                more = chunk is not None and chunk.more
-                finished = completed and not more
-                if not subscription.active:
-                    break
-                if chunk is not None or not subscription.started or finished:
-                    frame = _data(stream.name, chunk, subscription, finished)
-                    subscription.started = True
-                    finished = not await subscription.client.send_frame(frame) or finished
-                if finished:
-                    self._release(subscription)
-                subscription.dirty = subscription.dirty or more
-        except Exception:
-            self.log.exception("saga_jupyter: log stream of %s failed", stream.name)
-            self._release(subscription)
-        finally:
-            if not subscription.active:
+        stream = self.streams.get(name) if name != filename else None
+        if stream is None:
+            return
+        read: list[tuple[Subscription, Chunk | Exception | None]] = []
+        # A copy made in one step under the GIL: the loop adds and removes subscriptions.
+        for subscription in tuple(stream.subscriptions.values()):
+            if self._claim(subscription):
+                try:
+                    read.append((subscription, subscription.tailer.read(MAX_FRAME_BYTES)))
+                except Exception as error:  # logged on the loop
+                    read.append((subscription, error))
+        loop = self._loop
+        if loop is None:  # stopped meanwhile
+            for subscription, _ in read:
                 subscription.tailer.close()
+            return
+        # The loop is woken once for all the chunks read before it gets to them.
+        with self._lock:
+            wake = not self._ready
+            self._ready += read
+        if wake and read:
+            loop.call_soon_threadsafe(self._deliver_read)
+
+    def _claim(self, subscription: Subscription) -> bool:
+        """Take a turn if nothing is under way; otherwise ask the owner to read once more."""
+        with self._lock:
+            if not subscription.active:
+                return False
+            if subscription.busy:
+                subscription.dirty = True
+                return False
+            subscription.busy = True
+            return True
+
+    def _deliver_read(self) -> None:
+        with self._lock:
+            read, self._ready = self._ready, []
+        for subscription, chunk in read:
+            self._send(subscription, chunk, completed=False)
+
+    def _read_soon(self, subscription: Subscription) -> None:
+        """Read for a subscription in a round, or once its turn under way is done."""
+        if self._claim(subscription):
+            self._read_in_round(subscription)
+
+    def _read_in_round(self, subscription: Subscription) -> None:
+        self._due[subscription] = None
+        if self._rounds is None or self._rounds.done():
+            self._rounds = asyncio.ensure_future(self._read_rounds())
+
+    async def _read_rounds(self) -> None:
+        """Read every due subscription in one executor job, send, and again while any is due."""
+        while self._due:
+            batch = list(self._due)
+            self._due.clear()
+            jobs = [(s.tailer, self._read_limit(s), s.stream.completed) for s in batch]
+            try:
+                results = await asyncio.to_thread(_read_all, jobs)
+            except Exception as error:  # the executor shuts down: each subscription ends
+                results = [(error, False)] * len(batch)
+            for subscription, (chunk, completed) in zip(batch, results, strict=True):
+                self._send(subscription, chunk, completed)
+
+    def _read_limit(self, subscription: Subscription) -> int:
+        return MAX_FRAME_BYTES if subscription.started else self.first_frame_bytes
+
+    def _send(self, subscription: Subscription, chunk: Any, completed: bool) -> None:
+        """End a turn's read: write its chunk as a frame, or finish; then end the turn."""
+        if isinstance(chunk, Exception):
+            name = subscription.stream.name
+            self.log.error("saga_jupyter: log stream of %s failed", name, exc_info=chunk)
+            self._release(subscription)
+        more = isinstance(chunk, Chunk) and chunk.more
+        finished = completed and not more
+        if not subscription.active or (chunk is None and subscription.started and not finished):
+            self._turn_done(subscription)
+            return
+        frame = _data(subscription.stream.name, chunk, subscription, finished)
+        subscription.started = True
+        written = subscription.client.write_frame(frame)
+        if written is None:
+            self._release(subscription)
+            self._turn_done(subscription)
+            return
+
+        def sent(future: asyncio.Future[Any]) -> None:
+            if future.cancelled() or future.exception() is not None or finished:
+                self._release(subscription)
+            self._turn_done(subscription, more)
+
+        written.add_done_callback(sent)
+
+    def _turn_done(self, subscription: Subscription, more: bool = False) -> None:
+        """Give the tailer up, or read on in a round if the file changed meanwhile."""
+        with self._lock:
+            again = subscription.active and (more or subscription.dirty)
+            subscription.busy = again
+            subscription.dirty = False
+        if again:
+            self._read_in_round(subscription)
+        elif not subscription.active:
+            subscription.tailer.close()
 
     def _release(self, subscription: Subscription) -> None:
-        """Take a subscription out; its tailer closes once no read of it is under way."""
-        if not subscription.active:
-            return
-        subscription.active = False
-        stream = self.streams.get(subscription.name)
-        if stream is not None and stream.subscriptions.get(subscription.client) is subscription:
+        """Take a subscription out; its tailer closes once its turn under way is done."""
+        with self._lock:
+            if not subscription.active:
+                return
+            subscription.active = False
+            idle = not subscription.busy
+        if subscription in self._due:  # a round will not read it now: its turn ends here
+            del self._due[subscription]
+            idle = True
+        stream = subscription.stream
+        if stream.subscriptions.get(subscription.client) is subscription:
             del stream.subscriptions[subscription.client]
-            if not stream.subscriptions:
+            if not stream.subscriptions and self.streams.get(stream.name) is stream:
                 del self.streams[stream.name]
                 self.log.info("saga_jupyter: log watch closed: %s", stream.name)
                 if not self.streams and self._loop is not None:
                     self._loop.run_in_executor(None, self.watch.ensure)  # stop watching writes
-        if subscription.pump is None or subscription.pump.done():
+        if idle:
             subscription.tailer.close()
+
+
+def _read_all(jobs: list[tuple[Tailer, int, bool]]) -> list[ReadResult]:
+    """One round's reads, run in the executor; one failing read does not stop the others."""
+    results: list[ReadResult] = []
+    for tailer, limit, completed in jobs:
+        try:
+            results.append((tailer.read(limit), completed))
+        except Exception as error:  # logged on the loop
+            results.append((error, completed))
+    return results
 
 
 def _data(

@@ -271,7 +271,10 @@ class LogStreams:
                 self._release(subscription)
             self._turn_done(subscription, more)
 
-        written.add_done_callback(sent)
+        if written.done():
+            sent(written)
+        else:
+            written.add_done_callback(sent)
 
     def _turn_done(self, subscription: Subscription, more: bool = False) -> None:
         """Give the tailer up, or read on in a round if the file changed meanwhile."""

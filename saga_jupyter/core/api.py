@@ -211,7 +211,7 @@ async def _follow(
     watch = DirectoryWatch(settings.output_dir)
 
     def on_file_event(filename: str, _event_type: str) -> None:
-        # On the observer's thread: only a wake-up crosses over to the loop.
+        # On the watch's thread: only a wake-up crosses over to the loop.
         if filename == path.name:
             loop.call_soon_threadsafe(wake.set)
 

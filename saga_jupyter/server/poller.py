@@ -1,7 +1,7 @@
 """The poller: scans tmux and the output directory off the event loop; says when the list changed.
 
 A scan runs on every ``poll_interval`` tick (a Tornado ``PeriodicCallback``, the backstop) and
-soon after an output file appears, disappears or is renamed (one watchdog observer on the
+soon after an output file appears, disappears or is renamed (one watchdog inotify watch on the
 directory, debounced). At most one scan runs at a time; a request during a scan runs one more.
 """
 
@@ -139,7 +139,7 @@ class Poller:
             listener(self.sessions_json)
 
     def _on_file_event(self, filename: str, event_type: str) -> None:
-        # On the observer's thread: hand over to the loop only what can change the list.
+        # On the watch's thread: hand over to the loop only what can change the list.
         loop = self._loop
         if event_type in MEMBERSHIP_EVENTS and loop is not None and name_from_output_file(filename):
             loop.call_soon_threadsafe(self._debounced_scan)

@@ -148,6 +148,6 @@ class LiveSessions:
                 logger.exception("scanning SAGA sessions failed")
 
     def _on_file_event(self, filename: str, event_type: str) -> None:
-        # On the observer's thread: just wake the scanning thread.
+        # On the watch's thread: just wake the scanning thread.
         if event_type in MEMBERSHIP_EVENTS and name_from_output_file(filename) is not None:
             self._wake.set()

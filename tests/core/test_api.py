@@ -242,7 +242,7 @@ async def test_closing_follow_leaves_no_thread_or_file(sessions: dict[str, str])
     fds = len(list(Path("/proc/self/fd").iterdir()))
     stream = saga.follow(RUNNING, poll=POLL, **sessions)
     assert await collect(stream, "started\n")
-    assert own_threads() != before  # the directory watch's observer runs meanwhile
+    assert own_threads() != before  # the directory watch's reader runs meanwhile
     await stream.aclose()
     assert own_threads() == before
     assert len(list(Path("/proc/self/fd").iterdir())) == fds

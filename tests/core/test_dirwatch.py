@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from saga_jupyter.core.dirwatch import DirectoryWatch
+from tests.helpers import inotify_watches_on
 
 
 def events_until(
@@ -63,3 +64,26 @@ def test_a_replaced_directory_is_watched_again(watched, tmp_path: Path) -> None:
     (tmp_path / "b.out").write_text("x\n")
     events_until(events, ("b.out", "created"))
     moved.rename(tmp_path.parent / (tmp_path.name + "-gone"))
+
+
+def test_each_event_is_told_once_across_mask_changes(watched, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    watch, events, writes = watched
+    for wanted in (True, False, True):
+        writes["wanted"] = wanted
+        assert watch.ensure() is True
+    assert inotify_watches_on(tmp_path) == 1
+    path = tmp_path / "a.out"
+    path.write_bytes(b"")  # created (and closed)
+    with path.open("ab", buffering=0) as file:
+        file.write(b"one write\n")
+    (tmp_path / "marker.out").write_text("")
+    seen = events_until(events, ("marker.out", "created"))
+    assert seen.count(("a.out", "created")) == 1
+    assert seen.count(("a.out", "modified")) == 1
+
+
+def test_subdirectories_and_the_directory_itself_are_not_files(watched, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    _, events, _ = watched
+    (tmp_path / "sub.out").mkdir()
+    (tmp_path / "marker.out").write_text("")
+    assert ("sub.out", "created") not in events_until(events, ("marker.out", "created"))

@@ -127,7 +127,7 @@ def test_close_leaves_no_thread_or_watch(server: Server, output_dir: Path) -> No
     before = own_threads()
     dashboard = Dashboard(output_dir=output_dir, tmux_socket_name=server.socket_name, interval=0.1)
     wait_until(lambda: dashboard.viewer.name == FIRST and dashboard.viewer.status == "streaming")
-    assert own_threads() - before  # the scanning thread, the viewer's, the watches' observers
+    assert own_threads() - before  # the scanning thread, the viewer's, the watches' readers
     assert inotify_watches_on(output_dir) == 2  # the scanning thread's and the viewer's
     dashboard.close()
     assert own_threads() == before

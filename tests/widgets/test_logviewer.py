@@ -304,7 +304,7 @@ def test_close_leaves_no_thread_or_watch(open_viewer: Any, output_dir: Path) -> 
     before = own_threads()
     viewer = open_viewer()
     shows(viewer, ["x"])
-    assert len(own_threads() - before) >= 2  # ours and watchdog's observer (and emitter)
+    assert len(own_threads() - before) >= 2  # ours and the watch's inotify reader
     assert inotify_watches_on(output_dir) == 1
     viewer.close()
     assert own_threads() - before == set()
@@ -362,7 +362,7 @@ def test_messages_from_the_thread_leave_a_real_kernel(output_dir: Path) -> None:
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
-    # stdout only: watchdog may log a benign race on stderr while its emitter stops.
+    # stdout only: what the kernel itself logs goes to stderr.
     printed = [m["content"] for m in outputs if m["msg_type"] == "stream"]
     assert [out["text"] for out in printed if out["name"] == "stdout"] == ["[]\n"]
 

@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_sessions import (
+    CLOCK_TICKS,
     REPO,
     JupyterServer,
     TmuxServer,
@@ -63,14 +64,15 @@ from bench_sessions import (
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
+from saga_jupyter.server.app import SagaJupyterApp
+
 RESULTS = REPO / "bench" / "results" / "logs.md"
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 MIB = 1 << 20
 
 WARMUP = 1.0  # seconds of lines left out of the percentiles
-POLL = 3.0  # the server's default poll_interval
-INITIAL_LOG_BYTES = 262144  # the server's default initial_log_bytes
+POLL = SagaJupyterApp.poll_interval.default_value  # the server's defaults
+INITIAL_LOG_BYTES = SagaJupyterApp.initial_log_bytes.default_value
 MAX_MESSAGE = 64 * MIB
 READY_DEADLINE = 30.0
 WRITER_SLACK = 30.0  # beyond the writing time: the writer process starting, or falling behind

@@ -12,6 +12,7 @@ private tmux socket and temporary directories, removed at the end.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import statistics
 import subprocess
@@ -19,29 +20,21 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_sessions import publish
+from bench_sessions import ms, percentile, publish, raise_on_sigterm
 
 from saga_jupyter.core.discovery import Discovery
 from saga_jupyter.core.store import MetadataStore, SessionRecord
 from saga_jupyter.core.tmux import Tmux
+from saga_jupyter.server.poller import Poller
 
 RESULTS = Path(__file__).resolve().parent / "results" / "store.md"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1e3:.2f} ms"
 
 
 def timing(metric: str, samples: list[float], limit: float) -> list[tuple[str, str, str, bool]]:
     """p50 and p99 rows of a timing against its limit."""
     return [
         (f"{metric}, {name}", ms(value), f"< {limit * 1e3:.0f} ms", value < limit)
-        for name, value in (("p50", statistics.median(samples)), ("p99", percentile(samples, 0.99)))
+        for name, value in (("p50", statistics.median(samples)), ("p99", percentile(samples, 99)))
     ]
 
 
@@ -118,18 +111,13 @@ def bench_polls_and_detail(directory: Path, socket: str) -> list[tuple[str, str,
         (out / f"{name}.out").write_text("working\n" * 20)
     (out / "saga__bench__done__2.out").write_text("finished\n")
     discovery = Discovery(out, Tmux(socket))
-    store = MetadataStore(directory / "polls.json")
-    writes = 0
-    discovery.scan()  # first sight: one write expected
-    if discovery.changed:
-        discovery.changed = False
-        writes += store.save(discovery.memory)
-    idle_writes = 0
+    # The server's own scan-and-save step, as each poll runs it.
+    poller = Poller(discovery, MetadataStore(directory / "polls.json"), 3.0, logging.getLogger())
+    poller._scan_blocking()  # first sight: one write expected
+    writes = poller.store_writes
     for _ in range(100):
-        discovery.scan()
-        if discovery.changed:
-            discovery.changed = False
-            idle_writes += store.save(discovery.memory)
+        poller._scan_blocking()
+    idle_writes = poller.store_writes - writes
     # Detail: three windows, two panes each, of one running session.
     target = f"={names[0]}"
     tmux(socket, "split-window", "-d", "-t", f"{target}:", "sleep 3600")
@@ -149,6 +137,7 @@ def bench_polls_and_detail(directory: Path, socket: str) -> list[tuple[str, str,
 
 
 def main() -> None:
+    raise_on_sigterm()
     socket = f"saga-bench-store-{os.getpid()}"
     with tempfile.TemporaryDirectory() as temporary:
         directory = Path(temporary)

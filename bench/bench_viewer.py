@@ -48,7 +48,16 @@ from pathlib import Path
 from typing import Any
 
 import ipywidgets
-from bench_sessions import REPO, commit, fake_log, log, ms, percentile, publish
+from bench_sessions import (
+    REPO,
+    commit,
+    fake_log,
+    log,
+    ms,
+    percentile,
+    publish,
+    raise_on_sigterm,
+)
 
 from saga_jupyter.core.dirwatch import DirectoryWatch
 from saga_jupyter.core.tailer import Tailer
@@ -85,10 +94,6 @@ class Sent:
         self.times.append(time.monotonic())
         self.messages.append(message)
         self.first.set()
-
-    def size(self) -> int:
-        """Bytes of JSON sent, all messages."""
-        return sum(len(json.dumps(message)) for message in self.messages)
 
 
 class TimedViewer(LogViewer):
@@ -435,6 +440,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Measure ours and the peer, print and save the table."""
     plan = parse_args(argv)
+    raise_on_sigterm()
     began = time.monotonic()
     socket = f"saga-bench-viewer-{os.getpid()}"
     with (

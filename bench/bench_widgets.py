@@ -22,7 +22,7 @@ import sys
 import time
 from typing import Any
 
-from bench_sessions import REPO, commit, log, percentile, publish
+from bench_sessions import REPO, commit, log, percentile, publish, raise_on_sigterm
 
 RESULTS = REPO / "bench" / "results" / "widgets.md"
 TARGET_MS = 200.0
@@ -228,6 +228,7 @@ def report(result: dict[str, Any], count: int, elapsed: float) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the bench, print the table, write it to ``bench/results/widgets.md``."""
+    raise_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sessions", type=int, default=1000)
     parser.add_argument("--updates", type=int, default=200)

@@ -230,3 +230,12 @@ class JupyterProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(5)
+
+
+def hanging_tmux(directory: Path) -> str:
+    """A stand-in ``tmux`` (in ``directory/bin``) that never answers; a PATH finding it first."""
+    fake = directory / "bin" / "tmux"
+    fake.parent.mkdir(exist_ok=True)
+    fake.write_text("#!/bin/sh\nexec sleep 30\n")
+    fake.chmod(0o755)
+    return f"{fake.parent}:/usr/bin:/bin"

@@ -164,12 +164,13 @@ class SessionHandler(SagaHandler):
         """One session's SessionInfo plus ``windows`` (empty once completed)."""
         info = self.session(name)
         body = info.to_json()
-        record = self.poller.discovery.memory.get(name)
-        if record is not None:
-            body.update(id=record.id, command=record.command, cwd=record.cwd)
-            body["worktree"] = record.worktree
-        body["windows"] = []
         discovery = self.poller.discovery
+        record = discovery.memory.get(name)
+        if record is not None:
+            body.update(
+                id=record.id, command=record.command, cwd=record.cwd, worktree=record.worktree
+            )
+        body["windows"] = []
         if info.status == "running":
             try:
                 if discovery.tmux_error is not None:  # failing now: do not wait for it again

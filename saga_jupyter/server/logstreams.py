@@ -34,9 +34,10 @@ from ..core.tailer import MAX_CHAR_BYTES, Chunk, Tailer
 # The most one logs:data frame carries; a larger backlog follows in further frames.
 MAX_FRAME_BYTES = 1 << 20
 
-# What one read of a round gives: the chunk (or the error), and whether the session had
-# completed before the read began.
-ReadResult = tuple[Chunk | Exception | None, bool]
+# What one read gives: new text, nothing new, or the error it raised.
+Read = Chunk | Exception | None
+# What one read of a round gives, with whether the session had completed before it began.
+ReadResult = tuple[Read, bool]
 
 
 class Subscriber(Protocol):
@@ -96,7 +97,7 @@ class LogStreams:
         # Guards every subscription's busy, dirty and active, and the chunks read on the
         # watch's thread that wait for the loop.
         self._lock = threading.Lock()
-        self._ready: list[tuple[Subscription, Chunk | Exception | None]] = []
+        self._ready: list[tuple[Subscription, Read]] = []
         self._due: dict[Subscription, None] = {}  # busy, to read in the next round, in order
         self._rounds: asyncio.Future[None] | None = None
         # Writes are watched only while some log is streamed.
@@ -184,7 +185,7 @@ class LogStreams:
         stream = self.streams.get(name) if name != filename else None
         if stream is None:
             return
-        read: list[tuple[Subscription, Chunk | Exception | None]] = []
+        read: list[tuple[Subscription, Read]] = []
         # A copy made in one step under the GIL: the loop adds and removes subscriptions.
         for subscription in tuple(stream.subscriptions.values()):
             if self._claim(subscription):
@@ -247,13 +248,15 @@ class LogStreams:
     def _read_limit(self, subscription: Subscription) -> int:
         return MAX_FRAME_BYTES if subscription.started else self.first_frame_bytes
 
-    def _send(self, subscription: Subscription, chunk: Any, completed: bool) -> None:
+    def _send(self, subscription: Subscription, chunk: Read, completed: bool) -> None:
         """End a turn's read: write its chunk as a frame, or finish; then end the turn."""
         if isinstance(chunk, Exception):
             name = subscription.stream.name
             self.log.error("saga_jupyter: log stream of %s failed", name, exc_info=chunk)
             self._release(subscription)
-        more = isinstance(chunk, Chunk) and chunk.more
+            self._turn_done(subscription)
+            return
+        more = chunk is not None and chunk.more
         finished = completed and not more
         if not subscription.active or (chunk is None and subscription.started and not finished):
             self._turn_done(subscription)

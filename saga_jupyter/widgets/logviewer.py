@@ -34,7 +34,7 @@ import traitlets
 
 from ..core.dirwatch import DirectoryWatch
 from ..core.errors import TmuxUnavailable
-from ..core.names import output_path, parse_name
+from ..core.names import OUTPUT_SUFFIX, output_path, parse_name
 from ..core.settings import resolve
 from ..core.tailer import Tailer, line_start, read_range
 from ..core.tmux import Tmux
@@ -206,7 +206,7 @@ class LogViewer(anywidget.AnyWidget):
             self._generation += 1
             self._lines.clear()
             self._open = None
-            self._filename = None if name is None else f"{name}.out"
+            self._filename = None if name is None else name + OUTPUT_SUFFIX
             self._emit({"type": "reset"})
             self.status = "idle" if name is None else "streaming"
             self.message = ""

@@ -152,9 +152,7 @@ def render_rows(
     if cache is not None:
         cache.clear()
     for info in sessions:
-        entry = previous.get(id(info))
-        if entry is None or entry[0] is not info:
-            entry = (info, _row_parts(info))
+        entry = previous.get(id(info)) or (info, _row_parts(info))
         if cache is not None:
             cache[id(info)] = entry
         before, after, ticking_from = entry[1]

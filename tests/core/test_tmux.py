@@ -11,15 +11,7 @@ from libtmux.server import Server
 
 from saga_jupyter.core.errors import InvalidSessionName, TmuxUnavailable
 from saga_jupyter.core.tmux import BACKOFF_FIRST, FAILURES_BEFORE_BACKOFF, Tmux, target
-from tests.helpers import start_worker, wait_until
-
-
-def hanging_tmux(directory: Path) -> str:
-    """A stand-in ``tmux`` that never answers; returns a PATH that finds it first."""
-    fake = directory / "tmux"
-    fake.write_text("#!/bin/sh\nexec sleep 30\n")
-    fake.chmod(0o755)
-    return f"{directory}:/usr/bin:/bin"
+from tests.helpers import hanging_tmux, start_worker, wait_until
 
 
 def test_targets_are_exact_and_validated() -> None:

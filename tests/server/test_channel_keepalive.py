@@ -25,10 +25,10 @@ async def test_the_server_pings_every_client(jp_ws_fetch: Any, saga_app: Any) ->
     ws = await jp_ws_fetch("api", "saga", "channels")
     pings: list[bytes] = []
     ws.on_ping = pings.append  # called by the client's protocol for each ping frame
+    # Read along: a client answers pings (pong) only while its connection is served.
+    reader = asyncio.ensure_future(ws.read_message())
     try:
-        # Read along: a client answers pings (pong) only while its connection is served.
-        reader = asyncio.ensure_future(ws.read_message())
         await wait_for(lambda: len(pings) >= 2, timeout=5)
-        reader.cancel()
     finally:
+        reader.cancel()
         ws.close()

@@ -12,7 +12,7 @@ import pytest
 from libtmux.server import Server
 
 from saga_jupyter.core.tmux import BACKOFF_FIRST
-from tests.helpers import saga_config, start_worker, wait_for
+from tests.helpers import hanging_tmux, saga_config, start_worker, wait_for
 
 POLL = 0.2
 DAMAGED = {
@@ -88,14 +88,6 @@ async def test_no_write_when_nothing_changed(
     with (output_dir / "saga__e__s__2.out").open("a") as file:
         file.write("more\n")  # a change worth remembering: lastActivity, one write
     await wait_for(lambda: saga_app.poller.store_writes > writes, timeout=3)
-
-
-def hanging_tmux(directory: Path) -> str:
-    fake = directory / "bin" / "tmux"
-    fake.parent.mkdir()
-    fake.write_text("#!/bin/sh\nexec sleep 30\n")
-    fake.chmod(0o755)
-    return f"{fake.parent}:/usr/bin:/bin"
 
 
 async def test_a_hanging_tmux_never_slows_the_routes(

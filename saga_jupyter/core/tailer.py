@@ -7,7 +7,9 @@ cannot be reused, which keeps that comparison sound. A truncation is seen when t
 shorter than what was read. A file truncated and refilled past that point between two reads
 cannot be told from one that grew (``tail -F`` shares this blind spot).
 
-All I/O here blocks: the server calls it through ``asyncio.to_thread``.
+All I/O here may block, so the server calls it through ``asyncio.to_thread``, with one
+exception made for an event loop: :meth:`Tailer.read_available` reads only bytes already in
+memory (``RWF_NOWAIT``) and says so when it cannot.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ READ_BYTES = 64 * 1024
 # The longest UTF-8 character; the decoder holds back at most one byte less.
 MAX_CHAR_BYTES = 4
 CONTINUATION_BYTES = bytes(range(0x80, 0xC0))  # the 2nd to 4th bytes of a UTF-8 character
+# A read that fails rather than wait for a disk (Linux 4.14+; not every filesystem has it).
+NOWAIT: int | None = getattr(os, "RWF_NOWAIT", None)
 
 
 class Chunk(NamedTuple):
@@ -118,6 +122,36 @@ class Tailer:
         if size < self._position:
             reset = self._restart("truncated")
         return self._read(max_bytes, reset, size)
+
+    def read_available(self, buffer: bytearray) -> Chunk | None:
+        """What :meth:`read` would return after a write, read without waiting for a disk.
+
+        For an event loop. Reads into ``buffer`` (at most its size, held bytes included) only
+        what is in memory, with ``RWF_NOWAIT``, and does not look at the path: call it when
+        the file was written to, and :meth:`read` when it was created, renamed or deleted.
+        Raises ``BlockingIOError`` when only :meth:`read` can tell: no file is open, the bytes
+        are not in memory, the filesystem cannot read without waiting, or the file is now
+        shorter than the position (truncated).
+        """
+        if self._closed:
+            raise ValueError("read from a closed Tailer")
+        if self._fd is None or NOWAIT is None:
+            raise BlockingIOError(errno.EAGAIN, "no open file to read without waiting")
+        held, _ = self._decoder.getstate()
+        view = memoryview(buffer)[: len(buffer) - len(held)]
+        try:
+            count = os.preadv(self._fd, [view], self._position, NOWAIT)
+        except OSError as error:
+            if error.errno in (errno.EAGAIN, errno.EOPNOTSUPP):
+                raise BlockingIOError(error.errno, error.strerror) from error
+            raise
+        # A filesystem that reads without waiting keeps the inode in memory: fstat cannot wait.
+        if count == 0 and os.fstat(self._fd).st_size < self._position:
+            raise BlockingIOError(errno.EAGAIN, "truncated: read() starts it again")
+        self._position += count
+        self.pending = count == len(view)  # a full buffer: more may follow
+        text = self._decoder.decode(view[:count])
+        return Chunk(text, self.offset, False, self.pending) if text else None
 
     def close(self) -> None:
         """Release the file; reading afterwards raises ``ValueError``."""

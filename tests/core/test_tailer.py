@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import errno
 import itertools
 import os
 import random
@@ -318,3 +319,88 @@ def test_read_range(tmp_path: Path) -> None:
     for odd in ("fifo.out", "dir.out"):
         with pytest.raises(FileNotFoundError, match="not a regular file"):
             read_range(tmp_path / odd, 0, 5)
+
+
+def read_available_all(tailer: Tailer, buffer: bytearray) -> list[Chunk]:
+    """Every chunk :meth:`Tailer.read_available` gives now, read while ``more``."""
+    chunks: list[Chunk] = []
+    while (chunk := tailer.read_available(buffer)) is not None:
+        assert chunk.more == tailer.pending and not chunk.reset
+        chunks.append(chunk)
+        if not chunk.more:
+            break
+    return chunks
+
+
+def skip_unless_reads_without_waiting(directory: Path) -> None:
+    probe = directory / "probe"
+    probe.write_bytes(b"x")
+    with Tailer(probe) as tailer:
+        try:
+            tailer.read_available(bytearray(8))
+        except BlockingIOError:
+            pytest.skip(f"the filesystem of {directory} cannot read without waiting (RWF_NOWAIT)")
+
+
+@pytest.mark.parametrize("content", [VALID, INVALID], ids=["valid", "invalid"])
+def test_read_available_after_each_write_reads_back_exactly(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "a.out"
+    path.write_bytes(b"")
+    with Tailer(path) as tailer:
+        skip_unless_reads_without_waiting(tmp_path)
+        chunks: list[Chunk] = []
+        for byte in range(len(content)):  # every character split at every byte
+            append(path, content[byte : byte + 1])
+            chunks += read_available_all(tailer, bytearray(5))  # 5: chunks of a byte or two
+        assert tailer.read_available(bytearray(5)) is None  # nothing new
+    assert text_of(chunks) == content.decode("utf-8", "replace")
+    check_offsets(path, chunks)
+
+
+def test_read_available_leaves_to_read_what_it_cannot_tell(tmp_path: Path) -> None:
+    path = tmp_path / "a.out"
+    path.write_bytes(b"first line\n")
+    with Tailer(path) as tailer:
+        skip_unless_reads_without_waiting(tmp_path)
+        assert text_of(read_available_all(tailer, bytearray(64))) == "first line\n"
+
+        # Bytes that are only on disk: the read would wait.
+        append(path, b"on disk\n")
+        with path.open("rb+") as file:
+            os.fsync(file.fileno())
+            os.posix_fadvise(file.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+        with pytest.raises(BlockingIOError):
+            tailer.read_available(bytearray(64))
+        assert text_of(read_all(tailer)) == "on disk\n"
+
+        # A truncation: only read() restarts the file.
+        path.write_bytes(b"new\n")
+        with pytest.raises(BlockingIOError):
+            tailer.read_available(bytearray(64))
+        assert read_all(tailer) == [Chunk("new\n", 4, reset=True)]
+
+    missing = Tailer(tmp_path / "missing.out")
+    with pytest.raises(BlockingIOError):
+        missing.read_available(bytearray(64))
+    missing.close()
+    with pytest.raises(ValueError, match="closed"):
+        missing.read_available(bytearray(64))
+
+
+def test_read_available_never_waits_on_a_filesystem_that_cannot_say(tmp_path: Path) -> None:
+    shm = Path("/dev/shm")  # tmpfs: no RWF_NOWAIT before Linux 6.6 or so
+    if not shm.is_dir():
+        pytest.skip("no /dev/shm")
+    path = shm / f"saga-test-{os.getpid()}.out"
+    path.write_bytes(b"x\n")
+    try:
+        with Tailer(path) as tailer:
+            try:
+                chunk = tailer.read_available(bytearray(64))
+            except BlockingIOError as error:
+                assert error.errno == errno.EOPNOTSUPP
+                assert text_of(read_all(tailer)) == "x\n"  # read() has it all
+            else:
+                assert chunk == Chunk("x\n", 2, reset=False)
+    finally:
+        path.unlink()

@@ -1,32 +1,38 @@
-"""One watchdog inotify watch on the output directory, serving every listener.
+"""One inotify watch on the output directory, serving every listener.
 
-inotify watches a directory, so one watch covers every output file. It is watchdog's inotify
-reader (``InotifyFD``: one thread that reads the inotify descriptor and calls back with each
-event), used without the observer's emitter and dispatcher threads: at 4,000 writes a second
-the whole observer spent 158 µs of Python per event, the reader alone 37 µs.
+inotify watches a directory, so one watch covers every output file. The watch is made with
+watchdog's inotify bindings and its events are read here, in one of two places:
+
+- on an asyncio event loop (the server): the inotify descriptor is one more file the loop
+  waits on, so a write costs the loop one wake-up and no thread hand-over. Under load that
+  hand-over, not the work, was most of a log line's latency (see ``server/logstreams.py``).
+- on a thread of the watch's own (a kernel's widgets, which have no loop to share).
+
 Each watch has its own inotify instance, so two watches of one directory in one process (a
-session table and a log viewer in a kernel) cannot change each other's event mask.
-
-Listeners are called on the reader thread with ``(filename, event_type)``; a server hands them
-to its event loop, a kernel to its own thread. The directory may not exist yet, or be deleted
-and recreated: :meth:`DirectoryWatch.ensure` (called on every poll) re-arms the watch.
+session table and a log viewer in a kernel) cannot change each other's event mask. Listeners
+are called with ``(filename, event_type)`` where the events are read. The directory may not
+exist yet, or be deleted and recreated: :meth:`DirectoryWatch.ensure` (called on every poll)
+re-arms the watch.
 """
 
 from __future__ import annotations
 
+import asyncio
+import ctypes
 import logging
 import os
+import select
+import struct
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from watchdog.observers.inotify_c import (
-    CallbackId,
     InotifyConstants,
-    InotifyEvent,
-    InotifyFD,
-    Mask,
     WatchDescriptor,
+    inotify_add_watch,
+    inotify_init,
+    inotify_rm_watch,
 )
 
 logger = logging.getLogger(__name__)
@@ -51,6 +57,10 @@ ALL_EVENT_TYPES: dict[int, str] = {**EVENT_TYPES, **WRITE_EVENT_TYPES}
 # The listeners' event types that add or remove a file (the rest: its content changed).
 MEMBERSHIP_EVENTS = frozenset(EVENT_TYPES.values())
 
+# struct inotify_event: wd, mask, cookie, len, then len bytes of NUL-padded name.
+EVENT_HEADER = struct.Struct("iIII")
+EVENT_BUFFER = 64 * 1024
+
 
 class DirectoryWatch:
     """Watches one directory (not recursively) and tells listeners about its files."""
@@ -64,8 +74,11 @@ class DirectoryWatch:
         self.wants_writes = wants_writes
         self._listeners: list[Listener] = []
         self._lock = threading.Lock()
-        self._watch_lock = threading.Lock()
-        self._inotify: InotifyFD | None = None
+        self._watch_lock = threading.Lock()  # the descriptor, the watch and its mask
+        self._fd: int | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stop_w: int | None = None  # the own thread's stop signal
         self._wd: WatchDescriptor | None = None
         self._inode: int | None = None
         self._mask = 0
@@ -85,15 +98,32 @@ class DirectoryWatch:
         with self._lock:
             self._listeners = [item for item in self._listeners if item is not listener]
 
-    def start(self) -> None:
-        """Start the reader thread and watch the directory if it exists."""
-        if self._inotify is None:
-            try:
-                self._inotify = InotifyFD()
-            except OSError as error:  # the per-user limit of inotify instances
+    def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Start reading events, on ``loop`` or on a thread of the watch's own.
+
+        Without a loop, this also watches the directory if it exists. With one, call it from
+        the loop's thread; the directory is watched from the next :meth:`ensure` (which
+        blocks briefly, so belongs off the loop).
+        """
+        with self._watch_lock:
+            if self._fd is not None:
+                return
+            fd = inotify_init()
+            if fd < 0:  # the per-user limit of inotify instances
+                error = os.strerror(ctypes.get_errno())
                 logger.warning("cannot watch %s: %s", self.directory, error)
                 return
-            self._inotify.start()
+            os.set_blocking(fd, False)
+            self._fd = fd
+            if loop is not None:
+                self._loop = loop
+                loop.add_reader(fd, self._read_events)
+                return
+            stop_r, self._stop_w = os.pipe()
+            self._thread = threading.Thread(
+                target=self._run, args=(fd, stop_r), name="saga-dirwatch", daemon=True
+            )
+            self._thread.start()
         self.ensure()
 
     def ensure(self) -> bool:
@@ -102,7 +132,7 @@ class DirectoryWatch:
         Blocks briefly (a stat and an inotify call): call it off the event loop.
         """
         with self._watch_lock:
-            if self._inotify is None:
+            if self._fd is None:
                 return False
             try:
                 inode: int | None = os.stat(self.directory).st_ino
@@ -110,64 +140,91 @@ class DirectoryWatch:
                 inode = None
             mask = LIST_MASK | (WRITE_MASK if self.wants_writes() else 0)
             if self._wd is not None and inode != self._inode:
-                self._remove_watch()
+                inotify_rm_watch(self._fd, self._wd)  # fails harmlessly if already gone
+                self._wd = None
                 logger.info("output directory watch closed: %s", self.directory)
             if inode is None or (self._wd is not None and mask == self._mask):
                 return False
-            # A new mask on the same watch replaces the old one at once: no event is missed.
-            # The callback id is the mask, so the old id can be dropped once the new one is in.
-            old = (self._wd, CallbackId(self._mask)) if self._wd is not None else None
-            try:
-                self._wd = self._inotify.add_callback(
-                    os.fsencode(self.directory),
-                    Mask(mask | InotifyConstants.IN_ONLYDIR),
-                    self,
-                    CallbackId(mask),
-                )
-            except OSError as error:
+            # On a directory already watched, the new mask replaces the old one at once, on
+            # the same watch: no event is missed or told twice.
+            wd = inotify_add_watch(
+                self._fd, os.fsencode(self.directory), mask | InotifyConstants.IN_ONLYDIR
+            )
+            if wd < 0:
+                error = os.strerror(ctypes.get_errno())
                 logger.warning("cannot watch %s: %s", self.directory, error)
                 return False
-            if old is not None and old[0] == self._wd:
-                self._inotify.remove_callbacks([old])
-            elif inode != self._inode:
+            if self._wd is None:
                 logger.info("output directory watch opened: %s", self.directory)
-            self._inode, self._mask = inode, mask
+            self._wd, self._inode, self._mask = wd, inode, mask
             return True
 
     def stop(self) -> None:
-        """Stop watching and join the reader thread."""
+        """Stop watching; join the own thread (with a loop: call from the loop's thread)."""
         with self._watch_lock:
-            if self._inotify is not None:
-                self._inotify.stop()
-                self._inotify.join(timeout=5)
-                self._inotify = None
-            self._wd = None
-            self._inode = None
+            fd, self._fd = self._fd, None
+            self._wd = self._inode = None
+            loop, self._loop = self._loop, None
+            thread, self._thread = self._thread, None
+            stop_w, self._stop_w = self._stop_w, None
+        if loop is not None and fd is not None:
+            loop.remove_reader(fd)
+        if thread is not None and stop_w is not None:
+            os.write(stop_w, b"x")
+            thread.join(timeout=5)  # outside the lock: the thread may be taking it
+            os.close(stop_w)
+        if fd is not None:
+            os.close(fd)  # and with it the watch
 
-    def _remove_watch(self) -> None:
-        assert self._inotify is not None and self._wd is not None
-        self._inotify.remove_callbacks([(self._wd, CallbackId(self._mask))])
-        self._wd = None
+    def _run(self, fd: int, stop_r: int) -> None:
+        """The own thread: read events until told to stop."""
+        poll = select.poll()
+        poll.register(fd, select.POLLIN)
+        poll.register(stop_r, select.POLLIN)
+        try:
+            while all(ready != stop_r for ready, _ in poll.poll()):
+                self._read_events()
+        finally:
+            os.close(stop_r)
 
-    # watchdog's WatchCallback: called on the reader thread.
-
-    def on_event(self, event: InotifyEvent) -> None:
-        """Dispatch an event on a file in the directory to every listener."""
-        event_type = ALL_EVENT_TYPES.get(event.mask & (LIST_MASK | WRITE_MASK))
-        if event_type is None or not event.name or event.mask & InotifyConstants.IN_ISDIR:
+    def _read_events(self) -> None:
+        """Read what inotify has and tell the listeners about each file's event."""
+        fd = self._fd
+        if fd is None:
             return
-        filename = os.fsdecode(event.name)
+        try:
+            buffer = os.read(fd, EVENT_BUFFER)
+        except BlockingIOError:
+            return
+        for wd, mask, name in _parse(buffer):
+            if mask & InotifyConstants.IN_Q_OVERFLOW:
+                logger.warning("output directory watch: inotify queue overflowed, events lost")
+            elif mask & InotifyConstants.IN_IGNORED:
+                self._watch_gone(wd)
+            elif wd == self._wd and name and not mask & InotifyConstants.IN_ISDIR:
+                event_type = ALL_EVENT_TYPES.get(mask & (LIST_MASK | WRITE_MASK))
+                if event_type is not None:
+                    self._tell(os.fsdecode(name), event_type)
+
+    def _tell(self, filename: str, event_type: str) -> None:
         for listener in self._listeners:
             try:
                 listener(filename, event_type)
             except Exception:  # one listener's bug must not stop the others
                 logger.exception("directory watch listener failed")
 
-    def on_watch_deleted(self, wd: WatchDescriptor) -> None:
+    def _watch_gone(self, wd: int) -> None:
         """The directory went away: :meth:`ensure` watches its replacement."""
-        if wd == self._wd:
-            self._wd = None
+        with self._watch_lock:
+            if wd == self._wd:
+                self._wd = None
 
-    def on_queue_overflow(self) -> None:
-        """The kernel dropped events: say so (a scan still sees every file)."""
-        logger.warning("output directory watch: inotify queue overflowed, events were lost")
+
+def _parse(buffer: bytes) -> Iterator[tuple[int, int, bytes]]:
+    """The ``(wd, mask, name)`` of each event in what one read of inotify gave."""
+    at = 0
+    while at + EVENT_HEADER.size <= len(buffer):
+        wd, mask, _cookie, length = EVENT_HEADER.unpack_from(buffer, at)
+        at += EVENT_HEADER.size
+        yield wd, mask, buffer[at : at + length].rstrip(b"\0")
+        at += length

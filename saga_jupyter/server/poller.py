@@ -74,7 +74,7 @@ class Poller:
         self._loop = asyncio.get_running_loop()
         self.discovery.memory = await asyncio.to_thread(self.store.load)
         self.watch.add_listener(self._on_file_event)
-        await asyncio.to_thread(self.watch.start)
+        self.watch.start(self._loop)  # armed by the scan, off the loop
         await self.request_scan()
         self._timer = PeriodicCallback(self.request_scan, self.interval * 1000)
         self._timer.start()
@@ -90,7 +90,7 @@ class Poller:
         self._loop = None
         if self._scan is not None:
             await asyncio.shield(self._scan)
-        await asyncio.to_thread(self.watch.stop)
+        self.watch.stop()
 
     def request_scan(self) -> asyncio.Future[None]:
         """Scan now, or once more right after the scan under way."""
@@ -139,13 +139,13 @@ class Poller:
             listener(self.sessions_json)
 
     def _on_file_event(self, filename: str, event_type: str) -> None:
-        # On the watch's thread: hand over to the loop only what can change the list.
-        loop = self._loop
-        if event_type in MEMBERSHIP_EVENTS and loop is not None and name_from_output_file(filename):
-            loop.call_soon_threadsafe(self._debounced_scan)
-
-    def _debounced_scan(self) -> None:
-        if self._debounce is None and self._loop is not None:
+        # On the loop (the watch reads its events there): only what can change the list.
+        if (
+            event_type in MEMBERSHIP_EVENTS
+            and name_from_output_file(filename)
+            and self._debounce is None
+            and self._loop is not None
+        ):
             self._debounce = self._loop.call_later(DEBOUNCE, self._debounce_elapsed)
 
     def _debounce_elapsed(self) -> None:

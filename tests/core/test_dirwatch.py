@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import queue
+import threading
 from pathlib import Path
 
 import pytest
 
 from saga_jupyter.core.dirwatch import DirectoryWatch
-from tests.helpers import inotify_watches_on
+from tests.helpers import inotify_watches_on, own_threads
 
 
 def events_until(
@@ -87,3 +89,24 @@ def test_subdirectories_and_the_directory_itself_are_not_files(watched, tmp_path
     (tmp_path / "sub.out").mkdir()
     (tmp_path / "marker.out").write_text("")
     assert ("sub.out", "created") not in events_until(events, ("marker.out", "created"))
+
+
+def test_on_an_event_loop_events_are_read_and_told_on_the_loop(tmp_path: Path) -> None:
+    async def main() -> None:
+        watch = DirectoryWatch(tmp_path)
+        told: asyncio.Queue[tuple[str, str, int]] = asyncio.Queue()
+        watch.add_listener(lambda name, kind: told.put_nowait((name, kind, threading.get_ident())))
+        before = own_threads()
+        watch.start(asyncio.get_running_loop())
+        assert own_threads() == before  # no thread of its own
+        assert not watch.watching  # armed off the loop, by ensure()
+        assert await asyncio.to_thread(watch.ensure) is True
+        (tmp_path / "a.out").write_text("x")
+        seen = [await asyncio.wait_for(told.get(), 5) for _ in range(3)]
+        loop_thread = threading.get_ident()
+        assert seen == [("a.out", kind, loop_thread) for kind in ("created", "modified", "closed")]
+        assert inotify_watches_on(tmp_path) == 1
+        watch.stop()  # the descriptor is closed: nothing more can be read
+        assert inotify_watches_on(tmp_path) == 0 and not watch.watching
+
+    asyncio.run(main())

@@ -38,6 +38,12 @@ class SagaJupyterApp(ExtensionApp):
     initial_log_bytes = Int(
         262144, config=True, help="At most this many bytes in the first logs:data frame."
     )
+    max_unsent_bytes = Int(
+        16 << 20,
+        config=True,
+        help="Close a channel client that stopped reading once this many bytes of frames wait "
+        "for it (it can reconnect and resume each log by offset).",
+    )
     state_file = Unicode(config=True, help="The metadata store (JSON) remembering sessions.")
     allow_control = Bool(False, config=True, help="Enable the stop, connect and launch endpoints.")
     max_sessions = Int(4, config=True, help="Running sessions allowed before launch refuses.")
@@ -61,7 +67,7 @@ class SagaJupyterApp(ExtensionApp):
             raise TraitError(f"poll_interval must be between 0.05 and 3600 seconds, not {value}")
         return value
 
-    @validate("initial_log_bytes", "max_sessions")
+    @validate("initial_log_bytes", "max_sessions", "max_unsent_bytes")
     def _validate_positive(self, proposal: dict[str, Any]) -> int:
         value = int(proposal["value"])
         if value < 1:
@@ -85,7 +91,7 @@ class SagaJupyterApp(ExtensionApp):
         discovery = Discovery(self.output_dir, Tmux(self.tmux_socket_name))
         store = MetadataStore(self.state_file)
         self.poller = Poller(discovery, store, self.poll_interval, self.log)
-        self.channels = Channels(self.poller)
+        self.channels = Channels(self.poller, self.max_unsent_bytes)
         self.log_streams = LogStreams(
             self.output_dir,
             self.poller.watch,

@@ -2,7 +2,8 @@
 
 Every frame is a JSON object with a ``type``. Frames the server cannot understand get an
 ``error`` frame back and the connection stays open. A broadcast is serialised once and written
-to every client.
+to every client. A client that stops reading is closed (1008) once more than
+``max_unsent_bytes`` of frames wait for it; it can reconnect and resume by offset.
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ MAX_ACCEPTED_FRAME = 32 * 1024 * 1024
 class Channels:
     """The open channel connections of one extension."""
 
-    def __init__(self, poller: Poller) -> None:
+    def __init__(self, poller: Poller, max_unsent_bytes: int) -> None:
         self.poller = poller
+        self.max_unsent_bytes = max_unsent_bytes
         self._clients: set[ChannelHandler] = set()
 
     def __len__(self) -> int:
@@ -79,6 +81,7 @@ class ChannelHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
     auth_resource = AUTH_RESOURCE
     _pending_sessions: bytes | None = None
     _sessions_sender: asyncio.Future[None] | None = None
+    _unsent = 0  # bytes of frames written but not yet taken by the socket
 
     @property
     def max_message_size(self) -> int:
@@ -149,10 +152,26 @@ class ChannelHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
             return None
         stream = self.ws_connection.stream if self.ws_connection else None
         if stream is None or stream.writing():
+            self._wait_for(len(text), written)
             return written
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         done.set_result(None)
         return done
+
+    def _wait_for(self, size: int, written: asyncio.Future[None]) -> None:
+        """Count a frame the socket has not taken; close a client that lets too many wait."""
+        self._unsent += size
+        written.add_done_callback(lambda _: self._taken(size))
+        limit = self.channels.max_unsent_bytes
+        if self._unsent > limit:  # then closing: no further frame gets this far
+            self.log.warning(
+                "saga_jupyter: closing a channel client that stopped reading: %d bytes unsent",
+                self._unsent,
+            )
+            self.close(1008, f"too slow: over {limit} bytes unsent; reconnect, resume by offset")
+
+    def _taken(self, size: int) -> None:
+        self._unsent -= size
 
     def send_sessions(self, frame: bytes) -> None:
         """Send a session list; a newer one replaces any not yet sent."""

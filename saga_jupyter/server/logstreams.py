@@ -5,7 +5,8 @@ subscription has its own :class:`~saga_jupyter.core.tailer.Tailer` (its own byte
 one client's pace never moves another's. Nothing is queued per client beyond the frame being
 written: the file itself is the buffer. A subscription reads only after its previous frame was
 written, so a client that stops reading costs one frame of memory per session and lags behind
-in the file; it catches up (or resumes by offset after reconnecting) without losing a byte.
+in the file; it catches up without losing a byte. Subscribed to many sessions, it is closed once
+the channel's ``max_unsent_bytes`` wait for it, and resumes by offset after reconnecting.
 
 Nothing here waits for a disk on the event loop. The directory watch reads its events on the
 loop, and what a write announces is read right there, for every subscription with nothing under

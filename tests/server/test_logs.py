@@ -21,12 +21,19 @@ from tests.helpers import Channel, kill_worker, saga_config, start_worker, wait_
 
 POLL = 0.3
 INITIAL = 4096
+MAX_UNSENT = 4 << 20
 SYMBOLS = "✻⏺│é😀─✔"
 
 
 @pytest.fixture
 def jp_server_config(server: Server, output_dir: Path) -> dict[str, Any]:
-    return saga_config(server, output_dir, poll_interval=POLL, initial_log_bytes=INITIAL)
+    return saga_config(
+        server,
+        output_dir,
+        poll_interval=POLL,
+        initial_log_bytes=INITIAL,
+        max_unsent_bytes=MAX_UNSENT,
+    )
 
 
 async def running(
@@ -363,7 +370,7 @@ def rss_bytes() -> int:
     raise AssertionError("no VmRSS")
 
 
-def stalled_client(port: int, path: str, token: str, name: str) -> socket.socket:
+def stalled_client(port: int, path: str, token: str, *names: str) -> socket.socket:
     """A WebSocket client that subscribes and then never reads (tiny receive buffer)."""
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -378,11 +385,31 @@ def stalled_client(port: int, path: str, token: str, name: str) -> socket.socket
     while b"\r\n\r\n" not in response:
         response += sock.recv(1)
     assert response.startswith(b"HTTP/1.1 101"), response
-    payload = json.dumps({"type": "subscribe:logs", "sessionName": name}).encode()
-    mask = os.urandom(4)
-    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    sock.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + masked)
+    for name in names:
+        payload = json.dumps({"type": "subscribe:logs", "sessionName": name}).encode()
+        mask = os.urandom(4)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        sock.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + masked)
     return sock
+
+
+def last_frame_until_eof(sock: socket.socket) -> tuple[int, bytes]:
+    """Read a server's (unmasked) frames until the connection ends: the last one's opcode, data."""
+    sock.settimeout(30)
+    data = b""
+    while chunk := sock.recv(1 << 20):
+        data += chunk
+    at, last = 0, (0, b"")
+    while at < len(data):
+        opcode, length = data[at] & 0x0F, data[at + 1] & 0x7F
+        at += 2
+        if length >= 126:
+            size = 2 if length == 126 else 8
+            length = int.from_bytes(data[at : at + size], "big")
+            at += size
+        last = (opcode, data[at : at + length])
+        at += length
+    return last
 
 
 async def test_a_client_that_never_reads_costs_bounded_memory(
@@ -433,4 +460,42 @@ async def test_a_client_that_never_reads_costs_bounded_memory(
     assert max(latencies) < 0.5, latencies
     stalled.close()
     await wait_for(lambda: _equals(log_streams(jp_fetch), 1), timeout=5)
+    watcher.close()
+
+
+async def test_a_client_letting_too_much_wait_is_closed_and_the_others_carry_on(
+    jp_ws_fetch: Any,
+    saga_app: Any,
+    server: Server,
+    output_dir: Path,
+    jp_http_port: int,
+    jp_base_url: str,
+    jp_auth_header: dict[str, str],
+) -> None:
+    # One frame waits per subscription: subscribed to five floods, the client passes the limit.
+    floods = [f"saga__e__flood__{i}" for i in range(5)]
+    paths = [await running(saga_app, server, output_dir, name) for name in floods]
+    calm = "saga__e__calm__1"
+    calm_path = await running(saga_app, server, output_dir, calm)
+    token = jp_auth_header["Authorization"].split()[1]
+    stalled = await asyncio.to_thread(
+        stalled_client, jp_http_port, f"{jp_base_url}api/saga/channels", token, *floods
+    )
+    watcher = await Channel.open(jp_ws_fetch)
+    await watcher.subscribe(calm)
+    await wait_for(lambda: len(saga_app.log_streams) == 6, timeout=2)
+    block = (("flood ✻ " * 12 + "\n") * 10_000).encode()[: 1 << 20]
+    for path in paths:
+        path.write_bytes(block * 8)
+
+    # The server gives up on it: the close frame waits behind what the client did not read.
+    opcode, payload = await asyncio.to_thread(last_frame_until_eof, stalled)
+    assert opcode == 0x8
+    assert int.from_bytes(payload[:2], "big") == 1008
+    assert b"too slow" in payload and b"resume by offset" in payload
+    stalled.close()
+    await wait_for(lambda: len(saga_app.log_streams) == 1 and len(saga_app.channels) == 1)
+    with calm_path.open("a") as file:
+        file.write("still here\n")
+    assert (await watcher.receive_log(calm))["data"] == "still here\n"
     watcher.close()

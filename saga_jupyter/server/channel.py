@@ -152,13 +152,13 @@ class ChannelHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
             return None
         stream = self.ws_connection.stream if self.ws_connection else None
         if stream is None or stream.writing():
-            self._wait_for(len(text), written)
+            self._count_unsent(len(text), written)
             return written
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         done.set_result(None)
         return done
 
-    def _wait_for(self, size: int, written: asyncio.Future[None]) -> None:
+    def _count_unsent(self, size: int, written: asyncio.Future[None]) -> None:
         """Count a frame the socket has not taken; close a client that lets too many wait."""
         self._unsent += size
         written.add_done_callback(lambda _: self._taken(size))

@@ -13,10 +13,11 @@ loop, and what a write announces is read right there, for every subscription wit
 way, but only if it is in memory (:meth:`~saga_jupyter.core.tailer.Tailer.read_available`:
 ``RWF_NOWAIT``), which a line just written always is. So a line costs the loop one wake-up and
 no hand-over between threads: on a loaded machine the hand-overs cost more than all the work
-(``bench_logs`` p50: 0.9-3.7 ms with reads on the watch's thread, 0.3 ms here). Every other read (bytes not
-in memory, a filesystem that cannot say, a file created, renamed or deleted, the initial window,
-a backlog, the file changed while a frame was on its way, completion) goes through the executor,
-in rounds: one job reads every subscription that is due, and one round runs at a time.
+(``bench_logs`` p50: 0.9-3.7 ms with reads on the watch's thread, 0.3 ms here). Every other
+read (bytes not in memory, a filesystem that cannot say, a file created, renamed or deleted,
+the initial window, a backlog, the file changed while a frame was on its way, completion) goes
+through the executor, in rounds: one job reads every subscription that is due, and one round
+runs at a time.
 """
 
 from __future__ import annotations

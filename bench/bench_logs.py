@@ -51,6 +51,7 @@ from typing import Any
 
 from bench_sessions import (
     CLOCK_TICKS,
+    DEFAULT_POLL,
     REPO,
     JupyterServer,
     TmuxServer,
@@ -71,7 +72,7 @@ PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 MIB = 1 << 20
 
 WARMUP = 1.0  # seconds of lines left out of the percentiles
-POLL = SagaJupyterApp.poll_interval.default_value  # the server's defaults
+POLL = DEFAULT_POLL  # the server's defaults
 INITIAL_LOG_BYTES = SagaJupyterApp.initial_log_bytes.default_value
 MAX_MESSAGE = 64 * MIB
 READY_DEADLINE = 30.0

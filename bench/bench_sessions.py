@@ -39,6 +39,7 @@ import websocket  # websocket-client, a dependency of jupyter_server
 
 from saga_jupyter.core.discovery import Discovery
 from saga_jupyter.core.tmux import Tmux
+from saga_jupyter.server.app import SagaJupyterApp
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results" / "sessions.md"
@@ -51,7 +52,7 @@ GET_REQUESTS = 1000
 GET_PERIOD = 0.01  # 1000 GETs over ~10 s, so ~20 polls at 0.5 s happen meanwhile
 IDLE_WINDOW = 10.0
 FAST_POLL = 0.5
-DEFAULT_POLL = 3.0
+DEFAULT_POLL = SagaJupyterApp.poll_interval.default_value  # the server's default
 NEW_WITH_FILE = 30
 NEW_WITHOUT_FILE = 5
 BATCH = 50  # sessions created per tmux invocation

@@ -15,19 +15,26 @@ import dataclasses
 import logging
 import os
 import statistics
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-from bench_sessions import ms, percentile, publish, raise_on_sigterm
+from bench_sessions import (
+    DEFAULT_POLL,
+    REPO,
+    TmuxServer,
+    ms,
+    percentile,
+    publish,
+    raise_on_sigterm,
+)
 
 from saga_jupyter.core.discovery import Discovery
 from saga_jupyter.core.store import MetadataStore, SessionRecord
 from saga_jupyter.core.tmux import Tmux
 from saga_jupyter.server.poller import Poller
 
-RESULTS = Path(__file__).resolve().parent / "results" / "store.md"
+RESULTS = REPO / "bench" / "results" / "store.md"
 
 
 def timing(metric: str, samples: list[float], limit: float) -> list[tuple[str, str, str, bool]]:
@@ -92,27 +99,19 @@ def bench_writes(directory: Path) -> list[tuple[str, str, str, bool]]:
     ]
 
 
-def tmux(socket: str, *args: str) -> None:
-    subprocess.run(
-        ["tmux", "-L", socket, "-f", "/dev/null", *args], check=True, capture_output=True
-    )
-
-
-def bench_polls_and_detail(directory: Path, socket: str) -> list[tuple[str, str, str, bool]]:
+def bench_polls_and_detail(directory: Path, tmux: TmuxServer) -> list[tuple[str, str, str, bool]]:
     out = directory / "out"
     out.mkdir()
     names = [f"saga__bench__s{i}__1" for i in range(200)]
-    for start in range(0, len(names), 50):
-        args: list[str] = []
-        for name in names[start : start + 50]:
-            args += [*([";"] if args else []), "new-session", "-d", "-s", name, "sleep 3600"]
-        tmux(socket, *args)
+    tmux.new_sessions(names)
     for name in names[::2]:
         (out / f"{name}.out").write_text("working\n" * 20)
     (out / "saga__bench__done__2.out").write_text("finished\n")
-    discovery = Discovery(out, Tmux(socket))
+    discovery = Discovery(out, Tmux(tmux.socket))
     # The server's own scan-and-save step, as each poll runs it.
-    poller = Poller(discovery, MetadataStore(directory / "polls.json"), 3.0, logging.getLogger())
+    poller = Poller(
+        discovery, MetadataStore(directory / "polls.json"), DEFAULT_POLL, logging.getLogger()
+    )
     poller._scan_blocking()  # first sight: one write expected
     writes = poller.store_writes
     for _ in range(100):
@@ -120,9 +119,9 @@ def bench_polls_and_detail(directory: Path, socket: str) -> list[tuple[str, str,
     idle_writes = poller.store_writes - writes
     # Detail: three windows, two panes each, of one running session.
     target = f"={names[0]}"
-    tmux(socket, "split-window", "-d", "-t", f"{target}:", "sleep 3600")
+    tmux.run("split-window", "-d", "-t", f"{target}:", "sleep 3600")
     for _ in range(2):
-        tmux(socket, "new-window", "-d", "-t", f"{target}:", "sleep 3600")
+        tmux.run("new-window", "-d", "-t", f"{target}:", "sleep 3600")
     latencies = []
     for _ in range(50):
         started = time.perf_counter()
@@ -138,13 +137,13 @@ def bench_polls_and_detail(directory: Path, socket: str) -> list[tuple[str, str,
 
 def main() -> None:
     raise_on_sigterm()
-    socket = f"saga-bench-store-{os.getpid()}"
+    tmux = TmuxServer(f"saga-bench-store-{os.getpid()}")
     with tempfile.TemporaryDirectory() as temporary:
         directory = Path(temporary)
         try:
-            rows = bench_writes(directory) + bench_polls_and_detail(directory, socket)
+            rows = bench_writes(directory) + bench_polls_and_detail(directory, tmux)
         finally:
-            subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True, check=False)
+            tmux.kill()
     load = os.getloadavg()[0]
     lines = [
         f"{time.strftime('%Y-%m-%d %H:%M')}, load average {load:.2f}, {os.cpu_count()} CPUs",

@@ -50,6 +50,7 @@ from typing import Any
 import ipywidgets
 from bench_sessions import (
     REPO,
+    TmuxServer,
     commit,
     fake_log,
     log,
@@ -202,14 +203,12 @@ def cpu() -> float:
 @contextlib.contextmanager
 def tmux_sessions(socket: str, names: list[str]) -> Iterator[None]:
     """Running tmux sessions on a private socket, the server killed afterwards."""
+    tmux = TmuxServer(socket)
     try:
-        for name in names:
-            subprocess.run(
-                ["tmux", "-L", socket, "new-session", "-d", "-s", name, "sleep 3600"], check=True
-            )
+        tmux.new_sessions(names)
         yield
     finally:
-        subprocess.run(["tmux", "-L", socket, "kill-server"], check=False, capture_output=True)
+        tmux.kill()
 
 
 def writer(path: str, rate: float, seconds: float) -> None:

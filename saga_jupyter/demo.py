@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple, TextIO
 
-from .core.errors import SagaError
-from .core.names import OUTPUT_SUFFIX, is_saga_name, output_path, parse_name
+from .core.errors import InvalidSessionName, SagaError
+from .core.names import OUTPUT_SUFFIX, output_path, parse_name
 from .core.tmux import Tmux
 
 DEFAULT_SOCKET = "saga-demo"
@@ -144,12 +144,13 @@ def start_demo(
         for index, duration in enumerate(seconds):
             story = STORIES[index % len(STORIES)]
             suffix = base + index
-            while (name := f"saga__{story.epic}__{story.story}__{suffix}") in taken or output_path(
-                directory, name
-            ).exists():
+            while True:
+                name = f"saga__{story.epic}__{story.story}__{suffix}"
+                out = output_path(directory, name)
+                if name not in taken and not out.exists():
+                    break
                 suffix += len(seconds)
             taken.add(name)
-            out = output_path(directory, name)
             command = [sys.executable, "-m", WORKER_MODULE, "worker", str(out), repr(duration)]
             # Several arguments: tmux executes the command directly, no shell in between.
             result = tmux.run("new-session", "-d", "-s", name, "-x", "200", "-y", "50", *command)
@@ -296,9 +297,10 @@ class Agent:
 def story_of(output_file: Path) -> Story:
     """The story a worker's output file is named after (any other name: the first story)."""
     name = output_file.name.removesuffix(OUTPUT_SUFFIX)
-    if not is_saga_name(name):
+    try:
+        parts = parse_name(name)
+    except InvalidSessionName:
         return STORIES[0]
-    parts = parse_name(name)
     return STORY_BY_SLUGS.get((parts.epic, parts.story), STORIES[0])
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,16 @@ def output_dir(tmp_path: Path) -> Path:
     path = tmp_path / "sessions"
     path.mkdir()
     return path
+
+
+@pytest.fixture
+def tmpfs_dir() -> Iterator[Path]:
+    """An empty directory on tmpfs (``/dev/shm``), removed afterwards."""
+    if not os.path.isdir("/dev/shm"):
+        pytest.skip("no /dev/shm")
+    path = Path(tempfile.mkdtemp(prefix="saga-test-", dir="/dev/shm"))
+    yield path
+    shutil.rmtree(path)
 
 
 @pytest.fixture

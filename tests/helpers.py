@@ -18,6 +18,8 @@ from typing import Any
 
 from libtmux.server import Server
 
+from saga_jupyter.core.tailer import Tailer
+
 
 def saga_config(server: Server, output_dir: Path, **traits: Any) -> dict[str, Any]:
     """A ``jp_server_config`` enabling the extension on a private tmux socket and output dir."""
@@ -239,3 +241,17 @@ def hanging_tmux(directory: Path) -> str:
     fake.write_text("#!/bin/sh\nexec sleep 30\n")
     fake.chmod(0o755)
     return f"{fake.parent}:/usr/bin:/bin"
+
+
+def reads_without_waiting(directory: Path) -> bool:
+    """Whether the filesystem of ``directory`` reads with ``RWF_NOWAIT`` (a probe file, removed)."""
+    probe = directory / ".nowait-probe"
+    probe.write_bytes(b"x")
+    try:
+        with Tailer(probe) as tailer:
+            tailer.read_available(bytearray(8))
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        probe.unlink()

@@ -182,7 +182,7 @@ class DirectoryWatch:
         poll.register(fd, select.POLLIN)
         poll.register(stop_r, select.POLLIN)
         try:
-            while all(ready != stop_r for ready, _ in poll.poll()):
+            while stop_r not in {ready for ready, _ in poll.poll()}:
                 self._read_events()
         finally:
             os.close(stop_r)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from .text import plain_lines
+from .text import resolve_carriage_returns
 
 PREVIEW_LINES = 5
 PREVIEW_CHARS = 500
@@ -41,7 +41,14 @@ def read_preview(path: str | os.PathLike[str], size: int | None = None) -> str |
 
 
 def _last_lines(tail: bytes, partial_first: bool) -> list[str]:
-    lines = plain_lines(tail.decode("utf-8", errors="replace"))
+    raw = tail.decode("utf-8", errors="replace").replace("\r\n", "\n").split("\n")
     if partial_first:
-        lines = lines[1:]  # starts mid-line (maybe mid-character): not a whole line
-    return [line.rstrip() for line in lines if line.strip()][-PREVIEW_LINES:]
+        raw = raw[1:]  # starts mid-line (maybe mid-character): not a whole line
+    lines: list[str] = []
+    for line in reversed(raw):  # from the end: only the lines kept are rendered
+        shown = resolve_carriage_returns(line)
+        if shown.strip():
+            lines.append(shown.rstrip())
+            if len(lines) == PREVIEW_LINES:
+                break
+    return lines[::-1]

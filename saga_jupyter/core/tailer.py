@@ -148,10 +148,8 @@ class Tailer:
         # A filesystem that reads without waiting keeps the inode in memory: fstat cannot wait.
         if count == 0 and os.fstat(self._fd).st_size < self._position:
             raise BlockingIOError(errno.EAGAIN, "truncated: read() starts it again")
-        self._position += count
-        self.pending = count == len(view)  # a full buffer: more may follow
-        text = self._decoder.decode(view[:count])
-        return Chunk(text, self.offset, False, self.pending) if text else None
+        # A full buffer: more may follow.
+        return self._decode(view[:count], pending=count == len(view), reset=False)
 
     def close(self) -> None:
         """Release the file; reading afterwards raises ``ValueError``."""
@@ -177,12 +175,16 @@ class Tailer:
         # Held bytes count towards max_bytes: the chunk stands for them too.
         count = min(max_bytes - len(held), size - self._position)
         data = os.pread(self._fd, count, self._position) if count > 0 else b""
+        return self._decode(data, pending=self._position + len(data) < size, reset=reset)
+
+    def _decode(self, data: bytes | memoryview, pending: bool, reset: bool) -> Chunk | None:
+        """Take ``data``, read at the position, as the next chunk (``None``: no text, no reset)."""
         self._position += len(data)
-        self.pending = self._position < size
+        self.pending = pending
         text = self._decoder.decode(data)
         if not text and not reset:
             return None
-        return Chunk(text, self.offset, reset, self.pending)
+        return Chunk(text, self.offset, reset, pending)
 
     def _open(self) -> bool:
         try:

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 
 from ..core.api import discovery_for
-from ..core.dirwatch import MEMBERSHIP_EVENTS, DirectoryWatch
+from ..core.dirwatch import DirectoryWatch
 from ..core.info import SessionInfo
 from ..core.names import name_from_output_file
 from ..core.settings import Settings, resolve
@@ -148,6 +148,7 @@ class LiveSessions:
                 logger.exception("scanning SAGA sessions failed")
 
     def _on_file_event(self, filename: str, event_type: str) -> None:
-        # On the watch's thread: just wake the scanning thread.
-        if event_type in MEMBERSHIP_EVENTS and name_from_output_file(filename) is not None:
+        # On the watch's thread: just wake the scanning thread (only membership events come:
+        # the watch does not ask for writes).
+        if name_from_output_file(filename) is not None:
             self._wake.set()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from saga_jupyter.core.tailer import Chunk, Tailer, initial_offset, read_range
-from tests.helpers import read_bytes_of_this_process
+from tests.helpers import read_bytes_of_this_process, reads_without_waiting
 
 LINES = ["✻ Thinking…", "⏺ Bash(ls -la)", "│ café au lait", "😀 done", "plain", "é", ""]
 VALID = "".join(line + "\n" for line in LINES).encode() + "tail é😀 no newline".encode()
@@ -333,13 +333,8 @@ def read_available_all(tailer: Tailer, buffer: bytearray) -> list[Chunk]:
 
 
 def skip_unless_reads_without_waiting(directory: Path) -> None:
-    probe = directory / "probe"
-    probe.write_bytes(b"x")
-    with Tailer(probe) as tailer:
-        try:
-            tailer.read_available(bytearray(8))
-        except BlockingIOError:
-            pytest.skip(f"the filesystem of {directory} cannot read without waiting (RWF_NOWAIT)")
+    if not reads_without_waiting(directory):
+        pytest.skip(f"the filesystem of {directory} cannot read without waiting (RWF_NOWAIT)")
 
 
 @pytest.mark.parametrize("content", [VALID, INVALID], ids=["valid", "invalid"])
@@ -387,20 +382,14 @@ def test_read_available_leaves_to_read_what_it_cannot_tell(tmp_path: Path) -> No
         missing.read_available(bytearray(64))
 
 
-def test_read_available_never_waits_on_a_filesystem_that_cannot_say(tmp_path: Path) -> None:
-    shm = Path("/dev/shm")  # tmpfs: no RWF_NOWAIT before Linux 6.6 or so
-    if not shm.is_dir():
-        pytest.skip("no /dev/shm")
-    path = shm / f"saga-test-{os.getpid()}.out"
+def test_read_available_never_waits_on_a_filesystem_that_cannot_say(tmpfs_dir: Path) -> None:
+    path = tmpfs_dir / "a.out"  # tmpfs: no RWF_NOWAIT before Linux 6.6 or so
     path.write_bytes(b"x\n")
-    try:
-        with Tailer(path) as tailer:
-            try:
-                chunk = tailer.read_available(bytearray(64))
-            except BlockingIOError as error:
-                assert error.errno == errno.EOPNOTSUPP
-                assert text_of(read_all(tailer)) == "x\n"  # read() has it all
-            else:
-                assert chunk == Chunk("x\n", 2, reset=False)
-    finally:
-        path.unlink()
+    with Tailer(path) as tailer:
+        try:
+            chunk = tailer.read_available(bytearray(64))
+        except BlockingIOError as error:
+            assert error.errno == errno.EOPNOTSUPP
+            assert text_of(read_all(tailer)) == "x\n"  # read() has it all
+        else:
+            assert chunk == Chunk("x\n", 2, reset=False)

@@ -84,12 +84,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
             env.setenv("SAGA_TMUX_SOCKET", tmux.socket_name)
             env.setenv("SAGA_STATE_FILE", str(state_file))
             env.setenv("JUPYTERLAB_SETTINGS_DIR", str(settings))
-            jupyter = JupyterProcess(
-                root,
-                f"--SagaJupyterApp.output_dir={output_dir}",
-                f"--SagaJupyterApp.tmux_socket_name={tmux.socket_name}",
-                app="lab",
-            )
+            jupyter = JupyterProcess(root, app="lab")
         yield Demo(jupyter, tmux, output_dir, workers, state_file)
     finally:
         if jupyter is not None:

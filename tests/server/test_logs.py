@@ -10,6 +10,7 @@ import random
 import socket
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from tests.helpers import Channel, kill_worker, saga_config, start_worker, wait_
 POLL = 0.3
 INITIAL = 4096
 MAX_UNSENT = 4 << 20
+FLOOD = (("flood ✻ " * 12 + "\n") * 10_000).encode()[: 1 << 20]  # 1 MiB of output
 SYMBOLS = "✻⏺│é😀─✔"
 
 
@@ -50,6 +52,12 @@ async def running(
 def random_text(rng: random.Random, lines: int) -> str:
     words = ["alpha", "beta", "⏺ Read(src/app.ts)", "│ 42 lines", "✻ Thinking…", "é", "😀"]
     return "".join(" ".join(rng.choices(words, k=rng.randint(1, 6))) + "\n" for _ in range(lines))
+
+
+def random_sizes(rng: random.Random, length: int, cuts: int) -> list[int]:
+    """Sizes of the pieces up to the last of ``cuts`` random cuts in ``length`` bytes."""
+    at = sorted(rng.sample(range(1, length), cuts))
+    return [b - a for a, b in zip([0, *at[:-1]], at, strict=True)]
 
 
 def write_in_pieces(path: Path, data: bytes, sizes: list[int], pause: float = 0.0) -> None:
@@ -98,8 +106,7 @@ async def test_bursts_random_lines_and_no_trailing_newline(
     expected = ""
     for _ in range(3):
         burst = random_text(rng, 1000).encode()
-        cuts = sorted(rng.sample(range(1, len(burst)), 999))
-        sizes = [b - a for a, b in zip([0, *cuts[:-1]], cuts, strict=True)]
+        sizes = random_sizes(rng, len(burst), 999)
         await asyncio.to_thread(write_in_pieces, path, burst, sizes)
         before, expected = expected, expected + burst.decode()
         # The last line of the burst arrives with no further write.
@@ -393,6 +400,20 @@ def stalled_client(port: int, path: str, token: str, *names: str) -> socket.sock
     return sock
 
 
+@pytest.fixture
+def stalled(
+    jp_http_port: int, jp_base_url: str, jp_auth_header: dict[str, str]
+) -> Callable[..., Awaitable[socket.socket]]:
+    """Opens a :func:`stalled_client` on the server's channel, subscribed to the given names."""
+    token = jp_auth_header["Authorization"].split()[1]
+    url = f"{jp_base_url}api/saga/channels"
+
+    async def open_stalled(*names: str) -> socket.socket:
+        return await asyncio.to_thread(stalled_client, jp_http_port, url, token, *names)
+
+    return open_stalled
+
+
 def last_frame_until_eof(sock: socket.socket) -> tuple[int, bytes]:
     """Read a server's (unmasked) frames until the connection ends: the last one's opcode, data."""
     sock.settimeout(30)
@@ -418,28 +439,22 @@ async def test_a_client_that_never_reads_costs_bounded_memory(
     saga_app: Any,
     server: Server,
     output_dir: Path,
-    jp_http_port: int,
-    jp_base_url: str,
-    jp_auth_header: dict[str, str],
+    stalled: Callable[..., Awaitable[socket.socket]],
 ) -> None:
     big = "saga__e__flood__1"
     calm = "saga__e__calm__1"
     big_path = await running(saga_app, server, output_dir, big)
     calm_path = await running(saga_app, server, output_dir, calm)
-    token = jp_auth_header["Authorization"].split()[1]
-    stalled = await asyncio.to_thread(
-        stalled_client, jp_http_port, f"{jp_base_url}api/saga/channels", token, big
-    )
+    reader = await stalled(big)
     watcher = await Channel.open(jp_ws_fetch)
     await watcher.subscribe(calm)
     await wait_for(lambda: _equals(log_streams(jp_fetch), 2), timeout=2)
     before = rss_bytes()
-    block = (("flood ✻ " * 12 + "\n") * 10_000).encode()[: 1 << 20]
 
     def flood() -> None:
         with big_path.open("ab") as file:
             for _ in range(200):
-                file.write(block)
+                file.write(FLOOD)
 
     writer = asyncio.ensure_future(asyncio.to_thread(flood))
     latencies = []
@@ -458,7 +473,7 @@ async def test_a_client_that_never_reads_costs_bounded_memory(
     assert lagging.tailer.offset < 16 << 20  # the file is the buffer: it stays behind
     assert grown < 64 << 20, f"server memory grew {grown >> 20} MiB"
     assert max(latencies) < 0.5, latencies
-    stalled.close()
+    reader.close()
     await wait_for(lambda: _equals(log_streams(jp_fetch), 1), timeout=5)
     watcher.close()
 
@@ -468,32 +483,26 @@ async def test_a_client_letting_too_much_wait_is_closed_and_the_others_carry_on(
     saga_app: Any,
     server: Server,
     output_dir: Path,
-    jp_http_port: int,
-    jp_base_url: str,
-    jp_auth_header: dict[str, str],
+    stalled: Callable[..., Awaitable[socket.socket]],
 ) -> None:
     # One frame waits per subscription: subscribed to five floods, the client passes the limit.
     floods = [f"saga__e__flood__{i}" for i in range(5)]
     paths = [await running(saga_app, server, output_dir, name) for name in floods]
     calm = "saga__e__calm__1"
     calm_path = await running(saga_app, server, output_dir, calm)
-    token = jp_auth_header["Authorization"].split()[1]
-    stalled = await asyncio.to_thread(
-        stalled_client, jp_http_port, f"{jp_base_url}api/saga/channels", token, *floods
-    )
+    reader = await stalled(*floods)
     watcher = await Channel.open(jp_ws_fetch)
     await watcher.subscribe(calm)
     await wait_for(lambda: len(saga_app.log_streams) == 6, timeout=2)
-    block = (("flood ✻ " * 12 + "\n") * 10_000).encode()[: 1 << 20]
     for path in paths:
-        path.write_bytes(block * 8)
+        path.write_bytes(FLOOD * 8)
 
     # The server gives up on it: the close frame waits behind what the client did not read.
-    opcode, payload = await asyncio.to_thread(last_frame_until_eof, stalled)
+    opcode, payload = await asyncio.to_thread(last_frame_until_eof, reader)
     assert opcode == 0x8
     assert int.from_bytes(payload[:2], "big") == 1008
     assert b"too slow" in payload and b"resume by offset" in payload
-    stalled.close()
+    reader.close()
     await wait_for(lambda: len(saga_app.log_streams) == 1 and len(saga_app.channels) == 1)
     with calm_path.open("a") as file:
         file.write("still here\n")

@@ -3,43 +3,30 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from libtmux.server import Server
 
-from saga_jupyter.core.tailer import Tailer
-from tests.helpers import Channel, saga_config
-from tests.server.test_logs import INITIAL, POLL, random_text, running, write_in_pieces
-
-SHM = Path("/dev/shm")
+from tests.helpers import Channel, reads_without_waiting, saga_config
+from tests.server.test_logs import (
+    INITIAL,
+    POLL,
+    random_sizes,
+    random_text,
+    running,
+    write_in_pieces,
+)
 
 
 @pytest.fixture
-def output_dir() -> Iterator[Path]:
+def output_dir(tmpfs_dir: Path) -> Path:
     """An output directory on tmpfs, where ``RWF_NOWAIT`` reads are refused."""
-    if not SHM.is_dir():
-        pytest.skip("no /dev/shm")
-    path = SHM / f"saga-test-{os.getpid()}"
-    path.mkdir()
-    probe = path / "probe"
-    probe.write_bytes(b"x")
-    with Tailer(probe) as tailer:
-        try:
-            tailer.read_available(bytearray(8))
-        except BlockingIOError:
-            pass
-        else:
-            pytest.skip("tmpfs reads without waiting on this kernel: nothing falls back")
-    probe.unlink()
-    yield path
-    for child in path.iterdir():
-        child.unlink()
-    path.rmdir()
+    if reads_without_waiting(tmpfs_dir):
+        pytest.skip("tmpfs reads without waiting on this kernel: nothing falls back")
+    return tmpfs_dir
 
 
 @pytest.fixture
@@ -56,9 +43,7 @@ async def test_every_byte_arrives_when_no_read_can_skip_the_executor(
     assert (await channel.subscribe(name))["data"] == "before\n"
     rng = random.Random(3)
     burst = random_text(rng, 500).encode()
-    cuts = sorted(rng.sample(range(1, len(burst)), 499))
-    sizes = [b - a for a, b in zip([0, *cuts[:-1]], cuts, strict=True)]
-    await asyncio.to_thread(write_in_pieces, path, burst, sizes)
+    await asyncio.to_thread(write_in_pieces, path, burst, random_sizes(rng, len(burst), 499))
     text, frames = await channel.read_text(name, lambda t: len(t) >= len(burst.decode()))
     assert text == burst.decode()
     assert frames[-1]["offset"] == path.stat().st_size

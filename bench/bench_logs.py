@@ -14,8 +14,10 @@ otherwise use (a jupyter_server_terminals terminal running ``tail -F``, read ove
 1. append-to-frame latency: 20 subscribers on 20 sessions, a writer process appending 200
    lines/s to each file; every line carries its CLOCK_MONOTONIC write time and is timed when
    the frame completing it arrives. Ours: 20 channel connections, one subscription each. Peer:
-   20 terminals, each running ``tail -F`` on one file. CPU and RSS of each server (with its
-   children: the peer's shells and ``tail`` processes) are sampled from ``/proc/<pid>/stat``.
+   20 terminals, each running ``tail -F`` on one file. Both are read by the same bare WebSocket
+   client (``TimedSocket``), cheap enough that the bench does not compete with the servers for
+   the CPU. CPU and RSS of each server (with its children: the peer's shells and ``tail``
+   processes) are sampled from ``/proc/<pid>/stat``.
 2. throughput to one subscriber: a pre-written file read from byte 0 (ours: ``subscribe:logs``
    with ``offset: 0``; peer: ``tail -F -c +1``) until its last byte arrives.
 3. first frame of a 100 MiB file: ``subscribe:logs`` to the initial ``logs:data`` frame (20
@@ -33,7 +35,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
+import hashlib
 import json
 import multiprocessing
 import os
@@ -75,6 +79,7 @@ WARMUP = 1.0  # seconds of lines left out of the percentiles
 POLL = DEFAULT_POLL  # the server's defaults
 INITIAL_LOG_BYTES = SagaJupyterApp.initial_log_bytes.default_value
 MAX_MESSAGE = 64 * MIB
+WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455
 READY_DEADLINE = 30.0
 WRITER_SLACK = 30.0  # beyond the writing time: the writer process starting, or falling behind
 DRAIN_DEADLINE = 5.0
@@ -192,12 +197,13 @@ def write_lines(paths: list[str], rate: int, seconds: float, results: Any) -> No
     """Append ``rate`` lines a second to every file for ``seconds``, evenly spread.
 
     One whole line per ``write``, each carrying its sequence number in its file and its write
-    time. Puts ``("start", 0)``, then ``("end", (elapsed s, CPU s))`` on ``results``.
+    time. Puts ``("start", 0)``, then ``("end", (elapsed s, CPU s))`` on ``results``: the CPU of
+    the writing only, not of this process importing the bench.
     """
     fds = [os.open(path, os.O_WRONLY | os.O_APPEND) for path in paths]
     step = 1e9 / (rate * len(fds))
     results.put(("start", 0))
-    start = now_ns()
+    start, cpu = now_ns(), own_cpu()
     try:
         for k in range(int(rate * seconds) * len(fds)):
             wait = start + k * step - now_ns()
@@ -208,7 +214,7 @@ def write_lines(paths: list[str], rate: int, seconds: float, results: Any) -> No
     finally:
         for fd in fds:
             os.close(fd)
-    results.put(("end", ((now_ns() - start) / 1e9, own_cpu())))
+    results.put(("end", ((now_ns() - start) / 1e9, own_cpu() - cpu)))
 
 
 class Writer:
@@ -438,12 +444,16 @@ class Terminals:
         self.names: list[str] = []
         self.sockets: list[WebSocketClientConnection] = []
 
-    async def open(self) -> WebSocketClientConnection:
-        """A new terminal (``POST /api/terminals``) and its WebSocket."""
+    async def create(self) -> str:
+        """A new terminal (``POST /api/terminals``): its name."""
         response = await self.http.fetch(request(self.server, "/api/terminals", "POST", "{}"))
-        name = json.loads(response.body)["name"]
+        name: str = json.loads(response.body)["name"]
         self.names.append(name)
-        ws = await connect(self.server, f"/terminals/websocket/{name}")
+        return name
+
+    async def open(self) -> WebSocketClientConnection:
+        """A new terminal and its WebSocket."""
+        ws = await connect(self.server, f"/terminals/websocket/{await self.create()}")
         self.sockets.append(ws)
         return ws
 
@@ -482,6 +492,111 @@ async def shell_ready(ws: WebSocketClientConnection, k: int) -> None:
     await wait_for_text(ws, f"R{k}Y", time.monotonic() + STEP_DEADLINE)
 
 
+class TimedSocket(asyncio.Protocol):
+    """A bare WebSocket client that hands each text message, with its arrival time, to a callback.
+
+    The latency run reads 4,000 messages a second. tornado's client spent ~200 µs of this
+    process's CPU on each (a stream read per frame part, the socket re-registered each time), so
+    the bench took 84 % of a core; whenever the scheduler put the writer on the same core, whole
+    runs were slow for whichever side was measured. This one parses every frame a ``recv``
+    brought, in place. It speaks only what both servers send here: unfragmented, uncompressed
+    frames.
+    """
+
+    def __init__(self, key: str, on_text: Callable[[str, int], None]) -> None:
+        self.accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest())
+        self.on_text = on_text
+        self.upgraded = asyncio.get_running_loop().create_future()
+        self.buffer = bytearray()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        arrival = now_ns()
+        self.buffer += data
+        if not self.upgraded.done():
+            head, upgraded, rest = bytes(self.buffer).partition(b"\r\n\r\n")
+            if not upgraded:
+                return
+            if not head.startswith(b"HTTP/1.1 101 ") or self.accept not in head:
+                self.upgraded.set_exception(ConnectionError(head.partition(b"\r\n")[0].decode()))
+                return
+            self.upgraded.set_result(None)
+            self.buffer = bytearray(rest)
+        self._read_frames(arrival)
+
+    def _read_frames(self, arrival: int) -> None:
+        buffer, start = self.buffer, 0
+        while len(buffer) - start >= 2:
+            if not buffer[start] & 0x80:
+                raise ConnectionError("a fragmented WebSocket message")
+            opcode, length, head = buffer[start] & 0x0F, buffer[start + 1] & 0x7F, start + 2
+            if length >= 126:
+                size = 2 if length == 126 else 8
+                length = int.from_bytes(buffer[head : head + size])
+                head += size
+            if len(buffer) < head + length:
+                break
+            payload, start = bytes(buffer[head : head + length]), head + length
+            if opcode == 0x1:
+                self.on_text(payload.decode(), arrival)
+            elif opcode == 0x9:
+                self._write(0xA, payload)  # pong
+        del buffer[:start]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.upgraded.done():
+            self.upgraded.set_exception(exc or ConnectionError("closed before the upgrade"))
+
+    def send(self, text: str) -> None:
+        """Send a text message."""
+        self._write(0x1, text.encode())
+
+    def _write(self, opcode: int, payload: bytes) -> None:
+        n = len(payload)  # this client sends nothing of 64 KiB or more
+        length = bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2)
+        mask = os.urandom(4)
+        masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
+        assert self.transport is not None
+        self.transport.write(bytes([0x80 | opcode]) + length + mask + masked)
+
+    def close(self) -> None:
+        """Drop the connection."""
+        if self.transport is not None:
+            self.transport.close()
+
+
+async def timed_connect(
+    server: JupyterServer, path: str, on_text: Callable[[str, int], None]
+) -> TimedSocket:
+    """Open a :class:`TimedSocket` on the server (asyncio sets TCP_NODELAY on it)."""
+    key = base64.b64encode(os.urandom(16)).decode()
+    loop = asyncio.get_running_loop()
+    _, socket = await loop.create_connection(
+        lambda: TimedSocket(key, on_text), "127.0.0.1", server.port
+    )
+    lines = [
+        f"GET {path} HTTP/1.1",
+        f"Host: 127.0.0.1:{server.port}",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        f"Sec-WebSocket-Key: {key}",
+        "Sec-WebSocket-Version: 13",
+        *(f"{name}: {value}" for name, value in server.headers.items()),
+    ]
+    assert socket.transport is not None
+    socket.transport.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+    try:
+        await asyncio.wait_for(socket.upgraded, STEP_DEADLINE)
+    except BaseException:
+        socket.close()
+        raise
+    return socket
+
+
 # --- 1. append-to-frame latency -------------------------------------------------------------
 
 
@@ -513,17 +628,6 @@ class Receiver:
             self.done.set()
 
 
-async def receive(
-    ws: WebSocketClientConnection, text_of: Callable[[str], str | None], into: Receiver
-):
-    """Feed every message's text to a receiver until cancelled."""
-    while (message := await ws.read_message()) is not None:
-        arrival = now_ns()
-        text = text_of(message if isinstance(message, str) else message.decode())
-        if text:
-            into.feed(text, arrival)
-
-
 async def wait_all(events: list[asyncio.Event], timeout: float) -> bool:
     """Whether every event was set within ``timeout`` seconds."""
     try:
@@ -551,20 +655,34 @@ class Latency:
 
 
 async def latency_run(
-    sockets: list[WebSocketClientConnection],
+    server: JupyterServer,
+    targets: list[tuple[str, str]],
     text_of: Callable[[str], str | None],
     paths: list[str],
-    server_pid: int,
     plan: Plan,
 ) -> Latency:
-    """Write to ``paths`` while each socket (following one of them) times what arrives."""
+    """Write to ``paths`` while a socket per file times what arrives of it.
+
+    Socket ``i`` opens WebSocket path ``targets[i][0]`` and sends ``targets[i][1]``, which makes
+    the server follow ``paths[i]``.
+    """
     per_file = int(plan.rate * plan.seconds)
     receivers = [Receiver(per_file, int(plan.rate * WARMUP)) for _ in paths]
-    pairs = zip(sockets, receivers, strict=True)
-    tasks = [asyncio.ensure_future(receive(ws, text_of, r)) for ws, r in pairs]
+    sockets: list[TimedSocket] = []
     writer = Writer(paths, plan.rate, plan.seconds)
-    sampler = UsageSampler(server_pid)
+    sampler = UsageSampler(server.pid)
+
+    def feeding(receiver: Receiver) -> Callable[[str, int], None]:
+        def on_text(message: str, arrival: int) -> None:
+            if text := text_of(message):
+                receiver.feed(text, arrival)
+
+        return on_text
+
     try:
+        for (path, first), receiver in zip(targets, receivers, strict=True):
+            sockets.append(await timed_connect(server, path, feeding(receiver)))
+            sockets[-1].send(first)
         if not await wait_all([r.ready for r in receivers], READY_DEADLINE):
             raise RuntimeError("subscribers did not see their file's first line in time")
         await writer.start()
@@ -576,8 +694,8 @@ async def latency_run(
         await wait_all([r.done for r in receivers], DRAIN_DEADLINE)
     finally:
         sampler.cancel()
-        for task in tasks:
-            task.cancel()
+        for socket in sockets:
+            socket.close()
         await asyncio.to_thread(writer.stop)
     return Latency(
         [value for r in receivers for value in r.latencies],
@@ -592,16 +710,12 @@ async def latency_run(
 
 async def latency_ours(server: JupyterServer, files: Files, plan: Plan) -> Latency:
     """One channel connection per subscriber, each subscribed to one session."""
-    sockets: list[WebSocketClientConnection] = []
-    try:
-        for i in range(plan.subscribers):
-            sockets.append(await open_channel(server))
-            await subscribe(sockets[-1], session(i))
-        paths = files.latency(files.ours_dir)
-        return await latency_run(sockets, channel_text, paths, server.pid, plan)
-    finally:
-        for ws in sockets:
-            ws.close()
+    targets = [
+        ("/api/saga/channels", json.dumps({"type": "subscribe:logs", "sessionName": session(i)}))
+        for i in range(plan.subscribers)
+    ]
+    paths = files.latency(files.ours_dir)
+    return await latency_run(server, targets, channel_text, paths, plan)
 
 
 async def latency_peer(server: JupyterServer, files: Files, plan: Plan) -> Latency:
@@ -609,9 +723,14 @@ async def latency_peer(server: JupyterServer, files: Files, plan: Plan) -> Laten
     terminals = Terminals(server)
     try:
         paths = files.latency(files.peer_dir)
-        for path in paths:
-            await type_line(await terminals.open(), f"tail -F {path}")
-        return await latency_run(terminals.sockets, terminal_text, paths, server.pid, plan)
+        targets = [
+            (
+                f"/terminals/websocket/{await terminals.create()}",
+                json.dumps(["stdin", f"tail -F {path}\r"]),
+            )
+            for path in paths
+        ]
+        return await latency_run(server, targets, terminal_text, paths, plan)
     finally:
         await terminals.close()
 

@@ -1,6 +1,6 @@
 """Log streaming over the channel against a Jupyter terminal running ``tail -F``.
 
-Run from the repository root (about two minutes; the peer's throughput run takes most of it):
+Run from the repository root (about a minute; the latency runs take two thirds of it):
 
     .venv/bin/python bench/bench_logs.py [--subscribers 20] [--rate 200] [--seconds 10]
         [--throughput-mib 200] [--first-mib 100] [--runs 20]

@@ -109,9 +109,8 @@ def bench_polls_and_detail(directory: Path, tmux: TmuxServer) -> list[tuple[str,
     (out / "saga__bench__done__2.out").write_text("finished\n")
     discovery = Discovery(out, Tmux(tmux.socket))
     # The server's own scan-and-save step, as each poll runs it.
-    poller = Poller(
-        discovery, MetadataStore(directory / "polls.json"), DEFAULT_POLL, logging.getLogger()
-    )
+    store = MetadataStore(directory / "polls.json", output_dir=out)
+    poller = Poller(discovery, store, DEFAULT_POLL, logging.getLogger())
     poller._scan_blocking()  # first sight: one write expected
     writes = poller.store_writes
     for _ in range(100):

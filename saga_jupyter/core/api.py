@@ -47,7 +47,7 @@ def discovery_for(settings: Settings) -> Discovery:
     So a session that ended before this kernel started keeps its real start and end times.
     """
     discovery = Discovery(settings.output_dir, Tmux(settings.tmux_socket_name))
-    discovery.memory = peek(state_file())
+    discovery.memory = peek(state_file(), settings.output_dir)
     return discovery
 
 

@@ -1,11 +1,14 @@
 """The metadata store: what is remembered of every SAGA session, in one JSON file.
 
-The file is ``{"version": 1, "sessions": [record, ...]}``: camelCase records, times as ISO 8601
-UTC strings ending in ``Z``, in whole seconds. In memory, times are Unix timestamps (as in
+The file is ``{"version": 1, "outputDir": path, "sessions": [record, ...]}``: the records are
+of the sessions in that output directory; camelCase records, times as ISO 8601 UTC strings
+ending in ``Z``, in whole seconds. In memory, times are Unix timestamps (as in
 ``SessionInfo``, whole seconds too, so they survive a round trip exactly). The file is
 replaced atomically and only when the records changed.
-A file that cannot be used is moved aside to ``<state_file>.corrupt-<UTC time>`` and reported
-once; the caller rebuilds its state from tmux and the output directory.
+A file that cannot be used is moved aside to ``<state_file>.corrupt-<UTC time>``, one of
+another output directory to ``<state_file>.other-<UTC time>``, and reported once; the caller
+rebuilds its state from tmux and the output directory. A file without ``outputDir`` (written
+before it was added) is used and gets it at the next write.
 """
 
 from __future__ import annotations
@@ -124,16 +127,25 @@ class SessionRecord:
 class MetadataStore:
     """The JSON file of session records, keyed by name: atomic writes, and only on change.
 
-    After :meth:`load`, ``last_error`` says why the file could not be used (``None`` when it
-    could, or was missing) and ``backup_path`` where it was moved. ``save_error`` says why the
-    last :meth:`save` failed (``None`` after a good one).
+    ``output_dir`` is the directory whose sessions the records are of: written into the file,
+    and a file of another directory is not used. After :meth:`load`, ``last_error`` says why
+    the file could not be used (``None`` when it could, or was missing) and ``backup_path``
+    where it was moved. ``save_error`` says why the last :meth:`save` failed (``None`` after a
+    good one).
     """
 
     def __init__(
-        self, state_file: str | os.PathLike[str], clock: Callable[[], float] = time.time
+        self,
+        state_file: str | os.PathLike[str],
+        clock: Callable[[], float] = time.time,
+        *,
+        output_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self.state_file = Path(state_file)
         self.clock = clock
+        self.output_dir = None if output_dir is None else os.path.realpath(output_dir)
+        written_for = f'"outputDir": {json.dumps(self.output_dir)}, ' if self.output_dir else ""
+        self._head = f'{{"version": {VERSION}, {written_for}"sessions": [\n'
         self.last_error: str | None = None
         self.backup_path: Path | None = None
         self.save_error: str | None = None
@@ -141,7 +153,10 @@ class MetadataStore:
         self._temporary_prefix = f".{self.state_file.name}."
 
     def load(self) -> dict[str, SessionRecord]:
-        """The records in the file: ``{}`` when it is missing, or damaged (moved aside, logged)."""
+        """The records in the file; ``{}`` when it is missing, damaged or of another directory.
+
+        A damaged file, or one of another output directory, is moved aside and logged.
+        """
         self.last_error, self.backup_path, self._saved = None, None, None
         self._remove_temporary_files()
         try:
@@ -150,14 +165,17 @@ class MetadataStore:
             self._saved = {}
             return {}
         except OSError as error:
-            return self._damaged(f"cannot read it: {error.strerror or error}")
+            return self._set_aside(f"cannot read it: {error.strerror or error}", "corrupt")
         try:
-            sessions = _parse(data)
+            written_for, sessions = _parse(data)
         except ValueError as error:
-            return self._damaged(str(error))
+            return self._set_aside(str(error), "corrupt")
+        if None not in (written_for, self.output_dir) and written_for != self.output_dir:
+            reason = f"it holds the sessions of {written_for}, not of {self.output_dir}"
+            return self._set_aside(reason, "other")
         records = _records(sessions, self.state_file)
-        if len(records) == len(sessions):  # else the next save writes the file without them
-            self._saved = records
+        if len(records) == len(sessions) and written_for == self.output_dir:
+            self._saved = records  # else the next save rewrites it: to drop them or add outputDir
         return dict(records)
 
     def save(self, records: Mapping[str, SessionRecord]) -> bool:
@@ -171,7 +189,7 @@ class MetadataStore:
             return False
         # One record a line: a save re-encodes only the records that changed.
         lines = ",\n".join(record.line for _, record in sorted(snapshot.items()))
-        content = f'{{"version": {VERSION}, "sessions": [\n{lines}\n]}}\n'
+        content = f"{self._head}{lines}\n]}}\n"
         try:
             self._write(content.encode())
         except OSError as error:
@@ -213,15 +231,15 @@ class MetadataStore:
                 if entry.name.startswith(self._temporary_prefix) and entry.name.endswith(".tmp"):
                     os.unlink(entry.path)
 
-    def _damaged(self, reason: str) -> dict[str, SessionRecord]:
+    def _set_aside(self, reason: str, kind: str) -> dict[str, SessionRecord]:
         """Move a file that cannot be used aside and report it once; the state starts empty."""
         self.last_error = reason
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self.clock()))
-        backup = self.state_file.with_name(f"{self.state_file.name}.corrupt-{stamp}")
+        backup = self.state_file.with_name(f"{self.state_file.name}.{kind}-{stamp}")
         counter = 0
         while os.path.lexists(backup):
             counter += 1
-            backup = self.state_file.with_name(f"{self.state_file.name}.corrupt-{stamp}-{counter}")
+            backup = self.state_file.with_name(f"{self.state_file.name}.{kind}-{stamp}-{counter}")
         try:
             os.replace(self.state_file, backup)
         except OSError as error:
@@ -233,15 +251,19 @@ class MetadataStore:
         return {}
 
 
-def peek(state_file: str | os.PathLike[str]) -> dict[str, SessionRecord]:
-    """The usable records of a store file, read without changing it: ``{}`` when there are none.
+def peek(
+    state_file: str | os.PathLike[str], output_dir: str | os.PathLike[str]
+) -> dict[str, SessionRecord]:
+    """The usable records of a store file of ``output_dir``, read without changing it.
 
-    For readers beside the server (a notebook's kernel): only the server repairs the file.
+    ``{}`` when there are none, or the file does not say it is of ``output_dir``. For readers
+    beside the server (a notebook's kernel): only the server repairs the file.
     """
     try:
-        return _records(_parse(Path(state_file).read_bytes()))
+        written_for, sessions = _parse(Path(state_file).read_bytes())
     except (OSError, ValueError):
         return {}
+    return _records(sessions) if written_for == os.path.realpath(output_dir) else {}
 
 
 def _records(items: list[object], source: Path | None = None) -> dict[str, SessionRecord]:
@@ -263,8 +285,8 @@ def _records(items: list[object], source: Path | None = None) -> dict[str, Sessi
     return records
 
 
-def _parse(data: bytes) -> list[object]:
-    """The ``sessions`` list of a store file; ``ValueError`` saying why the file is unusable."""
+def _parse(data: bytes) -> tuple[str | None, list[object]]:
+    """A store file's ``outputDir`` and ``sessions``; ``ValueError`` saying why it is unusable."""
     if not data.strip():
         raise ValueError("the file is empty")
     try:
@@ -282,4 +304,6 @@ def _parse(data: bytes) -> list[object]:
         raise ValueError(f"unsupported version {version!r:.40}")
     if not isinstance(sessions := document.get("sessions"), list):
         raise ValueError('"sessions" is not a list')
-    return sessions
+    if not isinstance(written_for := document.get("outputDir"), str | None):
+        raise ValueError('"outputDir" is not a string')
+    return written_for, sessions

@@ -89,7 +89,7 @@ class SagaJupyterApp(ExtensionApp):
             CORE_LOG.addHandler(handler)
         CORE_LOG.setLevel(self.log.level)
         discovery = Discovery(self.output_dir, Tmux(self.tmux_socket_name))
-        store = MetadataStore(self.state_file)
+        store = MetadataStore(self.state_file, output_dir=self.output_dir)
         self.poller = Poller(discovery, store, self.poll_interval, self.log)
         self.channels = Channels(self.poller, self.max_unsent_bytes)
         self.log_streams = LogStreams(

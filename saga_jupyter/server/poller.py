@@ -73,6 +73,7 @@ class Poller:
         """Watch the directory, scan once, then scan every ``interval`` seconds."""
         self._loop = asyncio.get_running_loop()
         self.discovery.memory = await asyncio.to_thread(self.store.load)
+        self.discovery.changed = True  # so the first scan saves: a write only if load asked for one
         self.watch.add_listener(self._on_file_event)
         self.watch.start(self._loop)  # armed by the scan, off the loop
         await self.request_scan()

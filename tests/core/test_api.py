@@ -98,12 +98,33 @@ def test_completed_sessions_keep_the_times_in_the_servers_store(
     name, start, end = "saga__auth__stored__1", 1795343400.0, 1795344000.0
     (output_dir / f"{name}.out").write_text("done\n")
     state_file = tmp_path / "state.json"
-    MetadataStore(state_file).save({name: SessionRecord(name, "completed", start, end, end)})
+    store = MetadataStore(state_file, output_dir=output_dir)
+    store.save({name: SessionRecord(name, "completed", start, end, end)})
     written = state_file.read_bytes()
     monkeypatch.setenv("SAGA_STATE_FILE", str(state_file))
     info = saga.get_session(name, output_dir=output_dir, tmux_socket_name=server.socket_name)
     assert (info.start_time, info.end_time) == (start, end)
     assert state_file.read_bytes() == written  # read only: the server owns the file
+
+
+def test_a_store_of_another_output_dir_is_not_used(
+    server: Server, output_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Remembered sessions of the server's directory, one of them without an output file: none of
+    # them is a session of a kernel looking at another directory, nor are their times.
+    (output_dir / f"{DONE}.out").write_text("signed up\n")
+    elsewhere, state_file = tmp_path / "elsewhere", tmp_path / "state.json"
+    records = {
+        name: SessionRecord(name, "completed", 1795343400.0, 1795344000.0)
+        for name in (DONE, "saga__auth__never-wrote__1")
+    }
+    MetadataStore(state_file, output_dir=elsewhere).save(records)
+    written = state_file.read_bytes()
+    monkeypatch.setenv("SAGA_STATE_FILE", str(state_file))
+    found = saga.list_sessions(output_dir=output_dir, tmux_socket_name=server.socket_name)
+    assert [info.name for info in found] == [DONE]
+    assert found[0].start_time == (output_dir / f"{DONE}.out").stat().st_mtime // 1
+    assert state_file.read_bytes() == written
 
 
 def test_a_damaged_store_is_left_to_the_server(

@@ -151,6 +151,10 @@ DAMAGED = {
     "no version": (b'{"sessions": []}', "unsupported version None"),
     "not an object": (b"[1, 2]", "not a JSON object"),
     "sessions not a list": (b'{"version": 1, "sessions": {}}', '"sessions" is not a list'),
+    "outputDir not a string": (
+        b'{"version": 1, "outputDir": 7, "sessions": []}',
+        '"outputDir" is not a string',
+    ),
     "binary junk": (bytes(range(256)) * 8, "not UTF-8"),
     "deeply nested": (b"[" * 100_000, "nested too deeply"),
 }
@@ -259,6 +263,45 @@ def test_optional_fields_may_be_missing(state_file: Path) -> None:
     state_file.write_text(json.dumps({"version": 1, "sessions": [minimal]}))
     expected = SessionRecord("saga__a__b__1", status="completed", id=record_id)
     assert MetadataStore(state_file).load() == keyed(expected)
+
+
+def test_the_file_says_whose_sessions_it_holds(tmp_path: Path, state_file: Path) -> None:
+    output_dir = tmp_path / "sessions"
+    records = sample()
+    store = MetadataStore(state_file, output_dir=tmp_path / "link" / ".." / "sessions")
+    store.save(records)
+    assert json.loads(state_file.read_text())["outputDir"] == str(output_dir)
+    again = MetadataStore(state_file, output_dir=output_dir)
+    assert again.load() == records
+    assert again.save(records) is False
+
+
+def test_a_file_of_another_output_dir_is_moved_aside(
+    tmp_path: Path, state_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    MetadataStore(state_file, output_dir=tmp_path / "a").save(sample())
+    content = state_file.read_bytes()
+    store = MetadataStore(state_file, clock=lambda: START, output_dir=tmp_path / "b")
+    assert store.load() == {}
+    reason = f"it holds the sessions of {tmp_path / 'a'}, not of {tmp_path / 'b'}"
+    assert store.last_error == reason
+    (warning,) = warnings_of(caplog)
+    assert reason in warning
+    assert store.backup_path == state_file.with_name(state_file.name + ".other-20261122T103000Z")
+    assert store.backup_path.read_bytes() == content
+    assert not state_file.exists()
+
+
+def test_a_file_from_before_output_dir_is_used_and_rewritten(
+    tmp_path: Path, state_file: Path
+) -> None:
+    records = sample()
+    MetadataStore(state_file).save(records)
+    assert "outputDir" not in json.loads(state_file.read_text())
+    store = MetadataStore(state_file, output_dir=tmp_path)
+    assert store.load() == records
+    assert store.save(records) is True  # the same records, now with their directory
+    assert json.loads(state_file.read_text())["outputDir"] == str(tmp_path)
 
 
 def test_write_failure_is_reported_once_and_retried(

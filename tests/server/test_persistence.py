@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from libtmux.server import Server
 
+from saga_jupyter.core.store import MetadataStore, SessionRecord
 from saga_jupyter.core.tmux import BACKOFF_FIRST
 from tests.helpers import hanging_tmux, saga_config, start_worker, wait_for
 
@@ -22,6 +23,11 @@ DAMAGED = {
     "not an object": b"[1, 2, 3]",
     "binary junk": bytes(range(256)) * 4,
     "unreadable": None,  # a directory where the file should be
+}
+STARTED = 1795343400.0  # 2026-11-22T10:30:00Z
+REMEMBERED = {  # a session with an output file, and one that never wrote it
+    "saga__e__s__2": SessionRecord("saga__e__s__2", "completed", STARTED, STARTED + 60),
+    "saga__e__never__1": SessionRecord("saga__e__never__1", "completed", STARTED, STARTED + 60),
 }
 
 
@@ -36,6 +42,10 @@ def state_file(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
             path.mkdir()
         else:
             path.write_bytes(content)
+    elif damage == "other output_dir":
+        MetadataStore(path, output_dir="/elsewhere").save(REMEMBERED)
+    elif damage == "no output_dir":  # as written before the store said whose sessions it holds
+        MetadataStore(path).save(REMEMBERED)
     return path
 
 
@@ -71,6 +81,34 @@ async def test_a_damaged_store_is_set_aside_and_rebuilt(
     # Rebuilt and written again, as a good store.
     await wait_for(lambda: state_file.is_file() and "saga__e__s__1" in state_file.read_text())
     assert json.loads(state_file.read_text())["version"] == 1
+
+
+@pytest.mark.parametrize("state_file", ["other output_dir"], indirect=True)
+async def test_a_store_of_another_output_dir_is_set_aside(
+    jp_fetch: Any, saga_app: Any, server: Server, output_dir: Path, state_file: Path
+) -> None:
+    (output_dir / "saga__e__s__2.out").write_text("done\n")
+    await wait_for(lambda: [i.name for i in saga_app.poller.sessions] == ["saga__e__s__2"])
+    assert saga_app.poller.sessions[0].start_time != STARTED  # not the other directory's
+    health = await status(jp_fetch)
+    assert health["store"]["error"] == f"it holds the sessions of /elsewhere, not of {output_dir}"
+    backup = Path(health["store"]["backup"])
+    assert backup.name.startswith("sessions.json.other-")
+    assert MetadataStore(backup, output_dir="/elsewhere").load() == REMEMBERED
+    await wait_for(lambda: state_file.is_file())
+    assert json.loads(state_file.read_text())["outputDir"] == str(output_dir)
+
+
+@pytest.mark.parametrize("state_file", ["no output_dir"], indirect=True)
+async def test_a_store_from_before_output_dir_is_used_and_rewritten(
+    saga_app: Any, output_dir: Path, state_file: Path
+) -> None:
+    # Neither session has a file or a tmux session: nothing changes, yet the file is rewritten.
+    await wait_for(lambda: "outputDir" in state_file.read_text())
+    assert json.loads(state_file.read_text())["outputDir"] == str(output_dir)
+    listed = {info.name: info for info in saga_app.poller.sessions}
+    assert listed.keys() == set(REMEMBERED)
+    assert listed["saga__e__s__2"].start_time == STARTED
 
 
 async def test_no_write_when_nothing_changed(

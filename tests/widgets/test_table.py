@@ -97,7 +97,8 @@ def test_a_session_over_before_the_kernel_started_keeps_its_stored_times(
     start, end = 1795343400.0, 1795344000.0
     (output_dir / f"{NAME}.out").write_text("done\n")  # written now: mtime is a poor start
     state_file = tmp_path / "state.json"
-    MetadataStore(state_file).save({NAME: SessionRecord(NAME, "completed", start, end)})
+    store = MetadataStore(state_file, output_dir=output_dir)
+    store.save({NAME: SessionRecord(NAME, "completed", start, end)})
     monkeypatch.setenv("SAGA_STATE_FILE", str(state_file))
     live = LiveSessions(output_dir, server.socket_name)
     try:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from saga_jupyter.core.settings import STATE_FILE_ENV
+
 
 @pytest.fixture(autouse=True)
 def own_state_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -14,4 +16,4 @@ def own_state_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     Kernel-side discovery starts from the store's records; one left there by the demo would
     otherwise show up in a test's session list.
     """
-    monkeypatch.setenv("SAGA_STATE_FILE", str(tmp_path / "state" / "sessions.json"))
+    monkeypatch.setenv(STATE_FILE_ENV, str(tmp_path / "state" / "sessions.json"))

@@ -8,7 +8,8 @@ replaced atomically and only when the records changed.
 A file that cannot be used is moved aside to ``<state_file>.corrupt-<UTC time>``, one of
 another output directory to ``<state_file>.other-<UTC time>``, and reported once; the caller
 rebuilds its state from tmux and the output directory. A file without ``outputDir`` (written
-before it was added) is used and gets it at the next write.
+before it was added) is used by the server, which writes it again with the field at once;
+:func:`peek` does not use it.
 """
 
 from __future__ import annotations
@@ -143,9 +144,7 @@ class MetadataStore:
     ) -> None:
         self.state_file = Path(state_file)
         self.clock = clock
-        self.output_dir = None if output_dir is None else os.path.realpath(output_dir)
-        written_for = f'"outputDir": {json.dumps(self.output_dir)}, ' if self.output_dir else ""
-        self._head = f'{{"version": {VERSION}, {written_for}"sessions": [\n'
+        self.output_dir = output_dir
         self.last_error: str | None = None
         self.backup_path: Path | None = None
         self.save_error: str | None = None
@@ -170,11 +169,12 @@ class MetadataStore:
             written_for, sessions = _parse(data)
         except ValueError as error:
             return self._set_aside(str(error), "corrupt")
-        if None not in (written_for, self.output_dir) and written_for != self.output_dir:
-            reason = f"it holds the sessions of {written_for}, not of {self.output_dir}"
-            return self._set_aside(reason, "other")
+        here = self.output_dir
+        if here is not None and written_for is not None and not _is_directory(written_for, here):
+            reason = f"it holds the sessions of {written_for}, not of {os.path.realpath(here)}"
+            return self._set_aside(f"{reason} (one state_file per output_dir)", "other")
         records = _records(sessions, self.state_file)
-        if len(records) == len(sessions) and written_for == self.output_dir:
+        if len(records) == len(sessions) and (written_for is None) == (self.output_dir is None):
             self._saved = records  # else the next save rewrites it: to drop them or add outputDir
         return dict(records)
 
@@ -189,7 +189,10 @@ class MetadataStore:
             return False
         # One record a line: a save re-encodes only the records that changed.
         lines = ",\n".join(record.line for _, record in sorted(snapshot.items()))
-        content = f"{self._head}{lines}\n]}}\n"
+        head = f'{{"version": {VERSION}, '
+        if self.output_dir is not None:
+            head += f'"outputDir": {json.dumps(os.path.realpath(self.output_dir))}, '
+        content = f'{head}"sessions": [\n{lines}\n]}}\n'
         try:
             self._write(content.encode())
         except OSError as error:
@@ -263,7 +266,20 @@ def peek(
         written_for, sessions = _parse(Path(state_file).read_bytes())
     except (OSError, ValueError):
         return {}
-    return _records(sessions) if written_for == os.path.realpath(output_dir) else {}
+    return _records(sessions) if _is_directory(written_for, output_dir) else {}
+
+
+def _is_directory(written_for: str | None, output_dir: str | os.PathLike[str]) -> bool:
+    """Whether a file's ``outputDir`` names ``output_dir``: the same directory, or path if missing.
+
+    Both may have changed since the file was written: a directory created, a link retargeted.
+    """
+    if written_for is None:
+        return False
+    try:
+        return os.path.samefile(written_for, output_dir)
+    except OSError:
+        return written_for == os.path.realpath(output_dir)
 
 
 def _records(items: list[object], source: Path | None = None) -> dict[str, SessionRecord]:

@@ -16,7 +16,7 @@ import pytest
 
 from saga_jupyter.core.errors import InvalidSessionName
 from saga_jupyter.core.info import iso
-from saga_jupyter.core.store import MetadataStore, SessionRecord, parse_time
+from saga_jupyter.core.store import MetadataStore, SessionRecord, parse_time, peek
 
 START = 1795343400.0  # 2026-11-22T10:30:00Z
 BACKUP_SUFFIX = ".corrupt-20261122T103000Z"
@@ -284,12 +284,36 @@ def test_a_file_of_another_output_dir_is_moved_aside(
     store = MetadataStore(state_file, clock=lambda: START, output_dir=tmp_path / "b")
     assert store.load() == {}
     reason = f"it holds the sessions of {tmp_path / 'a'}, not of {tmp_path / 'b'}"
+    reason += " (one state_file per output_dir)"
     assert store.last_error == reason
     (warning,) = warnings_of(caplog)
     assert reason in warning
     assert store.backup_path == state_file.with_name(state_file.name + ".other-20261122T103000Z")
     assert store.backup_path.read_bytes() == content
     assert not state_file.exists()
+
+
+def test_the_directory_is_matched_through_links(tmp_path: Path, state_file: Path) -> None:
+    real, link = tmp_path / "real", tmp_path / "link"
+    real.mkdir()
+    link.symlink_to(real)
+    records = sample()
+    MetadataStore(state_file, output_dir=link).save(records)
+    assert json.loads(state_file.read_text())["outputDir"] == str(real)
+    assert peek(state_file, real) == peek(state_file, f"{link}/") == records
+    assert peek(state_file, tmp_path) == {}
+
+
+def test_a_directory_made_after_the_file_is_matched(tmp_path: Path, state_file: Path) -> None:
+    # The server started before its output directory existed; then it was made, as a link.
+    later, real = tmp_path / "later", tmp_path / "real"
+    records = sample()
+    MetadataStore(state_file, output_dir=later).save(records)
+    real.mkdir()
+    later.symlink_to(real)
+    assert peek(state_file, real) == records
+    store = MetadataStore(state_file, output_dir=real)
+    assert (store.load(), store.last_error) == (records, None)
 
 
 def test_a_file_from_before_output_dir_is_used_and_rewritten(
@@ -300,8 +324,10 @@ def test_a_file_from_before_output_dir_is_used_and_rewritten(
     assert "outputDir" not in json.loads(state_file.read_text())
     store = MetadataStore(state_file, output_dir=tmp_path)
     assert store.load() == records
+    assert peek(state_file, tmp_path) == {}  # kernels wait for the server to say whose it is
     assert store.save(records) is True  # the same records, now with their directory
     assert json.loads(state_file.read_text())["outputDir"] == str(tmp_path)
+    assert peek(state_file, tmp_path) == records
 
 
 def test_write_failure_is_reported_once_and_retried(

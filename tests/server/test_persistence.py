@@ -91,7 +91,8 @@ async def test_a_store_of_another_output_dir_is_set_aside(
     await wait_for(lambda: [i.name for i in saga_app.poller.sessions] == ["saga__e__s__2"])
     assert saga_app.poller.sessions[0].start_time != STARTED  # not the other directory's
     health = await status(jp_fetch)
-    assert health["store"]["error"] == f"it holds the sessions of /elsewhere, not of {output_dir}"
+    reason = f"it holds the sessions of /elsewhere, not of {output_dir}"
+    assert health["store"]["error"] == f"{reason} (one state_file per output_dir)"
     backup = Path(health["store"]["backup"])
     assert backup.name.startswith("sessions.json.other-")
     assert MetadataStore(backup, output_dir="/elsewhere").load() == REMEMBERED

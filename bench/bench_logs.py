@@ -395,6 +395,7 @@ async def connect(server: JupyterServer, path: str) -> WebSocketClientConnection
     ws = await websocket_connect(ws_request, max_message_size=MAX_MESSAGE)
     # tornado turns Nagle back on once the upgrade is done; then a frame sent right after another
     # waits for the server's delayed ACK (~40 ms): this client's delay, not the server's.
+    assert ws.protocol is not None  # open
     ws.protocol.set_nodelay(True)
     return ws
 
@@ -509,6 +510,7 @@ class TimedSocket(asyncio.Protocol):
         self.upgraded = asyncio.get_running_loop().create_future()
         self.buffer = bytearray()
         self.transport: asyncio.Transport | None = None
+        self.closed: str | None = None  # why the connection ended, once it has
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -523,6 +525,7 @@ class TimedSocket(asyncio.Protocol):
                 return
             if not head.startswith(b"HTTP/1.1 101 ") or self.accept not in head:
                 self.upgraded.set_exception(ConnectionError(head.partition(b"\r\n")[0].decode()))
+                self.close()
                 return
             self.upgraded.set_result(None)
             self.buffer = bytearray(rest)
@@ -536,7 +539,7 @@ class TimedSocket(asyncio.Protocol):
             opcode, length, head = buffer[start] & 0x0F, buffer[start + 1] & 0x7F, start + 2
             if length >= 126:
                 size = 2 if length == 126 else 8
-                length = int.from_bytes(buffer[head : head + size])
+                length = int.from_bytes(buffer[head : head + size], "big")
                 head += size
             if len(buffer) < head + length:
                 break
@@ -545,9 +548,16 @@ class TimedSocket(asyncio.Protocol):
                 self.on_text(payload.decode(), arrival)
             elif opcode == 0x9:
                 self._write(0xA, payload)  # pong
+            elif opcode == 0x8:
+                code = int.from_bytes(payload[:2], "big") if payload else None
+                self.closed = f"closed by the server: {code} {payload[2:].decode()}"
+                self.close()
+            elif opcode != 0xA:
+                raise ConnectionError(f"an unexpected WebSocket frame (opcode {opcode})")
         del buffer[:start]
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = self.closed or str(exc or "closed by the server")
         if not self.upgraded.done():
             self.upgraded.set_exception(exc or ConnectionError("closed before the upgrade"))
 
@@ -557,7 +567,7 @@ class TimedSocket(asyncio.Protocol):
 
     def _write(self, opcode: int, payload: bytes) -> None:
         n = len(payload)  # this client sends nothing of 64 KiB or more
-        length = bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2)
+        length = bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2, "big")
         mask = os.urandom(4)
         masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
         assert self.transport is not None
@@ -692,6 +702,9 @@ async def latency_run(
         usage = sampler.stop()
         client_cpu = own_cpu() - client_before
         await wait_all([r.done for r in receivers], DRAIN_DEADLINE)
+        for socket, receiver in zip(sockets, receivers, strict=True):
+            if socket.closed and not receiver.done.is_set():
+                raise RuntimeError(f"a subscriber's WebSocket ended early: {socket.closed}")
     finally:
         sampler.cancel()
         for socket in sockets:

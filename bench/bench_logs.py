@@ -1,6 +1,6 @@
 """Log streaming over the channel against a Jupyter terminal running ``tail -F``.
 
-Run from the repository root (about a minute; the latency runs take two thirds of it):
+Run from the repository root (about 90 s; the four latency runs take two thirds of it):
 
     .venv/bin/python bench/bench_logs.py [--subscribers 20] [--rate 200] [--seconds 10]
         [--throughput-mib 200] [--first-mib 100] [--runs 20]
@@ -16,8 +16,10 @@ otherwise use (a jupyter_server_terminals terminal running ``tail -F``, read ove
    the frame completing it arrives. Ours: 20 channel connections, one subscription each. Peer:
    20 terminals, each running ``tail -F`` on one file. Both are read by the same bare WebSocket
    client (``TimedSocket``), cheap enough that the bench does not compete with the servers for
-   the CPU. CPU and RSS of each server (with its children: the peer's shells and ``tail``
-   processes) are sampled from ``/proc/<pid>/stat``.
+   the CPU. Each side runs twice, in the order ours, peer, peer, ours, so that neither gains
+   from going first; its lines are pooled, and each run's p50 is shown too. CPU and RSS of
+   each server (with its children: the peer's shells and ``tail`` processes) are sampled from
+   ``/proc/<pid>/stat``.
 2. throughput to one subscriber: a pre-written file read from byte 0 (ours: ``subscribe:logs``
    with ``offset: 0``; peer: ``tail -F -c +1``) until its last byte arrives.
 3. first frame of a 100 MiB file: ``subscribe:logs`` to the initial ``logs:data`` frame (20
@@ -92,6 +94,7 @@ PEER_SHELL = '--ServerApp.terminado_settings={"shell_command": ["bash", "--nopro
 
 TARGET_P50_MS, TARGET_P99_MS = 5.0, 25.0
 TARGET_MIB_S = 50.0
+LATENCY_ORDER = ("ours", "peer", "peer", "ours")  # ABBA: neither side gains from going first
 TARGET_FIRST_MS = 50.0
 
 HEADER = "bench: output starts here"
@@ -165,10 +168,9 @@ def write_files(workdir: Path, plan: Plan) -> Files:
     ours_dir, peer_dir = workdir / "sessions", workdir / "peer-files"
     ours_dir.mkdir()
     peer_dir.mkdir()
-    for directory in (ours_dir, peer_dir):
-        for i in range(plan.subscribers):
-            (directory / f"{session(i)}.out").write_text(f"{HEADER} {i}\n")
     files = Files(ours_dir, peer_dir, plan.subscribers)
+    for directory in (ours_dir, peer_dir):
+        start_latency_files(files.latency(directory))
     files.throughput_bytes = write_log(
         ours_dir / f"{files.throughput_name}.out", plan.throughput_mib
     )
@@ -177,6 +179,12 @@ def write_files(workdir: Path, plan: Plan) -> Files:
         # A hard link: the same bytes, but events on it reach watchers of peer_dir only.
         os.link(ours_dir / f"{name}.out", peer_dir / f"{name}.out")
     return files
+
+
+def start_latency_files(paths: list[str]) -> None:
+    """Each latency file holding only its header line: what a run's subscribers wait for."""
+    for i, path in enumerate(paths):
+        Path(path).write_text(f"{HEADER} {i}\n")
 
 
 def write_log(path: Path, mib: int) -> int:
@@ -663,6 +671,27 @@ class Latency:
         """A latency percentile in ms (infinite when nothing arrived)."""
         return percentile(self.latencies, q) if self.latencies else float("inf")
 
+    @staticmethod
+    def pooled(runs: list[Latency]) -> Latency:
+        """Runs of one side as one: every line, CPU over all of them, the highest peaks."""
+        usage = Usage(
+            sum(run.usage.cpu for run in runs),
+            sum(run.usage.wall for run in runs),
+            min(run.usage.rss_before for run in runs),
+            max(run.usage.rss_peak for run in runs),
+            max(run.usage.tree_rss_peak for run in runs),
+            max(run.usage.processes for run in runs),
+        )
+        return Latency(
+            [value for run in runs for value in run.latencies],
+            sum(run.received for run in runs),
+            sum(run.expected for run in runs),
+            usage,
+            sum(run.writer_seconds for run in runs),
+            sum(run.writer_cpu for run in runs),
+            sum(run.client_cpu for run in runs) / len(runs),
+        )
+
 
 async def latency_run(
     server: JupyterServer,
@@ -723,6 +752,7 @@ async def latency_run(
 
 async def latency_ours(server: JupyterServer, files: Files, plan: Plan) -> Latency:
     """One channel connection per subscriber, each subscribed to one session."""
+    start_latency_files(files.latency(files.ours_dir))
     targets = [
         ("/api/saga/channels", json.dumps({"type": "subscribe:logs", "sessionName": session(i)}))
         for i in range(plan.subscribers)
@@ -733,6 +763,7 @@ async def latency_ours(server: JupyterServer, files: Files, plan: Plan) -> Laten
 
 async def latency_peer(server: JupyterServer, files: Files, plan: Plan) -> Latency:
     """One terminal per subscriber, each running ``tail -F`` on one file."""
+    start_latency_files(files.latency(files.peer_dir))
     terminals = Terminals(server)
     try:
         paths = files.latency(files.peer_dir)
@@ -884,7 +915,7 @@ async def first_frame_peer(server: JupyterServer, files: Files, runs: int) -> li
 class Results:
     """Every figure of one run."""
 
-    latency: dict[str, Latency] = field(default_factory=dict)
+    latency: dict[str, list[Latency]] = field(default_factory=dict)  # each side's runs
     throughput: dict[str, Throughput] = field(default_factory=dict)
     first: dict[str, list[float]] = field(default_factory=dict)
     first_bytes: int = 0
@@ -892,14 +923,17 @@ class Results:
 
 
 async def measure(ours: JupyterServer, peer: JupyterServer, files: Files, plan: Plan) -> Results:
-    """The three measurements, ours then the peer's each time."""
-    results = Results()
-    log(f"1/3 latency, ours: {plan.load}")
-    results.latency["ours"] = await latency_ours(ours, files, plan)
+    """The three measurements: latency ours, peer, peer, ours; then ours first each time."""
+    results = Results(latency={"ours": [], "peer": []})
+    runs = {
+        "ours": lambda: latency_ours(ours, files, plan),
+        "peer": lambda: latency_peer(peer, files, plan),
+    }
+    for side in LATENCY_ORDER:
+        log(f"1/3 latency, {side}: {plan.load}")
+        results.latency[side].append(await runs[side]())
     log("1/3 ours again, with the writer but no subscriber")
     results.unwatched = await unwatched_cpu(ours, files, plan)
-    log("1/3 latency, peer: tail -F in jupyter terminals")
-    results.latency["peer"] = await latency_peer(peer, files, plan)
     log(f"2/3 throughput, ours: {files.throughput_bytes / MIB:.0f} MiB from offset 0")
     results.throughput["ours"] = await throughput_ours(ours, files)
     log("2/3 throughput, peer: tail -F -c +1")
@@ -932,10 +966,11 @@ def row(metric: str, ours: str, peer: str, target: str, passed: bool | None = No
     return f"| {metric} | {ours} | {peer} | {target} | {verdict} |"
 
 
-def latency_rows(ours: Latency, peer: Latency, plan: Plan, unwatched: Usage) -> list[str]:
-    """Rows of measurement 1."""
+def latency_rows(runs: dict[str, list[Latency]], plan: Plan, unwatched: Usage) -> list[str]:
+    """Rows of measurement 1: each side's runs pooled, and each run's p50."""
+    ours, peer = Latency.pooled(runs["ours"]), Latency.pooled(runs["peer"])
     p50, p99 = (ours.p(50), peer.p(50)), (ours.p(99), peer.p(99))
-    setup = plan.load
+    setup = f"{plan.load}, {len(runs['ours'])} runs each"
     return [
         row(
             f"append-to-frame latency p50 ({setup})",
@@ -943,6 +978,12 @@ def latency_rows(ours: Latency, peer: Latency, plan: Plan, unwatched: Usage) -> 
             fmt_ms(p50[1]),
             f"≤ {TARGET_P50_MS:g} ms and ≤ peer",
             p50[0] <= min(TARGET_P50_MS, p50[1]),
+        ),
+        row(
+            f"p50 of each run, in the order {'-'.join(LATENCY_ORDER)}",
+            ", ".join(fmt_ms(run.p(50)) for run in runs["ours"]),
+            ", ".join(fmt_ms(run.p(50)) for run in runs["peer"]),
+            "—",
         ),
         row(
             "append-to-frame latency p99",
@@ -1038,7 +1079,7 @@ def first_rows(ours: list[float], peer: list[float], size: int) -> list[str]:
 
 def notes(results: Results, files: Files, loads: list[str]) -> list[str]:
     """What the table needs to be read right."""
-    ours, peer = results.latency["ours"], results.latency["peer"]
+    ours, peer = (Latency.pooled(results.latency[side]) for side in ("ours", "peer"))
     return [
         f"Load average (1, 5, 15 min): {loads[0]} at the start, {loads[1]} at the end; "
         f"{os.cpu_count()} CPUs. Other load shows up in every figure.",
@@ -1073,7 +1114,7 @@ def render(results: Results, files: Files, loads: list[str], plan: Plan, seconds
         "",
         "| metric | ours | peer | target | result |",
         "|---|---|---|---|---|",
-        *latency_rows(results.latency["ours"], results.latency["peer"], plan, results.unwatched),
+        *latency_rows(results.latency, plan, results.unwatched),
         *throughput_rows(
             results.throughput["ours"], results.throughput["peer"], files.throughput_bytes
         ),

@@ -78,7 +78,6 @@ PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 MIB = 1 << 20
 
 WARMUP = 1.0  # seconds of lines left out of the percentiles
-POLL = DEFAULT_POLL  # the server's defaults
 INITIAL_LOG_BYTES = SagaJupyterApp.initial_log_bytes.default_value
 MAX_MESSAGE = 64 * MIB
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455
@@ -164,13 +163,11 @@ class Files:
 
 
 def write_files(workdir: Path, plan: Plan) -> Files:
-    """Latency files holding a header line (per side), and two large logs (hard-linked)."""
+    """The two directories, and two large logs in them (hard-linked); latency files come later."""
     ours_dir, peer_dir = workdir / "sessions", workdir / "peer-files"
     ours_dir.mkdir()
     peer_dir.mkdir()
     files = Files(ours_dir, peer_dir, plan.subscribers)
-    for directory in (ours_dir, peer_dir):
-        start_latency_files(files.latency(directory))
     files.throughput_bytes = write_log(
         ours_dir / f"{files.throughput_name}.out", plan.throughput_mib
     )
@@ -181,10 +178,11 @@ def write_files(workdir: Path, plan: Plan) -> Files:
     return files
 
 
-def start_latency_files(paths: list[str]) -> None:
-    """Each latency file holding only its header line: what a run's subscribers wait for."""
+def start_latency_files(paths: list[str]) -> list[str]:
+    """``paths``, each (re)written to hold only the header line its subscriber waits for."""
     for i, path in enumerate(paths):
         Path(path).write_text(f"{HEADER} {i}\n")
+    return paths
 
 
 def write_log(path: Path, mib: int) -> int:
@@ -752,21 +750,19 @@ async def latency_run(
 
 async def latency_ours(server: JupyterServer, files: Files, plan: Plan) -> Latency:
     """One channel connection per subscriber, each subscribed to one session."""
-    start_latency_files(files.latency(files.ours_dir))
+    paths = start_latency_files(files.latency(files.ours_dir))
     targets = [
         ("/api/saga/channels", json.dumps({"type": "subscribe:logs", "sessionName": session(i)}))
         for i in range(plan.subscribers)
     ]
-    paths = files.latency(files.ours_dir)
     return await latency_run(server, targets, channel_text, paths, plan)
 
 
 async def latency_peer(server: JupyterServer, files: Files, plan: Plan) -> Latency:
     """One terminal per subscriber, each running ``tail -F`` on one file."""
-    start_latency_files(files.latency(files.peer_dir))
+    paths = start_latency_files(files.latency(files.peer_dir))
     terminals = Terminals(server)
     try:
-        paths = files.latency(files.peer_dir)
         targets = [
             (
                 f"/terminals/websocket/{await terminals.create()}",
@@ -1153,8 +1149,10 @@ def main(argv: list[str] | None = None) -> int:
         tmux.new_sessions(names)
         files = write_files(workdir, plan)
         (workdir / "empty").mkdir()
-        ours = cleanup.enter_context(JupyterServer(workdir, files.ours_dir, tmux.socket, POLL))
-        peer_server = JupyterServer(workdir, workdir / "empty", tmux.socket, POLL)
+        ours = cleanup.enter_context(
+            JupyterServer(workdir, files.ours_dir, tmux.socket, DEFAULT_POLL)
+        )
+        peer_server = JupyterServer(workdir, workdir / "empty", tmux.socket, DEFAULT_POLL)
         peer_server.command.append(PEER_SHELL)
         peer = cleanup.enter_context(peer_server)
         ours.wait_ready(len(names))

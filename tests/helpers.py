@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import secrets
 import socket
 import subprocess
@@ -255,3 +256,57 @@ def reads_without_waiting(directory: Path) -> bool:
         return False
     finally:
         probe.unlink()
+
+
+# --- log streams: sessions with output files, and writers ------------------------------------
+
+
+async def running(
+    saga_app: Any, server: Server, output_dir: Path, name: str, text: str = ""
+) -> Path:
+    """A running session with an output file holding ``text``, listed by the poller."""
+    path = output_dir / f"{name}.out"
+    path.write_text(text)
+    start_worker(server, name)
+    timeout = saga_app.poller.interval + 2
+    await wait_for(lambda: saga_app.poller.is_completed(name) is False, timeout=timeout)
+    return path
+
+
+def random_text(rng: random.Random, lines: int) -> str:
+    words = ["alpha", "beta", "⏺ Read(src/app.ts)", "│ 42 lines", "✻ Thinking…", "é", "😀"]
+    return "".join(" ".join(rng.choices(words, k=rng.randint(1, 6))) + "\n" for _ in range(lines))
+
+
+def random_sizes(rng: random.Random, length: int, cuts: int) -> list[int]:
+    """Sizes of the pieces up to the last of ``cuts`` random cuts in ``length`` bytes."""
+    at = sorted(rng.sample(range(1, length), cuts))
+    return [b - a for a, b in zip([0, *at[:-1]], at, strict=True)]
+
+
+def write_in_pieces(path: Path, data: bytes, sizes: list[int], pause: float = 0.0) -> None:
+    """Append ``data`` in pieces of the given sizes (a writer's pace, on its own thread)."""
+    with path.open("ab", buffering=0) as file:
+        position = 0
+        for size in sizes:
+            file.write(data[position : position + size])
+            position += size
+            if pause:
+                time.sleep(pause)  # the writer's pace, not a wait for a condition
+        file.write(data[position:])
+
+
+async def burst_arrives(
+    channel: Channel, path: Path, name: str, rng: random.Random, lines: int, before: str = ""
+) -> tuple[str, list[dict[str, Any]]]:
+    """Append ``lines`` random lines in random pieces; all of them arrive, with no further write.
+
+    ``before`` is what the subscription received already. Returns it with the burst appended,
+    and the burst's frames.
+    """
+    burst = random_text(rng, lines).encode()
+    await asyncio.to_thread(write_in_pieces, path, burst, random_sizes(rng, len(burst), lines - 1))
+    expected = before + burst.decode()
+    text, frames = await channel.read_text(name, lambda t: len(t) >= len(expected), text=before)
+    assert text == expected
+    return expected, frames

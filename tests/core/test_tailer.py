@@ -5,6 +5,7 @@ import itertools
 import os
 import random
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,11 +20,16 @@ INVALID = (
 )
 
 
-def read_all(tailer: Tailer, max_bytes: int = 65536) -> list[Chunk]:
-    """Every chunk available now: what a caller gets by reading while ``chunk.more``."""
+def read_all(
+    tailer: Tailer, max_bytes: int = 65536, read: Callable[[], Chunk | None] | None = None
+) -> list[Chunk]:
+    """Every chunk available now: what a caller gets by reading while ``chunk.more``.
+
+    ``read`` reads once (default: ``tailer.read(max_bytes)``).
+    """
     chunks: list[Chunk] = []
     for _ in range(100_000):
-        chunk = tailer.read(max_bytes)
+        chunk = read() if read is not None else tailer.read(max_bytes)
         if chunk is None:
             assert not tailer.pending
             return chunks
@@ -323,12 +329,8 @@ def test_read_range(tmp_path: Path) -> None:
 
 def read_available_all(tailer: Tailer, buffer: bytearray) -> list[Chunk]:
     """Every chunk :meth:`Tailer.read_available` gives now, read while ``more``."""
-    chunks: list[Chunk] = []
-    while (chunk := tailer.read_available(buffer)) is not None:
-        assert chunk.more == tailer.pending and not chunk.reset
-        chunks.append(chunk)
-        if not chunk.more:
-            break
+    chunks = read_all(tailer, read=lambda: tailer.read_available(buffer))
+    assert not any(chunk.reset for chunk in chunks)
     return chunks
 
 

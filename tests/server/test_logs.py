@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import base64
+import contextlib
 import json
-import os
 import random
 import socket
 import threading
@@ -15,10 +14,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import websocket
 from libtmux.server import Server
 from tornado.httpclient import HTTPClientError
 
-from tests.helpers import Channel, kill_worker, saga_config, start_worker, wait_for
+from tests.helpers import (
+    Channel,
+    burst_arrives,
+    kill_worker,
+    random_text,
+    running,
+    saga_config,
+    start_worker,
+    wait_for,
+    write_in_pieces,
+)
 
 POLL = 0.3
 INITIAL = 4096
@@ -36,40 +46,6 @@ def jp_server_config(server: Server, output_dir: Path) -> dict[str, Any]:
         initial_log_bytes=INITIAL,
         max_unsent_bytes=MAX_UNSENT,
     )
-
-
-async def running(
-    saga_app: Any, server: Server, output_dir: Path, name: str, text: str = ""
-) -> Path:
-    """A running session with an output file holding ``text``, listed by the poller."""
-    path = output_dir / f"{name}.out"
-    path.write_text(text)
-    start_worker(server, name)
-    await wait_for(lambda: saga_app.poller.is_completed(name) is False, timeout=POLL + 2)
-    return path
-
-
-def random_text(rng: random.Random, lines: int) -> str:
-    words = ["alpha", "beta", "⏺ Read(src/app.ts)", "│ 42 lines", "✻ Thinking…", "é", "😀"]
-    return "".join(" ".join(rng.choices(words, k=rng.randint(1, 6))) + "\n" for _ in range(lines))
-
-
-def random_sizes(rng: random.Random, length: int, cuts: int) -> list[int]:
-    """Sizes of the pieces up to the last of ``cuts`` random cuts in ``length`` bytes."""
-    at = sorted(rng.sample(range(1, length), cuts))
-    return [b - a for a, b in zip([0, *at[:-1]], at, strict=True)]
-
-
-def write_in_pieces(path: Path, data: bytes, sizes: list[int], pause: float = 0.0) -> None:
-    """Append ``data`` in pieces of the given sizes (a writer's pace, on its own thread)."""
-    with path.open("ab", buffering=0) as file:
-        position = 0
-        for size in sizes:
-            file.write(data[position : position + size])
-            position += size
-            if pause:
-                time.sleep(pause)  # the writer's pace, not a wait for a condition
-        file.write(data[position:])
 
 
 async def test_characters_split_at_every_byte_boundary(
@@ -105,14 +81,7 @@ async def test_bursts_random_lines_and_no_trailing_newline(
     rng = random.Random(7)
     expected = ""
     for _ in range(3):
-        burst = random_text(rng, 1000).encode()
-        sizes = random_sizes(rng, len(burst), 999)
-        await asyncio.to_thread(write_in_pieces, path, burst, sizes)
-        before, expected = expected, expected + burst.decode()
-        # The last line of the burst arrives with no further write.
-        wanted = len(expected)
-        text, _ = await channel.read_text(name, lambda t: len(t) >= wanted, text=before)  # noqa: B023
-        assert text == expected
+        expected, _ = await burst_arrives(channel, path, name, rng, 1000, before=expected)
     tail = "no newline at the end ✻"
     await asyncio.to_thread(write_in_pieces, path, tail.encode(), [])
     expected += tail
@@ -377,59 +346,41 @@ def rss_bytes() -> int:
     raise AssertionError("no VmRSS")
 
 
-def stalled_client(port: int, path: str, token: str, *names: str) -> socket.socket:
+def stalled_client(url: str, token: str, *names: str) -> websocket.WebSocket:
     """A WebSocket client that subscribes and then never reads (tiny receive buffer)."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect(("127.0.0.1", port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall(
-        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-        f"Authorization: token {token}\r\n\r\n".encode()
+    client = websocket.create_connection(
+        url,
+        header=[f"Authorization: token {token}"],
+        sockopt=[(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)],  # set before connecting
+        timeout=30,
+        skip_utf8_validation=True,
     )
-    response = b""
-    while b"\r\n\r\n" not in response:
-        response += sock.recv(1)
-    assert response.startswith(b"HTTP/1.1 101"), response
     for name in names:
-        payload = json.dumps({"type": "subscribe:logs", "sessionName": name}).encode()
-        mask = os.urandom(4)
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        sock.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + masked)
-    return sock
+        client.send(json.dumps({"type": "subscribe:logs", "sessionName": name}))
+    return client
 
 
 @pytest.fixture
 def stalled(
     jp_http_port: int, jp_base_url: str, jp_auth_header: dict[str, str]
-) -> Callable[..., Awaitable[socket.socket]]:
+) -> Callable[..., Awaitable[websocket.WebSocket]]:
     """Opens a :func:`stalled_client` on the server's channel, subscribed to the given names."""
     token = jp_auth_header["Authorization"].split()[1]
-    url = f"{jp_base_url}api/saga/channels"
+    url = f"ws://127.0.0.1:{jp_http_port}{jp_base_url}api/saga/channels"
 
-    async def open_stalled(*names: str) -> socket.socket:
-        return await asyncio.to_thread(stalled_client, jp_http_port, url, token, *names)
+    async def open_stalled(*names: str) -> websocket.WebSocket:
+        return await asyncio.to_thread(stalled_client, url, token, *names)
 
     return open_stalled
 
 
-def last_frame_until_eof(sock: socket.socket) -> tuple[int, bytes]:
-    """Read a server's (unmasked) frames until the connection ends: the last one's opcode, data."""
-    sock.settimeout(30)
-    data = b""
-    while chunk := sock.recv(1 << 20):
-        data += chunk
-    at, last = 0, (0, b"")
-    while at < len(data):
-        opcode, length = data[at] & 0x0F, data[at + 1] & 0x7F
-        at += 2
-        if length >= 126:
-            size = 2 if length == 126 else 8
-            length = int.from_bytes(data[at : at + size], "big")
-            at += size
-        last = (opcode, data[at : at + length])
-        at += length
+def last_frame_until_eof(client: websocket.WebSocket) -> tuple[int, bytes]:
+    """Read frames until the connection ends: the last one's opcode and data."""
+    last: tuple[int, bytes] = (0, b"")
+    with contextlib.suppress(websocket.WebSocketConnectionClosedException):
+        while True:
+            opcode, frame = client.recv_data_frame(True)
+            last = (opcode, frame.data)
     return last
 
 
@@ -439,7 +390,7 @@ async def test_a_client_that_never_reads_costs_bounded_memory(
     saga_app: Any,
     server: Server,
     output_dir: Path,
-    stalled: Callable[..., Awaitable[socket.socket]],
+    stalled: Callable[..., Awaitable[websocket.WebSocket]],
 ) -> None:
     big = "saga__e__flood__1"
     calm = "saga__e__calm__1"
@@ -473,7 +424,7 @@ async def test_a_client_that_never_reads_costs_bounded_memory(
     assert lagging.tailer.offset < 16 << 20  # the file is the buffer: it stays behind
     assert grown < 64 << 20, f"server memory grew {grown >> 20} MiB"
     assert max(latencies) < 0.5, latencies
-    reader.close()
+    reader.shutdown()
     await wait_for(lambda: _equals(log_streams(jp_fetch), 1), timeout=5)
     watcher.close()
 
@@ -483,7 +434,7 @@ async def test_a_client_letting_too_much_wait_is_closed_and_the_others_carry_on(
     saga_app: Any,
     server: Server,
     output_dir: Path,
-    stalled: Callable[..., Awaitable[socket.socket]],
+    stalled: Callable[..., Awaitable[websocket.WebSocket]],
 ) -> None:
     # One frame waits per subscription: subscribed to five floods, the client passes the limit.
     floods = [f"saga__e__flood__{i}" for i in range(5)]
@@ -502,7 +453,7 @@ async def test_a_client_letting_too_much_wait_is_closed_and_the_others_carry_on(
     assert opcode == 0x8
     assert int.from_bytes(payload[:2], "big") == 1008
     assert b"too slow" in payload and b"resume by offset" in payload
-    reader.close()
+    reader.shutdown()
     await wait_for(lambda: len(saga_app.log_streams) == 1 and len(saga_app.channels) == 1)
     with calm_path.open("a") as file:
         file.write("still here\n")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 from pathlib import Path
 from typing import Any
@@ -10,15 +9,8 @@ from typing import Any
 import pytest
 from libtmux.server import Server
 
-from tests.helpers import Channel, reads_without_waiting, saga_config
-from tests.server.test_logs import (
-    INITIAL,
-    POLL,
-    random_sizes,
-    random_text,
-    running,
-    write_in_pieces,
-)
+from tests.helpers import Channel, burst_arrives, reads_without_waiting, running, saga_config
+from tests.server.test_logs import INITIAL, POLL
 
 
 @pytest.fixture
@@ -41,10 +33,6 @@ async def test_every_byte_arrives_when_no_read_can_skip_the_executor(
     path = await running(saga_app, server, output_dir, name, "before\n")
     channel = await Channel.open(jp_ws_fetch)
     assert (await channel.subscribe(name))["data"] == "before\n"
-    rng = random.Random(3)
-    burst = random_text(rng, 500).encode()
-    await asyncio.to_thread(write_in_pieces, path, burst, random_sizes(rng, len(burst), 499))
-    text, frames = await channel.read_text(name, lambda t: len(t) >= len(burst.decode()))
-    assert text == burst.decode()
+    _, frames = await burst_arrives(channel, path, name, random.Random(3), 500)
     assert frames[-1]["offset"] == path.stat().st_size
     channel.close()

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple, TextIO
 
-from .core.errors import InvalidSessionName, SagaError
-from .core.names import OUTPUT_SUFFIX, output_path, parse_name
+from .core.errors import SagaError
+from .core.names import name_from_output_file, output_path, parse_name
 from .core.tmux import Tmux
 
 DEFAULT_SOCKET = "saga-demo"
@@ -296,11 +296,10 @@ class Agent:
 
 def story_of(output_file: Path) -> Story:
     """The story a worker's output file is named after (any other name: the first story)."""
-    name = output_file.name.removesuffix(OUTPUT_SUFFIX)
-    try:
-        parts = parse_name(name)
-    except InvalidSessionName:
+    name = name_from_output_file(output_file.name)
+    if name is None:
         return STORIES[0]
+    parts = parse_name(name)
     return STORY_BY_SLUGS.get((parts.epic, parts.story), STORIES[0])
 
 

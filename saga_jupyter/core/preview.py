@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from .text import resolve_carriage_returns
+from .text import resolve_carriage_returns, split_lines
 
 PREVIEW_LINES = 5
 PREVIEW_CHARS = 500
@@ -41,7 +41,7 @@ def read_preview(path: str | os.PathLike[str], size: int | None = None) -> str |
 
 
 def _last_lines(tail: bytes, partial_first: bool) -> list[str]:
-    raw = tail.decode("utf-8", errors="replace").replace("\r\n", "\n").split("\n")
+    raw = split_lines(tail.decode("utf-8", errors="replace"))
     if partial_first:
         raw = raw[1:]  # starts mid-line (maybe mid-character): not a whole line
     lines: list[str] = []

@@ -53,6 +53,11 @@ def resolve_carriage_returns(line: str) -> str:
     return shown
 
 
+def split_lines(text: str) -> list[str]:
+    r"""Terminal output's lines, each as written (``\r\n`` ends a line too)."""
+    return text.replace("\r\n", "\n").split("\n")
+
+
 def plain_lines(text: str) -> list[str]:
     """Split terminal output into the plain lines a terminal would show."""
-    return [resolve_carriage_returns(line) for line in text.replace("\r\n", "\n").split("\n")]
+    return [resolve_carriage_returns(line) for line in split_lines(text)]

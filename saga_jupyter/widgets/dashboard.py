@@ -157,11 +157,10 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
         """Show ``sessions`` in the status line and the timeline (the table updates itself)."""
         with self._lock:
             self.status.value = render_status(self.live, sessions)
+            self.timeline.value = render_timeline(sessions, self._clock(), self.table.selected)
             if self.table.selected is None and sessions:
                 running = [info for info in sessions if info.status == "running"]
-                self.select((running or list(sessions))[0].name)  # which draws the timeline
-            else:
-                self.timeline.value = render_timeline(sessions, self._clock(), self.table.selected)
+                self.select((running or list(sessions))[0].name)
 
     def refresh(self) -> None:
         """Scan now and show the result everywhere."""

@@ -132,34 +132,50 @@ def run_all_cells(page: Page) -> None:
     (prompts stuck at ``[*]:``): like a person, run them again, then reload the page once.
     Waiting for the end matters: the kernel handles a click on a widget only after the cells.
     """
-    first = page.locator(".jp-CodeCell .jp-InputPrompt").first
-    prompts: list[str] = []
     for reload in (False, True):
         if reload:
             show_dashboard(page, "run-all-timed-out.png")  # for a person to look at
-            page.reload()
-            wait_for_kernel(page)
-        for attempt in range(3):
-            page.get_by_role("menuitem", name="Run", exact=True).click()
-            page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-            try:
-                expect(first).to_have_text(re.compile(r"\[(\*|\d+)\]"), timeout=10_000)
-                break
-            except AssertionError:
-                if attempt == 2:
-                    raise
-        try:
-            page.wait_for_function(
-                """() => {
-                    const prompts = [...document.querySelectorAll(".jp-CodeCell .jp-InputPrompt")];
-                    return prompts.every((p) => /\\[\\d+\\]/.test(p.textContent));
-                }""",
-                timeout=RUN_MS,
-            )
+            reload_page(page)
+        start_run_all(page)
+        if all_cells_ran(page):
             return
-        except PlaywrightTimeoutError:
-            prompts = page.locator(".jp-CodeCell .jp-InputPrompt").all_text_contents()
+    prompts = page.locator(".jp-CodeCell .jp-InputPrompt").all_text_contents()
     pytest.fail(f"the cells did not all run, after a reload too: {prompts}")
+
+
+def reload_page(page: Page) -> None:
+    """Reload the notebook and wait for its kernel again."""
+    page.reload()
+    wait_for_kernel(page)
+
+
+def start_run_all(page: Page) -> None:
+    """Run > Run All Cells, up to three times, until the first cell starts (``[*]:``)."""
+    first = page.locator(".jp-CodeCell .jp-InputPrompt").first
+    for attempt in range(3):
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        try:
+            expect(first).to_have_text(re.compile(r"\[(\*|\d+)\]"), timeout=10_000)
+            return
+        except AssertionError:
+            if attempt == 2:
+                raise
+
+
+def all_cells_ran(page: Page) -> bool:
+    """Whether every code cell's prompt shows ``[n]:`` within ``RUN_MS``."""
+    try:
+        page.wait_for_function(
+            """() => {
+                const prompts = [...document.querySelectorAll(".jp-CodeCell .jp-InputPrompt")];
+                return prompts.every((p) => /\\[\\d+\\]/.test(p.textContent));
+            }""",
+            timeout=RUN_MS,
+        )
+    except PlaywrightTimeoutError:
+        return False
+    return True
 
 
 def listing_every_worker(page: Page, workers: list[DemoWorker]) -> Locator:
@@ -173,8 +189,7 @@ def listing_every_worker(page: Page, workers: list[DemoWorker]) -> Locator:
     missed = page.locator(".jp-CodeCell").first.get_by_text("Error displaying widget")
     expect(table.or_(missed)).to_be_visible(timeout=LIVE_MS)
     if missed.is_visible():
-        page.reload()
-        wait_for_kernel(page)
+        reload_page(page)
         run_all_cells(page)
     for worker in workers:
         expect(table.locator(f'tr[data-name="{worker.name}"]')).to_be_visible(timeout=LIVE_MS)

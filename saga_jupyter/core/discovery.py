@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .errors import TmuxUnavailable
+from .files import directory_warning
 from .info import SessionInfo, Status
 from .launch import Launched
 from .names import OUTPUT_SUFFIX, name_from_output_file, parse_name
@@ -60,6 +61,8 @@ class Discovery:
         self.changed = False  # memory changed since the caller last saved it
         self.tmux_error: str | None = None
         self.output_dir_exists = False
+        #: Why the output directory is not private to this user, or ``None``.
+        self.output_dir_warning: str | None = None
         self._live: dict[str, TmuxSession] = {}
         # Per session: what its SessionInfo was built from, and that SessionInfo.
         self._infos: dict[str, tuple[tuple[object, ...], SessionInfo]] = {}
@@ -122,9 +125,9 @@ class Discovery:
                     if name is None:
                         continue
                     try:
-                        stat = entry.stat()
+                        stat = entry.stat(follow_symlinks=False)  # a link is not an output file
                     except OSError:
-                        continue  # deleted between listing and stat, or a dangling link
+                        continue  # deleted between listing and stat
                     if not stat_module.S_ISREG(stat.st_mode):
                         continue
                     files[name] = FileState(stat.st_size, stat.st_mtime_ns)
@@ -132,7 +135,15 @@ class Discovery:
             self.output_dir_exists = False  # not created yet: no completed sessions
         except OSError as error:
             logger.warning("cannot list output directory %s: %s", self.output_dir, error)
+        self._check_output_dir()
         return files
+
+    def _check_output_dir(self) -> None:
+        """Say (once per change) when others could plant files in the output directory."""
+        warning = directory_warning(self.output_dir) if self.output_dir_exists else None
+        if warning is not None and warning != self.output_dir_warning:
+            logger.warning("output directory %s: %s", self.output_dir, warning)
+        self.output_dir_warning = warning
 
     def _session(
         self, name: str, live: TmuxSession | None, file: FileState | None, now: float

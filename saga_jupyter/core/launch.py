@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InvalidRequest, TooManySessions
-from .names import MAX_NAME_LENGTH, is_slug, output_path, parse_name
-from .tmux import Tmux, target
+from .files import create_exclusive
+from .names import MAX_NAME_LENGTH, is_slug, output_path
+from .tmux import Tmux, literal, target
 
 logger = logging.getLogger(__name__)
 
 MAX_COMMAND_LENGTH = 10_000
+MAX_NAME_TRIES = 1000
 GIT_TIMEOUT = 30.0
 
 
@@ -89,36 +91,69 @@ def launch(request: LaunchRequest, tmux: Tmux, output_dir: Path, max_sessions: i
             f"{len(running)} SAGA sessions are running, the limit is {max_sessions}: "
             "stop one before launching another"
         )
+    make_private_directory(output_dir)
     name = _free_name(request, running, output_dir)
-    cwd = _worktree(request, name) if request.worktree else request.cwd
-    output_dir.mkdir(parents=True, exist_ok=True)
     out = output_path(output_dir, name)
-    # tmux splits commands at an argument ending in ";": no argument of ours may end so.
-    location = ["-c", f"{cwd}/"] if cwd else []
-    # One tmux call: the pane's output is piped to the file before the server reads any of it.
-    result = tmux.run(
-        "new-session", "-d", "-s", name, *location, "-x", "200", "-y", "50",
-        "-e", f"SAGA_COMMAND={request.command}\n",
-        "sh", "-c", 'eval "$SAGA_COMMAND"',
-        ";", "pipe-pane", "-o", "-t", f"{target(name)}:", f"cat >> {shlex.quote(str(out))}",
-    )  # fmt: skip
-    if result.returncode != 0:
-        raise InvalidRequest(f"tmux could not start {name}: {result.stderr.strip()[:300]}")
+    try:
+        cwd = _worktree(request, name) if request.worktree else request.cwd
+        _start(tmux, name, request.command, cwd, out)
+    except BaseException:
+        out.unlink(missing_ok=True)  # empty, made by _free_name: no session to list
+        raise
     logger.info("session launched: %s (cwd %s)", name, cwd or "default")
     worktree = str(cwd) if request.worktree else None
     return Launched(name, request.command, str(cwd) if cwd else None, worktree)
 
 
+def _start(tmux: Tmux, name: str, command: str, cwd: Path | None, out: Path) -> None:
+    """One tmux call: the session, its output piped to ``out`` before anyone reads it."""
+    # tmux splits commands at an argument ending in ";": no argument of ours may end so. The
+    # command goes in the environment (-e is not expanded); -c and pipe-pane's command are.
+    location = ["-c", literal(f"{cwd}/")] if cwd else []
+    pipe = literal(f"cat >> {shlex.quote(str(out))}")
+    result = tmux.run(
+        "new-session", "-d", "-s", name, *location, "-x", "200", "-y", "50",
+        "-e", f"SAGA_COMMAND={command}\n",
+        "sh", "-c", 'eval "$SAGA_COMMAND"',
+        ";", "pipe-pane", "-o", "-t", f"{target(name)}:", pipe,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise InvalidRequest(f"tmux could not start {name}: {result.stderr.strip()[:300]}")
+
+
+def make_private_directory(directory: Path) -> None:
+    """Create ``directory`` (and its parents) if missing, readable by this user only (``0700``)."""
+    try:
+        directory.mkdir(mode=0o700, parents=True)
+    except FileExistsError:
+        return
+    except OSError as error:
+        raise InvalidRequest(f"cannot create the output directory {directory}: {error}") from None
+    logger.info("output directory created (0700): %s", directory)
+
+
 def _free_name(request: LaunchRequest, running: set[str], output_dir: Path) -> str:
+    """A name not running, whose output file this call created empty (exclusively).
+
+    A name whose output file exists in any form, a dangling link included, is passed over:
+    the worker's output is never written through something put there before it.
+    """
     suffix = int(time.time())
-    while True:
+    for _ in range(MAX_NAME_TRIES):
         name = f"saga__{request.epic}__{request.story}__{suffix}"
         if len(name) > MAX_NAME_LENGTH:
             raise InvalidRequest(f"epicSlug and storySlug make a name over {MAX_NAME_LENGTH}")
-        parse_name(name)
-        if name not in running and not output_path(output_dir, name).exists():
-            return name
         suffix += 1
+        if name in running:
+            continue
+        try:
+            create_exclusive(output_path(output_dir, name))
+        except FileExistsError:
+            continue
+        except OSError as error:
+            raise InvalidRequest(f"cannot create the output file of {name}: {error}") from None
+        return name
+    raise InvalidRequest(f"no free session name after {MAX_NAME_TRIES} tries")
 
 
 def _worktree(request: LaunchRequest, name: str) -> Path:

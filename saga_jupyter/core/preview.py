@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from .files import open_regular
 from .text import resolve_carriage_returns, split_lines
 
 PREVIEW_LINES = 5
@@ -16,25 +17,29 @@ MAX_READ = 64 * 1024
 def read_preview(path: str | os.PathLike[str], size: int | None = None) -> str | None:
     """The last ``PREVIEW_LINES`` non-empty plain lines of a file, at most ``PREVIEW_CHARS`` long.
 
-    Reads at most ``MAX_READ`` bytes from the end of the file. Returns ``None`` when the file
-    is missing or shows no text.
+    Reads at most ``MAX_READ`` bytes from the end of the file. Returns ``None`` when there is
+    no regular file (see :func:`~saga_jupyter.core.files.open_regular`) or it shows no text.
     """
     try:
-        with open(path, "rb") as file:
-            if size is None:
-                size = os.fstat(file.fileno()).st_size
-            window = FIRST_READ
-            while True:
-                start = max(0, size - window)
-                file.seek(start)
-                # A window that starts mid-line drops that line, unless it is all there is to show.
-                partial = start > 0 and window < MAX_READ
-                lines = _last_lines(file.read(size - start), partial_first=partial)
-                if len(lines) >= PREVIEW_LINES or start == 0 or window >= MAX_READ:
-                    break
-                window = min(window * 4, MAX_READ)
+        fd, info = open_regular(path)
     except OSError:
         return None
+    try:
+        if size is None:
+            size = info.st_size
+        window = FIRST_READ
+        while True:
+            start = max(0, size - window)
+            # A window that starts mid-line drops that line, unless it is all there is to show.
+            partial = start > 0 and window < MAX_READ
+            lines = _last_lines(os.pread(fd, size - start, start), partial_first=partial)
+            if len(lines) >= PREVIEW_LINES or start == 0 or window >= MAX_READ:
+                break
+            window = min(window * 4, MAX_READ)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
     if not lines:
         return None
     return "\n".join(lines)[-PREVIEW_CHARS:]

@@ -5,6 +5,8 @@ of the sessions in that output directory; camelCase records, times as ISO 8601 U
 ending in ``Z``, in whole seconds. In memory, times are Unix timestamps (as in
 ``SessionInfo``, whole seconds too, so they survive a round trip exactly). The file is
 replaced atomically and only when the records changed.
+A path that is there but is no regular file (a directory, a link, a FIFO) is never read, moved
+or replaced: the records are then kept in memory only, and ``refusal`` says why.
 A file that cannot be used is moved aside to ``<state_file>.corrupt-<UTC time>``, one of
 another output directory to ``<state_file>.other-<UTC time>``, and reported once; the caller
 rebuilds its state from tmux and the output directory. A file without ``outputDir`` (written
@@ -20,6 +22,7 @@ import json
 import logging
 import os
 import re
+import stat
 import tempfile
 import time
 import uuid
@@ -29,6 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, cast
 
+from .files import read_regular
 from .info import STATUSES, Status, iso
 from .names import is_saga_name, parse_name
 
@@ -148,6 +152,8 @@ class MetadataStore:
         self.last_error: str | None = None
         self.backup_path: Path | None = None
         self.save_error: str | None = None
+        #: Why ``state_file`` is not used at all (it is no regular file), or ``None``.
+        self.refusal: str | None = None
         self._saved: dict[str, SessionRecord] | None = None  # what the file holds, when known
         self._temporary_prefix = f".{self.state_file.name}."
 
@@ -157,11 +163,17 @@ class MetadataStore:
         A damaged file, or one of another output directory, is moved aside and logged.
         """
         self.last_error, self.backup_path, self._saved = None, None, None
+        self.refusal = self._refusal()
+        if self.refusal is not None:
+            self.last_error = self.refusal
+            logger.warning("metadata store: %s", self.refusal)
+            return {}
         self._remove_temporary_files()
         try:
-            data = self.state_file.read_bytes()
+            data = read_regular(self.state_file)
         except FileNotFoundError:
-            self._saved = {}
+            self.refusal = self.last_error = self._refusal()  # something else appeared meanwhile
+            self._saved = None if self.refusal else {}
             return {}
         except OSError as error:
             return self._set_aside(f"cannot read it: {error.strerror or error}", "corrupt")
@@ -187,6 +199,12 @@ class MetadataStore:
         snapshot = dict(records)
         if snapshot == self._saved:
             return False
+        refusal = self._refusal()
+        if refusal != self.refusal:
+            logger.warning("metadata store: %s", refusal or f"{self.state_file} can be used again")
+            self.refusal = self.last_error = refusal
+        if refusal is not None:
+            return False
         # One record a line: a save re-encodes only the records that changed.
         lines = ",\n".join(record.line for _, record in sorted(snapshot.items()))
         head = f'{{"version": {VERSION}, '
@@ -202,6 +220,25 @@ class MetadataStore:
             return False
         self.save_error, self._saved = None, snapshot
         return True
+
+    def _refusal(self) -> str | None:
+        """Why the path cannot be the store (it is there, but no regular file), or ``None``.
+
+        Such a path is the operator's mistake, or a trap: it is neither read nor replaced, and
+        the sessions are remembered in memory only while it stays so.
+        """
+        try:
+            mode = os.lstat(self.state_file).st_mode
+        except OSError:
+            return None  # absent (or unreadable: reading says why)
+        if stat.S_ISREG(mode):
+            return None
+        kind = "a link" if stat.S_ISLNK(mode) else "a directory" if stat.S_ISDIR(mode) else None
+        kind = kind or "a FIFO, socket or device"
+        return (
+            f"state_file {self.state_file} is {kind}, not a regular file: sessions are "
+            "remembered in memory only (point state_file at a file, or remove what is there)"
+        )
 
     def _write(self, content: bytes) -> None:
         """Replace the file atomically: readers and crashes see the old or the new version."""
@@ -263,7 +300,7 @@ def peek(
     beside the server (a notebook's kernel): only the server repairs the file.
     """
     try:
-        written_for, sessions = _parse(Path(state_file).read_bytes())
+        written_for, sessions = _parse(read_regular(state_file))
     except (OSError, ValueError):
         return {}
     return _records(sessions) if _is_directory(written_for, output_dir) else {}

@@ -18,9 +18,10 @@ import codecs
 import errno
 import logging
 import os
-import stat
 from types import TracebackType
 from typing import NamedTuple
+
+from .files import open_regular
 
 logger = logging.getLogger(__name__)
 
@@ -188,20 +189,15 @@ class Tailer:
 
     def _open(self) -> bool:
         try:
-            # O_NONBLOCK: a FIFO at the path must not hang the thread in open().
-            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
+            fd, info = open_regular(self.path)
         except OSError:
-            return False
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            os.close(fd)
             return False
         self._fd, self._identity, self._opened = fd, (info.st_dev, info.st_ino), True
         return True
 
     def _is_current(self) -> bool:
         try:
-            info = os.stat(self.path)
+            info = os.lstat(self.path)  # a link put in the file's place is another file
         except OSError:
             return False
         return (info.st_dev, info.st_ino) == self._identity
@@ -226,13 +222,11 @@ def initial_offset(path: str | os.PathLike[str], max_bytes: int) -> int:
     without one starts at its first whole UTF-8 character instead.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        fd, _ = open_regular(path)
     except OSError:
         return 0
     try:
         return _window_start(fd, max_bytes)
-    except OSError:  # not a regular file
-        return 0
     finally:
         os.close(fd)
 
@@ -241,16 +235,13 @@ def read_range(path: str | os.PathLike[str], offset: int, length: int) -> tuple[
     """Up to ``length`` bytes of the file from ``offset``, and the file's size.
 
     An ``offset`` past the end gives no bytes. Raises ``OSError`` (``FileNotFoundError``
-    when there is no regular file: a FIFO or a directory is none) and ``ValueError`` for a
-    negative offset or length.
+    when there is no regular file: a link, a FIFO or a directory is none) and ``ValueError``
+    for a negative offset or length.
     """
     if offset < 0 or length < 0:
         raise ValueError(f"offset and length must not be negative: {offset}, {length}")
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO must not hang the thread
+    fd, info = open_regular(path)
     try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise FileNotFoundError(errno.ENOENT, "not a regular file", os.fspath(path))
         return os.pread(fd, max(0, min(length, info.st_size - offset)), offset), info.st_size
     finally:
         os.close(fd)

@@ -188,6 +188,18 @@ def _session_line(line: str) -> TmuxSession | None:
     return TmuxSession(name, float(created) if created.isdigit() else None)
 
 
+def literal(text: str) -> str:
+    """``text`` escaped for an argument tmux expands as a format, so that it means itself.
+
+    tmux expands ``new-session -c`` and ``pipe-pane``'s command: ``#(...)`` would run a
+    command and ``#{...}`` be replaced. ``##`` is tmux's ``#``.
+
+    >>> literal("/work/#(id)")
+    '/work/##(id)'
+    """
+    return text.replace("#", "##")
+
+
 def target(name: str) -> str:
     """The exact-match tmux target of a validated session name (``=name``, never a prefix)."""
     return "=" + parse_name(name).name

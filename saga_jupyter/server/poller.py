@@ -8,11 +8,13 @@ directory, debounced). At most one scan runs at a time; a request during a scan 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from tornado.ioloop import PeriodicCallback
 
@@ -25,6 +27,9 @@ from ..core.store import MetadataStore
 
 SessionsListener = Callable[[list[dict[str, Any]]], None]
 DEBOUNCE = 0.05
+# Longer than a tmux call may take (its timeout), far shorter than a user waits for a stop.
+STOP_TIMEOUT = 10.0
+T = TypeVar("T")
 
 
 class Poller:
@@ -46,6 +51,7 @@ class Poller:
         self.by_name: dict[str, SessionInfo] = {}
         self.last_poll: float | None = None
         self.output_dir_exists = False
+        self.output_dir_warning: str | None = None
         self.tmux_version: str | None = None
         self._json: dict[SessionInfo, dict[str, Any]] = {}
         self._listeners: list[SessionsListener] = []
@@ -90,7 +96,10 @@ class Poller:
             self._debounce = None
         self._loop = None
         if self._scan is not None:
-            await asyncio.shield(self._scan)
+            # Bounded: a scan stuck in the kernel (a hung file system) must not hold up shutdown.
+            done, _ = await asyncio.wait([self._scan], timeout=STOP_TIMEOUT)
+            if not done:
+                self.log.warning("saga_jupyter: stopping without the scan under way, stuck")
         self.watch.stop()
 
     def request_scan(self) -> asyncio.Future[None]:
@@ -106,7 +115,7 @@ class Poller:
         while self._rescan and self._loop is not None:
             self._rescan = False
             try:
-                sessions = await asyncio.to_thread(self._scan_blocking)
+                sessions = await in_daemon_thread(self._scan_blocking)
             except Exception:  # a bug in a scan must not stop the poller
                 self.log.exception("saga_jupyter: scan failed")
                 return
@@ -122,6 +131,7 @@ class Poller:
             self.discovery.changed = False
             self.store_writes += self.store.save(self.discovery.memory)
         self.output_dir_exists = self.discovery.output_dir_exists
+        self.output_dir_warning = self.discovery.output_dir_warning
         if self.tmux_version is None and self.discovery.tmux_error is None:
             self.tmux_version = self.discovery.tmux.version()
         return sessions
@@ -152,3 +162,32 @@ class Poller:
     def _debounce_elapsed(self) -> None:
         self._debounce = None
         self.request_scan()
+
+
+def in_daemon_thread(function: Callable[[], T]) -> asyncio.Future[T]:
+    """Run ``function`` on a thread of its own that never holds up the process's exit.
+
+    The executor's threads are joined at exit: one stuck in a system call (a hung file system)
+    would keep a stopped server alive. A scan every few seconds can afford its own thread.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: T | None, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def run() -> None:
+        try:
+            result, error = function(), None
+        except BaseException as caught:
+            result, error = None, caught
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=run, name="saga-scan", daemon=True).start()
+    return future

@@ -5,6 +5,7 @@ import logging
 import multiprocessing
 import os
 import random
+import shutil
 import signal
 import time
 import uuid
@@ -181,19 +182,53 @@ def test_damaged_file_is_moved_aside_and_reported_once(
     assert len(warnings_of(caplog)) == 1
 
 
-def test_unreadable_path_is_moved_aside(state_file: Path, caplog: pytest.LogCaptureFixture) -> None:
-    # A directory where the file should be: unreadable even for root, which chmod cannot do.
-    state_file.mkdir(parents=True)
-    (state_file / "inside").write_bytes(b"kept")
+def plant(kind: str, path: Path) -> None:
+    """Put something that is no regular file where the store's file should be."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "directory":
+        path.mkdir()
+        (path / "inside").write_bytes(b"kept")
+    elif kind == "fifo":
+        os.mkfifo(path)
+    else:  # a link, even to a good store file: never followed, never replaced
+        target = path.with_name("elsewhere.json")
+        target.write_bytes(b'{"version": 1, "sessions": []}')
+        path.symlink_to(target)
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo", "link"])
+def test_a_path_that_is_no_regular_file_is_refused_never_moved(
+    kind: str, state_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    plant(kind, state_file)
+    before = os.lstat(state_file)
     store = store_at(state_file)
-    assert store.load() == {}
+    assert store.load() == {}  # a FIFO: returns at once, not blocked in open()
     (warning,) = warnings_of(caplog)
-    assert "cannot read it" in warning
-    assert store.backup_path is not None
-    assert (store.backup_path / "inside").read_bytes() == b"kept"
+    assert "not a regular file" in warning and "memory only" in warning
+    assert store.refusal is not None and store.last_error == store.refusal
+    assert store.backup_path is None
     records = sample()
+    assert store.save(records) is False  # kept in memory only
+    after = os.lstat(state_file)
+    assert (after.st_ino, after.st_mode) == (before.st_ino, before.st_mode)
+    assert [p.name for p in state_file.parent.iterdir() if "corrupt" in p.name] == []
+    assert len(warnings_of(caplog)) == 1  # said once, not at every save
+    if kind == "directory":
+        assert (state_file / "inside").read_bytes() == b"kept"
+    # Once the operator removes it, the next save writes the file.
+    if kind == "directory":
+        shutil.rmtree(state_file)
+    else:
+        state_file.unlink()
     assert store.save(records) is True
+    assert store.refusal is None
     assert store_at(state_file).load() == records
+
+
+def test_peek_never_blocks_on_a_fifo(state_file: Path, tmp_path: Path) -> None:
+    plant("fifo", state_file)
+    assert peek(state_file, tmp_path) == {}
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads a chmod 000 file anyway")

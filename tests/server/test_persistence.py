@@ -22,7 +22,6 @@ DAMAGED = {
     "wrong version": b'{"version": 7, "sessions": []}',
     "not an object": b"[1, 2, 3]",
     "binary junk": bytes(range(256)) * 4,
-    "unreadable": None,  # a directory where the file should be
 }
 STARTED = 1795343400.0  # 2026-11-22T10:30:00Z
 REMEMBERED = {  # a session with an output file, and one that never wrote it
@@ -37,11 +36,10 @@ def state_file(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
     path.parent.mkdir()
     damage = getattr(request, "param", "none")
     if damage in DAMAGED:
-        content = DAMAGED[damage]
-        if content is None:
-            path.mkdir()
-        else:
-            path.write_bytes(content)
+        path.write_bytes(DAMAGED[damage])
+    elif damage == "directory":  # the operator's mistake, or a trap: never moved, never read
+        path.mkdir()
+        (path / "inside").write_bytes(b"kept")
     elif damage == "other output_dir":
         MetadataStore(path, output_dir="/elsewhere").save(REMEMBERED)
     elif damage == "no output_dir":  # as written before the store said whose sessions it holds
@@ -81,6 +79,21 @@ async def test_a_damaged_store_is_set_aside_and_rebuilt(
     # Rebuilt and written again, as a good store.
     await wait_for(lambda: state_file.is_file() and "saga__e__s__1" in state_file.read_text())
     assert json.loads(state_file.read_text())["version"] == 1
+
+
+@pytest.mark.parametrize("state_file", ["directory"], indirect=True)
+async def test_a_state_file_that_is_a_directory_is_refused_and_sessions_kept_in_memory(
+    jp_fetch: Any, saga_app: Any, server: Server, output_dir: Path, state_file: Path
+) -> None:
+    start_worker(server, "saga__e__s__1")
+    (output_dir / "saga__e__s__2.out").write_text("done\n")
+    await wait_for(lambda: len(saga_app.poller.sessions) == 2, timeout=POLL + 3)
+    store = (await status(jp_fetch))["store"]
+    assert store["memoryOnly"] is True
+    assert "is a directory, not a regular file" in store["error"]
+    assert store["backup"] is None and store["writes"] == 0
+    assert (state_file / "inside").read_bytes() == b"kept"
+    assert sorted(p.name for p in state_file.parent.iterdir()) == ["sessions.json"]
 
 
 @pytest.mark.parametrize("state_file", ["other output_dir"], indirect=True)

@@ -1,0 +1,78 @@
+"""Opening files in the output directory, where workers (untrusted) can put anything.
+
+Only regular files are read: a link is never followed (``O_NOFOLLOW``), a FIFO or device never
+waited on (``O_NONBLOCK``), and the check is made on the open descriptor (``fstat``), so a file
+swapped between a look and the open cannot pass. ``O_NOFOLLOW`` concerns the last component
+only: the output directory itself may be a link.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+
+READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def open_regular(path: str | os.PathLike[str]) -> tuple[int, os.stat_result]:
+    """Open a regular file for reading; its descriptor and status.
+
+    Raises ``FileNotFoundError`` when there is no regular file at ``path``: a link, FIFO,
+    socket, device or directory counts as none. Other ``OSError`` as ``os.open`` raises them.
+    """
+    try:
+        fd = os.open(path, READ_FLAGS)
+    except OSError as error:
+        if error.errno in (errno.ELOOP, errno.EMLINK):  # a link (EMLINK: the BSDs' word)
+            why = "a link, not a regular file"
+            raise FileNotFoundError(errno.ENOENT, why, os.fspath(path)) from None
+        raise
+    try:
+        info = os.fstat(fd)
+    except BaseException:
+        os.close(fd)
+        raise
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise FileNotFoundError(errno.ENOENT, "not a regular file", os.fspath(path))
+    return fd, info
+
+
+def read_regular(path: str | os.PathLike[str]) -> bytes:
+    """The whole content of a regular file (see :func:`open_regular`), for small files."""
+    fd, info = open_regular(path)
+    try:
+        parts, offset = [], 0
+        while part := os.pread(fd, max(info.st_size - offset, 64 * 1024), offset):
+            parts.append(part)
+            offset += len(part)
+        return b"".join(parts)
+    finally:
+        os.close(fd)
+
+
+def create_exclusive(path: str | os.PathLike[str]) -> None:
+    """Create an empty file (``0600``) that must not exist yet, not even as a dangling link.
+
+    Raises ``FileExistsError`` when anything is at ``path``.
+    """
+    os.close(os.open(path, CREATE_FLAGS, 0o600))
+
+
+def directory_warning(directory: str | os.PathLike[str]) -> str | None:
+    """Why other users could put files in ``directory`` (a link to it is followed), or ``None``.
+
+    Other users who can write there can plant a link or a FIFO under a session's name.
+    """
+    try:
+        info = os.stat(directory)
+    except OSError:
+        return None
+    if info.st_uid != os.geteuid():
+        return f"owned by another user (uid {info.st_uid}): other users can put files in it"
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        mode = stat.S_IMODE(info.st_mode)
+        return f"writable by other users (mode {mode:04o}): chmod 700 it"
+    return None

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import NamedTuple, TextIO
 
 from .core.errors import SagaError
+from .core.files import create_exclusive, make_private_directory
 from .core.names import name_from_output_file, output_path, parse_name
 from .core.tmux import Tmux
 
@@ -136,7 +137,7 @@ def start_demo(
         raise ValueError(f"need at least one worker and one duration each, not {count}/{seconds}")
     tmux = Tmux(socket_name)
     directory = Path(output_dir)
-    directory.mkdir(parents=True, exist_ok=True)
+    make_private_directory(directory)
     taken = {session.name for session in tmux.list_sessions()}
     base = int(time.time())
     workers: list[DemoWorker] = []
@@ -147,7 +148,7 @@ def start_demo(
             while True:
                 name = f"saga__{story.epic}__{story.story}__{suffix}"
                 out = output_path(directory, name)
-                if name not in taken and not out.exists():
+                if name not in taken and _claim(out):
                     break
                 suffix += len(seconds)
             taken.add(name)
@@ -155,6 +156,7 @@ def start_demo(
             # Several arguments: tmux executes the command directly, no shell in between.
             result = tmux.run("new-session", "-d", "-s", name, "-x", "200", "-y", "50", *command)
             if result.returncode != 0:
+                out.unlink()  # claimed above, empty
                 raise SagaError(f"tmux could not start {name}: {result.stderr.strip()[:300]}")
             workers.append(DemoWorker(name, out, duration))
     except BaseException:
@@ -301,6 +303,15 @@ def story_of(output_file: Path) -> Story:
         return STORIES[0]
     parts = parse_name(name)
     return STORY_BY_SLUGS.get((parts.epic, parts.story), STORIES[0])
+
+
+def _claim(out: Path) -> bool:
+    """Create the output file, empty; ``False`` when anything (a link too) is there already."""
+    try:
+        create_exclusive(out)
+    except FileExistsError:
+        return False
+    return True
 
 
 def run_worker(output_file: str | Path, seconds: float, seed: int | None = None) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import stat
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -22,6 +21,7 @@ from pathlib import Path
 from .dirwatch import DirectoryWatch
 from .discovery import Discovery
 from .errors import SessionNotFound, TmuxUnavailable
+from .files import open_regular
 from .info import STATUSES, SessionInfo
 from .names import output_path, parse_name
 from .settings import Settings, resolve, state_file
@@ -123,14 +123,10 @@ def read_log(
 def _read_output(path: Path, tail_lines: int | None) -> bytes | None:
     """The file's bytes (all, or its last ``tail_lines`` lines); ``None`` without a file."""
     try:
-        # O_NONBLOCK: a FIFO planted at the path must not hang the kernel in open().
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        fd, info = open_regular(path)
     except OSError:
         return None
     try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            return None
         size = info.st_size
         start = 0 if tail_lines is None else _tail_start(fd, size, tail_lines)
         parts = []

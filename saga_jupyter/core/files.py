@@ -9,8 +9,11 @@ only: the output directory itself may be a link.
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import stat
+
+logger = logging.getLogger(__name__)
 
 READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -59,6 +62,18 @@ def create_exclusive(path: str | os.PathLike[str]) -> None:
     Raises ``FileExistsError`` when anything is at ``path``.
     """
     os.close(os.open(path, CREATE_FLAGS, 0o600))
+
+
+def make_private_directory(directory: str | os.PathLike[str]) -> None:
+    """Create ``directory`` and its parents if missing, the directory for this user only (0700).
+
+    One that exists is left as it is (:func:`directory_warning` says whether it is private).
+    """
+    try:
+        os.makedirs(directory, mode=0o700)
+    except FileExistsError:
+        return
+    logger.info("output directory created (0700): %s", directory)
 
 
 def directory_warning(directory: str | os.PathLike[str]) -> str | None:

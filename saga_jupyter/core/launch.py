@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InvalidRequest, TooManySessions
-from .files import create_exclusive
+from .files import create_exclusive, make_private_directory
 from .names import MAX_NAME_LENGTH, is_slug, output_path
 from .tmux import Tmux, literal, target
 
@@ -91,7 +91,10 @@ def launch(request: LaunchRequest, tmux: Tmux, output_dir: Path, max_sessions: i
             f"{len(running)} SAGA sessions are running, the limit is {max_sessions}: "
             "stop one before launching another"
         )
-    make_private_directory(output_dir)
+    try:
+        make_private_directory(output_dir)
+    except OSError as error:
+        raise InvalidRequest(f"cannot create the output directory {output_dir}: {error}") from None
     name = _free_name(request, running, output_dir)
     out = output_path(output_dir, name)
     try:
@@ -119,17 +122,6 @@ def _start(tmux: Tmux, name: str, command: str, cwd: Path | None, out: Path) -> 
     )  # fmt: skip
     if result.returncode != 0:
         raise InvalidRequest(f"tmux could not start {name}: {result.stderr.strip()[:300]}")
-
-
-def make_private_directory(directory: Path) -> None:
-    """Create ``directory`` (and its parents) if missing, readable by this user only (``0700``)."""
-    try:
-        directory.mkdir(mode=0o700, parents=True)
-    except FileExistsError:
-        return
-    except OSError as error:
-        raise InvalidRequest(f"cannot create the output directory {directory}: {error}") from None
-    logger.info("output directory created (0700): %s", directory)
 
 
 def _free_name(request: LaunchRequest, running: set[str], output_dir: Path) -> str:

@@ -1,65 +1,50 @@
-"""One inotify watch on the output directory, serving every listener.
+"""One watch on the output directory, serving every listener of a process.
 
-inotify watches a directory, so one watch covers every output file. The watch is made with
-watchdog's inotify bindings and its events are read here, in one of two places:
+A directory is watched, not its files, so one watch covers every output file. Listeners are
+called with ``(filename, event_type)``, ``event_type`` one of ``created``, ``deleted``, ``moved``
+(each of a file that came or went: :data:`MEMBERSHIP_EVENTS`), ``modified`` and ``closed``
+(written; reported only while :attr:`DirectoryWatch.wants_writes` says so). With an event
+loop, they are called on it; without one, on the watch's own thread.
 
-- on an asyncio event loop (the server): the inotify descriptor is one more file the loop
-  waits on, so a write costs the loop one wake-up and no thread hand-over. Under load that
-  hand-over, not the work, was most of a log line's latency (see ``server/logstreams.py``).
-- on a thread of the watch's own (a kernel's widgets, which have no loop to share).
+Where the events come from (:data:`WATCH_ENV` chooses, for tests of the other paths):
 
-Each watch has its own inotify instance, so two watches of one directory in one process (a
-session table and a log viewer in a kernel) cannot change each other's event mask. Listeners
-are called with ``(filename, event_type)`` where the events are read. The directory may not
-exist yet, or be deleted and recreated: :meth:`DirectoryWatch.ensure` (called on every poll)
-re-arms the watch.
+- ``inotify`` (Linux, the default there): :mod:`.inotify`, read on the loop itself;
+- ``native``: watchdog's public observer for the system (FSEvents on macOS, kqueue on the
+  BSDs; inotify through its own threads on Linux), the default where inotify is missing;
+- ``polling``: watchdog's polling observer, where nothing else works.
+
+The directory may not exist yet, or be deleted and recreated: :meth:`DirectoryWatch.ensure`
+(called on every poll) watches it again.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import logging
 import os
-import select
-import struct
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-from watchdog.observers.inotify_c import (
-    InotifyConstants,
-    WatchDescriptor,
-    inotify_add_watch,
-    inotify_init,
-    inotify_rm_watch,
-)
+from . import inotify
+from .observer import ObserverWatch
 
 logger = logging.getLogger(__name__)
 
 Listener = Callable[[str, str], None]
-
-# Asked of inotify always; writes only while someone follows output (a busy writer's every
-# write is an event: thousands a second that nobody needs while no log is streamed).
-EVENT_TYPES: dict[int, str] = {
-    InotifyConstants.IN_CREATE: "created",
-    InotifyConstants.IN_DELETE: "deleted",
-    InotifyConstants.IN_MOVED_FROM: "moved",
-    InotifyConstants.IN_MOVED_TO: "moved",
-}
-WRITE_EVENT_TYPES: dict[int, str] = {
-    InotifyConstants.IN_MODIFY: "modified",
-    InotifyConstants.IN_CLOSE_WRITE: "closed",
-}
-LIST_MASK = sum(EVENT_TYPES)
-WRITE_MASK = sum(WRITE_EVENT_TYPES)
-ALL_EVENT_TYPES: dict[int, str] = {**EVENT_TYPES, **WRITE_EVENT_TYPES}
+WATCH_ENV = "SAGA_JUPYTER_WATCH"
+KINDS = ("inotify", "native", "polling")
 # The listeners' event types that add or remove a file (the rest: its content changed).
-MEMBERSHIP_EVENTS = frozenset(EVENT_TYPES.values())
+MEMBERSHIP_EVENTS = frozenset({"created", "deleted", "moved"})
 
-# struct inotify_event: wd, mask, cookie, len, then len bytes of NUL-padded name.
-EVENT_HEADER = struct.Struct("iIII")
-EVENT_BUFFER = 64 * 1024
+
+def watch_kind() -> str:
+    """The kind of watch to make: :data:`WATCH_ENV` if set, else the fastest this system has."""
+    wanted = os.environ.get(WATCH_ENV) or ("inotify" if inotify.AVAILABLE else "native")
+    if wanted not in KINDS or (wanted == "inotify" and not inotify.AVAILABLE):
+        logger.warning("%s=%s is not available here: watching with native", WATCH_ENV, wanted)
+        return "native"
+    return wanted
 
 
 class DirectoryWatch:
@@ -72,21 +57,19 @@ class DirectoryWatch:
         #: Asked on every :meth:`ensure`: whether modifications are wanted now, or only
         #: creations, deletions and renames.
         self.wants_writes = wants_writes
+        self.kind = watch_kind()
         self._listeners: list[Listener] = []
         self._lock = threading.Lock()
-        self._watch_lock = threading.Lock()  # the descriptor, the watch and its mask
-        self._fd: int | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._stop_w: int | None = None  # the own thread's stop signal
-        self._wd: WatchDescriptor | None = None
-        self._inode: int | None = None
-        self._mask = 0
+        self._source: inotify.InotifyWatch | ObserverWatch
+        if self.kind == "inotify":
+            self._source = inotify.InotifyWatch(self.directory, self._tell)
+        else:
+            self._source = ObserverWatch(self.directory, self._tell, self.kind)
 
     @property
     def watching(self) -> bool:
         """Whether the directory is being watched right now."""
-        return self._wd is not None
+        return self._source.watching
 
     def add_listener(self, listener: Listener) -> None:
         """Call ``listener(filename, event_type)`` for every event on a file in the directory."""
@@ -99,112 +82,25 @@ class DirectoryWatch:
             self._listeners = [item for item in self._listeners if item is not listener]
 
     def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
-        """Start reading events, on ``loop`` or on a thread of the watch's own.
+        """Start reading events, for listeners on ``loop`` or on the watch's own thread.
 
         Without a loop, this also watches the directory if it exists. With one, call it from
         the loop's thread; the directory is watched from the next :meth:`ensure` (which
         blocks briefly, so belongs off the loop).
         """
-        with self._watch_lock:
-            if self._fd is not None:
-                return
-            fd = inotify_init()
-            if fd < 0:  # the per-user limit of inotify instances
-                error = os.strerror(ctypes.get_errno())
-                logger.warning("cannot watch %s: %s", self.directory, error)
-                return
-            os.set_blocking(fd, False)
-            self._fd = fd
-            if loop is not None:
-                self._loop = loop
-                loop.add_reader(fd, self._read_events)
-                return
-            stop_r, self._stop_w = os.pipe()
-            self._thread = threading.Thread(
-                target=self._run, args=(fd, stop_r), name="saga-dirwatch", daemon=True
-            )
-            self._thread.start()
-        self.ensure()
+        if self._source.start(loop) and loop is None:
+            self.ensure()
 
     def ensure(self) -> bool:
         """Re-arm the watch if the directory or the wish for writes changed; cheap otherwise.
 
-        Blocks briefly (a stat and an inotify call): call it off the event loop.
+        Blocks briefly (a stat and a system call): call it off the event loop.
         """
-        with self._watch_lock:
-            if self._fd is None:
-                return False
-            try:
-                inode: int | None = os.stat(self.directory).st_ino
-            except OSError:
-                inode = None
-            mask = LIST_MASK | (WRITE_MASK if self.wants_writes() else 0)
-            if self._wd is not None and inode != self._inode:
-                inotify_rm_watch(self._fd, self._wd)  # fails harmlessly if already gone
-                self._wd = None
-                logger.info("output directory watch closed: %s", self.directory)
-            if inode is None or (self._wd is not None and mask == self._mask):
-                return False
-            # On a directory already watched, the new mask replaces the old one at once, on
-            # the same watch: no event is missed or told twice.
-            wd = inotify_add_watch(
-                self._fd, os.fsencode(self.directory), mask | InotifyConstants.IN_ONLYDIR
-            )
-            if wd < 0:
-                error = os.strerror(ctypes.get_errno())
-                logger.warning("cannot watch %s: %s", self.directory, error)
-                return False
-            if self._wd is None:
-                logger.info("output directory watch opened: %s", self.directory)
-            self._wd, self._inode, self._mask = wd, inode, mask
-            return True
+        return self._source.ensure(self.wants_writes())
 
     def stop(self) -> None:
-        """Stop watching; join the own thread (with a loop: call from the loop's thread)."""
-        with self._watch_lock:
-            fd, self._fd = self._fd, None
-            self._wd = self._inode = None
-            loop, self._loop = self._loop, None
-            thread, self._thread = self._thread, None
-            stop_w, self._stop_w = self._stop_w, None
-        if loop is not None and fd is not None:
-            loop.remove_reader(fd)
-        if thread is not None and stop_w is not None:
-            os.write(stop_w, b"x")
-            thread.join(timeout=5)  # outside the lock: the thread may be taking it
-            os.close(stop_w)
-        if fd is not None:
-            os.close(fd)  # and with it the watch
-
-    def _run(self, fd: int, stop_r: int) -> None:
-        """The own thread: read events until told to stop."""
-        poll = select.poll()
-        poll.register(fd, select.POLLIN)
-        poll.register(stop_r, select.POLLIN)
-        try:
-            while stop_r not in {ready for ready, _ in poll.poll()}:
-                self._read_events()
-        finally:
-            os.close(stop_r)
-
-    def _read_events(self) -> None:
-        """Read what inotify has and tell the listeners about each file's event."""
-        fd = self._fd
-        if fd is None:
-            return
-        try:
-            buffer = os.read(fd, EVENT_BUFFER)
-        except BlockingIOError:
-            return
-        for wd, mask, name in _parse(buffer):
-            if mask & InotifyConstants.IN_Q_OVERFLOW:
-                logger.warning("output directory watch: inotify queue overflowed, events lost")
-            elif mask & InotifyConstants.IN_IGNORED:
-                self._watch_gone(wd)
-            elif wd == self._wd and name and not mask & InotifyConstants.IN_ISDIR:
-                event_type = ALL_EVENT_TYPES.get(mask & (LIST_MASK | WRITE_MASK))
-                if event_type is not None:
-                    self._tell(os.fsdecode(name), event_type)
+        """Stop watching; join the watch's threads (with a loop: call from the loop's thread)."""
+        self._source.stop()
 
     def _tell(self, filename: str, event_type: str) -> None:
         for listener in self._listeners:
@@ -212,19 +108,3 @@ class DirectoryWatch:
                 listener(filename, event_type)
             except Exception:  # one listener's bug must not stop the others
                 logger.exception("directory watch listener failed")
-
-    def _watch_gone(self, wd: int) -> None:
-        """The directory went away: :meth:`ensure` watches its replacement."""
-        with self._watch_lock:
-            if wd == self._wd:
-                self._wd = None
-
-
-def _parse(buffer: bytes) -> Iterator[tuple[int, int, bytes]]:
-    """The ``(wd, mask, name)`` of each event in what one read of inotify gave."""
-    at = 0
-    while at + EVENT_HEADER.size <= len(buffer):
-        wd, mask, _cookie, length = EVENT_HEADER.unpack_from(buffer, at)
-        at += EVENT_HEADER.size
-        yield wd, mask, buffer[at : at + length].rstrip(b"\0")
-        at += length

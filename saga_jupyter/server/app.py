@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Int, TraitError, Unicode, default, validate
 
 from ..core.discovery import Discovery
-from ..core.settings import resolve, state_file
+from ..core.settings import (
+    OUTPUT_DIR_ENV,
+    STATE_FILE_ENV,
+    TMUX_SOCKET_ENV,
+    resolve,
+    state_file,
+)
 from ..core.store import MetadataStore
 from ..core.tmux import Tmux
 from .channel import ChannelHandler, Channels
@@ -126,8 +133,18 @@ class SagaJupyterApp(ExtensionApp):
             ]
         )
 
+    def kernel_environment(self) -> dict[str, str]:
+        """What kernels this server starts need to look where it looks (``core.settings``)."""
+        environment = {OUTPUT_DIR_ENV: self.output_dir, STATE_FILE_ENV: self.state_file}
+        environment[TMUX_SOCKET_ENV] = self.tmux_socket_name or ""  # empty: the default server
+        return environment
+
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         """Start polling and log streaming once the server's event loop runs."""
+        # Kernels inherit the server's environment: a notebook's Dashboard() then shows what
+        # /api/saga/sessions shows, with no step of the user's. Restored when the extension stops.
+        self._environment = {name: os.environ.get(name) for name in self.kernel_environment()}
+        os.environ.update(self.kernel_environment())
         self.log_streams.start()
         await self.poller.start()
 
@@ -136,5 +153,10 @@ class SagaJupyterApp(ExtensionApp):
         self.log_streams.stop()
         await self.poller.stop()
         self.channels.close_all()
+        for name, value in getattr(self, "_environment", {}).items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         for handler in self._console:
             CORE_LOG.removeHandler(handler)

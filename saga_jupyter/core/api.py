@@ -11,53 +11,25 @@ contract's environment variables (see :mod:`saga_jupyter.core.settings`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
-import threading
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from .dirwatch import DirectoryWatch
-from .discovery import Discovery
-from .errors import SessionNotFound, TmuxUnavailable
+from .engine import Engine, engine_for
+from .errors import SessionNotFound
 from .files import open_regular
 from .info import STATUSES, SessionInfo
 from .names import output_path, parse_name
-from .settings import Settings, resolve, state_file
-from .store import peek
-from .tailer import Tailer
-from .tmux import Tmux
+from .settings import resolve
+from .tailer import Chunk
 
 logger = logging.getLogger(__name__)
 
 PathArg = str | os.PathLike[str] | None
 TAIL_BLOCK = 64 * 1024
 DEFAULT_POLL = 1.0
-
-# One Discovery per settings for the life of the kernel: it remembers when a session was seen
-# running, so a session that completes between two calls gets its real end time, not its mtime.
-_discoveries: dict[Settings, Discovery] = {}
-_scan_lock = threading.Lock()  # Discovery is not thread-safe; widgets scan from threads
-
-
-def discovery_for(settings: Settings) -> Discovery:
-    """A kernel-side Discovery, starting from what the server's metadata store remembers.
-
-    So a session that ended before this kernel started keeps its real start and end times.
-    """
-    discovery = Discovery(settings.output_dir, Tmux(settings.tmux_socket_name))
-    discovery.memory = peek(state_file(), settings.output_dir)
-    return discovery
-
-
-def scan(settings: Settings) -> list[SessionInfo]:
-    """Every session of these settings now, newest first (one tmux call, one directory listing)."""
-    with _scan_lock:
-        discovery = _discoveries.get(settings)
-        if discovery is None:
-            discovery = _discoveries[settings] = discovery_for(settings)
-        return discovery.scan()
 
 
 def list_sessions(
@@ -75,7 +47,7 @@ def list_sessions(
     """
     if status is not None and status not in STATUSES:
         raise ValueError(f"status must be one of {', '.join(STATUSES)} or None, not {status!r}")
-    sessions = scan(resolve(output_dir, tmux_socket_name))
+    sessions = engine_for(resolve(output_dir, tmux_socket_name)).refresh()
     return [session for session in sessions if session.matches(status, epic, story)]
 
 
@@ -88,11 +60,10 @@ def get_session(
     or has an output file, and :class:`~saga_jupyter.core.errors.InvalidSessionName` (a
     ``ValueError``) for a name that is not a SAGA session name.
     """
-    parse_name(name)
-    for session in scan(resolve(output_dir, tmux_socket_name)):
-        if session.name == name:
-            return session
-    raise SessionNotFound(f"no SAGA session named {name}")
+    session = engine_for(resolve(output_dir, tmux_socket_name)).find(name)
+    if session is None:
+        raise SessionNotFound(f"no SAGA session named {name}")
+    return session
 
 
 def read_log(
@@ -177,10 +148,10 @@ def follow(
     Starts at byte ``offset`` (``None``: only what is written from now on). Chunks are whole
     characters (a multibyte character split across writes is never broken); after a truncation
     or a replacement of the file the text continues with the new file from its start. The
-    directory watch wakes it within milliseconds of a write; every ``poll`` seconds it also
-    re-reads and asks tmux whether the session still runs. It ends once the session is not
-    running and everything written was yielded. Closing it (``aclose()``, leaving
-    ``async for`` and letting it go) releases the file and the watch::
+    process's engine (:mod:`.engine`) reads it within milliseconds of a write, and asks tmux at
+    least every ``poll`` seconds whether the session still runs; it ends once the session is
+    not running and everything written was yielded. Closing it (``aclose()``,
+    leaving ``async for`` and letting it go) releases the file::
 
         async for text in saga.follow(name):
             print(text, end="")
@@ -194,74 +165,34 @@ def follow(
         raise ValueError(f"offset must be a non-negative integer or None: {offset!r}")
     if not poll > 0:
         raise ValueError(f"poll must be positive: {poll!r}")
-    return _follow(name, resolve(output_dir, tmux_socket_name), offset, poll)
+    return _follow(name, engine_for(resolve(output_dir, tmux_socket_name)), offset, poll)
 
 
-async def _follow(
-    name: str, settings: Settings, offset: int | None, poll: float
-) -> AsyncIterator[str]:
+async def _follow(name: str, engine: Engine, offset: int | None, poll: float) -> AsyncIterator[str]:
     loop = asyncio.get_running_loop()
-    wake = asyncio.Event()
-    path = output_path(settings.output_dir, name)
-    tmux = Tmux(settings.tmux_socket_name)
-    watch = DirectoryWatch(settings.output_dir)
+    texts: asyncio.Queue[str | None] = asyncio.Queue()  # None: the end
 
-    def on_file_event(filename: str, _event_type: str) -> None:
-        # On the watch's thread: only a wake-up crosses over to the loop.
-        if filename == path.name:
-            loop.call_soon_threadsafe(wake.set)
+    def hand_over(text: str | None) -> None:
+        # On the engine's thread. The queue holds what the reader has not taken yet: the
+        # reader is an async for loop, as fast as the output (a slow one may let it grow).
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody reads any more
+            loop.call_soon_threadsafe(texts.put_nowait, text)
 
-    watch.add_listener(on_file_event)
-    tailer: Tailer | None = None
+    if await asyncio.to_thread(engine.find, name) is None:
+        raise SessionNotFound(f"no SAGA session named {name}")
+
+    def on_chunk(chunk: Chunk) -> None:
+        if chunk.data:
+            hand_over(chunk.data)
+
+    # No offset: from the end (a tail window of nothing).
+    follower = await asyncio.to_thread(
+        engine.follower, name, offset, on_chunk=on_chunk, on_end=lambda: hand_over(None)
+    )
+    engine.follow(follower, poll)
     try:
-        # The watch is armed before the first read: nothing written after that read is missed.
-        opened, running = await asyncio.to_thread(_open, path, offset, watch, tmux, name)
-        tailer = opened
-        if opened.missing and not running:
-            raise SessionNotFound(f"no SAGA session named {name}")
-        checked = time.monotonic()
-        while True:
-            wake.clear()
-            chunk = await asyncio.to_thread(opened.read)
-            if chunk is not None and chunk.data:
-                yield chunk.data
-            if chunk is not None and chunk.more:
-                continue
-            if not running:
-                return  # seen not running, then read to the end: nothing more will come
-            wait = checked + poll - time.monotonic()
-            if wait <= 0:
-                running = await asyncio.to_thread(_still_running, tmux, name, watch)
-                checked = time.monotonic()
-                continue  # read once more either way: a final read after the last write
-            try:
-                await asyncio.wait_for(wake.wait(), wait)
-            except asyncio.TimeoutError:
-                pass
+        while (text := await texts.get()) is not None:
+            yield text
     finally:
-        # Synchronous on purpose: it takes about a millisecond and must also run when the
-        # generator is finalised with no loop to hand work to.
-        watch.remove_listener(on_file_event)
-        watch.stop()
-        if tailer is not None:
-            tailer.close()
-
-
-def _open(
-    path: Path, offset: int | None, watch: DirectoryWatch, tmux: Tmux, name: str
-) -> tuple[Tailer, bool]:
-    """Arm the watch, ask tmux, then open the file: in that order, so nothing is missed."""
-    watch.start()
-    running = _still_running(tmux, name, watch)
-    # No offset: from the end, sized on the file as opened (one lookup of the path).
-    tailer = Tailer(path, offset) if offset is not None else Tailer.from_tail(path, 0)
-    return tailer, running
-
-
-def _still_running(tmux: Tmux, name: str, watch: DirectoryWatch) -> bool:
-    """Whether tmux has the session; ``True`` while tmux cannot be asked (not known to end)."""
-    watch.ensure()  # the directory may have appeared or been replaced since
-    try:
-        return tmux.has_session(name)
-    except TmuxUnavailable:
-        return True
+        # Off the loop: the last user of the engine waits for its thread to end.
+        await asyncio.to_thread(follower.close)

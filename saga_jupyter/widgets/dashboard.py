@@ -1,6 +1,7 @@
 """``Dashboard``: the one-line view of every worker: health, a timeline, the table and a log.
 
-One :class:`LiveSessions` thread feeds everything; the log viewer follows the selected row.
+The kernel's engine (:mod:`~..core.engine`) feeds everything; the log viewer follows the
+selected row.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from ..core.engine import DEFAULT_INTERVAL, Engine, engine_for
 from ..core.info import SessionInfo
 from ..core.settings import resolve
-from .live import DEFAULT_INTERVAL, LiveSessions
 from .logviewer import LogViewer
 from .table import SessionTable, format_duration, format_time
 
@@ -28,7 +29,7 @@ MIN_SPAN = 60.0  # seconds: a timeline of brand-new sessions is not all bar
 COLOURS = {"running": "#2e7d32", "completed": "#607d8b"}
 
 
-def render_status(live: LiveSessions, sessions: Sequence[SessionInfo]) -> str:
+def render_status(live: Engine, sessions: Sequence[SessionInfo]) -> str:
     """The status line: whether tmux answers, counts by status, the output directory."""
     esc = html.escape
     if live.tmux_error is not None:
@@ -133,11 +134,11 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
     ) -> None:
         settings = resolve(output_dir, tmux_socket_name)
         self._clock = clock
-        self._lock = threading.RLock()  # scans arrive on the live thread, selections on others
-        self.live = LiveSessions(*settings, interval=interval)
+        self._lock = threading.RLock()  # scans arrive on the engine's thread, selections on others
+        self.engine = engine_for(settings)
         self.status = widgets.HTML()
         self.timeline = widgets.HTML()
-        self.table = SessionTable(live=self.live, clock=clock)
+        self.table = SessionTable(**settings._asdict(), interval=interval, clock=clock)
         self.viewer = LogViewer(
             None,
             output_dir=settings.output_dir,
@@ -146,8 +147,9 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
         )
         super().__init__(children=[self.status, self.timeline, self.table, self.viewer], **kwargs)
         self.table.on_select(self._show)
-        self.live.add_listener(self.update, every_scan=True)  # running bars grow every scan
-        self.live.start()
+        self._lease = self.engine.use(interval)
+        # Every scan, not only on changes: running bars grow.
+        self.update(self.engine.add_listener(self.update, every_scan=True))
 
     def select(self, name: str) -> None:
         """Select a session, as a click on its row does."""
@@ -156,7 +158,7 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
     def update(self, sessions: Sequence[SessionInfo]) -> None:
         """Show ``sessions`` in the status line and the timeline (the table updates itself)."""
         with self._lock:
-            self.status.value = render_status(self.live, sessions)
+            self.status.value = render_status(self.engine, sessions)
             self.timeline.value = render_timeline(sessions, self._clock(), self.table.selected)
             if self.table.selected is None and sessions:
                 running = [info for info in sessions if info.status == "running"]
@@ -164,11 +166,12 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
 
     def refresh(self) -> None:
         """Scan now and show the result everywhere."""
-        self.live.refresh(always=True)
+        self.engine.refresh(always=True)
 
     def close(self) -> None:
-        """Stop the scanning thread, the log viewer and the table, and close every widget."""
-        self.live.close()  # first: no scan lands in a widget being closed
+        """Stop following (the engine stops once nobody uses it); close every widget."""
+        self.engine.remove_listener(self.update)  # first: no scan lands in a closing widget
+        self._lease.close()
         self.table.close()
         self.viewer.close()
         self.status.close()
@@ -178,9 +181,9 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
     def _show(self, name: str) -> None:
         with self._lock:
             self.viewer.name = name
-            # The live list, not the table's: on the first scan the table is not filled yet.
+            # The engine's list, not the table's: on the first scan the table is not filled yet.
             self.timeline.value = render_timeline(
-                self.live.sessions, self._clock(), self.table.selected
+                self.engine.sessions, self._clock(), self.table.selected
             )
 
 

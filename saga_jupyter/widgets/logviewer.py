@@ -1,8 +1,8 @@
 r"""LogViewer: one session's output, followed live in the kernel, shown in a terminal-like pane.
 
-A background thread follows ``<output_dir>/<name>.out`` with the core :class:`Tailer` (woken by
-the output directory's watch, with a slow periodic read as a backstop), renders what was
-appended to HTML lines (:mod:`.ansi`) and sends only those to the page as custom messages. The
+The kernel's engine follows ``<output_dir>/<name>.out`` for it (a :class:`~..core.follower.
+Follower`, read on the engine's one thread when the file is written); the viewer renders what
+was appended to HTML lines (:mod:`.ansi`) and sends only those to the page as custom messages. The
 kernel keeps the lines shown (at most ``max_lines``) so that a view opened later, or a reloaded
 page, asks for them once (``ready``) instead of the kernel re-sending everything on each update.
 
@@ -25,19 +25,17 @@ import logging
 import os
 import pathlib
 import threading
-import time
 from collections import deque
 from typing import Any
 
 import anywidget
 import traitlets
 
-from ..core.dirwatch import DirectoryWatch
-from ..core.errors import TmuxUnavailable
-from ..core.names import OUTPUT_SUFFIX, output_path, parse_name
+from ..core.engine import engine_for
+from ..core.follower import Follower
+from ..core.names import output_path, parse_name
 from ..core.settings import resolve
-from ..core.tailer import Tailer, line_start, read_range
-from ..core.tmux import Tmux
+from ..core.tailer import Chunk, line_start, read_range
 from .ansi import AnsiRenderer, Line
 
 logger = logging.getLogger(__name__)
@@ -47,18 +45,15 @@ SKIP_BYTES = 4 * WINDOW_BYTES  # further behind than this: jump to the tail, don
 EARLIER_BYTES = 64 * 1024  # one "load earlier": at most this much of the file...
 EARLIER_LINES = 1000  # ...and at most this many lines
 PAUSED_FACTOR = 4  # while paused, lines loaded earlier are kept up to 4 x max_lines
-BACKSTOP_INTERVAL = 1.0  # seconds between reads when no file event came (events can be lost)
-STATUS_INTERVAL = 2.0  # seconds between tmux checks of whether the session still runs
 SEND_INTERVAL = 0.025  # at most 40 updates a second to the page
-JOIN_TIMEOUT = 5.0
 _ASSETS = pathlib.Path(__file__).parent  # logviewer.js and .css ship next to this module
 
 
 class LogViewer(anywidget.AnyWidget):
     """The output of one SAGA session, live: ANSI colours, search, follow/pause, load earlier.
 
-    A thread follows the file until :meth:`close` (as for every widget with background work:
-    re-running a cell makes a new viewer, the old one runs on until closed).
+    The kernel's engine follows the file for it until :meth:`close`: one thread and one
+    directory watch per kernel, however many viewers.
 
     >>> viewer = LogViewer("saga__auth__login-form__4242")  # doctest: +SKIP
     >>> viewer.lines[-1], viewer.status  # doctest: +SKIP
@@ -92,17 +87,14 @@ class LogViewer(anywidget.AnyWidget):
         settings = resolve(output_dir, tmux_socket_name)
         self.output_dir = settings.output_dir
         self.tmux_socket_name = settings.tmux_socket_name
+        self._engine = engine_for(settings)
         self._lock = threading.RLock()  # the lines held, and the order of messages sent
         self._lines: deque[Line] = deque()
         self._open: Line | None = None
-        self._generation = 0  # bumped on every switch: the thread drops a stale session's reads
+        self._generation = 0  # bumped on every switch: a stale follower's reads are dropped
         self._closed = False
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._watch: DirectoryWatch | None = None
-        self._filename: str | None = None
-        self._tmux = Tmux(self.tmux_socket_name)
+        self._follower: Follower | None = None
+        self._reading: _Reading | None = None
         if name is not None:
             parse_name(name)  # before the widget exists: a bad name makes no comm
         super().__init__(max_lines=max_lines, **kwargs)
@@ -139,7 +131,7 @@ class LogViewer(anywidget.AnyWidget):
 
     def refresh(self) -> None:
         """Read the file now rather than at the next file event (returns at once)."""
-        self._wake.set()
+        self._engine.poke()
 
     def load_earlier(self, max_bytes: int = EARLIER_BYTES, max_lines: int = EARLIER_LINES) -> int:
         """Show up to ``max_lines`` lines (``max_bytes`` of the file) before the first one shown.
@@ -170,18 +162,12 @@ class LogViewer(anywidget.AnyWidget):
         return len(lines)
 
     def close(self) -> None:
-        """Stop following: end the thread, drop the directory watch, close the widget."""
+        """Stop following (the engine stops once nobody uses it) and close the widget."""
         with self._lock:
             self._closed = True
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(JOIN_TIMEOUT)
-            self._thread = None
-        if self._watch is not None:
-            self._watch.remove_listener(self._on_file_event)
-            self._watch.stop()
-            self._watch = None
+            follower, self._follower = self._follower, None
+        if follower is not None:
+            follower.close()
         super().close()
 
     # -- traits
@@ -206,14 +192,15 @@ class LogViewer(anywidget.AnyWidget):
             self._generation += 1
             self._lines.clear()
             self._open = None
-            self._filename = None if name is None else name + OUTPUT_SUFFIX
             self._emit({"type": "reset"})
             self.status = "idle" if name is None else "streaming"
             self.message = ""
             self.has_earlier = False
-        if name is not None and self._thread is None:
-            self._start()
-        self._wake.set()
+            old, self._follower = self._follower, None
+        if old is not None:
+            old.close()
+        if name is not None:
+            self._start(name)
 
     @traitlets.observe("follow", "max_lines")
     def _limit_changed(self, change: dict[str, Any]) -> None:
@@ -279,138 +266,70 @@ class LogViewer(anywidget.AnyWidget):
         elif kind == "earlier" and self.load_earlier() == 0:
             self._emit({"type": "prepend", "lines": []})  # the page waits for an answer
 
-    # -- the thread
+    # -- following (callbacks on the engine's thread)
 
-    def _start(self) -> None:
-        self._watch = DirectoryWatch(self.output_dir)
-        self._watch.add_listener(self._on_file_event)
-        self._watch.start()
-        self._thread = threading.Thread(target=self._run, name="saga-logviewer", daemon=True)
-        self._thread.start()
-
-    def _on_file_event(self, filename: str, _event: str) -> None:
-        if filename == self._filename:
-            self._wake.set()
-
-    def _run(self) -> None:
-        session: _Session | None = None
-        try:
-            while not self._stop.is_set():
-                timeout = BACKSTOP_INTERVAL
-                try:
-                    session = self._current(session)
-                    if session is not None:
-                        # Updates at most every SEND_INTERVAL: a burst of writes becomes one
-                        # message, and the page lays out once for it.
-                        pause = session.sent_at + SEND_INTERVAL - time.monotonic()
-                        if pause > 0 and self._stop.wait(pause):
-                            break
-                        self._step(session)
-                        timeout = min(timeout, max(0.0, session.next_status - time.monotonic()))
-                    if self._watch is not None:
-                        self._watch.ensure()
-                except Exception:  # a bad read must not end the viewer: try again later
-                    logger.exception("log viewer of %s failed", self.name)
-                self._wake.wait(timeout)
-                self._wake.clear()
-        finally:
-            if session is not None:
-                session.close()
-
-    def _current(self, session: _Session | None) -> _Session | None:
-        """The session to follow now: ``session``, or a new one after a switch."""
+    def _start(self, name: str) -> None:
+        generation = self._generation
+        reading = _Reading(self.max_lines * PAUSED_FACTOR)
+        follower: Follower
+        follower = self._engine.follower(
+            name,
+            window=WINDOW_BYTES,
+            min_interval=SEND_INTERVAL,  # a burst of writes becomes one message
+            catch_up=SKIP_BYTES,
+            ends=False,  # the file may still change, the session run again
+            on_chunk=reading.add,
+            on_flush=lambda: self._flush(generation, reading, follower),
+        )
+        reading.renderer.reset(follower.tailer.offset)
         with self._lock:
-            generation, name = self._generation, self.name
-        if session is not None and session.generation == generation:
-            return session
-        if session is not None:
-            session.close()
-        return None if name is None else self._open_session(name, generation)
-
-    def _open_session(self, name: str, generation: int) -> _Session:
-        path = output_path(self.output_dir, name)
+            if self._closed or generation != self._generation:
+                follower.tailer.close()  # switched or closed meanwhile
+                return
+            self._follower = follower
+        self._engine.follow(follower)
         logger.info("log viewer following %s", name)
-        return _Session(name, path, generation, self.max_lines * PAUSED_FACTOR)
 
-    def _step(self, session: _Session) -> None:
-        self._pump(session)
-        if time.monotonic() >= session.next_status:
-            session.next_status = time.monotonic() + STATUS_INTERVAL
-            try:
-                running = self._tmux.has_session(session.name)
-            except TmuxUnavailable:
-                return  # not knowing is not "complete": keep the last status
-            if not running:
-                self._pump(session)  # Complete only once everything written was read
-            with self._lock:
-                if session.generation == self._generation and not self._closed:
-                    self.status = "streaming" if running else "complete"
-                    self.message = _note(running, session.tailer.missing)
-
-    def _pump(self, session: _Session) -> None:
-        update = session.read()  # file I/O and rendering outside the lock
-        if update is not None:
-            with self._lock:
-                if session.generation == self._generation and not self._closed:
-                    self._apply(*update)
-                    session.sent_at = time.monotonic()
+    def _flush(self, generation: int, reading: _Reading, follower: Follower) -> None:
+        update = reading.take()
+        with self._lock:
+            if self._closed or generation != self._generation:
+                return
+            if update is not None:
+                self._apply(*update)
+            self.status = "complete" if follower.complete else "streaming"
+            if not follower.missing:
+                self.message = ""
+            else:
+                self.message = "no output file" if follower.ended else "waiting for output"
 
 
-class _Session:
-    """The reading side of one followed session; used by the viewer's thread only."""
+class _Reading:
+    """The rendering side of one followed session: lines not yet sent (engine thread only)."""
 
-    def __init__(self, name: str, path: pathlib.Path, generation: int, keep: int) -> None:
-        self.name = name
-        self.path = path
-        self.generation = generation
+    def __init__(self, keep: int) -> None:
         self.keep = keep  # lines worth rendering into one update: more would be trimmed
-        self.next_status = 0.0
-        self.sent_at = 0.0
-        self.tailer = Tailer.from_tail(path, WINDOW_BYTES)
-        self.renderer = AnsiRenderer(self.tailer.offset)
+        self.renderer = AnsiRenderer(0)
+        self.reset = False
+        self.lines: list[Line] = []
         self.sent_open: Line | None = None
 
-    def read(self) -> tuple[bool, list[Line], Line | None] | None:
-        """What changed: (reset, lines completed, open line), or ``None`` for nothing."""
-        reset = False
-        lines: list[Line] = []
-        while True:
-            if self.tailer.pending and self._far_behind():
-                self._skip_to_tail()
-                reset, lines = True, []
-            chunk = self.tailer.read()
-            if chunk is None:
-                break
-            if chunk.reset:
-                reset, lines = True, []
-                self.renderer.reset(0)
-            lines.extend(self.renderer.feed(chunk.data, chunk.offset))
-            del lines[: -self.keep]
-            if not chunk.more:
-                break
-        open_line = self.renderer.open_line
+    def add(self, chunk: Chunk) -> None:
+        """Render a chunk (a reset starts over: at byte 0, or where a skip ahead landed)."""
+        if chunk.reset:
+            self.reset, self.lines = True, []
+            self.renderer.reset(0 if chunk.data else chunk.offset)
+        self.lines.extend(self.renderer.feed(chunk.data, chunk.offset))
+        del self.lines[: -self.keep]
+
+    def take(self) -> tuple[bool, list[Line], Line | None] | None:
+        """What changed since the last take: (reset, lines completed, open line), or ``None``."""
+        reset, lines, open_line = self.reset, self.lines, self.renderer.open_line
+        self.reset, self.lines = False, []
         if not reset and not lines and open_line == self.sent_open:
             return None
         self.sent_open = open_line
         return reset, lines, open_line
-
-    def close(self) -> None:
-        """Release the file."""
-        self.tailer.close()
-
-    def _far_behind(self) -> bool:
-        try:
-            return os.stat(self.path).st_size - self.tailer.offset > SKIP_BYTES
-        except OSError:
-            return False
-
-    def _skip_to_tail(self) -> None:
-        # A burst larger than anything shown (a file copied in, say) would cost seconds to
-        # render for lines trimmed at once: start again from the file's tail.
-        logger.info("log viewer of %s fell behind: skipping to the tail", self.name)
-        self.tailer.close()
-        self.tailer = Tailer.from_tail(self.path, WINDOW_BYTES)
-        self.renderer.reset(self.tailer.offset)
 
 
 def _render_range(data: bytes, start: int) -> list[Line]:
@@ -423,9 +342,3 @@ def _render_range(data: bytes, start: int) -> list[Line]:
         data, start = data[skip:], start + skip
     renderer = AnsiRenderer(start)
     return renderer.feed(data.decode("utf-8", errors="replace")) + renderer.flush()
-
-
-def _note(running: bool, missing: bool) -> str:
-    if not missing:
-        return ""
-    return "waiting for output" if running else "no output file"

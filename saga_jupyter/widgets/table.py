@@ -19,8 +19,9 @@ import anywidget
 import ipywidgets as widgets
 import traitlets
 
+from ..core.engine import DEFAULT_INTERVAL, engine_for
 from ..core.info import STATUSES, SessionInfo
-from .live import DEFAULT_INTERVAL, LiveSessions
+from ..core.settings import resolve
 
 ALL = ""  # the filter value that matches everything
 COLUMNS = ("name", "epic", "story", "status", "started", "duration", "last activity", "preview")
@@ -194,7 +195,7 @@ def _row_parts(info: SessionInfo) -> RowParts:
 class SessionTable(widgets.VBox):  # type: ignore[misc]
     """A live table of SAGA sessions with epic, story and status filters.
 
-    It follows the sessions by itself (a background scan, see :class:`LiveSessions`) until
+    It follows the sessions through the kernel's engine (:mod:`~..core.engine`) until
     :meth:`close`. Clicking a row sets :attr:`selected` and calls the :meth:`on_select`
     callbacks with the session name.
     """
@@ -207,14 +208,12 @@ class SessionTable(widgets.VBox):  # type: ignore[misc]
         output_dir: str | os.PathLike[str] | None = None,
         tmux_socket_name: str | None = None,
         interval: float = DEFAULT_INTERVAL,
-        live: LiveSessions | None = None,
         clock: Callable[[], float] = time.time,
         **kwargs: Any,
     ) -> None:
-        self._owns_live = live is None
-        self.live = live or LiveSessions(output_dir, tmux_socket_name, interval=interval)
+        self.engine = engine_for(resolve(output_dir, tmux_socket_name))
         self._clock = clock
-        self._lock = threading.RLock()  # updates come from the live thread and from the user
+        self._lock = threading.RLock()  # updates come from the engine's thread and the user's
         self._syncing = False  # options being replaced: not a user's choice of filter
         self._row_cache: RowCache = {}
         self._select_handlers = widgets.CallbackDispatcher()
@@ -236,11 +235,9 @@ class SessionTable(widgets.VBox):  # type: ignore[misc]
         super().__init__(children=[self._bar, self.rows], **kwargs)
         self.rows.observe(self._on_row_click, "selected")
         self.observe(self._on_selected, "selected")
-        self.live.add_listener(self.update)
-        if self._owns_live:
-            self.live.start()  # its first scan updates us before this returns
-        else:
-            self.update(self.live.sessions)
+        self._lease = self.engine.use(interval)
+        self.engine.refresh()  # the rows are there when this returns
+        self.update(self.engine.add_listener(self.update))
 
     def update(self, sessions: Sequence[SessionInfo]) -> None:
         """Show ``sessions`` (newest first), keeping the filters the user chose."""
@@ -251,17 +248,16 @@ class SessionTable(widgets.VBox):  # type: ignore[misc]
 
     def refresh(self) -> None:
         """Scan now and show the result."""
-        self.live.refresh(always=True)
+        self.engine.refresh(always=True)
 
     def on_select(self, callback: Callable[[str], Any], remove: bool = False) -> None:
         """Call ``callback(name)`` whenever a row is selected (``remove=True`` unregisters it)."""
         self._select_handlers.register_callback(callback, remove=remove)
 
     def close(self) -> None:
-        """Stop following the sessions (and the scanning thread, if this table started it)."""
-        self.live.remove_listener(self.update)
-        if self._owns_live:
-            self.live.close()
+        """Stop following the sessions (the engine stops once nobody uses it)."""
+        self.engine.remove_listener(self.update)
+        self._lease.close()
         for child in (*self._bar.children, self._bar, self.rows):
             child.close()
         super().close()
@@ -277,7 +273,7 @@ class SessionTable(widgets.VBox):  # type: ignore[misc]
         empty = (
             "No session matches these filters."
             if self.sessions
-            else f"No SAGA sessions in {self.live.settings.output_dir} or tmux."
+            else f"No SAGA sessions in {self.engine.settings.output_dir} or tmux."
         )
         now = self._clock()
         markup = render_rows(self.shown, now, empty, self._row_cache)

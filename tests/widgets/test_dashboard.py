@@ -8,7 +8,8 @@ import pytest
 from libtmux.server import Server
 
 from saga_jupyter.widgets.dashboard import Dashboard, lanes, render_status, render_timeline
-from saga_jupyter.widgets.live import LiveSessions
+from saga_jupyter.core.engine import engine_for
+from saga_jupyter.core.settings import resolve
 from tests.helpers import inotify_watches_on, kill_worker, own_threads, start_worker, wait_until
 from tests.widgets.test_table import NOW, info, row_of
 
@@ -113,13 +114,12 @@ def test_timeline_bars_run_from_start_to_end_or_now() -> None:
 def test_timeline_and_status_are_escaped(tmp_path: Path) -> None:
     sessions = [info("saga__auth__login__1")]
     assert "<script" not in render_timeline(sessions, NOW)
-    live = LiveSessions(tmp_path / "<b>dir</b>", "saga-test-no-server")
-    live.tmux_error = "tmux said <script>alert(1)</script>"
-    status = render_status(live, sessions)
+    engine = engine_for(resolve(tmp_path / "<b>dir</b>", "saga-test-no-server"))
+    engine.tmux_error = "tmux said <script>alert(1)</script>"
+    status = render_status(engine, sessions)
     assert "<script" not in status and "&lt;script&gt;" in status
     assert "&lt;b&gt;dir&lt;/b&gt; (missing)" in status
     assert "<b>1</b> running" in status
-    live.close()
 
 
 def test_close_leaves_no_thread_or_watch(server: Server, output_dir: Path) -> None:
@@ -127,9 +127,10 @@ def test_close_leaves_no_thread_or_watch(server: Server, output_dir: Path) -> No
     before = own_threads()
     dashboard = Dashboard(output_dir=output_dir, tmux_socket_name=server.socket_name, interval=0.1)
     wait_until(lambda: dashboard.viewer.name == FIRST and dashboard.viewer.status == "streaming")
-    assert own_threads() - before  # the scanning thread, the viewer's, the watches' readers
-    assert inotify_watches_on(output_dir) == 2  # the scanning thread's and the viewer's
+    # One engine for the table, the timeline and the viewer: its thread and its watch's.
+    assert {t.name for t in own_threads() - before} == {"saga-engine", "saga-dirwatch"}
+    assert inotify_watches_on(output_dir) == 1
     dashboard.close()
     assert own_threads() == before
     assert inotify_watches_on(output_dir) == 0
-    assert not dashboard.live.running
+    assert not dashboard.engine.running

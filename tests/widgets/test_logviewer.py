@@ -304,7 +304,7 @@ def test_close_leaves_no_thread_or_watch(open_viewer: Any, output_dir: Path) -> 
     before = own_threads()
     viewer = open_viewer()
     shows(viewer, ["x"])
-    assert len(own_threads() - before) >= 2  # ours and the watch's inotify reader
+    assert {t.name for t in own_threads() - before} == {"saga-engine", "saga-dirwatch"}
     assert inotify_watches_on(output_dir) == 1
     viewer.close()
     assert own_threads() - before == set()

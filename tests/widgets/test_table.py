@@ -12,7 +12,8 @@ from libtmux.server import Server
 
 from saga_jupyter.core.info import SessionInfo
 from saga_jupyter.core.store import MetadataStore, SessionRecord
-from saga_jupyter.widgets.live import LiveSessions
+from saga_jupyter.core.engine import engine_for
+from saga_jupyter.core.settings import resolve
 from saga_jupyter.widgets.table import ESM, SessionTable, format_duration, render_rows
 from tests.helpers import inotify_watches_on, kill_worker, own_threads, start_worker, wait_until
 
@@ -55,11 +56,12 @@ def table(server: Server, output_dir: Path) -> Iterator[SessionTable]:
 @pytest.fixture
 def offline(tmp_path: Path) -> Iterator[SessionTable]:
     """A table on an empty directory and no tmux server, fed by update() with a fixed clock."""
-    live = LiveSessions(tmp_path / "none", "saga-test-no-server", interval=60)
-    table = SessionTable(live=live, clock=lambda: NOW)
+    table = SessionTable(
+        output_dir=tmp_path / "none", tmux_socket_name="saga-test-no-server", interval=60,
+        clock=lambda: NOW,
+    )  # fmt: skip
     yield table
     table.close()
-    live.close()
 
 
 def test_rows_appear_complete_and_disappear(
@@ -100,12 +102,8 @@ def test_a_session_over_before_the_kernel_started_keeps_its_stored_times(
     store = MetadataStore(state_file, output_dir=output_dir)
     store.save({NAME: SessionRecord(NAME, "completed", start, end)})
     monkeypatch.setenv("SAGA_STATE_FILE", str(state_file))
-    live = LiveSessions(output_dir, server.socket_name)
-    try:
-        (info,) = live.refresh()
-        assert (info.start_time, info.end_time) == (start, end)
-    finally:
-        live.close()
+    (info,) = engine_for(resolve(output_dir, server.socket_name)).refresh()
+    assert (info.start_time, info.end_time) == (start, end)
 
 
 def test_refresh_scans_now(server: Server, output_dir: Path) -> None:
@@ -199,11 +197,11 @@ def test_durations_tick_for_running_sessions_only() -> None:
 def test_close_leaves_no_thread_or_watch(server: Server, output_dir: Path) -> None:
     before = own_threads()
     table = SessionTable(output_dir=output_dir, tmux_socket_name=server.socket_name, interval=0.1)
-    assert table.live.running
-    assert any(t.name == "saga-live-sessions" for t in own_threads() - before)
+    assert table.engine.running
+    assert any(t.name == "saga-engine" for t in own_threads() - before)
     assert inotify_watches_on(output_dir) == 1
     table.close()
-    assert not table.live.running
+    assert not table.engine.running
     assert own_threads() == before
     assert inotify_watches_on(output_dir) == 0
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from libtmux.server import Server
 
-from saga_jupyter.widgets.dashboard import Dashboard, lanes, render_status, render_timeline
 from saga_jupyter.core.engine import engine_for
 from saga_jupyter.core.settings import resolve
+from saga_jupyter.widgets.dashboard import Dashboard, lanes, render_status, render_timeline
 from tests.helpers import inotify_watches_on, kill_worker, own_threads, start_worker, wait_until
 from tests.widgets.test_table import NOW, info, row_of
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from libtmux.server import Server
 
-from saga_jupyter.core.info import SessionInfo
-from saga_jupyter.core.store import MetadataStore, SessionRecord
 from saga_jupyter.core.engine import engine_for
+from saga_jupyter.core.info import SessionInfo
 from saga_jupyter.core.settings import resolve
+from saga_jupyter.core.store import MetadataStore, SessionRecord
 from saga_jupyter.widgets.table import ESM, SessionTable, format_duration, render_rows
 from tests.helpers import inotify_watches_on, kill_worker, own_threads, start_worker, wait_until
 

@@ -21,6 +21,7 @@ from ..core.errors import (
     TooManySessions,
 )
 from ..core.info import STATUSES, SessionInfo, iso
+from ..core.inputs import load_json, parse_number
 from ..core.launch import launch, parse_launch
 from ..core.names import parse_name
 from ..core.tailer import read_range
@@ -139,10 +140,7 @@ class SessionsHandler(SagaHandler):
     async def post(self) -> None:
         """Validate the body, start the worker, answer 201 with its SessionInfo."""
         self.require_control()
-        try:
-            body = json.loads(self.request.body or b"null")
-        except ValueError:
-            raise InvalidRequest("the body is not valid JSON") from None
+        body = load_json(self.request.body or b"null", "the body")
         root = self.settings.get("server_root_dir")
         request = await asyncio.to_thread(parse_launch, body, Path(root) if root else None)
         app = self.app
@@ -250,9 +248,5 @@ class LogHandler(SagaHandler):
         self.finish()
 
     def _int_argument(self, name: str) -> int | None:
-        value = self.get_query_argument(name, None)
-        if value is None:
-            return None
-        if not value.isdigit():
-            raise InvalidRequest(f"{name} must be a non-negative integer, not {value[:40]!r}")
-        return int(value)
+        value = self.get_query_argument(name, None, strip=False)  # " 1" is not ASCII digits
+        return None if value is None else parse_number(value, name)

@@ -4,13 +4,15 @@ Every number a client gives (a query's ``offset``, a frame's ``offset``) and eve
 it sends (a launch body, a channel frame) goes through here, so that whatever it holds is
 :class:`~saga_jupyter.core.errors.InvalidRequest` (a 400, an ``error`` frame), never an
 exception nobody expected (``str.isdigit`` accepts ``'²'``, ``os.pread`` overflows past
-64 bits, ``json.loads`` raises ``RecursionError`` on deep nesting).
+64 bits, ``json.loads`` raises ``RecursionError`` on deep nesting and passes lone surrogates,
+which no path or command line can encode).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from .errors import InvalidRequest
@@ -22,6 +24,7 @@ MAX_JSON_DEPTH = 32
 # int() sees at most 19 digits, leading zeros dropped (it refuses over 4300, zeros counted).
 # \Z: "$" would accept a trailing newline.
 DIGITS = re.compile(r"\A0*(?P<digits>[0-9]{1,19})\Z")
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def parse_number(text: str, what: str) -> int:
@@ -49,7 +52,7 @@ def check_number(value: Any, what: str) -> int:
 
 
 def load_json(text: str | bytes, what: str) -> Any:
-    """Parse a client's JSON document; ``InvalidRequest`` if invalid or nested too deep."""
+    """Parse a client's JSON document; ``InvalidRequest`` if invalid, too deep or not Unicode."""
     try:
         value = json.loads(text)
     except RecursionError:  # json's own limit (the interpreter's), far beyond ours
@@ -58,7 +61,24 @@ def load_json(text: str | bytes, what: str) -> Any:
         raise InvalidRequest(f"{what} is not valid JSON") from None
     if nesting(value) > MAX_JSON_DEPTH:
         raise InvalidRequest(f"{what} is nested deeper than {MAX_JSON_DEPTH} levels")
+    if any(SURROGATE.search(string) for string in strings(value)):
+        # JSON's "\ud800" escapes can spell them; paths, tmux and logs cannot encode them.
+        raise InvalidRequest(f"{what} holds a lone surrogate (U+D800-U+DFFF): not Unicode text")
     return value
+
+
+def strings(value: Any) -> Iterator[str]:
+    """Every string in a parsed JSON value, object keys included."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            yield node
+        elif isinstance(node, dict):
+            stack.extend(node)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
 
 
 def nesting(value: Any) -> int:

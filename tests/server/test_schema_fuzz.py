@@ -10,6 +10,7 @@ stop, fuzzed before connect, ends it: connect meets a completed session, 409).
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import urllib.error
 import urllib.request
@@ -64,6 +65,9 @@ def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterProcess
     finally:
         process.stop()
         tmux.kill()
+        # tmux leaves its socket file behind when killed.
+        tmpdir = Path(os.environ.get("TMUX_TMPDIR", "/tmp"))
+        (tmpdir / f"tmux-{os.geteuid()}" / str(tmux.socket_name)).unlink(missing_ok=True)
 
 
 @schema.auth()

@@ -191,8 +191,10 @@ class Channel:
 class JupyterProcess:
     """A real ``jupyter server`` (or ``lab``) in its own process, on 127.0.0.1 with a token."""
 
-    def __init__(self, tmp_path: Path, *args: str, app: str = "server") -> None:
-        self.token = secrets.token_hex(16)
+    def __init__(
+        self, tmp_path: Path, *args: str, app: str = "server", token: str | None = None
+    ) -> None:
+        self.token = token or secrets.token_hex(16)
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]

@@ -20,6 +20,8 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
+from ..core.errors import InvalidRequest
+from ..core.inputs import load_json
 from .handlers import AUTH_RESOURCE
 from .logstreams import LogStreams
 from .poller import Poller
@@ -208,9 +210,9 @@ def parse_frame(message: str | bytes) -> tuple[dict[str, Any] | None, str]:
     if len(message) > MAX_CLIENT_FRAME:
         return None, f"frame too large ({len(message)} characters; at most {MAX_CLIENT_FRAME})"
     try:
-        frame = json.loads(message)
-    except ValueError:
-        return None, "frame is not valid JSON"
+        frame = load_json(message, "frame")
+    except InvalidRequest as error:
+        return None, str(error)
     if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
         return None, "frame must be a JSON object with a string 'type'"
     return frame, ""

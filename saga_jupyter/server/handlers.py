@@ -21,6 +21,7 @@ from ..core.errors import (
     TooManySessions,
 )
 from ..core.info import STATUSES, SessionInfo, iso
+from ..core.inputs import load_json, parse_number
 from ..core.launch import launch, parse_launch
 from ..core.names import parse_name
 from ..core.tailer import read_range
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 AUTH_RESOURCE = "saga"
 LOG_CHUNK = 1 << 20
+LOG_CONTENT_TYPE = "text/plain; charset=utf-8"
 # The one place domain errors become HTTP: (status, short error).
 ERRORS: dict[type[SagaError], tuple[int, str]] = {
     SessionNotFound: (404, "Session not found"),
@@ -99,7 +101,18 @@ class SagaHandler(APIHandler):
             short = message = responses.get(status_code, "Error")
         self.set_status(status_code)
         self.set_header("Content-Type", "application/json")
+        if status_code == 405:  # RFC 9110: a 405 says which methods the resource has
+            self.set_header("Allow", ", ".join(self.allowed_methods()))
         self.finish(json.dumps({"error": short, "message": message, **body}))
+
+    @classmethod
+    def allowed_methods(cls) -> list[str]:
+        """The HTTP methods this handler implements (tornado's defaults answer 405)."""
+        return [
+            method
+            for method in cls.SUPPORTED_METHODS
+            if getattr(cls, method.lower()) is not getattr(web.RequestHandler, method.lower())
+        ]
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         """Domain errors are answers, not server faults: no traceback for them."""
@@ -139,10 +152,7 @@ class SessionsHandler(SagaHandler):
     async def post(self) -> None:
         """Validate the body, start the worker, answer 201 with its SessionInfo."""
         self.require_control()
-        try:
-            body = json.loads(self.request.body or b"null")
-        except ValueError:
-            raise InvalidRequest("the body is not valid JSON") from None
+        body = load_json(self.request.body or b"null", "the body")
         root = self.settings.get("server_root_dir")
         request = await asyncio.to_thread(parse_launch, body, Path(root) if root else None)
         app = self.app
@@ -239,7 +249,7 @@ class LogHandler(SagaHandler):
             raise web.HTTPError(404, f"{name} has no output file", reason="No output") from None
         position = offset or 0
         end = size if length is None else min(size, position + length)
-        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.set_header("Content-Type", LOG_CONTENT_TYPE)  # sent with the first flush
         self.set_header("X-Log-Offset", str(position))
         self.set_header("X-Log-Size", str(size))
         while data and position < end:
@@ -249,12 +259,9 @@ class LogHandler(SagaHandler):
             if position < end:
                 chunk = min(LOG_CHUNK, end - position)
                 data, _ = await asyncio.to_thread(read_range, path, position, chunk)
-        self.finish()
+        # APIHandler.finish sets the type: application/json unless told, for an empty body too.
+        self.finish(set_content_type=LOG_CONTENT_TYPE)
 
     def _int_argument(self, name: str) -> int | None:
-        value = self.get_query_argument(name, None)
-        if value is None:
-            return None
-        if not value.isdigit():
-            raise InvalidRequest(f"{name} must be a non-negative integer, not {value[:40]!r}")
-        return int(value)
+        value = self.get_query_argument(name, None, strip=False)  # " 1" is not ASCII digits
+        return None if value is None else parse_number(value, name)

@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..core.dirwatch import MEMBERSHIP_EVENTS, DirectoryWatch
-from ..core.errors import InvalidSessionName
+from ..core.errors import InvalidRequest, InvalidSessionName
+from ..core.inputs import check_number
 from ..core.names import OUTPUT_SUFFIX, output_path, parse_name
 from ..core.tailer import MAX_CHAR_BYTES, Chunk, Tailer
 
@@ -149,10 +150,10 @@ class LogStreams:
     def _refusal(self, name: Any, offset: Any) -> str | None:
         try:
             parse_name(name)
-        except InvalidSessionName as error:
+            if offset is not None:
+                check_number(offset, "offset")
+        except (InvalidSessionName, InvalidRequest) as error:
             return str(error)
-        if offset is not None and (type(offset) is not int or offset < 0):
-            return "offset must be a non-negative integer"
         if self.is_completed(name) is None:
             return f"no SAGA session named {name}"
         return None

@@ -19,6 +19,7 @@ from typing import Any
 
 from libtmux.server import Server
 
+from saga_jupyter.core.dirwatch import watch_kind
 from saga_jupyter.core.tailer import Tailer
 
 
@@ -78,6 +79,26 @@ def wait_until(condition: Callable[[], Any], timeout: float = 5.0, interval: flo
         time.sleep(interval)
 
 
+# The threads an engine runs with each kind of directory watch (core/dirwatch.py); ``None``:
+# not all named by us (watchdog's native observer on Linux has a thread of its own inside).
+ENGINE_THREADS: dict[str, set[str] | None] = {
+    "inotify": {"saga-engine", "saga-dirwatch"},
+    "polling": {"saga-engine", "saga-dirwatch", "saga-dirwatch-events"},
+    "native": None,
+}
+
+
+def is_engine_threads(names: set[str]) -> bool:
+    """Whether ``names`` are the threads of one engine and its watch, as the kind in force has."""
+    expected = ENGINE_THREADS[watch_kind()]
+    return "saga-engine" in names if expected is None else names == expected
+
+
+def inotify_watches(count: int) -> int:
+    """How many inotify watches ``count`` directory watches make (polling makes none)."""
+    return 0 if watch_kind() == "polling" else count
+
+
 def own_threads() -> set[threading.Thread]:
     """Threads but the event loop's executor pool.
 
@@ -87,7 +108,10 @@ def own_threads() -> set[threading.Thread]:
 
 
 def inotify_watches_on(directory: Path) -> int:
-    """How many inotify watches of this process are on ``directory`` (from /proc fdinfo)."""
+    """How many inotify watches of this process are on ``directory`` (from /proc fdinfo).
+
+    Only the inotify kinds of watch make them: with another, the count is that of inotify's.
+    """
     inode = f"ino:{directory.stat().st_ino:x} "
     count = 0
     for fdinfo in Path("/proc/self/fdinfo").iterdir():

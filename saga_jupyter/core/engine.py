@@ -137,6 +137,11 @@ class Engine:
         return min(self._users.values(), default=self.default_interval)
 
     @property
+    def watching(self) -> bool:
+        """Whether the output directory is being watched right now."""
+        return self.running and self._watch.watching
+
+    @property
     def running(self) -> bool:
         """Whether the thread runs (someone uses the engine)."""
         return self._thread is not None and self._thread.is_alive()

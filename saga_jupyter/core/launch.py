@@ -75,7 +75,10 @@ def _directory(value: Any, root_dir: Path | None) -> Path | None:
         return None
     if not isinstance(value, str) or not value or "\0" in value:
         raise InvalidRequest("cwd must be a directory path")
-    path = Path(value).expanduser()
+    try:
+        path = Path(value).expanduser()
+    except RuntimeError:  # "~user" of no such user
+        raise InvalidRequest(f"cwd is not a directory: {value[:200]}") from None
     if not path.is_absolute() and root_dir is not None:
         path = root_dir / path
     if not path.is_dir():

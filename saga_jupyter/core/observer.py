@@ -63,6 +63,7 @@ class ObserverWatch(FileSystemEventHandler):
             if self._observer is None:
                 self._loop = loop
                 self._observer = make_observer(self.kind)
+                self._observer.name = "saga-dirwatch"
                 self._observer.daemon = True
                 self._observer.start()
         return True
@@ -94,6 +95,8 @@ class ObserverWatch(FileSystemEventHandler):
                 logger.warning("cannot watch %s: %s", self.directory, error)
                 return changed
             self._inode = inode
+            for emitter in observer.emitters:  # named for what they are, in thread listings
+                emitter.name = "saga-dirwatch-events"
             logger.info("output directory watch opened: %s (%s)", self.directory, self.kind)
             return True
 
@@ -104,8 +107,10 @@ class ObserverWatch(FileSystemEventHandler):
             self._watch = self._inode = None
             self._loop = None
         if observer is not None:
+            emitters = list(observer.emitters)  # stop() lets them go without waiting for them
             observer.stop()
-            observer.join(timeout=5)
+            for thread in (observer, *emitters):
+                thread.join(timeout=5)
 
     def dispatch(self, event: FileSystemEvent) -> None:
         """On the observer's thread: tell about the event of each file it names."""

@@ -10,12 +10,12 @@ import pytest
 from libtmux.server import Server
 
 import saga_jupyter as saga
+from saga_jupyter.core.engine import engine_for
 from saga_jupyter.core.errors import InvalidSessionName, SessionNotFound
 from saga_jupyter.core.settings import DEFAULT_OUTPUT_DIR, resolve
 from saga_jupyter.core.store import MetadataStore, SessionRecord
 from tests.helpers import (
     holds_open,
-    inotify_watches_on,
     kill_worker,
     own_threads,
     read_bytes_of_this_process,
@@ -224,7 +224,8 @@ async def test_follow_sees_a_late_file_and_a_truncation(
     try:
         first = asyncio.ensure_future(anext(stream))
         # Waiting on a file that does not exist yet: its directory watch is in place.
-        await wait_for(lambda: inotify_watches_on(output_dir) > 0)
+        engine = engine_for(resolve(output_dir, sessions["tmux_socket_name"]))
+        await wait_for(lambda: engine.watching)
         path.write_text("first file with a long line\n")
         assert await asyncio.wait_for(first, 5) == "first file with a long line\n"
         path.write_text("short\n")  # truncated and rewritten

@@ -9,7 +9,8 @@ from typing import Any
 from jupyter_client.manager import start_new_kernel
 from libtmux.server import Server
 
-from tests.helpers import start_worker
+from saga_jupyter.core.dirwatch import watch_kind
+from tests.helpers import inotify_watches, is_engine_threads, start_worker
 
 NAMES = [f"saga__engine__story-{index}__{index}" for index in range(10)]
 
@@ -79,10 +80,12 @@ def test_a_dashboard_and_ten_viewers_run_on_one_engine(server: Server, output_di
         run(client, f"settings = {settings!r}\nnames = {NAMES!r}\nmade = []")
         before = run(client, "print(json.dumps(before))")
         first = run(client, CELL)
-        # One thread scanning and reading, one reading the directory's events; one inotify.
-        assert first["saga"] == ["saga-dirwatch", "saga-engine"]
-        assert first["threads"] - before["threads"] == 2
-        assert first["inotify"] - before["inotify"] == 1
+        # One thread scanning and reading, one reading the directory's events; one inotify
+        # (as the kind of watch in force makes them: watchdog's observers have more).
+        assert is_engine_threads(set(first["saga"]))
+        if watch_kind() != "native":  # on Linux watchdog's native observer runs a fourth
+            assert first["threads"] - before["threads"] <= 3
+        assert first["inotify"] - before["inotify"] == inotify_watches(1)
         again = run(client, CELL)  # the cell re-run: nothing more runs
         assert again == first
         assert run(client, CLOSE) == before

@@ -15,7 +15,14 @@ from saga_jupyter.core.info import SessionInfo
 from saga_jupyter.core.settings import resolve
 from saga_jupyter.core.store import MetadataStore, SessionRecord
 from saga_jupyter.widgets.table import ESM, SessionTable, format_duration, render_rows
-from tests.helpers import inotify_watches_on, kill_worker, own_threads, start_worker, wait_until
+from tests.helpers import (
+    inotify_watches,
+    inotify_watches_on,
+    kill_worker,
+    own_threads,
+    start_worker,
+    wait_until,
+)
 
 NAME = "saga__auth__login__1"
 NOW = 1_800_000_000.0
@@ -199,7 +206,7 @@ def test_close_leaves_no_thread_or_watch(server: Server, output_dir: Path) -> No
     table = SessionTable(output_dir=output_dir, tmux_socket_name=server.socket_name, interval=0.1)
     assert table.engine.running
     assert any(t.name == "saga-engine" for t in own_threads() - before)
-    assert inotify_watches_on(output_dir) == 1
+    assert inotify_watches_on(output_dir) == inotify_watches(1)
     table.close()
     assert not table.engine.running
     assert own_threads() == before

@@ -102,11 +102,16 @@ class Engine:
         # Reentrant: a listener may call refresh(). Held while scanning and notifying, so that
         # listeners see lists in the order they were scanned.
         self._lock = threading.RLock()
+        # The followers. Never held while calling out: a widget holding its own lock may add a
+        # follower while a listener call holds self._lock and waits for that widget's lock.
+        self._followers_lock = threading.Lock()
         self._changes: list[Listener] = []
         self._scans: list[Listener] = []
         self._followers: dict[str, list[Follower]] = {}  # by file name
         self._leases: dict[Follower, Lease] = {}  # each follower's hold on the engine
         self._reading: Follower | None = None  # the one being read on the engine's thread
+        self._added: dict[Follower, int] = {}  # each follower: how many scans had begun
+        self._scans_begun = 0
         self._users: dict[int, float] = {}  # each lease's interval
         self._users_lock = threading.Lock()
         self._watch: DirectoryWatch
@@ -205,6 +210,8 @@ class Engine:
     def refresh(self, *, always: bool = False) -> list[SessionInfo]:
         """Scan now, in the caller's thread; tell listeners if it changed (or ``always``)."""
         with self._lock:
+            self._scans_begun += 1
+            scan = self._scans_begun
             sessions = self.discovery.scan()
             error = self.discovery.tmux_error
             changed = not self._scanned or (sessions, error) != (self.sessions, self.tmux_error)
@@ -216,7 +223,7 @@ class Engine:
                     listener(sessions)
                 except Exception:  # one widget's bug must not stop the others or the thread
                     logger.exception("engine listener failed")
-            self._mark_ended()
+            self._mark_ended(scan)
             return sessions
 
     def find(self, name: str) -> SessionInfo | None:
@@ -241,11 +248,12 @@ class Engine:
         seen) until it ends or is closed.
         """
         lease = self.use(interval)
-        with self._lock:
+        with self._followers_lock:
             if follower.closed:  # closed before it started
                 lease.close()
                 return
             self._leases[follower] = lease
+            self._added[follower] = self._scans_begun
             self._followers.setdefault(follower.filename, []).append(follower)
             follower.forget = self._forget
             self._scan_soon = True  # it ends on a scan made after it started
@@ -257,11 +265,12 @@ class Engine:
         A follower being read right now keeps its file until that read is done: the engine's
         thread closes it then (a descriptor closed under a read could be reused by another).
         """
-        with self._lock:
+        with self._followers_lock:
             follower.closed = True
             lease = self._leases.pop(follower, None)
             if lease is None:
                 return  # forgotten already
+            del self._added[follower]
             followers = self._followers[follower.filename]
             followers.remove(follower)
             if not followers:
@@ -273,7 +282,7 @@ class Engine:
 
     def poke(self) -> None:
         """Read for every follower and scan now, on the engine's thread."""
-        with self._lock:
+        with self._followers_lock:
             self._scan_soon = True
             for followers in self._followers.values():
                 for follower in followers:
@@ -283,26 +292,29 @@ class Engine:
     def _wants_writes(self) -> bool:
         return bool(self._followers)
 
-    def _mark_ended(self) -> None:
-        """Tell followers whether their session has ended, as this scan found it.
+    def _mark_ended(self, scan: int) -> None:
+        """Tell followers added before scan number ``scan`` began whether their session ended.
 
-        Every follower here was added before the scan began (both hold the lock), so a session
-        launched just before its follower is seen running.
+        One added during the scan waits for the next: its session may have been launched
+        after this scan asked tmux.
         """
         if self.tmux_error is not None:
             return  # not knowing is not having ended
-        for followers in self._followers.values():
-            for follower in followers:
-                follower.ended = has_ended(self.by_name.get(follower.name))
+        with self._followers_lock:
+            for followers in self._followers.values():
+                for follower in followers:
+                    if self._added[follower] < scan:
+                        follower.ended = has_ended(self.by_name.get(follower.name))
 
     # -- the thread
 
     def _on_file_event(self, filename: str, event_type: str) -> None:
         # On the watch's thread: mark, and wake the engine's.
-        followers = self._followers.get(filename)
-        if followers:
+        with self._followers_lock:
+            followers = self._followers.get(filename, ())
             for follower in followers:
                 follower.written = True
+        if followers:
             self._wake.set()
         if event_type in MEMBERSHIP_EVENTS and name_from_output_file(filename) is not None:
             self._scan_soon = True
@@ -330,15 +342,15 @@ class Engine:
                 logger.exception("engine of %s failed; going on", self.settings.output_dir)
 
     def _next_read(self) -> float:
-        with self._lock:
+        with self._followers_lock:
             return min((f.due() for fs in self._followers.values() for f in fs), default=inf)
 
     def _read_due(self) -> None:
         now = time.monotonic()
-        with self._lock:
+        with self._followers_lock:
             followers = [f for fs in self._followers.values() for f in fs if f.due() <= now]
         for follower in followers:
-            with self._lock:
+            with self._followers_lock:
                 if follower not in self._leases:
                     continue  # closed meanwhile
                 self._reading = follower
@@ -346,7 +358,7 @@ class Engine:
                 follower.pump()
             except Exception:  # a bad read must not end the others: try again later
                 logger.exception("following %s failed", follower.name)
-            with self._lock:
+            with self._followers_lock:
                 self._reading = None
                 forgotten = follower not in self._leases
             if forgotten:  # closed during the read: its file was left to us

@@ -13,7 +13,8 @@ r"""Terminal output as HTML lines: what a terminal would show, safe to put in a 
 - every character of the text is HTML-escaped: the only markup is the spans made here.
 
 A sequence or a line cut by a chunk boundary is completed by the next chunk. Each line carries
-the byte offset where it starts in the file, so a viewer can read what came before it.
+the byte offset where it starts in the file, so a viewer can read what came before it. Styles
+and their markup are in :mod:`.sgr`.
 
 >>> render("\x1b[1;31mfail\x1b[0m <b>\r") == [Line('<span class="sj-f1 sj-bold">fail</span> &lt;b&gt;', 'fail <b>', 0)]
 True
@@ -25,15 +26,11 @@ import html
 import re
 from typing import NamedTuple
 
+from .sgr import DEFAULT, Style, number, open_tag, style_after
+
 MAX_LINE_CHARS = 4096  # longer lines wrap, as in a terminal: bounds what one update re-sends
 MAX_HELD_CHARS = 4096  # an escape sequence left open longer than this is garbage, not held
 TAB_WIDTH = 8
-
-BOLD, DIM, ITALIC, UNDERLINE, INVERSE, STRIKE = 1, 2, 4, 8, 16, 32
-FLAG_CLASSES = ((BOLD, "sj-bold"), (DIM, "sj-dim"), (ITALIC, "sj-italic"),
-                (UNDERLINE, "sj-underline"), (STRIKE, "sj-strike"))  # fmt: skip
-SGR_SET = {1: BOLD, 2: DIM, 3: ITALIC, 4: UNDERLINE, 21: UNDERLINE, 7: INVERSE, 9: STRIKE}
-SGR_CLEAR = {22: BOLD | DIM, 23: ITALIC, 24: UNDERLINE, 27: INVERSE, 29: STRIKE}
 
 # An escape sequence, possibly cut short by the end of the text (its closing group is then
 # missing), or one C0/C1 control character but newline (runs of text are split at newlines:
@@ -49,16 +46,6 @@ TOKEN = re.compile(
     r"|[\x00-\x09\x0b-\x1a\x1c-\x1f\x7f-\x9f]"
 )
 
-Color = int | str | None  # a palette index 0-15, a "#rrggbb", or the default colour
-
-
-class Style(NamedTuple):
-    """The SGR state text is written in."""
-
-    fg: Color = None
-    bg: Color = None
-    flags: int = 0
-
 
 class Line(NamedTuple):
     """One rendered line: its HTML, its plain text, and the byte offset where it starts."""
@@ -68,11 +55,7 @@ class Line(NamedTuple):
     start: int
 
 
-DEFAULT = Style()
 Segment = tuple[Style, str]
-# Logs repeat a handful of colour changes: each (style, parameters) pair is parsed once.
-SGR_CACHE_SIZE = 4096
-_SGR_CACHE: dict[tuple[Style, str], Style] = {}
 
 
 class AnsiRenderer:
@@ -238,15 +221,9 @@ class AnsiRenderer:
         if params[:1] in ("<", "=", ">", "?"):
             return  # private modes (cursor visibility, ...): nothing to show
         if final == "m":
-            key = (self._style, params)
-            style = _SGR_CACHE.get(key)
-            if style is None:
-                if len(_SGR_CACHE) >= SGR_CACHE_SIZE:
-                    _SGR_CACHE.clear()
-                style = _SGR_CACHE[key] = apply_sgr(*key)
-            self._style = style
+            self._style = style_after(self._style, params)
         elif final == "K":
-            mode = _number(params, 0)
+            mode = number(params, 0)
             if mode == 0:
                 self._splice(self._cursor, self._length, None)
             elif mode == 1:
@@ -254,129 +231,13 @@ class AnsiRenderer:
             elif mode == 2:
                 self._segments, self._length = [], 0
         elif final == "G":
-            self._cursor = min(max(_number(params, 1), 1) - 1, self.max_line_chars)
+            self._cursor = min(max(number(params, 1), 1) - 1, self.max_line_chars)
 
 
 def render(text: str) -> list[Line]:
     """Render a whole text (its last line too, newline or not) at once."""
     renderer = AnsiRenderer()
     return renderer.feed(text) + renderer.flush()
-
-
-def apply_sgr(style: Style, params: str) -> Style:
-    """The style after ``ESC[<params>m``.
-
-    >>> apply_sgr(Style(), "1;38;5;208")
-    Style(fg='#ff8700', bg=None, flags=1)
-    """
-    fg, bg, flags = style
-    # "38:2::r:g:b" (ITU form) and "38;2;r;g;b" (the common one) read alike.
-    fields = params.split(";")
-    index = 0
-    while index < len(fields):
-        field = fields[index]
-        index += 1
-        if ":" in field:
-            parts = field.split(":")
-            code = _number(parts[0], 0)
-            if code in (38, 48):
-                color = _extended_color(parts[1:], colon=True)
-                fg, bg = (color, bg) if code == 38 else (fg, color)
-            elif code == 4:
-                flags = flags & ~UNDERLINE if parts[1:2] == ["0"] else flags | UNDERLINE
-            continue
-        code = _number(field, 0)
-        if code == 0:
-            fg, bg, flags = None, None, 0
-        elif code in SGR_SET:
-            flags |= SGR_SET[code]
-        elif code in SGR_CLEAR:
-            flags &= ~SGR_CLEAR[code]
-        elif 30 <= code <= 37 or 90 <= code <= 97:
-            fg = code - 30 if code < 90 else code - 82
-        elif 40 <= code <= 47 or 100 <= code <= 107:
-            bg = code - 40 if code < 100 else code - 92
-        elif code == 39:
-            fg = None
-        elif code == 49:
-            bg = None
-        elif code in (38, 48):
-            kind = _number(fields[index], 0) if index < len(fields) else 0
-            width = 2 if kind == 5 else 4 if kind == 2 else 1
-            color = _extended_color(fields[index : index + width], colon=False)
-            index += width
-            fg, bg = (color, bg) if code == 38 else (fg, color)
-    return Style(fg, bg, flags)
-
-
-def _extended_color(parts: list[str], colon: bool) -> Color:
-    """``5;n`` (256 colours) or ``2;r;g;b`` (``2:cs:r:g:b`` with colons); ``None`` if bad."""
-    if not parts:
-        return None
-    kind = _number(parts[0], -1)
-    if kind == 5 and len(parts) >= 2:
-        return palette_color(_number(parts[1], -1))
-    if kind == 2:
-        rgb = parts[1:]
-        if colon and len(rgb) >= 4:
-            rgb = rgb[1:]  # the colour-space id
-        if len(rgb) >= 3:
-            values = [_number(value, -1) for value in rgb[:3]]
-            if all(0 <= value <= 255 for value in values):
-                return "#{:02x}{:02x}{:02x}".format(*values)
-    return None
-
-
-def palette_color(index: int) -> Color:
-    """A 256-colour index: 0-15 stay palette indexes (themed); the rest become ``#rrggbb``."""
-    if 0 <= index < 16:
-        return index
-    if 16 <= index < 232:
-        index -= 16
-        cube = (index // 36, index // 6 % 6, index % 6)
-        return "#{:02x}{:02x}{:02x}".format(
-            *(0 if level == 0 else 55 + 40 * level for level in cube)
-        )
-    if 232 <= index < 256:
-        grey = 8 + 10 * (index - 232)
-        return f"#{grey:02x}{grey:02x}{grey:02x}"
-    return None
-
-
-_OPEN_TAGS: dict[Style, str] = {}
-
-
-def open_tag(style: Style) -> str:
-    """The ``<span ...>`` for a style (``""`` for the default style)."""
-    tag = _OPEN_TAGS.get(style)
-    if tag is None:
-        tag = _OPEN_TAGS[style] = _make_open_tag(style)
-    return tag
-
-
-def _make_open_tag(style: Style) -> str:
-    fg, bg, flags = style
-    classes: list[str] = []
-    styles: list[str] = []
-    if flags & INVERSE:
-        # A default colour swapped in is the theme's other default: a class, not a value.
-        fg, bg = bg, fg
-        if fg is None:
-            classes.append("sj-f-inverse")
-        if bg is None:
-            classes.append("sj-b-inverse")
-    for value, prefix, css in ((fg, "sj-f", "color"), (bg, "sj-b", "background-color")):
-        if isinstance(value, int):
-            classes.append(f"{prefix}{value}")
-        elif value is not None:
-            styles.append(f"{css}:{value}")
-    classes.extend(name for flag, name in FLAG_CLASSES if flags & flag)
-    if not classes and not styles:
-        return ""
-    attributes = f' class="{" ".join(classes)}"' if classes else ""
-    if styles:
-        attributes += f' style="{";".join(styles)}"'
-    return f"<span{attributes}>"
 
 
 def _line(segments: list[Segment], start: int) -> Line:
@@ -400,10 +261,6 @@ def _is_cut(match: re.Match[str]) -> bool:
     if match.group()[1:2] in ("]", "P", "X", "^", "_"):
         return match.group("st") is None
     return match.group("esc") is None
-
-
-def _number(text: str, default: int) -> int:
-    return int(text) if text.isdigit() else default
 
 
 def _byte_length(text: str) -> int:

@@ -7,16 +7,8 @@ import re
 
 import pytest
 
-from saga_jupyter.widgets.ansi import (
-    BOLD,
-    UNDERLINE,
-    AnsiRenderer,
-    Line,
-    Style,
-    apply_sgr,
-    palette_color,
-    render,
-)
+from saga_jupyter.widgets.ansi import AnsiRenderer, Line, render
+from saga_jupyter.widgets.sgr import BOLD, UNDERLINE, Style, apply_sgr, palette_color
 
 # The only markup ansi.py may produce: spans with our classes and #rrggbb colours, and text
 # holding no '<', '>' or unescaped '&'.

@@ -12,9 +12,10 @@ r"""Terminal output as HTML lines: what a terminal would show, safe to put in a 
   ...) is dropped;
 - every character of the text is HTML-escaped: the only markup is the spans made here.
 
-A sequence or a line cut by a chunk boundary is completed by the next chunk. Each line carries
-the byte offset where it starts in the file, so a viewer can read what came before it. Styles
-and their markup are in :mod:`.sgr`.
+A sequence or a line cut by a chunk boundary is completed by the next chunk, so the same text
+renders the same however it is split (a sequence longer than ``MAX_HELD_CHARS`` is dropped
+whole). Each line carries the byte offset where it starts in the file, so a viewer can read
+what came before it. Styles and their markup are in :mod:`.sgr`.
 
 >>> render("\x1b[1;31mfail\x1b[0m <b>\r") == [Line('<span class="sj-f1 sj-bold">fail</span> &lt;b&gt;', 'fail <b>', 0)]
 True
@@ -29,7 +30,9 @@ from typing import NamedTuple
 from .sgr import DEFAULT, Style, number, open_tag, style_after
 
 MAX_LINE_CHARS = 4096  # longer lines wrap, as in a terminal: bounds what one update re-sends
-MAX_HELD_CHARS = 4096  # an escape sequence left open longer than this is garbage, not held
+# An escape sequence longer than this is dropped whole, whatever it says, and is never held
+# whole for the next chunk: the same text renders the same however reads split it.
+MAX_HELD_CHARS = 4096
 TAB_WIDTH = 8
 
 # An escape sequence, possibly cut short by the end of the text (its closing group is then
@@ -107,11 +110,16 @@ class AnsiRenderer:
             token = match[0]
             if token[0] != "\x1b":
                 self._control(token)
-            elif position_after == len(text) and _is_cut(match) and len(token) <= MAX_HELD_CHARS:
-                self._held = token  # the rest of it comes with the next chunk
-                text = text[:start]
-                break
-            else:
+            elif position_after == len(text) and _is_cut(match):
+                if len(token) <= MAX_HELD_CHARS:
+                    self._held = token  # the rest of it comes with the next chunk
+                    text = text[:start]
+                    break
+                # Too long to hold, and dropped however it ends: hold a stand-in instead. Its
+                # characters stand for no bytes (the sequence's are counted in this text).
+                self._held = _stand_in(match)
+                self._offset -= len(self._held)
+            elif len(token) <= MAX_HELD_CHARS:
                 params, inter, final = match.group("params", "inter", "final")
                 if final is not None and not inter:
                     self._csi(params, final)
@@ -130,6 +138,8 @@ class AnsiRenderer:
 
     def flush(self) -> list[Line]:
         """End of input: the open line becomes a complete line (an open sequence is dropped)."""
+        # The dropped sequence's bytes (for a stand-in: those it took off the offset).
+        self._offset += _byte_length(self._held)
         self._held = ""
         if not self._segments:
             return []
@@ -194,8 +204,16 @@ class AnsiRenderer:
                 kept.append((style, text[max(0, end - left) :]))
         if not placed:
             kept.append(segment)  # type: ignore[arg-type]
-        self._segments = [item for item in kept if item[1]]
-        self._length = sum(len(text) for _, text in self._segments)
+        # Neighbours of one style are joined: the spans of a line do not depend on how the
+        # writes that made it were split.
+        segments: list[Segment] = []
+        for style, text in kept:
+            if segments and segments[-1][0] == style:
+                segments[-1] = (style, segments[-1][1] + text)
+            elif text:
+                segments.append((style, text))
+        self._segments = segments
+        self._length = sum(len(text) for _, text in segments)
 
     def _control(self, char: str) -> None:
         if char == "\r":
@@ -261,6 +279,19 @@ def _is_cut(match: re.Match[str]) -> bool:
     if match.group()[1:2] in ("]", "P", "X", "^", "_"):
         return match.group("st") is None
     return match.group("esc") is None
+
+
+def _stand_in(match: re.Match[str]) -> str:
+    """A short sequence that the rest of an over-long one continues alike, and never applied.
+
+    Only a CSI sequence is ever applied, and not a private mode (``?``) nor one with an
+    intermediate byte: the stand-in for a CSI one is one of those.
+    """
+    if match.group("params") is not None:
+        return "\x1b[ " if match.group("inter") else "\x1b[?"
+    if match.group()[1:2] in ("]", "P", "X", "^", "_"):
+        return match.group()[:2]
+    return "\x1b "  # intermediate bytes: only they make another ESC sequence long
 
 
 def _byte_length(text: str) -> int:

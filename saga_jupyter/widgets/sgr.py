@@ -14,8 +14,13 @@ FLAG_CLASSES = ((BOLD, "sj-bold"), (DIM, "sj-dim"), (ITALIC, "sj-italic"),
                 (UNDERLINE, "sj-underline"), (STRIKE, "sj-strike"))  # fmt: skip
 SGR_SET = {1: BOLD, 2: DIM, 3: ITALIC, 4: UNDERLINE, 21: UNDERLINE, 7: INVERSE, 9: STRIKE}
 SGR_CLEAR = {22: BOLD | DIM, 23: ITALIC, 24: UNDERLINE, 27: INVERSE, 29: STRIKE}
-# Logs repeat a handful of colour changes: each (style, parameters) pair is parsed once.
+# Logs repeat a handful of colour changes and styles: each is worked out once, but truecolor
+# makes the kinds unbounded, so a cache that fills up starts again.
 CACHE_SIZE = 4096
+# A parameter has at most this many digits that count: any more only say "too big" (and
+# int() refuses thousands of digits).
+MAX_DIGITS = 9
+TOO_BIG: int = 10**MAX_DIGITS
 
 Color = int | str | None  # a palette index 0-15, a "#rrggbb", or the default colour
 
@@ -128,6 +133,8 @@ def open_tag(style: Style) -> str:
     """The ``<span ...>`` for a style (``""`` for the default style)."""
     tag = _OPEN_TAGS.get(style)
     if tag is None:
+        if len(_OPEN_TAGS) >= CACHE_SIZE:
+            _OPEN_TAGS.clear()
         tag = _OPEN_TAGS[style] = _make_open_tag(style)
     return tag
 
@@ -158,5 +165,14 @@ def _make_open_tag(style: Style) -> str:
 
 
 def number(text: str, default: int) -> int:
-    """A parameter's value, or ``default``."""
-    return int(text) if text.isdigit() else default
+    """A parameter's value (ASCII digits), or ``default``; a huge one is just too big.
+
+    >>> number("0031", 0), number("", 0), number("²", 0), number("9" * 5000, 0) > 10**8
+    (31, 0, 0, True)
+    """
+    if not (text.isascii() and text.isdigit()):
+        return default
+    digits = text.lstrip("0")
+    if len(digits) > MAX_DIGITS:
+        return TOO_BIG
+    return int(digits or "0")

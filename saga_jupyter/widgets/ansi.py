@@ -12,8 +12,10 @@ r"""Terminal output as HTML lines: what a terminal would show, safe to put in a 
   ...) is dropped;
 - every character of the text is HTML-escaped: the only markup is the spans made here.
 
-A sequence or a line cut by a chunk boundary is completed by the next chunk. Each line carries
-the byte offset where it starts in the file, so a viewer can read what came before it.
+A sequence or a line cut by a chunk boundary is completed by the next chunk, so the same text
+renders the same however it is split (a sequence longer than ``MAX_HELD_CHARS`` is dropped
+whole). Each line carries the byte offset where it starts in the file, so a viewer can read
+what came before it. Styles and their markup are in :mod:`.sgr`.
 
 >>> render("\x1b[1;31mfail\x1b[0m <b>\r") == [Line('<span class="sj-f1 sj-bold">fail</span> &lt;b&gt;', 'fail <b>', 0)]
 True
@@ -25,15 +27,13 @@ import html
 import re
 from typing import NamedTuple
 
-MAX_LINE_CHARS = 4096  # longer lines wrap, as in a terminal: bounds what one update re-sends
-MAX_HELD_CHARS = 4096  # an escape sequence left open longer than this is garbage, not held
-TAB_WIDTH = 8
+from .sgr import DEFAULT, Style, number, open_tag, style_after
 
-BOLD, DIM, ITALIC, UNDERLINE, INVERSE, STRIKE = 1, 2, 4, 8, 16, 32
-FLAG_CLASSES = ((BOLD, "sj-bold"), (DIM, "sj-dim"), (ITALIC, "sj-italic"),
-                (UNDERLINE, "sj-underline"), (STRIKE, "sj-strike"))  # fmt: skip
-SGR_SET = {1: BOLD, 2: DIM, 3: ITALIC, 4: UNDERLINE, 21: UNDERLINE, 7: INVERSE, 9: STRIKE}
-SGR_CLEAR = {22: BOLD | DIM, 23: ITALIC, 24: UNDERLINE, 27: INVERSE, 29: STRIKE}
+MAX_LINE_CHARS = 4096  # longer lines wrap, as in a terminal: bounds what one update re-sends
+# An escape sequence longer than this is dropped whole, whatever it says, and is never held
+# whole for the next chunk: the same text renders the same however reads split it.
+MAX_HELD_CHARS = 4096
+TAB_WIDTH = 8
 
 # An escape sequence, possibly cut short by the end of the text (its closing group is then
 # missing), or one C0/C1 control character but newline (runs of text are split at newlines:
@@ -49,16 +49,6 @@ TOKEN = re.compile(
     r"|[\x00-\x09\x0b-\x1a\x1c-\x1f\x7f-\x9f]"
 )
 
-Color = int | str | None  # a palette index 0-15, a "#rrggbb", or the default colour
-
-
-class Style(NamedTuple):
-    """The SGR state text is written in."""
-
-    fg: Color = None
-    bg: Color = None
-    flags: int = 0
-
 
 class Line(NamedTuple):
     """One rendered line: its HTML, its plain text, and the byte offset where it starts."""
@@ -68,11 +58,7 @@ class Line(NamedTuple):
     start: int
 
 
-DEFAULT = Style()
 Segment = tuple[Style, str]
-# Logs repeat a handful of colour changes: each (style, parameters) pair is parsed once.
-SGR_CACHE_SIZE = 4096
-_SGR_CACHE: dict[tuple[Style, str], Style] = {}
 
 
 class AnsiRenderer:
@@ -124,11 +110,16 @@ class AnsiRenderer:
             token = match[0]
             if token[0] != "\x1b":
                 self._control(token)
-            elif position_after == len(text) and _is_cut(match) and len(token) <= MAX_HELD_CHARS:
-                self._held = token  # the rest of it comes with the next chunk
-                text = text[:start]
-                break
-            else:
+            elif position_after == len(text) and _is_cut(match):
+                if len(token) <= MAX_HELD_CHARS:
+                    self._held = token  # the rest of it comes with the next chunk
+                    text = text[:start]
+                    break
+                # Too long to hold, and dropped however it ends: hold a stand-in instead. Its
+                # characters stand for no bytes (the sequence's are counted in this text).
+                self._held = _stand_in(match)
+                self._offset -= len(self._held)
+            elif len(token) <= MAX_HELD_CHARS:
                 params, inter, final = match.group("params", "inter", "final")
                 if final is not None and not inter:
                     self._csi(params, final)
@@ -147,6 +138,8 @@ class AnsiRenderer:
 
     def flush(self) -> list[Line]:
         """End of input: the open line becomes a complete line (an open sequence is dropped)."""
+        # The dropped sequence's bytes (for a stand-in: those it took off the offset).
+        self._offset += _byte_length(self._held)
         self._held = ""
         if not self._segments:
             return []
@@ -211,8 +204,16 @@ class AnsiRenderer:
                 kept.append((style, text[max(0, end - left) :]))
         if not placed:
             kept.append(segment)  # type: ignore[arg-type]
-        self._segments = [item for item in kept if item[1]]
-        self._length = sum(len(text) for _, text in self._segments)
+        # Neighbours of one style are joined: the spans of a line do not depend on how the
+        # writes that made it were split.
+        segments: list[Segment] = []
+        for style, text in kept:
+            if segments and segments[-1][0] == style:
+                segments[-1] = (style, segments[-1][1] + text)
+            elif text:
+                segments.append((style, text))
+        self._segments = segments
+        self._length = sum(len(text) for _, text in segments)
 
     def _control(self, char: str) -> None:
         if char == "\r":
@@ -238,15 +239,9 @@ class AnsiRenderer:
         if params[:1] in ("<", "=", ">", "?"):
             return  # private modes (cursor visibility, ...): nothing to show
         if final == "m":
-            key = (self._style, params)
-            style = _SGR_CACHE.get(key)
-            if style is None:
-                if len(_SGR_CACHE) >= SGR_CACHE_SIZE:
-                    _SGR_CACHE.clear()
-                style = _SGR_CACHE[key] = apply_sgr(*key)
-            self._style = style
+            self._style = style_after(self._style, params)
         elif final == "K":
-            mode = _number(params, 0)
+            mode = number(params, 0)
             if mode == 0:
                 self._splice(self._cursor, self._length, None)
             elif mode == 1:
@@ -254,129 +249,13 @@ class AnsiRenderer:
             elif mode == 2:
                 self._segments, self._length = [], 0
         elif final == "G":
-            self._cursor = min(max(_number(params, 1), 1) - 1, self.max_line_chars)
+            self._cursor = min(max(number(params, 1), 1) - 1, self.max_line_chars)
 
 
 def render(text: str) -> list[Line]:
     """Render a whole text (its last line too, newline or not) at once."""
     renderer = AnsiRenderer()
     return renderer.feed(text) + renderer.flush()
-
-
-def apply_sgr(style: Style, params: str) -> Style:
-    """The style after ``ESC[<params>m``.
-
-    >>> apply_sgr(Style(), "1;38;5;208")
-    Style(fg='#ff8700', bg=None, flags=1)
-    """
-    fg, bg, flags = style
-    # "38:2::r:g:b" (ITU form) and "38;2;r;g;b" (the common one) read alike.
-    fields = params.split(";")
-    index = 0
-    while index < len(fields):
-        field = fields[index]
-        index += 1
-        if ":" in field:
-            parts = field.split(":")
-            code = _number(parts[0], 0)
-            if code in (38, 48):
-                color = _extended_color(parts[1:], colon=True)
-                fg, bg = (color, bg) if code == 38 else (fg, color)
-            elif code == 4:
-                flags = flags & ~UNDERLINE if parts[1:2] == ["0"] else flags | UNDERLINE
-            continue
-        code = _number(field, 0)
-        if code == 0:
-            fg, bg, flags = None, None, 0
-        elif code in SGR_SET:
-            flags |= SGR_SET[code]
-        elif code in SGR_CLEAR:
-            flags &= ~SGR_CLEAR[code]
-        elif 30 <= code <= 37 or 90 <= code <= 97:
-            fg = code - 30 if code < 90 else code - 82
-        elif 40 <= code <= 47 or 100 <= code <= 107:
-            bg = code - 40 if code < 100 else code - 92
-        elif code == 39:
-            fg = None
-        elif code == 49:
-            bg = None
-        elif code in (38, 48):
-            kind = _number(fields[index], 0) if index < len(fields) else 0
-            width = 2 if kind == 5 else 4 if kind == 2 else 1
-            color = _extended_color(fields[index : index + width], colon=False)
-            index += width
-            fg, bg = (color, bg) if code == 38 else (fg, color)
-    return Style(fg, bg, flags)
-
-
-def _extended_color(parts: list[str], colon: bool) -> Color:
-    """``5;n`` (256 colours) or ``2;r;g;b`` (``2:cs:r:g:b`` with colons); ``None`` if bad."""
-    if not parts:
-        return None
-    kind = _number(parts[0], -1)
-    if kind == 5 and len(parts) >= 2:
-        return palette_color(_number(parts[1], -1))
-    if kind == 2:
-        rgb = parts[1:]
-        if colon and len(rgb) >= 4:
-            rgb = rgb[1:]  # the colour-space id
-        if len(rgb) >= 3:
-            values = [_number(value, -1) for value in rgb[:3]]
-            if all(0 <= value <= 255 for value in values):
-                return "#{:02x}{:02x}{:02x}".format(*values)
-    return None
-
-
-def palette_color(index: int) -> Color:
-    """A 256-colour index: 0-15 stay palette indexes (themed); the rest become ``#rrggbb``."""
-    if 0 <= index < 16:
-        return index
-    if 16 <= index < 232:
-        index -= 16
-        cube = (index // 36, index // 6 % 6, index % 6)
-        return "#{:02x}{:02x}{:02x}".format(
-            *(0 if level == 0 else 55 + 40 * level for level in cube)
-        )
-    if 232 <= index < 256:
-        grey = 8 + 10 * (index - 232)
-        return f"#{grey:02x}{grey:02x}{grey:02x}"
-    return None
-
-
-_OPEN_TAGS: dict[Style, str] = {}
-
-
-def open_tag(style: Style) -> str:
-    """The ``<span ...>`` for a style (``""`` for the default style)."""
-    tag = _OPEN_TAGS.get(style)
-    if tag is None:
-        tag = _OPEN_TAGS[style] = _make_open_tag(style)
-    return tag
-
-
-def _make_open_tag(style: Style) -> str:
-    fg, bg, flags = style
-    classes: list[str] = []
-    styles: list[str] = []
-    if flags & INVERSE:
-        # A default colour swapped in is the theme's other default: a class, not a value.
-        fg, bg = bg, fg
-        if fg is None:
-            classes.append("sj-f-inverse")
-        if bg is None:
-            classes.append("sj-b-inverse")
-    for value, prefix, css in ((fg, "sj-f", "color"), (bg, "sj-b", "background-color")):
-        if isinstance(value, int):
-            classes.append(f"{prefix}{value}")
-        elif value is not None:
-            styles.append(f"{css}:{value}")
-    classes.extend(name for flag, name in FLAG_CLASSES if flags & flag)
-    if not classes and not styles:
-        return ""
-    attributes = f' class="{" ".join(classes)}"' if classes else ""
-    if styles:
-        attributes += f' style="{";".join(styles)}"'
-    return f"<span{attributes}>"
 
 
 def _line(segments: list[Segment], start: int) -> Line:
@@ -402,8 +281,17 @@ def _is_cut(match: re.Match[str]) -> bool:
     return match.group("esc") is None
 
 
-def _number(text: str, default: int) -> int:
-    return int(text) if text.isdigit() else default
+def _stand_in(match: re.Match[str]) -> str:
+    """A short sequence that the rest of an over-long one continues alike, and never applied.
+
+    Only a CSI sequence is ever applied, and not a private mode (``?``) nor one with an
+    intermediate byte: the stand-in for a CSI one is one of those.
+    """
+    if match.group("params") is not None:
+        return "\x1b[ " if match.group("inter") else "\x1b[?"
+    if match.group()[1:2] in ("]", "P", "X", "^", "_"):
+        return match.group()[:2]
+    return "\x1b "  # intermediate bytes: only they make another ESC sequence long
 
 
 def _byte_length(text: str) -> int:

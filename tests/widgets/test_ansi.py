@@ -7,16 +7,8 @@ import re
 
 import pytest
 
-from saga_jupyter.widgets.ansi import (
-    BOLD,
-    UNDERLINE,
-    AnsiRenderer,
-    Line,
-    Style,
-    apply_sgr,
-    palette_color,
-    render,
-)
+from saga_jupyter.widgets.ansi import MAX_HELD_CHARS, AnsiRenderer, Line, render
+from saga_jupyter.widgets.sgr import BOLD, UNDERLINE, Style, apply_sgr, palette_color
 
 # The only markup ansi.py may produce: spans with our classes and #rrggbb colours, and text
 # holding no '<', '>' or unescaped '&'.
@@ -233,8 +225,24 @@ def test_long_lines_wrap() -> None:
 
 def test_a_runaway_sequence_is_not_held_forever() -> None:
     renderer = AnsiRenderer()
-    renderer.feed("a\x1b]0;" + "x" * 10_000)
-    assert renderer.feed("b\n") == [Line("ab", "ab", 0)]
+    runaway = "a\x1b]0;" + "x" * 10_000
+    renderer.feed(runaway)
+    assert len(renderer._held) < 10  # what it keeps of the sequence is bounded
+    # The sequence goes on to its end (a newline aborts it), as when read in one piece.
+    assert renderer.feed("b\nc\n") == [Line("a", "a", 0), Line("c", "c", len(runaway) + 2)]
+    assert render(runaway + "b\nc\n") == [Line("a", "a", 0), Line("c", "c", len(runaway) + 2)]
+
+
+@pytest.mark.parametrize("length", [MAX_HELD_CHARS, MAX_HELD_CHARS + 1, 10_000])
+def test_a_sequence_longer_than_the_limit_is_dropped_whole(length: int) -> None:
+    sgr = "\x1b[" + "0" * (length - 7) + "1;31m"  # bold red, "length" characters long
+    assert len(sgr) == length
+    expected = ["red"] if length > MAX_HELD_CHARS else ['<span class="sj-f1 sj-bold">red</span>']
+    assert html(f"{sgr}red\n") == expected
+    for cut in (1, 2, 100, MAX_HELD_CHARS - 1, MAX_HELD_CHARS, MAX_HELD_CHARS + 1, len(sgr) - 1):
+        renderer = AnsiRenderer()
+        lines = renderer.feed(sgr[:cut]) + renderer.feed(sgr[cut:] + "red\n")
+        assert [line.html for line in lines] == expected, cut
 
 
 def test_apply_sgr() -> None:

@@ -295,7 +295,9 @@ async def running(
     path.write_text(text)
     start_worker(server, name)
     timeout = saga_app.poller.interval + 2
-    await wait_for(lambda: saga_app.poller.is_completed(name) is False, timeout=timeout)
+    await wait_for(
+        lambda: getattr(saga_app.poller.find(name), "status", None) == "running", timeout=timeout
+    )
     return path
 
 

@@ -185,7 +185,7 @@ def _session_line(line: str) -> TmuxSession | None:
     created, _, name = line.partition(" ")
     if not is_saga_name(name):
         return None
-    return TmuxSession(name, float(created) if created.isdigit() else None)
+    return TmuxSession(name, float(created) if created.isascii() and created.isdigit() else None)
 
 
 def literal(text: str) -> str:

@@ -103,7 +103,7 @@ class SagaJupyterApp(ExtensionApp):
             self.output_dir,
             self.poller.watch,
             self.initial_log_bytes,
-            self.poller.is_completed,
+            self.poller.find,
             self.log,
         )
         self.poller.add_listener(self.channels.sessions_updated)

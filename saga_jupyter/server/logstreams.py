@@ -31,6 +31,8 @@ from typing import Any, Protocol
 
 from ..core.dirwatch import MEMBERSHIP_EVENTS, DirectoryWatch
 from ..core.errors import InvalidRequest, InvalidSessionName
+from ..core.follower import has_ended
+from ..core.info import SessionInfo
 from ..core.inputs import check_number
 from ..core.names import OUTPUT_SUFFIX, output_path, parse_name
 from ..core.tailer import MAX_CHAR_BYTES, Chunk, Tailer
@@ -86,7 +88,7 @@ class LogStreams:
         output_dir: str | Path,
         watch: DirectoryWatch,
         initial_log_bytes: int,
-        is_completed: Callable[[str], bool | None],
+        find: Callable[[str], SessionInfo | None],
         log: logging.Logger,
     ) -> None:
         self.output_dir = Path(output_dir)
@@ -94,7 +96,7 @@ class LogStreams:
         self.initial_log_bytes = initial_log_bytes
         # The initial frame holds at most initial_log_bytes, what was appended since included.
         self.first_frame_bytes = max(initial_log_bytes, MAX_CHAR_BYTES)
-        self.is_completed = is_completed
+        self.find = find  # the session listed under a name, or None
         self.log = log
         self.streams: dict[str, Stream] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -142,7 +144,7 @@ class LogStreams:
             self.log.info("saga_jupyter: log watch opened: %s", name)
             if len(self.streams) == 1:
                 await asyncio.to_thread(self.watch.ensure)  # before the first read: no gap
-        stream.completed = stream.completed or bool(self.is_completed(name))
+        stream.completed = stream.completed or has_ended(self.find(name))
         subscription = Subscription(client, stream, tailer)
         stream.subscriptions[client] = subscription
         self._read_in_round(subscription)
@@ -154,7 +156,7 @@ class LogStreams:
                 check_number(offset, "offset")
         except (InvalidSessionName, InvalidRequest) as error:
             return str(error)
-        if self.is_completed(name) is None:
+        if self.find(name) is None:
             return f"no SAGA session named {name}"
         return None
 
@@ -174,7 +176,7 @@ class LogStreams:
         """Finish the streams of sessions that completed: remaining bytes, then ``isComplete``."""
         for stream in list(self.streams.values()):
             # Not listed any more counts as completed too.
-            if not stream.completed and self.is_completed(stream.name) is not False:
+            if not stream.completed and has_ended(self.find(stream.name)):
                 stream.completed = True
                 for subscription in stream.subscriptions.values():
                     self._read_soon(subscription)

@@ -70,10 +70,9 @@ class Poller:
         """Remember what a launch started; the next scan records it."""
         self._launched.append(launched)
 
-    def is_completed(self, name: str) -> bool | None:
-        """Whether a listed session has completed; ``None`` for one not listed."""
-        info = self.by_name.get(name)
-        return None if info is None else info.status == "completed"
+    def find(self, name: str) -> SessionInfo | None:
+        """The listed session of that name, or ``None``."""
+        return self.by_name.get(name)
 
     async def start(self) -> None:
         """Watch the directory, scan once, then scan every ``interval`` seconds."""

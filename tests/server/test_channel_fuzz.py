@@ -158,7 +158,11 @@ def test_random_frames_each_get_their_answer(
 
     watcher = run(bystander(saga_app, server, output_dir, jp_ws_fetch))
     start_worker(server, GHOST)
-    run(wait_for(lambda: saga_app.poller.is_completed(GHOST) is False, timeout=3))
+    run(
+        wait_for(
+            lambda: getattr(saga_app.poller.find(GHOST), "status", None) == "running", timeout=3
+        )
+    )
     channel = run(Channel.open(jp_ws_fetch))
     sent = 0
 
@@ -178,7 +182,9 @@ def test_random_frames_each_get_their_answer(
 
     answered()
     run(watcher.keeps_up("after the fuzz\n"))
-    assert saga_app.poller.is_completed(GHOST) is False  # nothing the fuzz sent stopped it
+    assert (
+        getattr(saga_app.poller.find(GHOST), "status", None) == "running"
+    )  # nothing the fuzz sent stopped it
     channel.close()
     run(watcher.leave())
     run(wait_for(lambda: len(saga_app.log_streams) == 0 and len(saga_app.channels) == 0))

@@ -27,3 +27,11 @@ class TooManySessions(SagaError):
     """Launching would exceed ``max_sessions`` running SAGA sessions."""
 
     code = "MAX_SESSIONS"
+
+
+class SessionNotRunning(SagaError):
+    """The session exists but has ended: it cannot be attached to."""
+
+
+class ControlDisabled(SagaError):
+    """Stop, attach and launch are off unless the operator enables them (``allow_control``)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 from typing import Any
@@ -24,6 +23,7 @@ from .channel import ChannelHandler, Channels
 from .control import ConnectHandler, StopHandler
 from .handlers import LogHandler, SessionHandler, SessionsHandler, StatusHandler
 from .logstreams import LogStreams
+from .manager import SessionManager
 from .poller import Poller
 
 CORE_LOG = logging.getLogger("saga_jupyter")
@@ -89,7 +89,7 @@ class SagaJupyterApp(ExtensionApp):
         return value
 
     def initialize_settings(self) -> None:
-        """Build the poller and share it with the handlers through the settings."""
+        """Build the poller, the log streams, the channel registry and the manager."""
         # core logs to the standard logging tree; show it on the server's console too.
         self._console = [h for h in self.log.handlers if type(h) is logging.StreamHandler]
         for handler in self._console:
@@ -98,7 +98,7 @@ class SagaJupyterApp(ExtensionApp):
         discovery = Discovery(self.output_dir, Tmux(self.tmux_socket_name))
         store = MetadataStore(self.state_file, output_dir=self.output_dir)
         self.poller = Poller(discovery, store, self.poll_interval, self.log)
-        self.channels = Channels(self.poller, self.max_unsent_bytes)
+        self.channels = Channels(self.max_unsent_bytes)
         self.log_streams = LogStreams(
             self.output_dir,
             self.poller.watch,
@@ -107,15 +107,15 @@ class SagaJupyterApp(ExtensionApp):
             self.log,
         )
         self.poller.add_listener(self.channels.sessions_updated)
-        self.poller.add_listener(self.log_streams.sessions_updated)
-        self.settings.update(
-            {
-                "saga_poller": self.poller,
-                "saga_channels": self.channels,
-                "saga_log_streams": self.log_streams,
-                "saga_app": self,
-                "saga_launch_lock": asyncio.Lock(),
-            }
+        self.poller.add_listener(lambda update: self.log_streams.sessions_updated(update.by_name))
+        # The handlers reach it as self.extensionapp.manager (ExtensionHandlerMixin).
+        self.manager = SessionManager(
+            self.poller,
+            self.log_streams,
+            self.channels.__len__,
+            allow_control=self.allow_control,
+            max_sessions=self.max_sessions,
+            log=self.log,
         )
 
     def initialize_handlers(self) -> None:

@@ -22,9 +22,8 @@ from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from ..core.errors import InvalidRequest
 from ..core.inputs import load_json
-from .handlers import AUTH_RESOURCE
-from .logstreams import LogStreams
-from .poller import Poller
+from .base import AUTH_RESOURCE, SagaMixin
+from .poller import SessionList
 
 # Client frames are small; a larger one is answered with an error, read but not parsed.
 MAX_CLIENT_FRAME = 64 * 1024
@@ -34,8 +33,7 @@ MAX_ACCEPTED_FRAME = 32 * 1024 * 1024
 class Channels:
     """The open channel connections of one extension."""
 
-    def __init__(self, poller: Poller, max_unsent_bytes: int) -> None:
-        self.poller = poller
+    def __init__(self, max_unsent_bytes: int) -> None:
         self.max_unsent_bytes = max_unsent_bytes
         self._clients: set[ChannelHandler] = set()
 
@@ -50,9 +48,9 @@ class Channels:
         """Forget a closed connection."""
         self._clients.discard(client)
 
-    def sessions_updated(self, sessions: list[dict[str, Any]]) -> None:
+    def sessions_updated(self, update: SessionList) -> None:
         """Broadcast the new session list to every client."""
-        frame = sessions_frame(self.poller.sessions_body)
+        frame = sessions_frame(update.body)
         for client in list(self._clients):
             client.send_sessions(frame)
 
@@ -73,14 +71,13 @@ def error_frame(error: str) -> dict[str, Any]:
     return {"type": "error", "error": error}
 
 
-class ChannelHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
+class ChannelHandler(SagaMixin, WebSocketMixin, WebSocketHandler, JupyterHandler):
     """One client's channel connection.
 
     Replies are awaited, so a client that does not read stops being read from. Session lists
     are coalesced: at most one is in flight and one waits (the newest), whatever the pace.
     """
 
-    auth_resource = AUTH_RESOURCE
     _pending_sessions: bytes | None = None
     _sessions_sender: asyncio.Future[None] | None = None
     _unsent = 0  # bytes of frames written but not yet taken by the socket
@@ -91,22 +88,10 @@ class ChannelHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
         return MAX_ACCEPTED_FRAME
 
     @property
-    def poller(self) -> Poller:
-        """The extension's poller."""
-        poller: Poller = self.settings["saga_poller"]
-        return poller
-
-    @property
     def channels(self) -> Channels:
         """Every open connection of this extension."""
-        channels: Channels = self.settings["saga_channels"]
+        channels: Channels = self.extensionapp.channels  # type: ignore[attr-defined]
         return channels
-
-    @property
-    def log_streams(self) -> LogStreams:
-        """The extension's log streams."""
-        log_streams: LogStreams = self.settings["saga_log_streams"]
-        return log_streams
 
     @ws_authenticated
     async def get(self, *args: Any, **kwargs: Any) -> None:
@@ -122,12 +107,12 @@ class ChannelHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
         super().open(*args, **kwargs)  # Jupyter's keep-alive pings: a vanished client is closed
         self.set_nodelay(True)  # small frames (a line of output) go out at once
         self.channels.add(self)
-        self.send_sessions(sessions_frame(self.poller.sessions_body))
+        self.send_sessions(sessions_frame(self.manager.poller.sessions_body))
 
     def on_close(self) -> None:
         """Forget the client and release its log subscriptions."""
         self.channels.discard(self)
-        self.log_streams.client_gone(self)
+        self.manager.log_streams.client_gone(self)
 
     async def send_frame(self, frame: dict[str, Any] | bytes) -> bool:
         """Write one text frame and wait until the socket took it; ``False`` once closed."""
@@ -196,9 +181,11 @@ class ChannelHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
         if frame["type"] == "ping":
             await self.send_frame({"type": "pong"})
         elif frame["type"] == "subscribe:logs":
-            await self.log_streams.subscribe(self, frame.get("sessionName"), frame.get("offset"))
+            await self.manager.log_streams.subscribe(
+                self, frame.get("sessionName"), frame.get("offset")
+            )
         elif frame["type"] == "unsubscribe:logs":
-            self.log_streams.unsubscribe(self, frame.get("sessionName"))
+            self.manager.log_streams.unsubscribe(self, frame.get("sessionName"))
         else:
             await self.send_frame(error_frame(f"unknown message type: {frame['type'][:100]!r}"))
 

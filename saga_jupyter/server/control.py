@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from ..core.tmux import target
-from .handlers import SagaHandler
+from .base import SagaHandler
 
 
 class StopHandler(SagaHandler):
@@ -19,13 +17,7 @@ class StopHandler(SagaHandler):
     @authorized
     async def post(self, name: str) -> None:
         """Kill the session; it turns completed. 204, also when it had already ended."""
-        self.require_control()
-        self.session(name)
-        if await asyncio.to_thread(self.poller.discovery.tmux.kill, name):
-            self.log.info(
-                "saga_jupyter: session stopped by %s: %s", self.current_user.username, name
-            )
-        await self.poller.request_scan()
+        await self.manager.stop(name, self.current_user.username)
         self.set_status(204)
         self.finish()
 
@@ -37,13 +29,9 @@ class ConnectHandler(SagaHandler):
     @authorized
     def post(self, name: str) -> None:
         """Open a terminal running ``tmux attach`` on the session; answer its name."""
-        self.require_control()
-        if self.session(name).status != "running":
-            raise web.HTTPError(409, f"{name} is not running", reason="Not running")
+        command = self.manager.attach_command(name)
         terminals: Any = self.settings.get("terminal_manager")
         if terminals is None:
             raise web.HTTPError(503, "Jupyter terminals are disabled", reason="No terminals")
-        attach = self.poller.discovery.tmux.command("attach-session", "-t", target(name))
-        # Unset TMUX: a server started inside tmux must not nest the attach into that client.
-        model = terminals.create(shell_command=["env", "-u", "TMUX", *attach])
+        model = terminals.create(shell_command=command)
         self.write_json({"terminal": model["name"]})

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -172,11 +172,13 @@ class LogStreams:
         for stream in list(self.streams.values()):
             self.unsubscribe(client, stream.name)
 
-    def sessions_updated(self, sessions: list[dict[str, Any]]) -> None:
-        """Finish the streams of sessions that completed: remaining bytes, then ``isComplete``."""
+    def sessions_updated(self, update: Mapping[str, SessionInfo]) -> None:
+        """Finish the streams of sessions that completed: remaining bytes, then ``isComplete``.
+
+        ``update``: the sessions listed now, by name (not listed any more counts as completed).
+        """
         for stream in list(self.streams.values()):
-            # Not listed any more counts as completed too.
-            if not stream.completed and has_ended(self.find(stream.name)):
+            if not stream.completed and has_ended(update.get(stream.name)):
                 stream.completed = True
                 for subscription in stream.subscriptions.values():
                     self._read_soon(subscription)

@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from tornado.ioloop import PeriodicCallback
 
@@ -25,7 +25,16 @@ from ..core.launch import Launched
 from ..core.names import name_from_output_file
 from ..core.store import MetadataStore
 
-SessionsListener = Callable[[list[dict[str, Any]]], None]
+
+class SessionList(NamedTuple):
+    """The session list after a change, as listeners need it."""
+
+    sessions: list[SessionInfo]  # newest first
+    by_name: dict[str, SessionInfo]
+    body: bytes  # the JSON list, encoded once
+
+
+SessionsListener = Callable[[SessionList], None]
 DEBOUNCE = 0.05
 # Longer than a tmux call may take (its timeout), far shorter than a user waits for a stop.
 STOP_TIMEOUT = 10.0
@@ -63,7 +72,7 @@ class Poller:
         self._launched: list[Launched] = []
 
     def add_listener(self, listener: SessionsListener) -> None:
-        """Call ``listener(sessions_json)`` whenever the list changes."""
+        """Call ``listener(update)`` (a :class:`SessionList`) whenever the list changes."""
         self._listeners.append(listener)
 
     def launched(self, launched: Launched) -> None:
@@ -145,8 +154,9 @@ class Poller:
         self.sessions_json = [self._json[info] for info in sessions]
         self.sessions_body = json.dumps(self.sessions_json).encode()
         self.by_name = {info.name: info for info in sessions}
+        update = SessionList(sessions, self.by_name, self.sessions_body)
         for listener in self._listeners:
-            listener(self.sessions_json)
+            listener(update)
 
     def _on_file_event(self, filename: str, event_type: str) -> None:
         # On the loop (the watch reads its events there): only what can change the list.

@@ -1,0 +1,166 @@
+"""The extension's domain verbs: list, get, detail, status, launch, stop, attach.
+
+As jupyter_server_terminals' manager holds the terminals' logic, this holds the sessions':
+handlers only translate HTTP to these verbs and back.
+
+Reads are served from the poller's state, never computed per request; anything that blocks
+(tmux, git, file I/O) runs off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..core.errors import (
+    ControlDisabled,
+    InvalidRequest,
+    SessionNotFound,
+    SessionNotRunning,
+    TmuxUnavailable,
+)
+from ..core.info import STATUSES, SessionInfo, iso
+from ..core.launch import launch, parse_launch
+from ..core.names import parse_name
+from ..core.tmux import target
+from .logstreams import LogStreams
+from .poller import Poller
+
+
+class SessionManager:
+    """Every verb on the SAGA sessions of one extension."""
+
+    def __init__(
+        self,
+        poller: Poller,
+        log_streams: LogStreams,
+        clients: Callable[[], int],
+        *,
+        allow_control: bool,
+        max_sessions: int,
+        log: logging.Logger,
+    ) -> None:
+        self.poller = poller
+        self.log_streams = log_streams
+        self.clients = clients  # how many channel connections are open
+        self.allow_control = allow_control
+        self.max_sessions = max_sessions
+        self.log = log
+        self._launch_lock = asyncio.Lock()  # one launch at a time: max_sessions holds
+
+    def get(self, name: str) -> SessionInfo:
+        """The session called ``name``; ``SessionNotFound`` (or ``InvalidSessionName``)."""
+        parse_name(name)
+        info = self.poller.find(name)
+        if info is None:
+            raise SessionNotFound(f"no SAGA session named {name}")
+        return info
+
+    def sessions(
+        self, status: str | None = None, epic: str | None = None, story: str | None = None
+    ) -> bytes | list[dict[str, Any]]:
+        """The sessions matching every filter, newest first: the encoded body when unfiltered."""
+        if status is not None and status not in STATUSES:
+            raise InvalidRequest(f"status must be 'running' or 'completed', not {status[:40]!r}")
+        poller = self.poller
+        if status is None and epic is None and story is None:
+            return poller.sessions_body
+        return [
+            body
+            for info, body in zip(poller.sessions, poller.sessions_json, strict=True)
+            if info.matches(status, epic, story)
+        ]
+
+    async def detail(self, name: str) -> dict[str, Any]:
+        """One session's SessionInfo, what launched it, and its tmux windows while running."""
+        info = self.get(name)
+        body = info.to_json()
+        discovery = self.poller.discovery
+        record = discovery.memory.get(name)
+        if record is not None:
+            body.update(
+                id=record.id, command=record.command, cwd=record.cwd, worktree=record.worktree
+            )
+        body["windows"] = []
+        if info.status == "running":
+            try:
+                if discovery.tmux_error is not None:  # failing now: do not wait for it again
+                    raise TmuxUnavailable(discovery.tmux_error)
+                body["windows"] = await asyncio.to_thread(discovery.tmux.windows, name) or []
+            except TmuxUnavailable as error:
+                body["windows"] = None
+                body["tmuxError"] = str(error)
+        return body
+
+    def status(self) -> dict[str, Any]:
+        """Health of tmux, the store, the output directory and the channel."""
+        poller = self.poller
+        discovery, store = poller.discovery, poller.store
+        running = sum(1 for info in poller.sessions if info.status == "running")
+        return {
+            "tmux": {
+                "available": discovery.tmux_error is None,
+                "serverRunning": discovery.tmux.server_running,
+                "version": poller.tmux_version,
+                "socketName": discovery.tmux.socket_name,
+                "error": discovery.tmux_error,
+                "backoff": discovery.tmux.backoff,
+            },
+            "store": {
+                "path": str(store.state_file),
+                "error": store.last_error,
+                "backup": str(store.backup_path) if store.backup_path else None,
+                "saveError": store.save_error,
+                "memoryOnly": store.refusal is not None,
+                "writes": poller.store_writes,
+            },
+            "outputDir": str(discovery.output_dir),
+            "outputDirExists": poller.output_dir_exists,
+            "outputDirWarning": poller.output_dir_warning,
+            "sessions": {"running": running, "completed": len(poller.sessions) - running},
+            "lastPoll": iso(poller.last_poll),
+            "pollInterval": poller.interval,
+            "clients": self.clients(),
+            "logStreams": len(self.log_streams),
+        }
+
+    def require_control(self) -> None:
+        """Refuse (403) unless the operator enabled control."""
+        if not self.allow_control:
+            raise ControlDisabled(
+                "control is disabled: start Jupyter with --SagaJupyterApp.allow_control=True"
+            )
+
+    async def launch(self, body: Any, root_dir: Path | None) -> SessionInfo:
+        """Start a worker from a launch body; its SessionInfo once listed."""
+        self.require_control()
+        request = await asyncio.to_thread(parse_launch, body, root_dir)
+        poller = self.poller
+        async with self._launch_lock:
+            launched = await asyncio.to_thread(
+                launch, request, poller.discovery.tmux, poller.discovery.output_dir,
+                self.max_sessions,
+            )  # fmt: skip
+            poller.launched(launched)
+            await poller.request_scan()
+        return self.get(launched.name)
+
+    async def stop(self, name: str, user: str) -> None:
+        """Kill exactly that tmux session; it turns completed (also when it had ended)."""
+        self.require_control()
+        self.get(name)
+        if await asyncio.to_thread(self.poller.discovery.tmux.kill, name):
+            self.log.info("saga_jupyter: session stopped by %s: %s", user, name)
+        await self.poller.request_scan()
+
+    def attach_command(self, name: str) -> list[str]:
+        """The command of a terminal attached to the running session ``name``."""
+        self.require_control()
+        if self.get(name).status != "running":
+            raise SessionNotRunning(f"{name} is not running")
+        attach = self.poller.discovery.tmux.command("attach-session", "-t", target(name))
+        # Unset TMUX: a server started inside tmux must not nest the attach into that client.
+        return ["env", "-u", "TMUX", *attach]

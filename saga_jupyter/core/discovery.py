@@ -26,6 +26,7 @@ from .names import OUTPUT_SUFFIX, name_from_output_file, parse_name
 from .preview import read_preview
 from .store import SessionRecord
 from .tmux import Tmux, TmuxSession
+from .worker import WorkerFiles
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ class FileState(NamedTuple):
 
     size: int
     mtime_ns: int
+    inode: int
 
     @property
     def mtime(self) -> float:
@@ -67,6 +69,7 @@ class Discovery:
         # Per session: what its SessionInfo was built from, and that SessionInfo.
         self._infos: dict[str, tuple[tuple[object, ...], SessionInfo]] = {}
         self._file_names: dict[str, str | None] = {}
+        self._workers = WorkerFiles()  # what each output file says of its worker
         self._seen: set[str] = set()  # sessions this process has listed
         self._seen_running: set[str] = set()  # sessions this process has seen running
 
@@ -94,6 +97,7 @@ class Discovery:
                 continue
             del self.memory[name]
             self._infos.pop(name, None)
+            self._workers.forget(name)
             self._seen.discard(name)
             self._seen_running.discard(name)
             self.changed = True
@@ -130,7 +134,7 @@ class Discovery:
                         continue  # deleted between listing and stat
                     if not stat_module.S_ISREG(stat.st_mode):
                         continue
-                    files[name] = FileState(stat.st_size, stat.st_mtime_ns)
+                    files[name] = FileState(stat.st_size, stat.st_mtime_ns, stat.st_ino)
         except (FileNotFoundError, NotADirectoryError):
             self.output_dir_exists = False  # not created yet: no completed sessions
         except OSError as error:
@@ -155,11 +159,12 @@ class Discovery:
             return cached[1]  # unchanged: no parsing, no path, no preview
         path = str(self.output_dir / (name + OUTPUT_SUFFIX))
         if file is None:
-            preview = None
+            preview, worker = None, None
         elif cached is not None and cached[0][3] == file:
-            preview = cached[1].output_preview
+            preview, worker = cached[1].output_preview, cached[1].worker
         else:
             preview = read_preview(path, file.size)
+            worker = self._workers.read(name, path, file.size, file.inode)
         parts = parse_name(name)
         info = SessionInfo(
             name=name,
@@ -172,6 +177,7 @@ class Discovery:
             end_time=None if live else memory.end_time,
             last_activity=file.mtime if file else None,
             output_preview=preview,
+            worker=worker,
         )
         self._infos[name] = (key, info)
         return info

@@ -6,6 +6,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .worker import WorkerReading
+
 Status = Literal["running", "completed"]
 STATUSES: tuple[Status, ...] = ("running", "completed")
 
@@ -35,6 +37,8 @@ class SessionInfo:
     end_time: float | None
     last_activity: float | None
     output_preview: str | None
+    #: What the output says of a SAGA worker (see :mod:`.worker`), or ``None`` for other output.
+    worker: WorkerReading | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The contract's JSON object for this session."""
@@ -49,6 +53,7 @@ class SessionInfo:
             "endTime": iso(self.end_time),
             "lastActivity": iso(self.last_activity),
             "outputPreview": self.output_preview,
+            "worker": None if self.worker is None else self.worker.to_json(),
         }
 
     def sort_key(self) -> tuple[float, str]:

@@ -23,10 +23,13 @@ class SessionsHandler(SagaHandler):
     @authorized
     def get(self) -> None:
         """List sessions, newest first."""
+        argument = self.get_query_argument
         found = self.manager.sessions(
-            self.get_query_argument("status", None),
-            self.get_query_argument("epicSlug", None),
-            self.get_query_argument("storySlug", None),
+            argument("status", None),
+            argument("epicSlug", None),
+            argument("storySlug", None),
+            argument("outcome", None),
+            argument("sort", None),
         )
         if isinstance(found, bytes):  # encoded once per change, not per request
             self.set_header("Content-Type", "application/json")

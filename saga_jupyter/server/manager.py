@@ -26,6 +26,7 @@ from ..core.info import STATUSES, SessionInfo, iso
 from ..core.launch import launch, parse_launch
 from ..core.names import parse_name
 from ..core.tmux import target
+from ..core.worker import OUTCOMES, attention_rank
 from .logstreams import LogStreams
 from .poller import Poller
 
@@ -60,19 +61,35 @@ class SessionManager:
         return info
 
     def sessions(
-        self, status: str | None = None, epic: str | None = None, story: str | None = None
+        self,
+        status: str | None = None,
+        epic: str | None = None,
+        story: str | None = None,
+        outcome: str | None = None,
+        sort: str | None = None,
     ) -> bytes | list[dict[str, Any]]:
-        """The sessions matching every filter, newest first: the encoded body when unfiltered."""
+        """The sessions matching every filter, newest first: the encoded body when unfiltered.
+
+        ``sort="attention"``: blocked, then failed sessions first (see :data:`ATTENTION`).
+        """
         if status is not None and status not in STATUSES:
             raise InvalidRequest(f"status must be 'running' or 'completed', not {status[:40]!r}")
+        if outcome is not None and outcome not in OUTCOMES:
+            raise InvalidRequest(f"outcome must be one of {', '.join(OUTCOMES)}: {outcome[:40]!r}")
+        if sort not in (None, "start", "attention"):
+            raise InvalidRequest(f"sort must be 'start' or 'attention', not {sort[:40]!r}")
         poller = self.poller
-        if status is None and epic is None and story is None:
+        if status is epic is story is outcome is None and sort != "attention":
             return poller.sessions_body
-        return [
-            body
+        found = [
+            (info, body)
             for info, body in zip(poller.sessions, poller.sessions_json, strict=True)
             if info.matches(status, epic, story)
+            and (outcome is None or (info.worker is not None and info.worker.outcome == outcome))
         ]
+        if sort == "attention":
+            found.sort(key=lambda pair: attention_rank(pair[0]))  # stable: newest first within
+        return [body for _, body in found]
 
     async def detail(self, name: str) -> dict[str, Any]:
         """One session's SessionInfo, what launched it, and its tmux windows while running."""

@@ -1,0 +1,222 @@
+r"""Reading a SAGA worker's own output: its cycles, its last tool, and how it ended.
+
+A worker (``saga implement <story> --attached --stream`` under ``script -q``) prints a header
+(``Starting story implementation...``, ``  Epic: ...``), then per cycle ``--- Worker <n> started
+---``, the agent's stream with ``[Tool: <name>]`` markers (often without newlines between them),
+``--- Worker <n> result: ONGOING|FINISH|BLOCKED ---``, and at the end its result as
+pretty-printed JSON (``status``, ``summary``, ``cycles``, ``elapsedMinutes``, ``blocker``).
+
+A :class:`WorkerReader` is fed the text as it is appended (ANSI sequences and carriage returns
+included) and keeps only what a marker split across two feeds needs, and the final JSON while it
+is being written. Output with none of these markers gives no reading (``None``), never a guess.
+
+>>> reader = WorkerReader()
+>>> reader.feed("--- Worker 2 started ---\n[Tool: Bash]\x1b[0m[Tool: Edit")
+>>> reader.feed("]--- Worker 2 result: ONGOING ---")
+>>> reader.reading.cycle, reader.reading.last_result, reader.reading.last_tool
+(2, 'ONGOING', 'Edit')
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import os
+import re
+from dataclasses import dataclass, replace
+from typing import Any
+
+from .files import open_regular
+from .text import ANSI_PATTERN
+
+RESULTS = ("ONGOING", "FINISH", "BLOCKED")
+OUTCOMES = ("FINISH", "BLOCKED", "TIMEOUT", "MAX_CYCLES", "ERROR")
+# Outcomes that need a person, most urgent first (sort=attention).
+ATTENTION = ("BLOCKED", "ERROR", "TIMEOUT", "MAX_CYCLES")
+
+MARKER = re.compile(
+    r"--- Worker (?P<started>[0-9]{1,6}) started ---"
+    r"|--- Worker (?P<cycle>[0-9]{1,6}) result: (?P<result>ONGOING|FINISH|BLOCKED) ---"
+    r"|\[Tool: (?P<tool>[^\]\r\n]{1,100})\]"
+    r"|^Starting story implementation\.\.\.",
+    re.MULTILINE,
+)
+MAX_MARKER = 160  # characters: longer than any marker, so one split across feeds is kept
+MAX_RESULT = 64 * 1024  # the final JSON is small; anything larger is not it
+FIRST_READ = 64 * 1024  # bytes: where a file seen for the first time is read from its end
+MAX_STEP = 4 << 20  # bytes appended between two looks past which only the end is read
+# The final JSON starts at a line holding only "{" and ends at one holding only "}".
+RESULT_START = re.compile(r"^\{[ \t]*\n", re.MULTILINE)
+RESULT_END = re.compile(r"^\}[ \t]*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class WorkerReading:
+    """What a worker's output says: its cycle, last result and tool, and how it ended."""
+
+    cycle: int | None = None
+    last_result: str | None = None
+    last_tool: str | None = None
+    outcome: str | None = None
+    summary: str | None = None
+    blocker: str | None = None
+    elapsed_minutes: float | None = None
+
+    @property
+    def needs_attention(self) -> bool:
+        """Whether it ended in a way that needs a person (blocked, failed)."""
+        return self.outcome in ATTENTION
+
+    def to_json(self) -> dict[str, Any]:
+        """The contract's ``worker`` object."""
+        return {
+            "cycle": self.cycle,
+            "lastResult": self.last_result,
+            "lastTool": self.last_tool,
+            "outcome": self.outcome,
+            "summary": self.summary,
+            "blocker": self.blocker,
+            "elapsedMinutes": self.elapsed_minutes,
+        }
+
+
+def attention_rank(info: Any) -> int:
+    """Where a session stands when those needing a person come first: blocked, failed, rest.
+
+    ``info`` is a :class:`~.info.SessionInfo` (its ``worker`` reading, or ``None``).
+    """
+    outcome = info.worker.outcome if info.worker is not None else None
+    return ATTENTION.index(outcome) if outcome in ATTENTION else len(ATTENTION)
+
+
+class WorkerReader:
+    """Reads a worker's output as it is appended; :attr:`reading` is ``None`` until recognised."""
+
+    def __init__(self) -> None:
+        self.reading: WorkerReading | None = None
+        self._held = ""  # an escape sequence cut at the end of the last feed, raw
+        self._tail = ""  # the plain text after the last marker: one may continue here
+        self._result: str | None = None  # the final JSON, while it is being written
+
+    def feed(self, text: str) -> None:
+        """Take the text appended since the last feed."""
+        text = self._held + text
+        # An escape sequence cut at the end waits for its rest: it must not hide a marker.
+        escape = text.find("\x1b", max(0, len(text) - 32))
+        cut = escape if escape >= 0 and not ANSI_PATTERN.match(text, escape) else len(text)
+        self._held = text[cut:]
+        new = ANSI_PATTERN.sub("", text[:cut]).replace("\r\n", "\n")
+        window = self._tail + new
+        consumed = self._markers(window)
+        self._results(window, new)
+        self._tail = window[max(consumed, len(window) - MAX_MARKER) :]
+
+    def _markers(self, window: str) -> int:
+        """Apply every marker in ``window``, in order; where the last one ends."""
+        reading, end = self.reading, 0
+        for match in MARKER.finditer(window):
+            reading = reading or WorkerReading()
+            if match["started"] is not None:
+                reading = replace(reading, cycle=int(match["started"]))
+            elif match["result"] is not None:
+                reading = replace(reading, cycle=int(match["cycle"]), last_result=match["result"])
+            elif match["tool"] is not None:
+                reading = replace(reading, last_tool=match["tool"].strip())
+            end = match.end()
+        self.reading = reading
+        return end
+
+    def _results(self, window: str, new: str) -> None:
+        """Follow the final JSON, from a line ``{`` to a line ``}``, and read it."""
+        if self.reading is None:
+            return  # only a recognised worker's JSON counts
+        if self._result is None:
+            start = RESULT_START.search(window)
+            if start is None:
+                return
+            self._result = window[start.start() :]
+        else:
+            self._result += new
+        for end in RESULT_END.finditer(self._result):
+            if self._ended(self._result[: end.end()]):
+                self._result = None
+                return
+        if len(self._result) > MAX_RESULT:
+            self._result = None  # not the result: look for the next one
+
+    def _ended(self, document: str) -> bool:
+        """Take ``document`` as the final result if it is one."""
+        try:
+            result = json.loads(document)
+        except ValueError:
+            return False
+        if not isinstance(result, dict) or result.get("status") not in OUTCOMES:
+            return False
+        assert self.reading is not None
+        self.reading = replace(
+            self.reading,
+            outcome=result["status"],
+            summary=_text(result.get("summary")),
+            blocker=_text(result.get("blocker")),
+            elapsed_minutes=_number(result.get("elapsedMinutes")),
+            cycle=_count(result.get("cycles")) or self.reading.cycle,
+        )
+        return True
+
+
+def _text(value: object) -> str | None:
+    return value[:2000] if isinstance(value, str) and value else None
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _count(value: object) -> int | None:
+    return value if type(value) is int and value >= 0 else None
+
+
+class WorkerFiles:
+    """The worker reading of every output file, each read only where it grew since last time.
+
+    A file seen for the first time, or replaced, or truncated, is read from its last
+    :data:`FIRST_READ` bytes, never whole; one that grew by more than :data:`MAX_STEP` since
+    the last look skips to its last :data:`FIRST_READ` bytes too.
+    """
+
+    def __init__(self) -> None:
+        self._files: dict[str, tuple[int, int, WorkerReader, codecs.IncrementalDecoder]] = {}
+
+    def read(self, name: str, path: str, size: int, inode: int) -> WorkerReading | None:
+        """The reading of session ``name``'s output file, now ``size`` bytes long."""
+        known = self._files.get(name)
+        if known is None or known[1] != inode or size < known[0]:
+            start, reader, decoder = max(0, size - FIRST_READ), WorkerReader(), _decoder()
+        else:
+            start, _, reader, decoder = known
+            if size - start > MAX_STEP:
+                start, decoder = size - FIRST_READ, _decoder()
+        try:
+            fd, _ = open_regular(path)
+        except OSError:
+            self._files.pop(name, None)
+            return None
+        try:
+            data = os.pread(fd, size - start, start) if size > start else b""
+        except OSError:
+            data = b""
+        finally:
+            os.close(fd)
+        reader.feed(decoder.decode(data))
+        self._files[name] = (start + len(data), inode, reader, decoder)
+        return reader.reading
+
+    def forget(self, name: str) -> None:
+        """Drop what is known of a session's file."""
+        self._files.pop(name, None)
+
+
+def _decoder() -> codecs.IncrementalDecoder:
+    return codecs.getincrementaldecoder("utf-8")(errors="replace")

@@ -12,7 +12,8 @@ Each watch has its own inotify instance, so two watches of one directory in one 
 session table and a log viewer in a kernel) cannot change each other's event mask. Listeners
 are called with ``(filename, event_type)`` where the events are read. The directory may not
 exist yet, or be deleted and recreated: :meth:`DirectoryWatch.ensure` (called on every poll)
-re-arms the watch.
+re-arms the watch. What happened in between was seen by nobody, so each file found in the new
+directory is told as ``created`` then: a stream waiting for a file written in that gap reads it.
 """
 
 from __future__ import annotations
@@ -78,7 +79,10 @@ class DirectoryWatch:
         self._fd: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._stop_w: int | None = None  # the own thread's stop signal
+        self._wake_w: int | None = None  # the own thread's wake-up: to tell, or to stop
+        self._stopping = False
+        self._found: list[str] = []  # files found on re-arming, not yet told
+        self._ensured = False  # ensure() has looked at the directory before
         self._wd: WatchDescriptor | None = None
         self._inode: int | None = None
         self._mask = 0
@@ -119,9 +123,10 @@ class DirectoryWatch:
                 self._loop = loop
                 loop.add_reader(fd, self._read_events)
                 return
-            stop_r, self._stop_w = os.pipe()
+            wake_r, self._wake_w = os.pipe()
+            self._stopping = False
             self._thread = threading.Thread(
-                target=self._run, args=(fd, stop_r), name="saga-dirwatch", daemon=True
+                target=self._run, args=(fd, wake_r), name="saga-dirwatch", daemon=True
             )
             self._thread.start()
         self.ensure()
@@ -134,6 +139,7 @@ class DirectoryWatch:
         with self._watch_lock:
             if self._fd is None:
                 return False
+            seen_before, self._ensured = self._ensured, True
             try:
                 inode: int | None = os.stat(self.directory).st_ino
             except OSError:
@@ -156,6 +162,8 @@ class DirectoryWatch:
                 return False
             if self._wd is None:
                 logger.info("output directory watch opened: %s", self.directory)
+                if seen_before:  # created or replaced since: its files came unannounced
+                    self._announce(self._files())
             self._wd, self._inode, self._mask = wd, inode, mask
             return True
 
@@ -166,26 +174,58 @@ class DirectoryWatch:
             self._wd = self._inode = None
             loop, self._loop = self._loop, None
             thread, self._thread = self._thread, None
-            stop_w, self._stop_w = self._stop_w, None
+            wake_w, self._wake_w = self._wake_w, None
+            self._stopping, self._ensured, self._found = True, False, []
         if loop is not None and fd is not None:
             loop.remove_reader(fd)
-        if thread is not None and stop_w is not None:
-            os.write(stop_w, b"x")
+        if thread is not None and wake_w is not None:
+            os.write(wake_w, b"x")
             thread.join(timeout=5)  # outside the lock: the thread may be taking it
-            os.close(stop_w)
+            os.close(wake_w)
         if fd is not None:
             os.close(fd)  # and with it the watch
 
-    def _run(self, fd: int, stop_r: int) -> None:
-        """The own thread: read events until told to stop."""
+    def _run(self, fd: int, wake_r: int) -> None:
+        """The own thread: read events, and tell files found on re-arming, until stopped."""
         poll = select.poll()
         poll.register(fd, select.POLLIN)
-        poll.register(stop_r, select.POLLIN)
+        poll.register(wake_r, select.POLLIN)
         try:
-            while stop_r not in {ready for ready, _ in poll.poll()}:
-                self._read_events()
+            while True:
+                ready = {ready for ready, _ in poll.poll()}
+                if wake_r in ready:
+                    os.read(wake_r, 4096)
+                    if self._stopping:
+                        return
+                    self._tell_found()
+                if fd in ready:
+                    self._read_events()
         finally:
-            os.close(stop_r)
+            os.close(wake_r)
+
+    def _files(self) -> list[str]:
+        """The names of the files in the directory now (what a listing can tell of it)."""
+        try:
+            with os.scandir(self.directory) as entries:
+                return [entry.name for entry in entries if not entry.is_dir(follow_symlinks=False)]
+        except OSError:
+            return []
+
+    def _announce(self, names: list[str]) -> None:
+        """Tell ``names`` as ``created`` where events are read (called with the watch lock)."""
+        if not names:
+            return
+        self._found.extend(names)
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._tell_found)
+        elif self._wake_w is not None:
+            os.write(self._wake_w, b"a")
+
+    def _tell_found(self) -> None:
+        with self._watch_lock:
+            found, self._found = self._found, []
+        for filename in found:
+            self._tell(filename, "created")
 
     def _read_events(self) -> None:
         """Read what inotify has and tell the listeners about each file's event."""

@@ -7,23 +7,31 @@ limit, a stop timed) are in ``tests/e2e/test_faults_process.py``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import random
 import shutil
 import signal
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 from libtmux.server import Server
 
+from saga_jupyter.core.preview import PREVIEW_CHARS, PREVIEW_LINES
+from saga_jupyter.server.logstreams import MAX_FRAME_BYTES
 from tests.helpers import (
     Channel,
     hanging_tmux,
+    random_sizes,
+    random_text,
     running,
     saga_config,
     start_worker,
     wait_for,
+    write_in_pieces,
 )
 
 POLL = 0.1
@@ -56,6 +64,11 @@ def tmux_clients_of_this_process() -> list[int]:
         if command.startswith("tmux") and rest.split()[1] == me:
             found.append(int(entry.name))
     return found
+
+
+def _preview(saga_app: Any, name: str) -> str | None:
+    preview: str | None = saga_app.poller.by_name[name].output_preview
+    return preview
 
 
 # --- tmux ---------------------------------------------------------------------------------------
@@ -199,4 +212,106 @@ async def test_output_dir_deleted_and_recreated_while_streaming(
     assert frame["data"] == "more\n" and not frame["reset"]
     await wait_for(lambda: saga_app.poller.output_dir_exists, timeout=5)
     assert (await get_json(jp_fetch, "status"))["outputDirExists"] is True
+    channel.close()
+
+
+INVALID_UTF8 = (
+    b"ok \xff\xfe then \xe2\x9c end \xf0\x9f\x98 \xc3\n\xed\xa0\x80 \xf4\x90\x80\x80 \xc0\xaf x\n"
+)
+
+
+async def test_invalid_utf8_is_replaced_in_frames_and_preview_not_in_the_log_route(
+    jp_fetch: Any, jp_ws_fetch: Any, saga_app: Any, server: Server, output_dir: Path
+) -> None:
+    name = "saga__e__bytes__1"
+    path = await running(saga_app, server, output_dir, name, "")
+    channel = await Channel.open(jp_ws_fetch)
+    await channel.subscribe(name, offset=0)
+    content = INVALID_UTF8 * 50 + "last ✻ line\n".encode() + INVALID_UTF8
+    # Pieces of 1 to 3 bytes: invalid sequences split across reads too.
+    sizes = [1 + i % 3 for i in range(len(content) // 2)]
+    await asyncio.to_thread(write_in_pieces, path, content, sizes, 0.0002)
+    expected = content.decode("utf-8", "replace")
+    text, frames = await channel.read_text(name, lambda t: len(t) >= len(expected))
+    assert text == expected and "\ufffd" in text
+    assert frames[-1]["offset"] == len(content)
+    log = await jp_fetch("api", "saga", "sessions", name, "log")
+    assert log.body == content
+    # Lines as a terminal shows them: the preview of the last scan after the last write.
+    shown = [line.rstrip() for line in expected.splitlines()[-PREVIEW_LINES:]]
+    await wait_for(lambda: _preview(saga_app, name) == "\n".join(shown), timeout=5)
+    preview = saga_app.poller.by_name[name].output_preview
+    assert "\ufffd" in preview and "last ✻ line" in preview
+    listed = await get_json(jp_fetch, "sessions")
+    assert listed[0]["outputPreview"] == preview
+    channel.close()
+
+
+async def test_a_10_mib_line_without_newline_comes_in_bounded_frames(
+    jp_fetch: Any, jp_ws_fetch: Any, saga_app: Any, server: Server, output_dir: Path
+) -> None:
+    name = "saga__e__long__1"
+    path = await running(saga_app, server, output_dir, name, "")
+    follower = await Channel.open(jp_ws_fetch)
+    await follower.subscribe(name)
+    line = ("✻ one long line " * (10 * 2**20 // 18 + 1)).encode()[: 10 * 2**20]
+    line = line[: len(line.decode("utf-8", "ignore").encode())]  # whole characters only
+    await asyncio.to_thread(write_in_pieces, path, line, [64 * 1024] * (len(line) // 65536))
+    expected = line.decode()
+    text, frames = await follower.read_text(name, lambda t: len(t) >= len(expected), timeout=30)
+    assert text == expected
+    assert max(len(f["data"].encode()) for f in frames) <= MAX_FRAME_BYTES
+    # A newcomer gets at most initial_log_bytes, cut at a whole character.
+    newcomer = await Channel.open(jp_ws_fetch)
+    first = await newcomer.subscribe(name)
+    assert 0 < len(first["data"].encode()) <= INITIAL
+    assert first["offset"] == len(line) and expected.endswith(first["data"])
+    # From byte 0: the whole line, in frames of at most MAX_FRAME_BYTES, the first of INITIAL.
+    again = await Channel.open(jp_ws_fetch)
+    start = await again.subscribe(name, offset=0)
+    text, frames = await again.read_text(
+        name, lambda t: len(t) >= len(expected), text=start["data"], timeout=30
+    )
+    assert text == expected
+    assert len(start["data"].encode()) <= INITIAL
+    assert max(len(f["data"].encode()) for f in frames) <= MAX_FRAME_BYTES
+    # The end of the line as a terminal shows it (no trailing blank), read from the file's tail.
+    shown = expected.rstrip()[-PREVIEW_CHARS:]
+    await wait_for(lambda: _preview(saga_app, name) == shown, timeout=5)
+    for channel in (follower, newcomer, again):
+        channel.close()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_a_file_rotated_while_growing_delivers_both_files_once(
+    jp_ws_fetch: Any, saga_app: Any, server: Server, output_dir: Path, seed: int
+) -> None:
+    name = "saga__e__rotated__1"
+    path = await running(saga_app, server, output_dir, name, "")
+    channel = await Channel.open(jp_ws_fetch)
+    await channel.subscribe(name, offset=0)
+    rng = random.Random(seed)
+    old, new = random_text(rng, 3000).encode(), random_text(rng, 3000).encode()
+
+    def write_then_rotate() -> None:
+        # Without a pause between: the rotation lands while the stream is still reading.
+        write_in_pieces(path, old, random_sizes(rng, len(old), 300))
+        path.rename(output_dir / f"{name}.out.1")
+        write_in_pieces(path, new, random_sizes(rng, len(new), 300))
+
+    writer = threading.Thread(target=write_then_rotate)
+    writer.start()
+    parts = [""]
+    resets = 0
+    while len(parts) < 2 or len(parts[-1]) < len(new.decode()):
+        frame = await channel.receive_log(name, timeout=10)
+        assert frame["type"] == "logs:data", frame
+        if frame["reset"]:
+            resets += 1
+            parts.append("")
+        parts[-1] += frame["data"]
+    writer.join()
+    assert resets == 1
+    assert parts == [old.decode(), new.decode()]
+    assert frame["offset"] == len(new)
     channel.close()

@@ -19,6 +19,7 @@ import pytest
 from libtmux.server import Server
 
 from saga_jupyter.server.logstreams import MAX_FRAME_BYTES
+from tests.harness import Figures, children
 from tests.helpers import (
     JupyterProcess,
     hanging_tmux,
@@ -31,20 +32,6 @@ NOWHERE = "--SagaJupyterApp.tmux_socket_name=saga-test-no-server-here"
 QUICK = "--SagaJupyterApp.poll_interval=0.2"
 LINE_BYTES = 10 << 20
 SUBSCRIBERS = 8
-
-
-def children(pid: int) -> list[tuple[int, str]]:
-    """The processes whose parent is ``pid``: (pid, command name)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        command, _, rest = stat.partition(" (")[2].rpartition(") ")
-        if rest.split()[1] == str(pid):
-            found.append((int(entry.name), command))
-    return found
 
 
 def test_a_hung_tmux_does_not_hold_up_the_stop(tmp_path: Path, output_dir: Path) -> None:
@@ -168,14 +155,6 @@ def test_the_store_on_a_full_disk(tmp_path: Path, output_dir: Path) -> None:
         jupyter.stop()
 
 
-def rss_of(pid: int) -> int:
-    """Resident set size of a process, in bytes."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError(f"no VmRSS for {pid}")
-
-
 async def test_a_10_mib_line_costs_the_server_bounded_memory(
     tmp_path: Path, output_dir: Path, server: Server
 ) -> None:
@@ -194,7 +173,7 @@ async def test_a_10_mib_line_costs_the_server_bounded_memory(
         channels = [await jupyter.channel() for _ in range(SUBSCRIBERS)]
         for channel in channels:
             assert (await channel.subscribe(name))["offset"] == 0
-        before = peak = rss_of(jupyter.pid)
+        before = peak = Figures.of(jupyter.pid).rss
         line = (b"0123456789abcdef" * (LINE_BYTES // 16))[:LINE_BYTES]  # and no newline
         writer = threading.Thread(
             target=write_in_pieces, args=(path, line, [1 << 16] * (LINE_BYTES >> 16))
@@ -206,7 +185,7 @@ async def test_a_10_mib_line_costs_the_server_bounded_memory(
                 frame = await channel.receive_log(name, timeout=30)
                 assert len(frame["data"]) <= MAX_FRAME_BYTES
                 received += len(frame["data"])
-                peak = max(peak, rss_of(jupyter.pid))
+                peak = max(peak, Figures.of(jupyter.pid).rss)
             assert frame["offset"] == LINE_BYTES
         writer.join()
         # Held per frame, not per line: a copy of the line per subscriber alone is 80 MiB.

@@ -22,6 +22,7 @@ from libtmux.server import Server
 
 from saga_jupyter.core.preview import PREVIEW_CHARS, PREVIEW_LINES
 from saga_jupyter.server.logstreams import MAX_FRAME_BYTES
+from tests.harness import children
 from tests.helpers import (
     Channel,
     hanging_tmux,
@@ -52,18 +53,8 @@ def tmux_server_pid(server: Server) -> int:
 
 
 def tmux_clients_of_this_process() -> list[int]:
-    """The tmux client processes this process started and has not reaped (a scan under way)."""
-    me = str(os.getpid())
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        command, _, rest = stat.partition(" (")[2].rpartition(") ")
-        if command.startswith("tmux") and rest.split()[1] == me:
-            found.append(int(entry.name))
-    return found
+    """The tmux clients this process started and has not reaped (a scan under way)."""
+    return [pid for pid, command in children(os.getpid()) if command.startswith("tmux")]
 
 
 def _preview(saga_app: Any, name: str) -> str | None:

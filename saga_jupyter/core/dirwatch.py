@@ -19,6 +19,7 @@ directory is told as ``created`` then: a stream waiting for a file written in th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import logging
 import os
@@ -124,6 +125,7 @@ class DirectoryWatch:
                 loop.add_reader(fd, self._read_events)
                 return
             wake_r, self._wake_w = os.pipe()
+            os.set_blocking(self._wake_w, False)  # a full pipe already holds a wake-up
             self._stopping = False
             self._thread = threading.Thread(
                 target=self._run, args=(fd, wake_r), name="saga-dirwatch", daemon=True
@@ -179,7 +181,8 @@ class DirectoryWatch:
         if loop is not None and fd is not None:
             loop.remove_reader(fd)
         if thread is not None and wake_w is not None:
-            os.write(wake_w, b"x")
+            with contextlib.suppress(BlockingIOError):
+                os.write(wake_w, b"x")
             thread.join(timeout=5)  # outside the lock: the thread may be taking it
             os.close(wake_w)
         if fd is not None:
@@ -217,9 +220,11 @@ class DirectoryWatch:
             return
         self._found.extend(names)
         if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._tell_found)
+            with contextlib.suppress(RuntimeError):  # the loop closed: nobody to tell
+                self._loop.call_soon_threadsafe(self._tell_found)
         elif self._wake_w is not None:
-            os.write(self._wake_w, b"a")
+            with contextlib.suppress(BlockingIOError):
+                os.write(self._wake_w, b"a")
 
     def _tell_found(self) -> None:
         with self._watch_lock:

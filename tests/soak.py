@@ -22,7 +22,8 @@ What is checked: every subscription got the file's bytes from where it started t
 each once and in order (a frame's ``offset`` follows the last one's by exactly the bytes of its
 ``data``; a CRC of everything received matches the file's), with no reset and no error. The
 server's RSS, open files, threads and inotify watches are read from ``/proc`` before the
-clients come (after a warm-up wave, so the executor's threads exist already), at their peak
+clients come (after a warm-up: a small wave of clients, then session details requested all at
+once, so that the executor's threads, which never shrink, exist already), at their peak
 meanwhile, and after the clients left; open files, threads and watches must be back where they
 were, RSS within ``RSS_SLACK``.
 """
@@ -40,6 +41,7 @@ import tempfile
 import time
 import zlib
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,6 +62,7 @@ from tests.helpers import JupyterProcess, start_worker, wait_for
 RSS_SLACK = 64 << 20
 WARMUP_CLIENTS = 20
 WARMUP_SECONDS = 2.0
+WARMUP_REQUESTS = 24  # at once: more than any executor's threads (32 at most)
 JOIN_SHARE = 0.25  # of the writing time, over which the clients join
 SAMPLE_PERIOD = 0.5
 DRAIN_DEADLINE = 60.0
@@ -265,6 +268,15 @@ async def _warm_up(jupyter: JupyterProcess, plan: Plan, paths: list[Path]) -> No
             client.close()
         await asyncio.to_thread(writer.stop)
     await wait_for(lambda: _idle(jupyter), timeout=30, interval=0.2)
+    # Session details at once, each a tmux call on the server's executor: its pool of threads
+    # grows to its size now, not during the main wave (it never shrinks: that is not a leak).
+    with ThreadPoolExecutor(WARMUP_REQUESTS) as pool:
+        details = [
+            f"api/saga/sessions/{session_name(i % plan.sessions)}" for i in range(WARMUP_REQUESTS)
+        ]
+        await asyncio.get_running_loop().run_in_executor(
+            None, lambda: list(pool.map(jupyter.get, details))
+        )
 
 
 async def _main_wave(

@@ -148,7 +148,11 @@ def test_the_store_on_a_full_disk(tmp_path: Path, output_dir: Path) -> None:
         # Space again: the store catches up by itself, with no further change to prompt it.
         unlimited = (resource.RLIM_INFINITY, resource.RLIM_INFINITY)  # the soft limit lifted
         resource.prlimit(jupyter.pid, resource.RLIMIT_FSIZE, unlimited)
-        wait_until(lambda: jupyter.get("api/saga/status")["store"]["saveError"] is None, 10)
+
+        def store_written_again_unprompted() -> bool:
+            return jupyter.get("api/saga/status")["store"]["saveError"] is None
+
+        wait_until(store_written_again_unprompted, timeout=10)
         records = json.loads(state.read_text())["sessions"]
         assert len(records) == 4 + many
     finally:

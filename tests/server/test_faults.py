@@ -2,7 +2,7 @@
 
 Each test runs a real Jupyter server (in this process) against a real tmux server on a private
 socket and real files; faults that need a process of their own (a privilege dropped, a file size
-limit, a stop timed) are in ``tests/e2e/test_faults_process.py``.
+limit, a stop timed) are in ``tests/e2e/test_faults.py``.
 """
 
 from __future__ import annotations

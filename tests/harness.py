@@ -67,6 +67,11 @@ def cpu_seconds(fields: list[str]) -> float:
     return sum(int(value) for value in fields[11:15]) / CLOCK_TICKS
 
 
+def tree_cpu(root: int) -> float:
+    """CPU seconds of a process and all its descendants (see :func:`cpu_seconds`)."""
+    return sum(cpu_seconds(fields) for fields in process_tree(root).values())
+
+
 def own_cpu() -> float:
     """CPU seconds of this process (the client side of a bench or a soak)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -126,6 +131,10 @@ class Figures:
     def peak(self, other: Figures) -> Figures:
         """The larger of each figure."""
         return Figures(*(max(a, b) for a, b in zip(self.row(), other.row(), strict=True)))
+
+    def held(self) -> tuple[int, int, int]:
+        """What a server must give back once its clients left: files, threads, watches."""
+        return (self.fds, self.threads, self.watches)
 
     def row(self) -> tuple[int, int, int, int]:
         """The figures in the order of the fields."""

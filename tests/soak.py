@@ -1,31 +1,25 @@
 """The soak: many channel clients, many sessions written at once; every byte once, nothing kept.
 
-The five-minute run, from the repository root (about 5.5 minutes):
+From the repository root (5.5 minutes; the suite runs 20 s of it: tests/server/test_soak.py):
 
     .venv/bin/python -m tests.soak --minutes 5 [--clients 200] [--sessions 50] [--rate 100]
 
-The suite runs 20 seconds of the same (``tests/server/test_soak.py``, marked ``soak``).
+What runs: a real ``jupyter server`` (a subprocess, default ``poll_interval``), a private tmux
+server with one ``sleep`` session per output file (so all are running), one writer process
+appending ``rate`` whole lines a second to every file, each line carrying its write time, and
+bare WebSocket clients (``tests/harness.py``) on this process's loop. Each client follows
+``per_client`` sessions: 200 x 2 = 400 subscriptions, 8 a session. Two, not all 50: a browser
+tab follows the logs it shows, and two cores must carry the server, the writer and 200 clients;
+8 subscribers still have every byte read and sent eight times. Clients join mid-stream, over
+the first quarter of the writing; half from byte 0 (a resume), half from the tail window.
 
-What runs: a real ``jupyter server`` (a subprocess, default ``poll_interval``) watching an
-output directory and a private tmux server holding one ``sleep`` session per output file, so
-every session is listed as running. One writer process appends ``rate`` lines a second to every
-file, one whole line per ``write``, each carrying its write time. The clients are bare
-WebSocket clients (``tests/harness.py``) on this process's event loop, each following
-``per_client`` sessions: 200 clients x 2 sessions = 400 subscriptions, 8 a session. Two sessions
-a client, not all 50: a browser tab follows the logs it shows, and this machine's two cores
-must carry the server, the writer and 200 clients at once; 8 subscribers a session still have
-every appended byte read and sent eight times. The clients join over the first quarter of the
-writing, so each starts mid-stream; half subscribe from byte 0 (a resume), half without an
-offset (the tail window).
-
-What is checked: every subscription got the file's bytes from where it started to the end,
-each once and in order (a frame's ``offset`` follows the last one's by exactly the bytes of its
-``data``; a CRC of everything received matches the file's), with no reset and no error. The
-server's RSS, open files, threads and inotify watches are read from ``/proc`` before the
-clients come (after a warm-up: a small wave of clients, then session details requested all at
-once, so that the executor's threads, which never shrink, exist already), at their peak
-meanwhile, and after the clients left; open files, threads and watches must be back where they
-were, RSS within ``RSS_SLACK``.
+Checked: every subscription got its file's bytes from where it started to the end, once, in
+order (each frame's ``offset`` follows the last by exactly its bytes; a CRC of all it got
+matches the file's), with no reset and no error. The server's RSS, open files, threads and
+inotify watches (``/proc``) are read before the clients come (after a warm-up: a small wave of
+clients, then session details asked all at once, so that the executor's threads, which never
+shrink, exist already), at their peak, and after the clients left: files, threads and watches
+back where they were, RSS within ``RSS_SLACK``.
 """
 
 from __future__ import annotations
@@ -48,15 +42,7 @@ from typing import Any
 
 from libtmux.server import Server
 
-from tests.harness import (
-    Figures,
-    TimedSocket,
-    Writer,
-    cpu_seconds,
-    own_cpu,
-    process_tree,
-    timed_connect,
-)
+from tests.harness import Figures, TimedSocket, Writer, own_cpu, timed_connect, tree_cpu
 from tests.helpers import JupyterProcess, start_worker, wait_for
 
 RSS_SLACK = 64 << 20
@@ -199,23 +185,13 @@ class Report:
     @property
     def flat(self) -> bool:
         """Whether open files, threads and watches came back, and RSS stayed within the slack."""
-        same = (self.after.fds, self.after.threads, self.after.watches)
-        return (
-            same == (self.before.fds, self.before.threads, self.before.watches)
-            and self.after.rss - self.before.rss < RSS_SLACK
-        )
+        rss = self.after.rss - self.before.rss
+        return self.after.held() == self.before.held() and rss < RSS_SLACK
 
     def latency_ms(self, q: float) -> float:
         """The ``q`` quantile (0..1) of frame latency, in milliseconds."""
-        total = sum(self.latencies.values())
-        if not total:
-            return float("nan")
-        seen = 0
-        for tenths in sorted(self.latencies):
-            seen += self.latencies[tenths]
-            if seen >= q * total:
-                return tenths / 10
-        return max(self.latencies) / 10
+        tenths = sorted(self.latencies.elements())
+        return tenths[round(q * (len(tenths) - 1))] / 10 if tenths else float("nan")
 
 
 async def soak(plan: Plan, workdir: Path, tmux: Server) -> Report:
@@ -236,7 +212,11 @@ async def soak(plan: Plan, workdir: Path, tmux: Server) -> Report:
         f"--SagaJupyterApp.state_file={workdir / 'state.json'}",
     )
     try:
-        await wait_for(lambda: _running(jupyter) == plan.sessions, timeout=30, interval=0.2)
+
+        def all_running() -> bool:
+            return bool(jupyter.get("api/saga/status")["sessions"]["running"] == plan.sessions)
+
+        await wait_for(all_running, timeout=30, interval=0.2)
         await _warm_up(jupyter, plan, paths)
         before = Figures.of(jupyter.pid)
         report = Report(plan, before, before, before)
@@ -290,14 +270,14 @@ async def _main_wave(
     sampler = asyncio.ensure_future(_sample(jupyter.pid, report))
     try:
         await writer.start()
-        server_before = _tree_cpu(jupyter.pid)
+        server_before = tree_cpu(jupyter.pid)
         client_before = own_cpu()
         gap = plan.seconds * JOIN_SHARE / plan.clients
         for k, client in enumerate(clients):
             await client.connect(jupyter, from_start=k % 2 == 0)
             await asyncio.sleep(gap)  # the clients' pace of joining
         report.writing, _ = await writer.finished()
-        report.server_cpu = (_tree_cpu(jupyter.pid) - server_before) / report.writing
+        report.server_cpu = (tree_cpu(jupyter.pid) - server_before) / report.writing
         report.client_cpu = (own_cpu() - client_before) / report.writing
         written_at = time.monotonic()
         sizes = {name: path.stat().st_size for name, path in zip(names, paths, strict=True)}
@@ -336,22 +316,13 @@ async def _sample(pid: int, report: Report) -> None:
         await asyncio.sleep(SAMPLE_PERIOD)
 
 
-def _tree_cpu(pid: int) -> float:
-    return sum(cpu_seconds(fields) for fields in process_tree(pid).values())
-
-
-def _running(jupyter: JupyterProcess) -> int:
-    return int(jupyter.get("api/saga/status")["sessions"]["running"])
-
-
 def _idle(jupyter: JupyterProcess) -> bool:
     status = jupyter.get("api/saga/status")
     return status["clients"] == 0 and status["logStreams"] == 0
 
 
 def _settled(jupyter: JupyterProcess, before: Figures) -> bool:
-    now = Figures.of(jupyter.pid)
-    return (now.fds, now.threads, now.watches) == (before.fds, before.threads, before.watches)
+    return Figures.of(jupyter.pid).held() == before.held()
 
 
 # --- the report -----------------------------------------------------------------------------
@@ -384,14 +355,17 @@ def render(report: Report) -> str:
         "|---|---|---|---|---|",
     ]
     b, p, a = report.before, report.peak, report.after
-    lines += [
+    flat = "yes" if a.rss - b.rss < RSS_SLACK else "NO"
+    lines.append(
         f"| RSS | {b.rss / mib:.0f} MiB | {p.rss / mib:.0f} MiB | {a.rss / mib:.0f} MiB | "
-        f"{'yes' if a.rss - b.rss < RSS_SLACK else 'NO'} (within {RSS_SLACK // mib} MiB) |",
-        f"| open files | {b.fds} | {p.fds} | {a.fds} | {'yes' if a.fds == b.fds else 'NO'} |",
-        f"| threads | {b.threads} | {p.threads} | {a.threads} | "
-        f"{'yes' if a.threads == b.threads else 'NO'} |",
-        f"| inotify watches | {b.watches} | {p.watches} | {a.watches} | "
-        f"{'yes' if a.watches == b.watches else 'NO'} |",
+        f"{flat} (within {RSS_SLACK // mib} MiB) |"
+    )
+    for label, before, peak, after in zip(
+        ("open files", "threads", "inotify watches"), b.held(), p.held(), a.held(), strict=True
+    ):
+        flat = "yes" if after == before else "NO"
+        lines.append(f"| {label} | {before} | {peak} | {after} | {flat} |")
+    lines += [
         "",
         f"Took {report.wall:.0f} s in all; {os.cpu_count()} CPUs, load average "
         f"{', '.join(f'{x:.2f}' for x in os.getloadavg())} at the end.",

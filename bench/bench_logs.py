@@ -37,16 +37,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
-import hashlib
 import json
-import multiprocessing
 import os
 import platform
-import queue
 import re
-import resource
 import sys
 import tempfile
 import time
@@ -56,7 +51,6 @@ from pathlib import Path
 from typing import Any
 
 from bench_sessions import (
-    CLOCK_TICKS,
     DEFAULT_POLL,
     REPO,
     JupyterServer,
@@ -73,16 +67,25 @@ from tornado.websocket import WebSocketClientConnection, websocket_connect
 
 from saga_jupyter.server.app import SagaJupyterApp
 
+sys.path.insert(0, str(REPO))  # the harness the tests use too
+from tests.harness import (
+    TimedSocket,
+    Writer,
+    cpu_seconds,
+    now_ns,
+    own_cpu,
+    process_tree,
+    rss_bytes,
+    timed_connect,
+)
+
 RESULTS = REPO / "bench" / "results" / "logs.md"
-PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 MIB = 1 << 20
 
 WARMUP = 1.0  # seconds of lines left out of the percentiles
 INITIAL_LOG_BYTES = SagaJupyterApp.initial_log_bytes.default_value
 MAX_MESSAGE = 64 * MIB
-WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455
 READY_DEADLINE = 30.0
-WRITER_SLACK = 30.0  # beyond the writing time: the writer process starting, or falling behind
 DRAIN_DEADLINE = 5.0
 THROUGHPUT_DEADLINE = 60.0
 STEP_DEADLINE = 10.0
@@ -98,13 +101,7 @@ TARGET_FIRST_MS = 50.0
 
 HEADER = "bench: output starts here"
 END_MARKER = "bench: end of file"
-LINE_TEXT = "[worker] assistant: Reading src/auth/handlers.py to see how requests are validated"
 LINE_RE = re.compile(r"L(\d{7}) (\d+) ")
-
-
-def now_ns() -> int:
-    """CLOCK_MONOTONIC: one clock for the writer process and this one."""
-    return time.clock_gettime_ns(time.CLOCK_MONOTONIC)
 
 
 def session(i: int) -> str:
@@ -196,124 +193,7 @@ def write_log(path: Path, mib: int) -> int:
     return path.stat().st_size
 
 
-# --- the writer (its own process, so this loop cannot delay it) -------------------------------
-
-
-def write_lines(paths: list[str], rate: int, seconds: float, results: Any) -> None:
-    """Append ``rate`` lines a second to every file for ``seconds``, evenly spread.
-
-    One whole line per ``write``, each carrying its sequence number in its file and its write
-    time. Puts ``("start", 0)``, then ``("end", (elapsed s, CPU s))`` on ``results``: the CPU of
-    the writing only, not of this process importing the bench.
-    """
-    fds = [os.open(path, os.O_WRONLY | os.O_APPEND) for path in paths]
-    step = 1e9 / (rate * len(fds))
-    results.put(("start", 0))
-    start, cpu = now_ns(), own_cpu()
-    try:
-        for k in range(int(rate * seconds) * len(fds)):
-            wait = start + k * step - now_ns()
-            if wait > 0:
-                time.sleep(wait / 1e9)
-            seq, index = divmod(k, len(fds))
-            os.write(fds[index], f"L{seq:07d} {now_ns()} {LINE_TEXT}\n".encode())
-    finally:
-        for fd in fds:
-            os.close(fd)
-    results.put(("end", ((now_ns() - start) / 1e9, own_cpu() - cpu)))
-
-
-class Writer:
-    """The writer process: started by :meth:`start`, killed by :meth:`stop` if still running."""
-
-    def __init__(self, paths: list[str], rate: int, seconds: float) -> None:
-        context = multiprocessing.get_context("spawn")  # no fork of this process's threads
-        self.results = context.Queue()
-        self.process = context.Process(
-            target=write_lines, args=(paths, rate, seconds, self.results), daemon=True
-        )
-        self.timeout = seconds + WRITER_SLACK
-
-    async def start(self) -> None:
-        """Start the process and wait until it starts writing."""
-        self.process.start()
-        await self.expect("start")
-
-    async def finished(self) -> tuple[float, float]:
-        """Wait for the end: the writing time and the writer's CPU time, in seconds."""
-        result: tuple[float, float] = await self.expect("end")
-        return result
-
-    async def expect(self, kind: str) -> Any:
-        """The next message from the writer, which must be of ``kind``."""
-        got, value = await asyncio.to_thread(self._next)
-        if got != kind:
-            raise RuntimeError(f"writer sent {got!r}, expected {kind!r}")
-        return value
-
-    def _next(self) -> tuple[str, Any]:
-        deadline = time.monotonic() + self.timeout
-        while time.monotonic() < deadline:
-            with contextlib.suppress(queue.Empty):
-                message: tuple[str, Any] = self.results.get(timeout=0.2)
-                return message
-            if not self.process.is_alive():
-                raise RuntimeError(f"writer process exited ({self.process.exitcode})")
-        raise RuntimeError("writer process did not answer in time")
-
-    def stop(self) -> None:
-        """Reap the process; kill it if it is still writing."""
-        if self.process.pid is None:  # never started
-            return
-        self.process.join(5)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join(5)
-
-
-# --- CPU and memory from /proc -----------------------------------------------------------------
-
-
-def stat_fields(pid: int) -> list[str] | None:
-    """``/proc/<pid>/stat`` after the command name (field 3 onwards), or ``None`` if gone."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return None
-
-
-def process_tree(root: int) -> dict[int, list[str]]:
-    """The stat fields of ``root`` and of every descendant."""
-    stats = {int(e.name): stat_fields(int(e.name)) for e in os.scandir("/proc") if e.name.isdigit()}
-    children: dict[int, list[int]] = {}
-    for pid, fields in stats.items():
-        if fields is not None:
-            children.setdefault(int(fields[1]), []).append(pid)
-    tree: dict[int, list[str]] = {}
-    pending = [root]
-    while pending:
-        pid = pending.pop()
-        fields = stats.get(pid)
-        if fields is not None:
-            tree[pid] = fields
-            pending.extend(children.get(pid, []))
-    return tree
-
-
-def cpu_seconds(fields: list[str]) -> float:
-    """utime + stime + cutime + cstime: a process's CPU and that of the children it reaped."""
-    return sum(int(value) for value in fields[11:15]) / CLOCK_TICKS
-
-
-def own_cpu() -> float:
-    """CPU seconds of this process (the bench client)."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def rss_bytes(fields: list[str]) -> int:
-    """Resident set size."""
-    return int(fields[21]) * PAGE_SIZE
+# --- CPU and memory (the /proc readers, the writer, the WebSocket client: tests/harness.py)
 
 
 @dataclass
@@ -499,120 +379,6 @@ async def shell_ready(ws: WebSocketClientConnection, k: int) -> None:
     await wait_for_text(ws, f"R{k}Y", time.monotonic() + STEP_DEADLINE)
 
 
-class TimedSocket(asyncio.Protocol):
-    """A bare WebSocket client that hands each text message, with its arrival time, to a callback.
-
-    The latency run reads 4,000 messages a second. tornado's client spent ~200 µs of this
-    process's CPU on each (a stream read per frame part, the socket re-registered each time), so
-    the bench took 84 % of a core; whenever the scheduler put the writer on the same core, whole
-    runs were slow for whichever side was measured. This one parses every frame a ``recv``
-    brought, in place. It speaks only what both servers send here: unfragmented, uncompressed
-    frames.
-    """
-
-    def __init__(self, key: str, on_text: Callable[[str, int], None]) -> None:
-        self.accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest())
-        self.on_text = on_text
-        self.upgraded = asyncio.get_running_loop().create_future()
-        self.buffer = bytearray()
-        self.transport: asyncio.Transport | None = None
-        self.closed: str | None = None  # why the connection ended, once it has
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-
-    def data_received(self, data: bytes) -> None:
-        arrival = now_ns()
-        self.buffer += data
-        if not self.upgraded.done():
-            head, upgraded, rest = bytes(self.buffer).partition(b"\r\n\r\n")
-            if not upgraded:
-                return
-            if not head.startswith(b"HTTP/1.1 101 ") or self.accept not in head:
-                self.upgraded.set_exception(ConnectionError(head.partition(b"\r\n")[0].decode()))
-                self.close()
-                return
-            self.upgraded.set_result(None)
-            self.buffer = bytearray(rest)
-        self._read_frames(arrival)
-
-    def _read_frames(self, arrival: int) -> None:
-        buffer, start = self.buffer, 0
-        while len(buffer) - start >= 2:
-            if not buffer[start] & 0x80:
-                raise ConnectionError("a fragmented WebSocket message")
-            opcode, length, head = buffer[start] & 0x0F, buffer[start + 1] & 0x7F, start + 2
-            if length >= 126:
-                size = 2 if length == 126 else 8
-                length = int.from_bytes(buffer[head : head + size], "big")
-                head += size
-            if len(buffer) < head + length:
-                break
-            payload, start = bytes(buffer[head : head + length]), head + length
-            if opcode == 0x1:
-                self.on_text(payload.decode(), arrival)
-            elif opcode == 0x9:
-                self._write(0xA, payload)  # pong
-            elif opcode == 0x8:
-                code = int.from_bytes(payload[:2], "big") if payload else None
-                self.closed = f"closed by the server: {code} {payload[2:].decode()}"
-                self.close()
-            elif opcode != 0xA:
-                raise ConnectionError(f"an unexpected WebSocket frame (opcode {opcode})")
-        del buffer[:start]
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = self.closed or str(exc or "closed by the server")
-        if not self.upgraded.done():
-            self.upgraded.set_exception(exc or ConnectionError("closed before the upgrade"))
-
-    def send(self, text: str) -> None:
-        """Send a text message."""
-        self._write(0x1, text.encode())
-
-    def _write(self, opcode: int, payload: bytes) -> None:
-        n = len(payload)  # this client sends nothing of 64 KiB or more
-        length = bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2, "big")
-        mask = os.urandom(4)
-        masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
-        assert self.transport is not None
-        self.transport.write(bytes([0x80 | opcode]) + length + mask + masked)
-
-    def close(self) -> None:
-        """Drop the connection."""
-        if self.transport is not None:
-            self.transport.close()
-
-
-async def timed_connect(
-    server: JupyterServer, path: str, on_text: Callable[[str, int], None]
-) -> TimedSocket:
-    """Open a :class:`TimedSocket` on the server (asyncio sets TCP_NODELAY on it)."""
-    key = base64.b64encode(os.urandom(16)).decode()
-    loop = asyncio.get_running_loop()
-    _, socket = await loop.create_connection(
-        lambda: TimedSocket(key, on_text), "127.0.0.1", server.port
-    )
-    lines = [
-        f"GET {path} HTTP/1.1",
-        f"Host: 127.0.0.1:{server.port}",
-        "Upgrade: websocket",
-        "Connection: Upgrade",
-        f"Sec-WebSocket-Key: {key}",
-        "Sec-WebSocket-Version: 13",
-        *(f"{name}: {value}" for name, value in server.headers.items()),
-    ]
-    assert socket.transport is not None
-    socket.transport.write(("\r\n".join(lines) + "\r\n\r\n").encode())
-    try:
-        await asyncio.wait_for(socket.upgraded, STEP_DEADLINE)
-    except BaseException:
-        socket.close()
-        raise
-    return socket
-
-
 # --- 1. append-to-frame latency -------------------------------------------------------------
 
 
@@ -718,7 +484,8 @@ async def latency_run(
 
     try:
         for (path, first), receiver in zip(targets, receivers, strict=True):
-            sockets.append(await timed_connect(server, path, feeding(receiver)))
+            socket = await timed_connect(server.port, path, server.headers, feeding(receiver))
+            sockets.append(socket)
             sockets[-1].send(first)
         if not await wait_all([r.ready for r in receivers], READY_DEADLINE):
             raise RuntimeError("subscribers did not see their file's first line in time")

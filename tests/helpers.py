@@ -13,11 +13,13 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from libtmux.server import Server
+from tornado.httpclient import HTTPRequest
+from tornado.websocket import websocket_connect
 
 from saga_jupyter.core.dirwatch import watch_kind
 from saga_jupyter.core.tailer import Tailer
@@ -97,6 +99,12 @@ def is_engine_threads(names: set[str]) -> bool:
 def inotify_watches(count: int) -> int:
     """How many inotify watches ``count`` directory watches make (polling makes none)."""
     return 0 if watch_kind() == "polling" else count
+
+
+def status_of(saga_app: Any, name: str) -> str | None:
+    """The status the extension lists a session with, or ``None`` when it is not listed."""
+    info = saga_app.poller.find(name)
+    return None if info is None else str(info.status)
 
 
 def own_threads() -> set[threading.Thread]:
@@ -213,28 +221,54 @@ class Channel:
 
 
 class JupyterProcess:
-    """A real ``jupyter server`` (or ``lab``) in its own process, on 127.0.0.1 with a token."""
+    """A real ``jupyter server`` (or ``lab``) in its own process, on 127.0.0.1 with a token.
+
+    ``port`` and ``token`` are those of a server before (a restart where clients reconnect);
+    ``wrap`` is a command that execs the server with a limit or a privilege less (``prlimit
+    ... --``, ``setpriv ... --``); ``env`` adds to this process's environment.
+    """
 
     def __init__(
-        self, tmp_path: Path, *args: str, app: str = "server", token: str | None = None
+        self,
+        tmp_path: Path,
+        *args: str,
+        app: str = "server",
+        port: int | None = None,
+        token: str | None = None,
+        wrap: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.token = token or secrets.token_hex(16)
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        if port is None:
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                port = int(probe.getsockname()[1])
+        self.port = port
         self.url = f"http://127.0.0.1:{self.port}/"
         home = tmp_path / f"home-{self.port}"
-        home.mkdir()
+        home.mkdir(exist_ok=True)
         self.log_path = tmp_path / f"jupyter-{self.port}.log"
         command = [
-            sys.executable, "-m", "jupyter", app, "--no-browser", "--allow-root",
+            *wrap, sys.executable, "-m", "jupyter", app, "--no-browser", "--allow-root",
             "--ip=127.0.0.1", f"--port={self.port}", f"--IdentityProvider.token={self.token}",
-            f"--ServerApp.root_dir={tmp_path}", *args,
+            "--ServerApp.port_retries=0", f"--ServerApp.root_dir={tmp_path}", *args,
         ]  # fmt: skip
-        env = {**os.environ, "HOME": str(home), "JUPYTER_RUNTIME_DIR": str(home / "runtime")}
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        environment = {
+            **os.environ,
+            "HOME": str(home),
+            "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+            **(env or {}),
+        }
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, env=environment
+            )
         wait_until(self._answers, timeout=60, interval=0.1)
+
+    @property
+    def pid(self) -> int:
+        """The server's process id (a ``wrap`` command execs it: the same process)."""
+        return self.process.pid
 
     def _answers(self) -> bool:
         assert self.process.poll() is None, self.log_path.read_text()[-3000:]
@@ -250,6 +284,23 @@ class JupyterProcess:
         )
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read())
+
+    async def channel(self) -> Channel:
+        """A :class:`Channel` connected to this server, past its snapshot frame."""
+        request = HTTPRequest(
+            self.url.replace("http", "ws", 1) + "api/saga/channels",
+            headers={"Authorization": f"token {self.token}"},
+            connect_timeout=10,
+        )
+        ws = await websocket_connect(request, max_message_size=64 << 20)
+        channel = Channel(ws)
+        first = await channel.receive()
+        assert first["type"] == "sessions:updated"
+        return channel
+
+    def log(self) -> str:
+        """What the server wrote to its console so far."""
+        return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL if it does not exit within 10 s."""
@@ -295,9 +346,7 @@ async def running(
     path.write_text(text)
     start_worker(server, name)
     timeout = saga_app.poller.interval + 2
-    await wait_for(
-        lambda: getattr(saga_app.poller.find(name), "status", None) == "running", timeout=timeout
-    )
+    await wait_for(lambda: status_of(saga_app, name) == "running", timeout=timeout)
     return path
 
 

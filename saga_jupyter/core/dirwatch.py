@@ -14,12 +14,15 @@ Where the events come from (:data:`WATCH_ENV` chooses, for tests of the other pa
 - ``polling``: watchdog's polling observer, where nothing else works.
 
 The directory may not exist yet, or be deleted and recreated: :meth:`DirectoryWatch.ensure`
-(called on every poll) watches it again.
+(called on every poll) watches it again. What happened in between was seen by nobody, so each
+file found in a directory watched anew is told as ``created`` then: a stream waiting for a file
+written in that gap reads it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import threading
@@ -60,6 +63,8 @@ class DirectoryWatch:
         self.kind = watch_kind()
         self._listeners: list[Listener] = []
         self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ensured = False  # ensure() has looked at the directory before
         self._source: inotify.InotifyWatch | ObserverWatch
         if self.kind == "inotify":
             self._source = inotify.InotifyWatch(self.directory, self._tell)
@@ -88,6 +93,7 @@ class DirectoryWatch:
         the loop's thread; the directory is watched from the next :meth:`ensure` (which
         blocks briefly, so belongs off the loop).
         """
+        self._loop = loop
         if self._source.start(loop) and loop is None:
             self.ensure()
 
@@ -96,11 +102,33 @@ class DirectoryWatch:
 
         Blocks briefly (a stat and a system call): call it off the event loop.
         """
-        return self._source.ensure(self.wants_writes())
+        before = self._source.inode
+        changed = self._source.ensure(self.wants_writes())
+        after = self._source.inode
+        if self._ensured and after is not None and after != before:
+            self._announce()  # created or replaced since: its files came unannounced
+        self._ensured = True
+        return changed
 
     def stop(self) -> None:
         """Stop watching; join the watch's threads (with a loop: call from the loop's thread)."""
         self._source.stop()
+        self._loop, self._ensured = None, False
+
+    def _announce(self) -> None:
+        """Tell each file in the directory as created, where the events are told."""
+        try:
+            with os.scandir(self.directory) as entries:
+                names = [entry.name for entry in entries if not entry.is_dir(follow_symlinks=False)]
+        except OSError:
+            return
+        loop = self._loop
+        for name in names:
+            if loop is None:
+                self._tell(name, "created")
+            else:
+                with contextlib.suppress(RuntimeError):  # the loop closed: nobody listens
+                    loop.call_soon_threadsafe(self._tell, name, "created")
 
     def _tell(self, filename: str, event_type: str) -> None:
         for listener in self._listeners:

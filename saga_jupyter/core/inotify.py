@@ -78,6 +78,11 @@ class InotifyWatch:
         self._mask = 0
 
     @property
+    def inode(self) -> int | None:
+        """The inode of the directory watched now, or ``None``."""
+        return self._inode if self.watching else None
+
+    @property
     def watching(self) -> bool:
         """Whether the directory is being watched right now."""
         return self._wd is not None

@@ -53,6 +53,11 @@ class ObserverWatch(FileSystemEventHandler):
         self._inode: int | None = None
 
     @property
+    def inode(self) -> int | None:
+        """The inode of the directory watched now, or ``None``."""
+        return self._inode if self.watching else None
+
+    @property
     def watching(self) -> bool:
         """Whether the directory is being watched right now."""
         return self._watch is not None

@@ -76,6 +76,24 @@ def test_a_replaced_directory_is_watched_again(watched, tmp_path: Path) -> None:
     moved.rename(tmp_path.parent / (tmp_path.name + "-gone"))
 
 
+def test_files_written_while_unwatched_are_told_once_watched_again(watched, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    watch, events, _ = watched
+    (tmp_path / "before.out").write_text("seen live\n")
+    events_until(events, ("before.out", "created"))
+    moved = tmp_path.parent / (tmp_path.name + "-old")
+    tmp_path.rename(moved)
+    tmp_path.mkdir()
+    # Written before the new directory is watched: no inotify event will ever say so.
+    (tmp_path / "gap.out").write_text("x\n")
+    (tmp_path / "sub.out").mkdir()
+    assert watch.ensure() is True
+    (tmp_path / "marker.out").write_text("")
+    seen = events_until(events, ("marker.out", "created"), ("gap.out", "created"))
+    assert seen.count(("gap.out", "created")) == 1
+    assert ("sub.out", "created") not in seen and ("before.out", "created") not in seen
+    moved.rename(tmp_path.parent / (tmp_path.name + "-gone"))
+
+
 def test_each_event_is_told_once_across_mask_changes(watched, kind: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     watch, events, writes = watched
     for wanted in (True, False, True):

@@ -23,7 +23,15 @@ from libtmux.server import Server
 from saga_jupyter.core.errors import InvalidRequest
 from saga_jupyter.core.inputs import MAX_JSON_DEPTH, load_json
 from saga_jupyter.server.channel import MAX_CLIENT_FRAME
-from tests.helpers import Channel, holds_open, running, saga_config, start_worker, wait_for
+from tests.helpers import (
+    Channel,
+    holds_open,
+    running,
+    saga_config,
+    start_worker,
+    status_of,
+    wait_for,
+)
 
 T = TypeVar("T")
 WATCHED = "saga__e__watched__1"  # the bystander follows it
@@ -158,11 +166,7 @@ def test_random_frames_each_get_their_answer(
 
     watcher = run(bystander(saga_app, server, output_dir, jp_ws_fetch))
     start_worker(server, GHOST)
-    run(
-        wait_for(
-            lambda: getattr(saga_app.poller.find(GHOST), "status", None) == "running", timeout=3
-        )
-    )
+    run(wait_for(lambda: status_of(saga_app, GHOST) == "running", timeout=3))
     channel = run(Channel.open(jp_ws_fetch))
     sent = 0
 
@@ -182,9 +186,7 @@ def test_random_frames_each_get_their_answer(
 
     answered()
     run(watcher.keeps_up("after the fuzz\n"))
-    assert (
-        getattr(saga_app.poller.find(GHOST), "status", None) == "running"
-    )  # nothing the fuzz sent stopped it
+    assert status_of(saga_app, GHOST) == "running"  # nothing the fuzz sent stopped it
     channel.close()
     run(watcher.leave())
     run(wait_for(lambda: len(saga_app.log_streams) == 0 and len(saga_app.channels) == 0))

@@ -26,6 +26,7 @@ from tests.helpers import (
     running,
     saga_config,
     start_worker,
+    status_of,
     wait_for,
     write_in_pieces,
 )
@@ -103,9 +104,7 @@ async def test_initial_frame_of_a_100_mib_file(
         for _ in range(1024):
             file.write(line * 1024)  # 100 MiB of 100-byte lines
     start_worker(server, name)
-    await wait_for(
-        lambda: getattr(saga_app.poller.find(name), "status", None) == "running", timeout=POLL + 2
-    )
+    await wait_for(lambda: status_of(saga_app, name) == "running", timeout=POLL + 2)
     channel = await Channel.open(jp_ws_fetch)
     started = time.perf_counter()
     frame = await channel.subscribe(name)

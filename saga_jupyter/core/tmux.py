@@ -6,6 +6,7 @@ for a while, longer each time, and logs once per change of state, not once per c
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import subprocess
 import threading
@@ -56,6 +57,8 @@ class Tmux:
         self.failures = 0
         self.retry_at = 0.0
         self._last_error = ""
+        self.closed = False
+        self._running: set[subprocess.Popen[str]] = set()  # calls under way
         self._lock = threading.Lock()
         self._parsed: dict[str, TmuxSession | None] = {}
 
@@ -75,28 +78,52 @@ class Tmux:
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run one tmux command; raise :class:`TmuxUnavailable` if tmux is missing or hangs."""
+        if self.closed:
+            raise TmuxUnavailable("stopped: tmux is not asked any more")
         wait = self.backoff
         if wait is not None:
             raise TmuxUnavailable(f"{self._last_error} (next try in {wait:.0f} s)")
-        command = self.command(*args)
         try:
-            result = subprocess.run(
-                command,
-                capture_output=True,
+            process = subprocess.Popen(
+                self.command(*args),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 text=True,
                 errors="replace",
-                timeout=self.timeout,
-                check=False,
-                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # a hung call is killed with whatever it started
             )
         except FileNotFoundError:
             self._failed("tmux is not installed (not found on PATH)")
-        except subprocess.TimeoutExpired:
-            self._failed(f"tmux did not answer within {self.timeout:g} s")
         except OSError as error:
             self._failed(f"tmux could not be run: {error}")
+        with self._lock:
+            self._running.add(process)
+        try:
+            stdout, stderr = process.communicate(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            self._failed(f"tmux did not answer within {self.timeout:g} s")
+        finally:
+            with self._lock:
+                self._running.discard(process)
+        if self.closed:
+            raise TmuxUnavailable("stopped: tmux is not asked any more")
         self._succeeded()
-        return result
+        return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+    def close(self) -> None:
+        """Ask tmux nothing more, and end the calls under way (a stopping server waits for none).
+
+        The tmux server and its sessions are not touched: only our clients of it end.
+        """
+        with self._lock:
+            self.closed = True
+            running = list(self._running)
+        for process in running:
+            with contextlib.suppress(OSError):
+                process.kill()
 
     def _failed(self, error: str) -> NoReturn:
         with self._lock:

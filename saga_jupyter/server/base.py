@@ -53,6 +53,11 @@ class SagaMixin(ExtensionHandlerMixin):
 class SagaHandler(SagaMixin, APIHandler):
     """Base of every REST handler: JSON errors ``{"error", "message"}``."""
 
+    async def prepare(self) -> None:  # type: ignore[override]
+        """Answer only once the sessions are listed (right after a start, the first scan)."""
+        await super().prepare()
+        await self.manager.poller.wait_listed()
+
     def write_json(self, value: Any, status: int = 200) -> None:
         """Finish with ``value`` as JSON."""
         self.set_status(status)

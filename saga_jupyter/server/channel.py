@@ -100,6 +100,7 @@ class ChannelHandler(SagaMixin, WebSocketMixin, WebSocketHandler, JupyterHandler
             self.authorizer.is_authorized(self, self.current_user, "read", AUTH_RESOURCE)
         ):
             raise web.HTTPError(403)
+        await self.manager.poller.wait_listed()  # the first list it gets is the real one
         await ensure_async(super().get(*args, **kwargs))  # type: ignore[arg-type]
 
     def open(self, *args: str, **kwargs: str) -> None:

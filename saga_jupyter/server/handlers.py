@@ -83,6 +83,10 @@ class LogHandler(SagaHandler):
             data, size = await asyncio.to_thread(read_range, path, offset or 0, first)
         except FileNotFoundError:
             raise web.HTTPError(404, f"{name} has no output file", reason="No output") from None
+        except PermissionError:
+            raise web.HTTPError(
+                403, f"{name}'s output file cannot be read", reason="Output unreadable"
+            ) from None
         position = offset or 0
         end = size if length is None else min(size, position + length)
         self.set_header("Content-Type", LOG_CONTENT_TYPE)  # sent with the first flush
@@ -94,7 +98,10 @@ class LogHandler(SagaHandler):
             position += len(data)
             if position < end:
                 chunk = min(LOG_CHUNK, end - position)
-                data, _ = await asyncio.to_thread(read_range, path, position, chunk)
+                try:
+                    data, _ = await asyncio.to_thread(read_range, path, position, chunk)
+                except OSError:  # gone or unreadable since: what was sent is what there was
+                    break
         # APIHandler.finish sets the type: application/json unless told, for an empty body too.
         self.finish(set_content_type=LOG_CONTENT_TYPE)
 

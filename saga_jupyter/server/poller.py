@@ -38,6 +38,7 @@ SessionsListener = Callable[[SessionList], None]
 DEBOUNCE = 0.05
 # Longer than a tmux call may take (its timeout), far shorter than a user waits for a stop.
 STOP_TIMEOUT = 10.0
+LISTED_TIMEOUT = 10.0  # longer than a first scan takes, with tmux at its call timeout
 T = TypeVar("T")
 
 
@@ -59,6 +60,9 @@ class Poller:
         self.sessions_body = b"[]"
         self.by_name: dict[str, SessionInfo] = {}
         self.last_poll: float | None = None
+        #: Set once the first scan listed the sessions: what clients are served until then
+        #: would be an empty list (see :meth:`wait_listed`).
+        self.listed = asyncio.Event()
         self.output_dir_exists = False
         self.output_dir_warning: str | None = None
         self.tmux_version: str | None = None
@@ -103,6 +107,7 @@ class Poller:
             self._debounce.cancel()
             self._debounce = None
         self._loop = None
+        self.discovery.tmux.close()  # a tmux call under way (hung, say) ends now
         if self._scan is not None:
             # Bounded: a scan stuck in the kernel (a hung file system) must not hold up shutdown.
             done, _ = await asyncio.wait([self._scan], timeout=STOP_TIMEOUT)
@@ -135,7 +140,8 @@ class Poller:
             self.discovery.remember_launch(self._launched.pop())
         self.watch.ensure()
         sessions = self.discovery.scan()
-        if self.discovery.changed:  # written only when what is remembered changed
+        # Written when what is remembered changed, or when the last write failed (a full disk).
+        if self.discovery.changed or self.store.save_error is not None:
             self.discovery.changed = False
             self.store_writes += self.store.save(self.discovery.memory)
         self.output_dir_exists = self.discovery.output_dir_exists
@@ -144,8 +150,19 @@ class Poller:
             self.tmux_version = self.discovery.tmux.version()
         return sessions
 
+    async def wait_listed(self, timeout: float = LISTED_TIMEOUT) -> None:
+        """Wait (at most ``timeout`` seconds) until the first scan listed the sessions.
+
+        Jupyter takes connections before extensions start: a client that reconnects at once
+        after a restart must not be told its sessions do not exist.
+        """
+        if not self.listed.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.listed.wait(), timeout)
+
     def _update(self, sessions: list[SessionInfo]) -> None:
         self.last_poll = time.time()
+        self.listed.set()
         if sessions == self.sessions:
             return
         old = self._json

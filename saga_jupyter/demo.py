@@ -1,14 +1,19 @@
-"""Demo workers: real tmux sessions writing what a coding agent writes, at a human pace.
+"""Demo workers: real tmux sessions writing what a SAGA worker writes, at a human pace.
 
 :func:`start_demo` starts them on a tmux socket and :func:`stop_demo` kills exactly those again.
 Each session runs ``python -m saga_jupyter.demo worker <output file> <seconds>``, which appends
-ANSI-coloured, carriage-return-animated agent output to the file (flushing every write) and
-exits after ``seconds``, which ends its session: the watcher then sees it complete.
+to the file what ``saga implement <story> --attached --stream`` prints (see
+:mod:`saga_jupyter.core.worker`): its header, cycles of ANSI-coloured, carriage-return-animated
+agent output with ``[Tool: ...]`` markers between ``--- Worker <n> started ---`` and
+``--- Worker <n> result: ... ---``, and the loop's result as JSON. It exits after ``seconds``,
+which ends its session: the watcher then sees it complete. The stories end differently: one
+BLOCKED, waiting for a person, one in ERROR, the rest FINISH.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import sys
 import time
@@ -27,6 +32,7 @@ DEFAULT_OUTPUT_DIR = "/tmp/saga-demo-sessions"  # noqa: S108 - a demo directory,
 DEFAULT_COUNT = 6
 LONG_RUNNING = 8 * 3600.0
 WORKER_MODULE = "saga_jupyter.demo"
+CYCLE_SECONDS = 15.0  # a worker cycle's length, about
 
 RESET, BOLD, DIM, ITALIC = "\x1b[0m", "\x1b[1m", "\x1b[2m", "\x1b[3m"
 RED, GREEN, YELLOW, CYAN, ORANGE = "\x1b[31m", "\x1b[32m", "\x1b[33m", "\x1b[36m", "\x1b[38;5;208m"
@@ -35,12 +41,14 @@ Event = tuple[str, float]  # text to append, then seconds to wait
 
 
 class Story(NamedTuple):
-    """What one demo worker pretends to implement."""
+    """What one demo worker pretends to implement, and how its loop ends (``FINISH`` ...)."""
 
     epic: str
     story: str
     files: tuple[str, ...]
     test_command: str
+    outcome: str = "FINISH"
+    blocker: str | None = None
 
 
 STORIES = (
@@ -50,9 +58,12 @@ STORIES = (
           "templates/invoice.html", "tests/billing/test_invoice_pdf.py"),
           "pytest tests/billing -q"),
     Story("search", "ranking", ("src/search/rank.rs", "src/search/bm25.rs",
-          "src/search/index.rs", "benches/ranking.rs"), "cargo test -p search ranking"),
+          "src/search/index.rs", "benches/ranking.rs"), "cargo test -p search ranking",
+          "BLOCKED", "The story does not say whether freshness may outrank relevance: "
+          "which should win when they disagree?"),
     Story("auth", "password-reset", ("src/auth/reset.ts", "src/mail/templates/reset.html",
-          "api/routes/password.ts", "tests/auth/reset.test.ts"), "npm test -- auth/reset"),
+          "api/routes/password.ts", "tests/auth/reset.test.ts"), "npm test -- auth/reset",
+          "ERROR"),
     Story("billing", "refunds", ("src/billing/refunds.py", "src/billing/stripe_client.py",
           "migrations/0042_refunds.sql", "tests/billing/test_refunds.py"),
           "pytest tests/billing/test_refunds.py -q"),
@@ -210,14 +221,34 @@ class Agent:
         yield f" {GREEN}✔{RESET}\n", self.rng.uniform(0.2, 0.5)
 
     def opening(self) -> Iterator[Event]:
-        """The banner and the workspace scan."""
-        title = f" ✻ SAGA worker · {self.story.epic} / {self.story.story} "
+        """``saga implement``'s header, then the banner and the workspace scan."""
+        epic, story = self.story.epic, self.story.story
+        yield self.line("Starting story implementation...")
+        yield self.line(f"  Epic: {epic}")
+        yield self.line(f"  Story: {story}")
+        yield self.line(f"  Worktree: ~/work/app-saga-worktrees/saga/{epic}/{story}")
+        yield self.line("  Streaming: enabled")
+        title = f" ✻ SAGA worker · {epic} / {story} "
         yield self.line(f"{ORANGE}╭{'─' * len(title)}╮{RESET}")
         yield self.line(f"{ORANGE}│{RESET}{BOLD}{title}{RESET}{ORANGE}│{RESET}")
         yield self.line(f"{ORANGE}╰{'─' * len(title)}╯{RESET}")
-        yield self.line(f"{BOLD}>{RESET} Implement story {CYAN}{self.story.story}{RESET}")
+        yield self.line(f"{BOLD}>{RESET} Implement story {CYAN}{story}{RESET}")
         yield self.line(f"{BOLD}⏺{RESET} Indexing workspace")
         yield from self.progress(f"{self.rng.randint(180, 900)} files")
+
+    def cycle_start(self, cycle: int) -> Iterator[Event]:
+        """A worker cycle begins: a headless agent session of its own."""
+        session = "".join(self.rng.choice("0123456789abcdef") for _ in range(8))
+        yield self.line(f"--- Worker {cycle} started ---")
+        yield f"[Session started: {session}-{cycle:04d}]", 0.2  # the stream: no newline
+
+    def cycle_end(
+        self, cycle: int, seconds: float, result: str, failed: bool = False
+    ) -> Iterator[Event]:
+        """A worker cycle ends with its result."""
+        verb = "failed" if failed else "completed"
+        yield f"[Worker {verb} in {seconds:.1f}s]\n", 0.1
+        yield self.line(f"--- Worker {cycle} result: {result} ---")
 
     def steps(self) -> Iterator[Iterator[Event]]:
         """An endless sequence of agent steps: think, read, search, edit, test."""
@@ -239,13 +270,15 @@ class Agent:
 
     def read(self, file: str) -> Iterator[Event]:
         """A Read tool call."""
-        yield self.line(f"{GREEN}⏺{RESET} {BOLD}Read{RESET}({file})")
+        yield f"[Tool: Read]{GREEN}⏺{RESET} {BOLD}Read{RESET}({file})\n", 0.3
         yield self.line(f"  {DIM}⎿{RESET}  Read {self.rng.randint(30, 420)} lines")
 
     def search(self) -> Iterator[Event]:
         """A Grep tool call."""
         word = self.rng.choice(["TODO", "deprecated", self.story.story.split("-")[0], "fixture"])
-        yield self.line(f'{GREEN}⏺{RESET} {BOLD}Grep{RESET}(pattern: "{word}", path: "src/")')
+        yield self.line(
+            f'[Tool: Grep]{GREEN}⏺{RESET} {BOLD}Grep{RESET}(pattern: "{word}", path: "src/")'
+        )
         yield self.line(f"  {DIM}⎿{RESET}  Found {self.rng.randint(1, 9)} files")
 
     def edit(self, file: str) -> Iterator[Event]:
@@ -254,7 +287,7 @@ class Agent:
         at = self.rng.randint(12, 240)
         added, removed = self.rng.randint(1, 14), self.rng.randint(0, 5)
         self.edited.add(file)
-        yield self.line(f"{GREEN}⏺{RESET} {BOLD}Update{RESET}({file})")
+        yield self.line(f"[Tool: Edit]{GREEN}⏺{RESET} {BOLD}Update{RESET}({file})")
         yield self.line(
             f"  {DIM}⎿{RESET}  Updated {file} with {added} additions, {removed} removals"
         )
@@ -264,7 +297,7 @@ class Agent:
 
     def run_tests(self) -> Iterator[Event]:
         """A Bash tool call running the tests; now and then one fails and gets fixed later."""
-        yield self.line(f"{GREEN}⏺{RESET} {BOLD}Bash{RESET}({self.story.test_command})")
+        yield self.line(f"[Tool: Bash]{GREEN}⏺{RESET} {BOLD}Bash{RESET}({self.story.test_command})")
         self.tests += self.rng.randint(0, 2)
         yield from self.progress(f"{self.tests} tests")
         seconds = self.rng.uniform(0.8, 9.0)
@@ -278,22 +311,36 @@ class Agent:
                 f"     {GREEN}✔ {self.tests} passed{RESET} {DIM}({seconds:.1f}s){RESET}"
             )
 
-    def summary(self, elapsed: float) -> Iterator[Event]:
-        """The commit and the closing line of a finished story."""
-        epic, story = self.story.epic, self.story.story
-        yield self.line(
-            f'{GREEN}⏺{RESET} {BOLD}Bash{RESET}(git commit -am "feat({epic}): {story}")'
-        )
-        sha = "".join(self.rng.choice("0123456789abcdef") for _ in range(7))
-        yield self.line(f"  {DIM}⎿{RESET}  [saga/{epic}/{story} {sha}] feat({epic}): {story}")
-        yield self.line(f"{DIM}{'─' * 60}{RESET}")
-        files = max(1, len(self.edited))
-        changed = f"{files} file{'s' if files > 1 else ''} changed"
-        yield (
-            f"{BOLD}{GREEN}✔ Story {epic}/{story} complete{RESET} · {changed} · "
-            f"{self.tests} tests passing · {elapsed:.0f}s\n",
-            0.0,
-        )
+    def summary(self, elapsed: float, cycles: int) -> Iterator[Event]:
+        """The last cycle's closing lines, then the loop's result as ``saga implement`` does."""
+        epic, story, outcome = self.story.epic, self.story.story, self.story.outcome
+        if outcome == "FINISH":
+            commit = f'{BOLD}Bash{RESET}(git commit -am "feat({epic}): {story}")'
+            yield self.line(f"[Tool: Bash]{GREEN}⏺{RESET} {commit}")
+            sha = "".join(self.rng.choice("0123456789abcdef") for _ in range(7))
+            yield self.line(f"  {DIM}⎿{RESET}  [saga/{epic}/{story} {sha}] feat({epic}): {story}")
+            files = max(1, len(self.edited))
+            changed = f"{files} file{'s' if files > 1 else ''} changed"
+            summary = f"Story {epic}/{story} complete: {changed}, {self.tests} tests passing."
+            yield self.line(f"{BOLD}{GREEN}✔ {summary}{RESET}")
+        elif outcome == "BLOCKED":
+            yield self.line(f"{YELLOW}⏸ Blocked: {self.story.blocker}{RESET}")
+            summary = f"Stopped before changing the {story} ordering: a product decision is needed."
+        else:
+            yield self.line(f"{RED}✘ The agent exited with status 1{RESET}")
+            summary = "The worker failed: the agent exited with status 1 twice in a row."
+        result = {"FINISH": "FINISH", "BLOCKED": "BLOCKED"}.get(outcome, "ONGOING")
+        yield from self.cycle_end(cycles, elapsed / cycles, result, failed=outcome == "ERROR")
+        document = {
+            "status": outcome,
+            "summary": summary,
+            "cycles": cycles,
+            "elapsedMinutes": round(elapsed / 60, 1),
+            "blocker": self.story.blocker,
+            "epicSlug": epic,
+            "storySlug": story,
+        }
+        yield json.dumps(document, indent=2) + "\n", 0.0
 
 
 def story_of(output_file: Path) -> Story:
@@ -338,11 +385,17 @@ def run_worker(output_file: str | Path, seconds: float, seed: int | None = None)
                 time.sleep(pause)
 
         play(agent.opening())
-        for step in agent.steps():
-            if time.monotonic() - started >= seconds:
-                break
-            play(step)
-        play(agent.summary(time.monotonic() - started))
+        cycle, steps = 1, agent.steps()
+        play(agent.cycle_start(cycle))
+        cycle_started = time.monotonic()
+        while time.monotonic() - started < seconds:
+            play(next(steps))
+            if time.monotonic() - cycle_started >= CYCLE_SECONDS:  # the cycle ends, another starts
+                play(agent.cycle_end(cycle, time.monotonic() - cycle_started, "ONGOING"))
+                cycle += 1
+                play(agent.cycle_start(cycle))
+                cycle_started = time.monotonic()
+        play(agent.summary(time.monotonic() - started, cycle))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from libtmux.server import Server
 
 from saga_jupyter import demo
+from saga_jupyter.core.discovery import Discovery
 from saga_jupyter.core.names import parse_name
+from saga_jupyter.core.tmux import Tmux
 from tests.helpers import wait_until
 
 
@@ -52,3 +55,30 @@ def test_cleanup_removes_only_its_own_files(server: Server, tmp_path: Path) -> N
     assert not workers[0].output_file.exists()
     assert unrelated.read_text() == "not a demo file\n"
     assert demo.stop_demo(workers, server.socket_name) == []
+
+
+def test_the_workers_speak_sagas_format_and_end_each_their_way(
+    server: Server, tmp_path: Path
+) -> None:
+    workers = demo.start_demo(tmp_path, server.socket_name, count=4, durations=[1.0] * 4)
+    try:
+        discovery = Discovery(tmp_path, Tmux(server.socket_name))
+
+        def ended() -> dict[str, Any]:
+            found = {info.story_slug: info.worker for info in discovery.scan()}
+            done = all(w is not None and w.outcome for w in found.values())
+            return found if done and len(found) == 4 else {}
+
+        readings = wait_until(ended, timeout=60)
+    finally:
+        demo.stop_demo(workers, server.socket_name)
+    outcomes = {story: reading.outcome for story, reading in readings.items()}
+    assert outcomes == {
+        "login-form": "FINISH", "invoice-pdf": "FINISH", "ranking": "BLOCKED",
+        "password-reset": "ERROR",
+    }  # fmt: skip
+    assert readings["ranking"].blocker and "freshness" in readings["ranking"].blocker
+    assert all(r.cycle and r.cycle >= 1 and r.summary for r in readings.values())
+    text = workers[0].output_file.read_text()
+    assert text.startswith("Starting story implementation...\n  Epic: auth\n")
+    assert "--- Worker 1 started ---" in text and "[Tool: " in text

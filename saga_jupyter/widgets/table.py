@@ -93,6 +93,10 @@ CSS = """
 .saga-badge { border-radius: 8px; padding: 0 6px; color: #fff; font-weight: 600; }
 .saga-running { background: #2e7d32; }
 .saga-completed { background: #607d8b; }
+.saga-outcome-finish { background: #1565c0; }
+.saga-outcome-blocked { background: #ef6c00; cursor: help; }
+.saga-outcome-error, .saga-outcome-timeout, .saga-outcome-max-cycles { background: #c62828; }
+.saga-cycle { color: var(--jp-ui-font-color2, #666); }
 """
 
 
@@ -182,7 +186,8 @@ def _row_parts(info: SessionInfo) -> RowParts:
         f'<tr data-name="{esc(info.name)}" tabindex="0">'
         f"<td>{esc(info.name)}</td><td>{esc(info.epic_slug)}</td>"
         f"<td>{esc(info.story_slug)}</td>"
-        f'<td><span class="saga-badge saga-{esc(info.status)}">{esc(info.status)}</span></td>'
+        f'<td><span class="saga-badge saga-{esc(info.status)}">{esc(info.status)}</span>'
+        f"{worker_badge(info)}</td>"
         f"<td>{format_time(start)}</td>{duration_cell}"
     )
     after = (
@@ -190,6 +195,32 @@ def _row_parts(info: SessionInfo) -> RowParts:
         f'<td class="saga-preview" title="{esc(preview)}">{esc(last_line)}</td></tr>'
     )
     return before, after, start if ticking else None
+
+
+OUTCOME_LABELS = {
+    "FINISH": "finished",
+    "BLOCKED": "blocked",
+    "ERROR": "error",
+    "TIMEOUT": "timeout",
+    "MAX_CYCLES": "max cycles",
+}
+
+
+def worker_badge(info: SessionInfo) -> str:
+    """How a SAGA worker ended (a blocked one's blocker on hover), or its cycle while it runs."""
+    worker = info.worker
+    if worker is None:
+        return ""
+    if worker.outcome in OUTCOME_LABELS:
+        hover = worker.blocker or worker.summary or ""
+        kind = worker.outcome.lower().replace("_", "-")
+        return (
+            f' <span class="saga-badge saga-outcome saga-outcome-{kind}" '
+            f'title="{html.escape(hover)}">{OUTCOME_LABELS[worker.outcome]}</span>'
+        )
+    if worker.cycle is not None and info.status == "running":
+        return f' <span class="saga-cycle">cycle {worker.cycle}</span>'
+    return ""
 
 
 class SessionTable(widgets.VBox):  # type: ignore[misc]

@@ -1,0 +1,119 @@
+"""Reading SAGA workers' output: generated in its format, split anywhere, read to the same."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from saga_jupyter.core.worker import WorkerFiles, WorkerReader, WorkerReading
+from tests.helpers import read_bytes_of_this_process
+
+TOOLS = ["Read", "Edit", "Bash", "Grep", "mcp__github__create_pull_request"]
+NOISE = st.sampled_from(
+    ["thinking about it\n", "\x1b[1;32m✔ 12 passed\x1b[0m\n", "10%\r50%\r100%\n", "…", "{", "}\n",
+     "\x1b]8;;https://x\x07link\x1b]8;;\x07", "---", "[Tool", "result: ", "\r\n"]
+)  # fmt: skip
+
+
+@st.composite
+def worker_outputs(draw: Any) -> tuple[str, WorkerReading]:
+    """A worker's whole output, as ``saga implement --stream`` under ``script`` writes it."""
+    parts = ['Script started on 2026-11-30 10:00:00+00:00 [COMMAND="saga implement"]\r\n']
+    parts.append("Starting story implementation...\n  Epic: auth\n  Story: login\n")
+    parts.append("  Worktree: /w/auth-login\n  Streaming: enabled\n")
+    cycles = draw(st.integers(1, 4))
+    outcome = draw(st.sampled_from(["FINISH", "BLOCKED", "TIMEOUT", "MAX_CYCLES", "ERROR", None]))
+    last_tool, last_result = None, None
+    for cycle in range(1, cycles + 1):
+        parts.append(f"--- Worker {cycle} started ---\n[Session started: abc-{cycle}]")
+        for _ in range(draw(st.integers(0, 4))):
+            parts.append(draw(NOISE))
+            last_tool = draw(st.sampled_from(TOOLS))
+            parts.append(f"\x1b[2m[Tool: {last_tool}]\x1b[0m")  # often no newline around
+        parts.append(f"[Worker completed in {cycle * 7}.5s]\n")
+        last_result = "ONGOING" if cycle < cycles else draw(st.sampled_from(["FINISH", "BLOCKED"]))
+        parts.append(f"--- Worker {cycle} result: {last_result} ---\r\n")
+    expected = WorkerReading(cycle=cycles, last_result=last_result, last_tool=last_tool)
+    if outcome is not None:
+        result = {
+            "status": outcome, "summary": "did { things }\n", "cycles": cycles,
+            "elapsedMinutes": 12.5, "blocker": "which API?" if outcome == "BLOCKED" else None,
+            "epicSlug": "auth", "storySlug": "login",
+        }  # fmt: skip
+        parts.append(json.dumps(result, indent=2) + "\n")
+        expected = WorkerReading(
+            cycles, last_result, last_tool, outcome, "did { things }\n", result["blocker"], 12.5
+        )
+    return "".join(parts), expected
+
+
+def read_in_pieces(text: str, cuts: list[int]) -> WorkerReading | None:
+    reader = WorkerReader()
+    at = 0
+    for cut in sorted(cuts):
+        reader.feed(text[at:cut])
+        at = cut
+    reader.feed(text[at:])
+    return reader.reading
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(worker_outputs(), st.lists(st.integers(0, 10_000), max_size=12))
+def test_the_reading_is_the_same_however_the_output_is_split(
+    output: tuple[str, WorkerReading], cuts: list[int]
+) -> None:
+    text, expected = output
+    assert read_in_pieces(text, [cut % (len(text) + 1) for cut in cuts]) == expected
+
+
+def test_split_at_every_character() -> None:
+    text, expected = _one_output()
+    for cut in range(len(text) + 1):
+        assert read_in_pieces(text, [cut]) == expected, cut
+
+
+def _one_output() -> tuple[str, WorkerReading]:
+    text = (
+        "Starting story implementation...\n--- Worker 1 started ---\n[Tool: Read][Tool: Ed"
+        "it]\x1b[0mdone--- Worker 1 result: ONGOING ---\n--- Worker 2 started ---\n"
+        "[Tool: Bash]\n--- Worker 2 result: BLOCKED ---\n"
+        + json.dumps({"status": "BLOCKED", "summary": "s", "cycles": 2, "blocker": "b"}, indent=2)
+        + "\n"
+    )
+    return text, WorkerReading(2, "BLOCKED", "Bash", "BLOCKED", "s", "b", None)
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(st.lists(st.one_of(NOISE, st.text(max_size=40)), max_size=30))
+def test_other_output_gives_no_reading(pieces: list[str]) -> None:
+    text = "".join(pieces) + '\n{\n  "status": "FINISH"\n}\n'  # a JSON result alone is no worker
+    reader = WorkerReader()
+    for piece in [*pieces, '\n{\n  "status": "FINISH"\n}\n']:
+        reader.feed(piece)
+    if "--- Worker" not in text and "[Tool: " not in text and "Starting story" not in text:
+        assert reader.reading is None
+
+
+def test_a_file_is_read_from_its_tail_then_only_where_it_grew(tmp_path: Path) -> None:
+    path = tmp_path / "saga__a__b__1.out"
+    with path.open("w") as file:
+        file.write("--- Worker 1 started ---\n")
+        file.write("filler line of a long first cycle\n" * 300_000)  # ~10 MiB
+        file.write("[Tool: Edit]\n--- Worker 7 started ---\n")
+    files = WorkerFiles()
+    before = read_bytes_of_this_process()
+    reading = files.read("saga__a__b__1", str(path), path.stat().st_size, path.stat().st_ino)
+    assert read_bytes_of_this_process() - before < 200_000  # the tail, not 10 MiB
+    assert reading == WorkerReading(cycle=7, last_tool="Edit")
+    with path.open("a") as file:
+        file.write("[Tool: Bash]--- Worker 7 result: FINISH ---\n")
+    before = read_bytes_of_this_process()
+    reading = files.read("saga__a__b__1", str(path), path.stat().st_size, path.stat().st_ino)
+    assert read_bytes_of_this_process() - before < 1000
+    assert reading == WorkerReading(cycle=7, last_result="FINISH", last_tool="Bash")
+    path.write_text("other output\n")  # truncated and rewritten: read afresh, no worker's
+    assert files.read("saga__a__b__1", str(path), path.stat().st_size, path.stat().st_ino) is None

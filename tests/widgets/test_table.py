@@ -5,6 +5,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from saga_jupyter.core.engine import engine_for
 from saga_jupyter.core.info import SessionInfo
 from saga_jupyter.core.settings import resolve
 from saga_jupyter.core.store import MetadataStore, SessionRecord
+from saga_jupyter.core.worker import WorkerReading
 from saga_jupyter.widgets.table import ESM, SessionTable, format_duration, render_rows
 from tests.helpers import (
     inotify_watches,
@@ -230,3 +232,28 @@ def test_the_front_end_ticks_durations_as_the_kernel_formats_them(tmp_path: Path
         check=True,
     )
     assert json.loads(result.stdout) == [format_duration(s) for s in seconds]
+
+
+def test_outcome_badges_and_the_cycle(offline: SessionTable) -> None:
+    blocked = WorkerReading(cycle=4, outcome="BLOCKED", blocker='needs <a> "key"')
+    sessions = [
+        replace(info("saga__e__blocked__1", "completed"), worker=blocked),
+        replace(info("saga__e__failed__2", "completed"), worker=WorkerReading(outcome="ERROR")),
+        replace(info("saga__e__done__3", "completed"), worker=WorkerReading(outcome="FINISH")),
+        replace(info("saga__e__busy__4"), worker=WorkerReading(cycle=3, last_tool="Bash")),
+        info("saga__e__plain__5"),  # not a worker's output: no badge
+    ]
+    offline.update(sessions)
+    row = lambda name: row_of(offline, name)  # noqa: E731
+    assert (
+        '<span class="saga-badge saga-outcome saga-outcome-blocked" '
+        'title="needs &lt;a&gt; &quot;key&quot;">blocked</span>'
+    ) in row("saga__e__blocked__1")
+    assert "saga-outcome-error" in row("saga__e__failed__2") and ">error<" in row(
+        "saga__e__failed__2"
+    )
+    assert ">finished<" in row("saga__e__done__3")
+    assert '<span class="saga-cycle">cycle 3</span>' in row("saga__e__busy__4")
+    assert "saga-outcome" not in row("saga__e__plain__5") and "cycle" not in row(
+        "saga__e__plain__5"
+    )

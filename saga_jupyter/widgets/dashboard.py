@@ -42,9 +42,14 @@ def render_status(live: Engine, sessions: Sequence[SessionInfo]) -> str:
     directory = esc(str(live.settings.output_dir))
     if not live.output_dir_exists:
         directory += " (missing)"
+    waiting = sum(1 for info in sessions if info.worker and info.worker.needs_attention)
+    attention = (
+        f' &middot; <b style="color:#ef6c00">{waiting}</b> blocked or failed' if waiting else ""
+    )
     return (
         f"{tmux} &middot; <b>{running}</b> running &middot; "
-        f"<b>{len(sessions) - running}</b> completed &middot; output in <code>{directory}</code>"
+        f"<b>{len(sessions) - running}</b> completed{attention} &middot; "
+        f"output in <code>{directory}</code>"
     )
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from libtmux.server import Server
 
 from saga_jupyter.core.engine import engine_for
 from saga_jupyter.core.settings import resolve
+from saga_jupyter.core.worker import WorkerReading
 from saga_jupyter.widgets.dashboard import Dashboard, lanes, render_status, render_timeline
 from tests.helpers import (
     inotify_watches,
@@ -128,6 +130,11 @@ def test_timeline_and_status_are_escaped(tmp_path: Path) -> None:
     assert "<script" not in status and "&lt;script&gt;" in status
     assert "&lt;b&gt;dir&lt;/b&gt; (missing)" in status
     assert "<b>1</b> running" in status
+    assert "blocked or failed" not in status
+    blocked = replace(info("saga__auth__login__2"), worker=WorkerReading(outcome="BLOCKED"))
+    assert '<b style="color:#ef6c00">1</b> blocked or failed' in render_status(
+        engine, [*sessions, blocked]
+    )
 
 
 def test_close_leaves_no_thread_or_watch(server: Server, output_dir: Path) -> None:

@@ -108,9 +108,9 @@ class Engine:
         self._changes: list[Listener] = []
         self._scans: list[Listener] = []
         self._followers: dict[str, list[Follower]] = {}  # by file name
-        self._leases: dict[Follower, Lease] = {}  # each follower's hold on the engine
+        # Each follower's hold on the engine, and how many scans had begun when it was added.
+        self._held: dict[Follower, tuple[Lease, int]] = {}
         self._reading: Follower | None = None  # the one being read on the engine's thread
-        self._added: dict[Follower, int] = {}  # each follower: how many scans had begun
         self._scans_begun = 0
         self._users: dict[int, float] = {}  # each lease's interval
         self._users_lock = threading.Lock()
@@ -252,8 +252,7 @@ class Engine:
             if follower.closed:  # closed before it started
                 lease.close()
                 return
-            self._leases[follower] = lease
-            self._added[follower] = self._scans_begun
+            self._held[follower] = lease, self._scans_begun
             self._followers.setdefault(follower.filename, []).append(follower)
             follower.forget = self._forget
             self._scan_soon = True  # it ends on a scan made after it started
@@ -267,10 +266,9 @@ class Engine:
         """
         with self._followers_lock:
             follower.closed = True
-            lease = self._leases.pop(follower, None)
-            if lease is None:
+            held = self._held.pop(follower, None)
+            if held is None:
                 return  # forgotten already
-            del self._added[follower]
             followers = self._followers[follower.filename]
             followers.remove(follower)
             if not followers:
@@ -278,7 +276,7 @@ class Engine:
             reading = follower is self._reading
         if not reading:
             follower.tailer.close()
-        lease.close()  # the last one stops the engine
+        held[0].close()  # the last hold given up stops the engine
 
     def poke(self) -> None:
         """Read for every follower and scan now, on the engine's thread."""
@@ -303,7 +301,7 @@ class Engine:
         with self._followers_lock:
             for followers in self._followers.values():
                 for follower in followers:
-                    if self._added[follower] < scan:
+                    if self._held[follower][1] < scan:
                         follower.ended = has_ended(self.by_name.get(follower.name))
 
     # -- the thread
@@ -351,7 +349,7 @@ class Engine:
             followers = [f for fs in self._followers.values() for f in fs if f.due() <= now]
         for follower in followers:
             with self._followers_lock:
-                if follower not in self._leases:
+                if follower not in self._held:
                     continue  # closed meanwhile
                 self._reading = follower
             try:
@@ -360,7 +358,7 @@ class Engine:
                 logger.exception("following %s failed", follower.name)
             with self._followers_lock:
                 self._reading = None
-                forgotten = follower not in self._leases
+                forgotten = follower not in self._held
             if forgotten:  # closed during the read: its file was left to us
                 follower.tailer.close()
             elif follower.closed:  # it ended

@@ -118,7 +118,7 @@ class Engine:
         self._stop: threading.Event
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
-        self._scan_soon = False
+        self._scan_by = inf  # a scan is wanted by then (monotonic): sooner than the next
 
     # -- users
 
@@ -255,7 +255,7 @@ class Engine:
             self._held[follower] = lease, self._scans_begun
             self._followers.setdefault(follower.filename, []).append(follower)
             follower.forget = self._forget
-            self._scan_soon = True  # it ends on a scan made after it started
+            self._scan_by = 0.0  # it ends on a scan made after it started: one now
         self._wake.set()
 
     def _forget(self, follower: Follower) -> None:
@@ -281,7 +281,7 @@ class Engine:
     def poke(self) -> None:
         """Read for every follower and scan now, on the engine's thread."""
         with self._followers_lock:
-            self._scan_soon = True
+            self._scan_by = 0.0
             for followers in self._followers.values():
                 for follower in followers:
                     follower.written = True
@@ -315,27 +315,26 @@ class Engine:
         if followers:
             self._wake.set()
         if event_type in MEMBERSHIP_EVENTS and name_from_output_file(filename) is not None:
-            self._scan_soon = True
+            # Soon, not at once: the rest of a burst of files coming or going joins that scan.
+            self._scan_by = min(self._scan_by, time.monotonic() + DEBOUNCE)
             self._wake.set()
 
     def _run(self, watch: DirectoryWatch, stop: threading.Event) -> None:
         next_scan = 0.0
         while not stop.is_set():
-            now = time.monotonic()
-            wait = min(next_scan, self._next_read()) - now
-            if wait > 0 and self._wake.wait(wait):
-                if self._scan_soon:
-                    stop.wait(DEBOUNCE)  # let the rest of a burst of events arrive
+            wait = min(next_scan, self._scan_by, self._next_read()) - time.monotonic()
+            if wait > 0:
+                self._wake.wait(wait)
             self._wake.clear()
             if stop.is_set():
                 break
             try:
-                if self._scan_soon or time.monotonic() >= next_scan:
-                    self._scan_soon = False
+                self._read_due()  # first: what was written shows before a scan's tmux call
+                if time.monotonic() >= min(next_scan, self._scan_by):
+                    self._scan_by = inf
                     watch.ensure()  # the directory may have appeared or been replaced
                     self.refresh()
                     next_scan = time.monotonic() + self.interval
-                self._read_due()
             except Exception:
                 logger.exception("engine of %s failed; going on", self.settings.output_dir)
 

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -102,10 +103,15 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda signum, _: sys.exit(128 + signum))  # cleanups run
     began = time.monotonic()
     run = environment(plan, sys.argv[1:] if argv is None else argv)
-    reports = {name: Report() for name in args.only}
+    reports, failed = {name: Report() for name in args.only}, False
     for name, report in reports.items():
         log(f"case {name} ({plan.mode})")
-        run_case(name, plan, report)
+        try:
+            run_case(name, plan, report)
+        except Exception as error:  # the other cases still run; the figures so far are kept
+            log(f"case {name} failed:\n{traceback.format_exc()}")
+            report.notes.append(f"FAILED: {error!r}")
+            failed = True
     run.update(seconds=round(time.monotonic() - began), load_after=os.getloadavg())
     run["cases"] = {name: dataclasses.asdict(report) for name, report in reports.items()}
     machine = run["machine"]
@@ -122,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     path.with_suffix(".json").write_text(json.dumps(finite(run), indent=1, default=str) + "\n")
     path.with_suffix(".md").write_text(text)
     log(f"written to {path}.json and .md")
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

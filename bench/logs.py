@@ -9,7 +9,9 @@ import asyncio
 import contextlib
 import json
 import math
+import os
 import re
+import signal
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -129,13 +131,26 @@ class Stream:
         joined = self.tail + text
         if self.needle in joined:
             self.hit(arrival)
-        self.tail = joined[-len(self.needle) :]
+        self.tail = joined[-max(len(self.needle), 200) :]  # the end of what came: for errors
 
     def hit(self, arrival: int) -> None:
         """The needle arrived (the first time counts)."""
         if not self.found.is_set():
             self.at = arrival
             self.found.set()
+
+
+async def close(views: list[Viewer]) -> None:
+    """Close the viewers; the peer's: delete their terminals, then end the ``tail`` processes that
+    outlived them (a foreground ``tail -F`` survives its terminal's deletion: in the hundreds,
+    they used up inotify instances and the next ones fell back to polling)."""
+    await asyncio.gather(*(view.close() for view in views))
+    if views and views[0].side == "peer":
+        files = str(views[0].sides.peer_dir).encode()
+        for entry in os.scandir("/proc"):
+            with contextlib.suppress(OSError):
+                if entry.name.isdigit() and files in Path(entry.path, "cmdline").read_bytes():
+                    os.kill(int(entry.name), signal.SIGKILL)
 
 
 async def all_set(events: Iterable[asyncio.Event], timeout: float) -> bool:
@@ -160,7 +175,10 @@ async def shells_ready(views: list[Viewer], streams: list[Stream], mark: int = 0
         stream.reset(f"R{k}Y")
         view.send(f"printf 'R%sY\\n' {k}\r")
     if not await all_set((s.found for s in streams), READY):
-        raise RuntimeError("the terminals' shells did not answer")
+        late = [
+            f"R{k}Y after {s.tail!r}" for k, s in enumerate(streams, mark) if not s.found.is_set()
+        ]
+        raise RuntimeError(f"{len(late)} terminals' shells did not answer: {late[:3]}")
 
 
 # --- 1. latency -------------------------------------------------------------------------------
@@ -239,7 +257,7 @@ async def latency_run(
             if view.socket and view.socket.closed and not lines.done.is_set():
                 raise RuntimeError(f"{side}: a viewer's WebSocket ended: {view.socket.closed}")
     finally:
-        await asyncio.gather(*(view.close() for view in views))
+        await close(views)
         await asyncio.to_thread(writer.stop)
     latencies = [ms for lines in got for ms in lines.latencies]
     late = [math.inf] * ((per_file - warmup) * count - len(latencies))  # not delivered
@@ -300,7 +318,7 @@ async def read_whole(sides: Sides, side: str, i: int, count: int) -> float:
             return math.inf
         return (max(s.at for s in streams) - start) / 1e9
     finally:
-        await asyncio.gather(*(view.close() for view in views))
+        await close(views)
 
 
 async def throughput(sides: Sides, plan: Plan, report: Report, big: int, small: int) -> None:
@@ -346,7 +364,7 @@ async def first_frame(sides: Sides, plan: Plan, report: Report, i: int) -> None:
                 times[side].append((stream.at - start) / 1e6)
                 view.stop(i)
         finally:
-            await view.close()
+            await close([view])
     report.case = "first frame"
     report.quantiles(
         f"{plan.first_mib} MiB file", times["ours"], times["peer"], "≤ 50 ms, ≤ peer", 50
@@ -382,7 +400,7 @@ async def stalled(sides: Sides, plan: Plan, report: Report, i: int) -> None:
             done = await all_set([stream.found], STEP)
             catchup[side] = (stream.at - start) / 1e6 if done else math.inf
         finally:
-            await view.close()
+            await close([view])
     report.case = "stalled viewer"
     figure = f"server RSS growth while {plan.stalled_mib} MiB wait for it"
     report.add(figure, growth["ours"], growth["peer"], "MiB", "≤ 16 MiB", growth["ours"] <= 16)

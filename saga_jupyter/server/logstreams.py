@@ -2,18 +2,21 @@
 
 All subscriptions share the extension's one directory watch, dispatched here by file name. Each
 subscription has its own :class:`~saga_jupyter.core.tailer.Tailer` (its own byte position), so
-one client's pace never moves another's. Nothing is queued per client beyond the frame being
-written: the file itself is the buffer. A subscription reads only after its previous frame was
-written, so a client that stops reading costs one frame of memory per session and lags behind
-in the file; it catches up without losing a byte. Subscribed to many sessions, it is closed once
-the channel's ``max_unsent_bytes`` wait for it, and resumes by offset after reconnecting.
+one client's pace never moves another's. Those at one position, as all that keep up are, share
+one read (:meth:`~saga_jupyter.core.tailer.Tailer.follow`) and one encoded frame: with twenty
+viewers of a session, a write costs one read, one decode, one JSON encoding and twenty sends.
+Nothing is queued per client beyond the frame being written: the file itself is the buffer. A
+subscription reads only after its previous frame was written, so a client that stops reading
+costs one frame of memory per session and lags behind in the file; it catches up without losing
+a byte. Subscribed to many sessions, it is closed once the channel's ``max_unsent_bytes`` wait
+for it, and resumes by offset after reconnecting.
 
 Nothing here waits for a disk on the event loop. The directory watch reads its events on the
 loop, and what a write announces is read right there, for every subscription with nothing under
 way, but only if it is in memory (:meth:`~saga_jupyter.core.tailer.Tailer.read_available`:
 ``RWF_NOWAIT``), which a line just written always is. So a line costs the loop one wake-up and
 no hand-over between threads: on a loaded machine the hand-overs cost more than all the work
-(``bench_logs`` p50: 0.9-3.7 ms with reads on the watch's thread, 0.3 ms here). Every other
+(the bench's p50: 0.9-3.7 ms with reads on the watch's thread, 0.3 ms here). Every other
 read (bytes not in memory, a filesystem that cannot say, a file created, renamed or deleted,
 the initial window, a backlog, the file changed while a frame was on its way, completion) goes
 through the executor, in rounds: one job reads every subscription that is due, and one round

@@ -1,7 +1,7 @@
-"""What the tests and ``bench/`` share: /proc readers, a bare WebSocket client, a line writer.
+"""What the tests and ``bench/`` share: a Jupyter server launcher, /proc readers, a bare
+WebSocket client, a line writer.
 
-The bench scripts put the repository root on ``sys.path`` to import it; nothing here imports
-the package under test, so a bench measures the server, not this module.
+Nothing here imports the package under test: a bench measures the server, not this module.
 """
 
 from __future__ import annotations
@@ -10,12 +10,18 @@ import asyncio
 import base64
 import contextlib
 import hashlib
+import json
 import multiprocessing
 import os
 import queue
 import resource
+import secrets
+import socket
+import subprocess
+import sys
 import time
-from collections.abc import Callable, Mapping
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -333,3 +339,114 @@ class Writer:
         if self.process.is_alive():
             self.process.kill()
             self.process.join(5)
+
+
+# --- a real Jupyter server in its own process -------------------------------------------------
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = 5.0, interval: float = 0.02) -> Any:
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s: {condition}")
+        time.sleep(interval)
+
+
+class JupyterProcess:
+    """A real ``jupyter server`` (or ``lab``) in its own process, on 127.0.0.1 with a token.
+
+    ``port`` and ``token`` are those of a server before (a restart where clients reconnect);
+    ``wrap`` is a command that execs the server with a limit or a privilege less (``prlimit
+    ... --``, ``setpriv ... --``); ``env`` adds to this process's environment. Returns once the
+    extension's first scan is done; stopped by :meth:`stop` or at the end of a ``with``.
+    """
+
+    def __init__(
+        self,
+        tmp_path: Path,
+        *args: str,
+        app: str = "server",
+        port: int | None = None,
+        token: str | None = None,
+        wrap: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.token = token or secrets.token_hex(16)
+        if port is None:
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                port = int(probe.getsockname()[1])
+        self.port = port
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.headers = {"Authorization": f"token {self.token}"}
+        home = tmp_path / f"home-{self.port}"
+        home.mkdir(exist_ok=True)
+        self.log_path = tmp_path / f"jupyter-{self.port}.log"
+        command = [
+            *wrap, sys.executable, "-m", "jupyter", app, "--no-browser", "--allow-root",
+            "--ip=127.0.0.1", f"--port={self.port}", f"--IdentityProvider.token={self.token}",
+            "--ServerApp.port_retries=0", f"--ServerApp.root_dir={tmp_path}", *args,
+        ]  # fmt: skip
+        environment = {
+            **os.environ,
+            "HOME": str(home),
+            "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+            **(env or {}),
+        }
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=environment,
+            )  # fmt: skip
+        try:
+            wait_until(self._answers, timeout=60, interval=0.1)
+        except BaseException:
+            self.stop()
+            raise
+
+    @property
+    def pid(self) -> int:
+        """The server's process id (a ``wrap`` command execs it: the same process)."""
+        return self.process.pid
+
+    def _answers(self) -> bool:
+        assert self.process.poll() is None, self.log()[-3000:]
+        try:
+            return self.get("api/saga/status")["lastPoll"] is not None  # first scan done
+        except OSError:
+            return False
+
+    def get(self, path: str) -> Any:
+        """GET a JSON route with the token."""
+        return self.request("GET", path)
+
+    def request(self, method: str, path: str, body: Any = None) -> Any:
+        """Call a JSON route with the token; its decoded answer (``None`` when empty)."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data, self.headers, method=method)
+        with urllib.request.urlopen(request, timeout=10) as response:
+            answer = response.read()
+        return json.loads(answer) if answer else None
+
+    def log(self) -> str:
+        """What the server wrote to its console so far."""
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it does not exit within 10 s."""
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+
+    def __enter__(self) -> JupyterProcess:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

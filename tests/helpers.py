@@ -6,23 +6,18 @@ import asyncio
 import json
 import os
 import random
-import secrets
-import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from libtmux.server import Server
-from tornado.httpclient import HTTPRequest
-from tornado.websocket import websocket_connect
 
 from saga_jupyter.core.dirwatch import watch_kind
 from saga_jupyter.core.tailer import Tailer
+from tests.harness import JupyterProcess as JupyterProcess  # where the tests found them
+from tests.harness import wait_until as wait_until
 
 
 def saga_config(server: Server, output_dir: Path, **traits: Any) -> dict[str, Any]:
@@ -67,18 +62,6 @@ async def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s: {condition}")
         await asyncio.sleep(interval)
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 5.0, interval: float = 0.02) -> Any:
-    """Synchronous :func:`wait_for` for tests without an event loop."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s: {condition}")
-        time.sleep(interval)
 
 
 # The threads an engine runs with each kind of directory watch (core/dirwatch.py); ``None``:
@@ -218,98 +201,6 @@ class Channel:
     def close(self) -> None:
         """Close the connection."""
         self.ws.close()
-
-
-class JupyterProcess:
-    """A real ``jupyter server`` (or ``lab``) in its own process, on 127.0.0.1 with a token.
-
-    ``port`` and ``token`` are those of a server before (a restart where clients reconnect);
-    ``wrap`` is a command that execs the server with a limit or a privilege less (``prlimit
-    ... --``, ``setpriv ... --``); ``env`` adds to this process's environment.
-    """
-
-    def __init__(
-        self,
-        tmp_path: Path,
-        *args: str,
-        app: str = "server",
-        port: int | None = None,
-        token: str | None = None,
-        wrap: Sequence[str] = (),
-        env: Mapping[str, str] | None = None,
-    ) -> None:
-        self.token = token or secrets.token_hex(16)
-        if port is None:
-            with socket.socket() as probe:
-                probe.bind(("127.0.0.1", 0))
-                port = int(probe.getsockname()[1])
-        self.port = port
-        self.url = f"http://127.0.0.1:{self.port}/"
-        home = tmp_path / f"home-{self.port}"
-        home.mkdir(exist_ok=True)
-        self.log_path = tmp_path / f"jupyter-{self.port}.log"
-        command = [
-            *wrap, sys.executable, "-m", "jupyter", app, "--no-browser", "--allow-root",
-            "--ip=127.0.0.1", f"--port={self.port}", f"--IdentityProvider.token={self.token}",
-            "--ServerApp.port_retries=0", f"--ServerApp.root_dir={tmp_path}", *args,
-        ]  # fmt: skip
-        environment = {
-            **os.environ,
-            "HOME": str(home),
-            "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-            **(env or {}),
-        }
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, env=environment
-            )
-        wait_until(self._answers, timeout=60, interval=0.1)
-
-    @property
-    def pid(self) -> int:
-        """The server's process id (a ``wrap`` command execs it: the same process)."""
-        return self.process.pid
-
-    def _answers(self) -> bool:
-        assert self.process.poll() is None, self.log_path.read_text()[-3000:]
-        try:
-            return self.get("api/saga/status")["lastPoll"] is not None  # first scan done
-        except OSError:
-            return False
-
-    def get(self, path: str) -> Any:
-        """GET a JSON route with the token."""
-        request = urllib.request.Request(
-            self.url + path, headers={"Authorization": f"token {self.token}"}
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return json.loads(response.read())
-
-    async def channel(self) -> Channel:
-        """A :class:`Channel` connected to this server, past its snapshot frame."""
-        request = HTTPRequest(
-            self.url.replace("http", "ws", 1) + "api/saga/channels",
-            headers={"Authorization": f"token {self.token}"},
-            connect_timeout=10,
-        )
-        ws = await websocket_connect(request, max_message_size=64 << 20)
-        channel = Channel(ws)
-        first = await channel.receive()
-        assert first["type"] == "sessions:updated"
-        return channel
-
-    def log(self) -> str:
-        """What the server wrote to its console so far."""
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        """SIGTERM, then SIGKILL if it does not exit within 10 s."""
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
 
 
 def hanging_tmux(directory: Path) -> str:

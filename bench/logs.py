@@ -1,0 +1,453 @@
+"""Log streaming, ours (``/api/saga/channels``) beside the peer (a Jupyter terminal per viewer
+running ``tail -F``): latency at every load (ABBA), throughput, catch-up, first frame, a stalled
+viewer. How each is measured: ``bench/README.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import os
+import re
+import signal
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import MIB, Plan, Report, log, percentile, worker_output
+from tests import harness
+from tests.harness import JupyterProcess, TimedSocket
+
+PEER_SHELL = '--ServerApp.terminado_settings={"shell_command": ["bash", "--noprofile", "--norc"]}'
+LINE = re.compile(r"L(\d{7}) (\d+) ")
+HEADER, END = "bench: ready", "bench: end of file"
+READY, DRAIN, STEP = 30.0, 5.0, 60.0  # deadlines, seconds
+SIDES = ("ours", "peer")
+
+
+def session(i: int) -> str:
+    """The SAGA session name of the i-th file."""
+    return f"saga__bench__s{i}__1"
+
+
+@dataclass
+class Sides:
+    """Both servers, and where each one's files are."""
+
+    ours: JupyterProcess
+    peer: JupyterProcess
+    ours_dir: Path
+    peer_dir: Path
+
+    def server(self, side: str) -> JupyterProcess:
+        """The server of ``ours`` or ``peer``."""
+        return self.ours if side == "ours" else self.peer
+
+    def path(self, side: str, i: int) -> Path:
+        """The i-th file as that side reads it."""
+        return (self.ours_dir if side == "ours" else self.peer_dir) / f"{session(i)}.out"
+
+
+class Viewer:
+    """One viewer's WebSocket: ours subscribed to a session, or a terminal's; text to a callback.
+
+    ``raw``: the callback gets our frames whole, not their text.
+    """
+
+    def __init__(
+        self, sides: Sides, side: str, on_text: Callable[[str, int], None], raw: bool = False
+    ) -> None:
+        self.sides, self.side, self.on_text, self.raw = sides, side, on_text, raw
+        self.server = sides.server(side)
+        self.terminal: str | None = None
+        self.socket: TimedSocket | None = None
+
+    async def open(self) -> Viewer:
+        """Connect (the peer: to a new terminal)."""
+        route = "/api/saga/channels"
+        if self.side == "peer":
+            created = await asyncio.to_thread(self.server.request, "POST", "api/terminals", {})
+            self.terminal = created["name"]
+            route = f"/terminals/websocket/{self.terminal}"
+        self.socket = await harness.timed_connect(
+            self.server.port, route, self.server.headers, self._on
+        )
+        return self
+
+    def _on(self, message: str, arrival: int) -> None:
+        if self.raw:
+            return self.on_text(message, arrival)
+        frame = json.loads(message)
+        if self.side == "peer" and frame[0] == "stdout":
+            self.on_text(frame[1], arrival)
+        elif self.side == "ours" and frame["type"] == "logs:data":
+            self.on_text(frame["data"], arrival)
+
+    def send(self, message: Any) -> None:
+        """Send a message (ours: a frame; the peer: keys typed)."""
+        assert self.socket is not None
+        self.socket.send(json.dumps(message if self.side == "ours" else ["stdin", message]))
+
+    def follow(self, i: int, offset: int | None = None) -> None:
+        """Follow the i-th file: from its tail, or from ``offset`` (the peer: 0 only)."""
+        if self.side == "peer":
+            start = "" if offset is None else "-c +1 "
+            return self.send(f"tail -F {start}{self.sides.path('peer', i)}\r")
+        frame = {"type": "subscribe:logs", "sessionName": session(i)}
+        self.send(frame if offset is None else {**frame, "offset": offset})
+
+    def stop(self, i: int) -> None:
+        """Stop following the i-th file (the peer: Ctrl-C ends ``tail``)."""
+        ours = {"type": "unsubscribe:logs", "sessionName": session(i)}
+        self.send(ours if self.side == "ours" else "\x03")
+
+    async def close(self) -> None:
+        """Close the socket; delete the terminal (its shell and ``tail`` end)."""
+        if self.socket is not None:
+            self.socket.close()
+        if self.terminal is not None:
+            with contextlib.suppress(Exception):
+                route = f"api/terminals/{self.terminal}"
+                await asyncio.to_thread(self.server.request, "DELETE", route)
+
+
+class Stream:
+    """What a viewer received: an event set once ``needle`` is in it, and when."""
+
+    def __init__(self, needle: str = END) -> None:
+        self.reset(needle)
+
+    def reset(self, needle: str) -> None:
+        """Start again, waiting for ``needle``."""
+        self.needle, self.tail, self.at = needle, "", 0
+        self.found = asyncio.Event()
+
+    def take(self, text: str, arrival: int) -> None:
+        """Take a message's text."""
+        joined = self.tail + text
+        if self.needle in joined:
+            self.hit(arrival)
+        self.tail = joined[-max(len(self.needle), 200) :]  # the end of what came: for errors
+
+    def hit(self, arrival: int) -> None:
+        """The needle arrived (the first time counts)."""
+        if not self.found.is_set():
+            self.at = arrival
+            self.found.set()
+
+
+async def close(views: list[Viewer]) -> None:
+    """Close the viewers; the peer's: delete their terminals, then end the ``tail`` processes that
+    outlived them (a foreground ``tail -F`` survives its terminal's deletion: in the hundreds,
+    they used up inotify instances and the next ones fell back to polling)."""
+    await asyncio.gather(*(view.close() for view in views))
+    if views and views[0].side == "peer":
+        files = str(views[0].sides.peer_dir).encode()
+        for entry in os.scandir("/proc"):
+            with contextlib.suppress(OSError):
+                if entry.name.isdigit() and files in Path(entry.path, "cmdline").read_bytes():
+                    os.kill(int(entry.name), signal.SIGKILL)
+
+
+async def all_set(events: Iterable[asyncio.Event], timeout: float) -> bool:
+    """Whether every event is set within ``timeout`` seconds."""
+    try:
+        await asyncio.wait_for(asyncio.gather(*(e.wait() for e in events)), timeout)
+    except TimeoutError:
+        return False
+    return True
+
+
+async def viewers(
+    sides: Sides, side: str, takers: list[Callable[[str, int], None]]
+) -> list[Viewer]:
+    """One open :class:`Viewer` per taker, opened at once (each terminal starts a shell)."""
+    return list(await asyncio.gather(*(Viewer(sides, side, t).open() for t in takers)))
+
+
+async def shells_ready(views: list[Viewer], streams: list[Stream], mark: int = 0) -> None:
+    """Wait until every terminal's shell runs commands (what it prints is not the echo)."""
+    for k, (view, stream) in enumerate(zip(views, streams, strict=True), mark):
+        stream.reset(f"R{k}Y")
+        view.send(f"printf 'R%sY\\n' {k}\r")
+    if not await all_set((s.found for s in streams), READY):
+        late = [
+            f"R{k}Y after {s.tail!r}" for k, s in enumerate(streams, mark) if not s.found.is_set()
+        ]
+        raise RuntimeError(f"{len(late)} terminals' shells did not answer: {late[:3]}")
+
+
+# --- 1. latency -------------------------------------------------------------------------------
+
+
+@dataclass
+class Lines:
+    """The lines one viewer got, timed when the message completing each arrived."""
+
+    expected: int
+    warmup: int  # sequence numbers below this are not timed
+    latencies: list[float] = field(default_factory=list)  # ms
+    received: int = 0
+    partial: str = ""
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def take(self, text: str, arrival: int) -> None:
+        """Take a message's text; time every bench line it completes."""
+        *lines, self.partial = (self.partial + text).split("\n")
+        for line in lines:
+            if (match := LINE.search(line)) is None:
+                if HEADER in line:
+                    self.ready.set()
+                continue
+            self.received += 1
+            if int(match[1]) >= self.warmup:
+                self.latencies.append((arrival - int(match[2])) / 1e6)
+        if self.received >= self.expected:
+            self.done.set()
+
+
+class Usage:
+    """CPU (a share of one core) and peak RSS of a server and its children, from start to stop."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.cpu, self.began, self.rss = pid, harness.tree_cpu(pid), time.monotonic(), 0
+        self._task = asyncio.ensure_future(self._sample())
+
+    async def _sample(self) -> None:
+        while True:
+            tree = harness.process_tree(self.pid).values()
+            self.rss = max(self.rss, sum(map(harness.rss_bytes, tree)))
+            await asyncio.sleep(0.5)
+
+    def stop(self) -> tuple[float, int]:
+        """CPU share and peak RSS (the process tree's, summed)."""
+        self._task.cancel()
+        return (harness.tree_cpu(self.pid) - self.cpu) / (time.monotonic() - self.began), self.rss
+
+
+async def latency_run(
+    sides: Sides, side: str, files: int, count: int, plan: Plan
+) -> dict[str, Any]:
+    """One run: ``count`` viewers over ``files`` files at ``plan.rate`` lines/s each."""
+    paths = [sides.path(side, i) for i in range(files)]
+    for i, path in enumerate(paths):
+        path.write_text(f"{HEADER} {i}\n")
+    per_file, warmup = int(plan.rate * plan.seconds), int(plan.rate * plan.warmup)
+    got = [Lines(per_file, warmup) for _ in range(count)]
+    views: list[Viewer] = []
+    writer = harness.Writer([str(p) for p in paths], plan.rate, plan.seconds)
+    try:
+        views = await viewers(sides, side, [lines.take for lines in got])
+        for k, view in enumerate(views):
+            view.follow(k % files)
+        if not await all_set((lines.ready for lines in got), READY):
+            raise RuntimeError(f"{side}: viewers did not see their file's first line in time")
+        await writer.start()
+        usage, client = Usage(sides.server(side).pid), harness.own_cpu()
+        seconds, _ = await writer.finished()
+        cpu, rss = usage.stop()
+        client = (harness.own_cpu() - client) / seconds
+        await all_set((lines.done for lines in got), DRAIN)
+        for view, lines in zip(views, got, strict=True):
+            if view.socket and view.socket.closed and not lines.done.is_set():
+                raise RuntimeError(f"{side}: a viewer's WebSocket ended: {view.socket.closed}")
+    finally:
+        await close(views)
+        await asyncio.to_thread(writer.stop)
+    latencies = [ms for lines in got for ms in lines.latencies]
+    late = [math.inf] * ((per_file - warmup) * count - len(latencies))  # not delivered
+    received = sum(lines.received for lines in got)
+    return {"latencies": latencies + late, "received": received, "expected": per_file * count,
+            "cpu": cpu, "rss": rss, "client_cpu": client, "writer_seconds": seconds}  # fmt: skip
+
+
+async def latency(sides: Sides, plan: Plan, report: Report) -> None:
+    """Every load, ABBA; rows of p50 and p99 (no worse than the peer), CPU and RSS."""
+    report.case = "latency"
+    for files in plan.files:
+        for count in plan.viewers:
+            load = f"{count} viewer{'s' * (count > 1)} of {files} file{'s' * (files > 1)}"
+            runs: dict[str, list[dict[str, Any]]] = {side: [] for side in SIDES}
+            for side in plan.order:
+                log(f"latency, {load}, {side}")
+                runs[side].append(await latency_run(sides, side, files, count, plan))
+            ours, peer = ([ms for run in runs[s] for ms in run["latencies"]] for s in SIDES)
+            report.quantiles(load, ours, peer)
+            top = {k: [max(run[k] for run in runs[s]) for s in SIDES] for k in ("cpu", "rss")}
+            report.add(f"server CPU (of one core), {load}", *top["cpu"], "%")
+            report.add(f"server RSS, {load}", *(rss / MIB for rss in top["rss"]), "MiB")
+            each, got = {}, {}
+            for s in SIDES:
+                each[s] = ", ".join(f"{percentile(r['latencies'], 50):.2f}" for r in runs[s])
+                got[s] = (
+                    f"{sum(r['received'] for r in runs[s])}/{sum(r['expected'] for r in runs[s])}"
+                )
+            client = max(run["client_cpu"] for side in SIDES for run in runs[side])
+            report.notes.append(
+                f"{load}: p50 of each run ({'-'.join(plan.order)}): ours {each['ours']}, peer "
+                f"{each['peer']} ms; lines delivered: ours {got['ours']}, peer {got['peer']}; "
+                f"bench client up to {client:.0%} of a core"
+            )
+            for side in SIDES:
+                report.details[f"latency {load} {side}"] = [
+                    {k: v for k, v in run.items() if k != "latencies"} for run in runs[side]
+                ]
+
+
+# --- 2, 3. throughput and catch-up ------------------------------------------------------------
+
+
+async def read_whole(sides: Sides, side: str, i: int, count: int) -> float:
+    """``count`` viewers read file ``i`` from byte 0 at once: seconds until all have its end."""
+    streams = [Stream() for _ in range(count)]
+    views = await viewers(sides, side, [s.take for s in streams])
+    try:
+        if side == "peer":
+            await shells_ready(views, streams)
+        for stream in streams:
+            stream.reset(END)
+        start = harness.now_ns()
+        for view in views:
+            view.follow(i, offset=0)
+        if not await all_set((s.found for s in streams), STEP):
+            return math.inf
+        return (max(s.at for s in streams) - start) / 1e9
+    finally:
+        await close(views)
+
+
+async def throughput(sides: Sides, plan: Plan, report: Report, big: int, small: int) -> None:
+    """Throughput to one viewer, and catch-up of many at once."""
+    report.case = "throughput"
+    log(f"throughput: a {plan.throughput_mib} MiB file from byte 0")
+    mib = sides.path("ours", big).stat().st_size / MIB
+    ours, peer = [mib / await read_whole(sides, side, big, 1) for side in SIDES]
+    figure = f"one viewer, {plan.throughput_mib} MiB from byte 0"
+    report.add(figure, ours, peer, "MiB/s", "≥ peer", ours >= peer)
+    report.case, count = "catch-up", plan.catchup_viewers
+    log(f"catch-up: {count} viewers of a {plan.catchup_mib} MiB file from byte 0 at once")
+    ours, peer = [1000 * await read_whole(sides, side, small, count) for side in SIDES]
+    figure = f"{count} viewers at once, {plan.catchup_mib} MiB from byte 0, until the last is done"
+    report.add(figure, ours, peer, "ms", "≤ peer", ours <= peer)
+
+
+# --- 4. first frame ---------------------------------------------------------------------------
+
+
+async def first_frame(sides: Sides, plan: Plan, report: Report, i: int) -> None:
+    """Subscribe to the initial frame, ``first_runs`` times; the peer: ``tail -F`` to its end."""
+    log(f"first frame of a {plan.first_mib} MiB file, {plan.first_runs} times each")
+    times: dict[str, list[float]] = {side: [] for side in SIDES}
+    for side in SIDES:
+        stream = Stream()
+
+        def initial(message: str, arrival: int, stream: Stream = stream) -> None:
+            if json.loads(message).get("isInitial"):
+                stream.hit(arrival)
+
+        ours = side == "ours"
+        view = await Viewer(sides, side, initial if ours else stream.take, raw=ours).open()
+        try:
+            for k in range(plan.first_runs):
+                if not ours:
+                    await shells_ready([view], [stream], k)
+                stream.reset(END)
+                start = harness.now_ns()
+                view.follow(i)
+                if not await all_set([stream.found], STEP):
+                    raise RuntimeError(f"{side}: no first frame")
+                times[side].append((stream.at - start) / 1e6)
+                view.stop(i)
+        finally:
+            await close([view])
+    report.case = "first frame"
+    report.quantiles(
+        f"{plan.first_mib} MiB file", times["ours"], times["peer"], "≤ 50 ms, ≤ peer", 50
+    )
+
+
+# --- 5. a stalled viewer ----------------------------------------------------------------------
+
+
+async def stalled(sides: Sides, plan: Plan, report: Report, i: int) -> None:
+    """A viewer stops reading while ``stalled_mib`` are written: RSS growth, then catch-up."""
+    burst, growth, catchup = worker_output(MIB), {}, {}
+    for side in SIDES:
+        log(f"a stalled viewer, {side}: {plan.stalled_mib} MiB written while it does not read")
+        path, stream, pid = sides.path(side, i), Stream(HEADER), sides.server(side).pid
+        path.write_text(f"{HEADER}\n")
+        (view,) = await viewers(sides, side, [stream.take])
+        try:
+            view.follow(i)
+            if not await all_set([stream.found], READY):
+                raise RuntimeError(f"{side}: the stalled viewer never started")
+            stream.reset(END)
+            assert view.socket is not None and view.socket.transport is not None
+            view.socket.transport.pause_reading()
+            before = harness.rss_bytes(harness.process_tree(pid)[pid])
+            with path.open("ab") as file:
+                for _ in range(plan.stalled_mib):
+                    file.write(burst)
+                file.write(f"{END}\n".encode())
+            growth[side] = (await settled_rss(pid) - before) / MIB
+            start = harness.now_ns()
+            view.socket.transport.resume_reading()
+            done = await all_set([stream.found], STEP)
+            catchup[side] = (stream.at - start) / 1e6 if done else math.inf
+        finally:
+            await close([view])
+    report.case = "stalled viewer"
+    figure = f"server RSS growth while {plan.stalled_mib} MiB wait for it"
+    report.add(figure, growth["ours"], growth["peer"], "MiB", "≤ 16 MiB", growth["ours"] <= 16)
+    figure = "until it has the last byte once it reads again"
+    report.add(figure, catchup["ours"], catchup["peer"], "ms", "(the peer holds it in memory)")
+
+
+async def settled_rss(pid: int, quiet: float = 1.0, deadline: float = 20.0) -> int:
+    """The server's peak RSS until it has not grown for ``quiet`` seconds."""
+    peak, grew, end = 0, time.monotonic(), time.monotonic() + deadline
+    while time.monotonic() - grew < quiet and time.monotonic() < end:
+        if (rss := harness.rss_bytes(harness.process_tree(pid)[pid])) > peak:
+            peak, grew = rss, time.monotonic()
+        await asyncio.sleep(0.1)
+    return peak
+
+
+# --- the case ---------------------------------------------------------------------------------
+
+
+async def run(plan: Plan, workdir: Path, tmux: Any, report: Report) -> None:
+    """Start both servers on the files, and measure."""
+    files = max(plan.files)
+    big, small, first, stall = range(files, files + 4)
+    for i in range(files + 4):
+        tmux.cmd("new-session", "-d", "-s", session(i), "sleep 3600")
+    ours_dir, peer_dir, empty = workdir / "sessions", workdir / "peer-files", workdir / "empty"
+    for directory in (ours_dir, peer_dir, empty):
+        directory.mkdir()
+    block = worker_output(MIB)
+    for i, mib in ((big, plan.throughput_mib), (small, plan.catchup_mib), (first, plan.first_mib)):
+        with (ours_dir / f"{session(i)}.out").open("wb") as file:
+            file.writelines([block] * mib + [f"{END}\n".encode()])
+        (peer_dir / f"{session(i)}.out").hardlink_to(ours_dir / f"{session(i)}.out")
+
+    def server(output_dir: Path, *args: str) -> JupyterProcess:
+        return JupyterProcess(
+            workdir,
+            f"--SagaJupyterApp.output_dir={output_dir}",
+            f"--SagaJupyterApp.tmux_socket_name={tmux.socket_name}",
+            f"--SagaJupyterApp.state_file={output_dir}.json",
+            *args,
+        )
+
+    with server(ours_dir) as ours, server(empty, PEER_SHELL) as peer:
+        sides = Sides(ours, peer, ours_dir, peer_dir)
+        await latency(sides, plan, report)
+        await throughput(sides, plan, report, big, small)
+        await first_frame(sides, plan, report, first)
+        await stalled(sides, plan, report, stall)

@@ -13,6 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 import anywidget
@@ -20,7 +21,7 @@ import ipywidgets as widgets
 import traitlets
 
 from ..core.engine import DEFAULT_INTERVAL, engine_for
-from ..core.info import STATUSES, SessionInfo
+from ..core.info import STATUSES, SessionInfo, seconds
 from ..core.settings import resolve
 
 ALL = ""  # the filter value that matches everything
@@ -126,8 +127,10 @@ def format_duration(seconds: float) -> str:
     return f"{hours}h {minutes:02d}m {secs:02d}s"
 
 
-def format_time(timestamp: float | None) -> str:
-    """A timestamp as local ``YYYY-MM-DD HH:MM:SS``, or an empty string."""
+def format_time(timestamp: float | datetime | None) -> str:
+    """A Unix timestamp or a datetime as local ``YYYY-MM-DD HH:MM:SS``, or an empty string."""
+    if isinstance(timestamp, datetime):
+        timestamp = timestamp.timestamp()
     if timestamp is None:
         return ""
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
@@ -172,7 +175,7 @@ def render_rows(
 def _row_parts(info: SessionInfo) -> RowParts:
     """One row of the table, split where a running session's duration goes."""
     esc = html.escape
-    start, end = info.start_time, info.end_time
+    start, end = seconds(info.start_time), seconds(info.end_time)
     ticking = info.status == "running" and start is not None
     if ticking:
         duration_cell = f'<td data-start="{start:.0f}">'  # the front end ticks these cells

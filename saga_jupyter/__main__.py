@@ -1,4 +1,8 @@
-"""``saga-jupyter``: the command line (``saga-jupyter demo`` starts demo workers and JupyterLab)."""
+"""``saga-jupyter``: the command line: ``ls``, ``tail``, ``status`` (:mod:`.cli`), and more.
+
+``saga-jupyter demo`` starts demo workers and JupyterLab; ``saga-jupyter server`` a Jupyter
+Server with the extension alone (``--help-all`` lists its settings).
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from . import cli
 from .core.errors import SagaError
 from .core.settings import OUTPUT_DIR_ENV, STATE_FILE_ENV, TMUX_SOCKET_ENV
 from .demo import DEFAULT_COUNT, DEFAULT_OUTPUT_DIR, DEFAULT_SOCKET, DemoWorker, start_demo
@@ -33,10 +38,14 @@ STATE_FILE = ".saga-demo-state.json"
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``saga-jupyter`` console script."""
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments[:1] == ["server"]:  # all the rest is Jupyter Server's, --help-all too
+        return serve(arguments[1:])
     parser = argparse.ArgumentParser(
         prog="saga-jupyter", description="Watch SAGA coding-agent workers from Jupyter."
     )
     commands = parser.add_subparsers(dest="command", required=True)
+    cli.add_commands(commands)
     demo = commands.add_parser(
         "demo",
         help="start demo workers and JupyterLab with the extension",
@@ -50,7 +59,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("--port", type=int, default=DEFAULT_PORT, help="preferred port (8888)")
     demo.add_argument("--no-lab", action="store_true", help="only the workers, no JupyterLab")
     demo.add_argument("--keep-output", action="store_true", help="keep .out files at the end")
-    args, lab_args = parser.parse_known_args(argv)
+    commands.add_parser(
+        "server",
+        add_help=False,
+        help="a Jupyter Server with the extension (--help-all: every setting)",
+    )
+    args, lab_args = parser.parse_known_args(arguments)
+    if args.command in cli.COMMANDS:
+        if lab_args:
+            parser.error(f"unrecognized arguments: {' '.join(lab_args)}")
+        return cli.run(args)
     if lab_args and args.no_lab:
         parser.error(f"unrecognized arguments: {' '.join(lab_args)}")
     if "/" in args.socket or not args.socket:
@@ -61,6 +79,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("saga-jupyter: tmux is not installed (scripts/run installs it)", file=sys.stderr)
         return 1
     return run_demo(args, lab_args)
+
+
+def serve(argv: list[str]) -> int:
+    """Run Jupyter Server with the extension (``SagaJupyterApp.launch_instance``)."""
+    from .server.app import SagaJupyterApp
+
+    SagaJupyterApp.launch_instance(argv)  # type: ignore[no-untyped-call]
+    return 0
 
 
 def run_demo(args: argparse.Namespace, lab_args: list[str]) -> int:

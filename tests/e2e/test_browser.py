@@ -30,7 +30,7 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
-NOTEBOOK = Path(__file__).parents[2] / "notebooks" / "dashboard.ipynb"
+NOTEBOOK = Path(__file__).parents[2] / "saga_jupyter" / "notebooks" / "dashboard.ipynb"
 LAB_NOTEBOOK, NOTEBOOK_7_NOTEBOOK = "dashboard-lab.ipynb", "dashboard-notebook7.ipynb"
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 # Bounded, but generous: a busy two-core machine takes ~15 s to load JupyterLab's page and

@@ -121,7 +121,7 @@ def run_demo(args: argparse.Namespace, lab_args: list[str]) -> int:
     output_dir = Path(args.output_dir).absolute()
     workers: list[DemoWorker] = []
     lab: subprocess.Popen[bytes] | None = None
-    made_root: Path | None = None  # the temporary notebook directory, removed at the end
+    workspace: Path | None = None  # the demo's own files (notebook, JupyterLab settings)
     status = 0
     try:
         workers = start_demo(output_dir, args.socket, args.workers)
@@ -132,11 +132,15 @@ def run_demo(args: argparse.Namespace, lab_args: list[str]) -> int:
         elif not stop.is_set():
             port = free_port(args.port, args.ip)
             token = secrets.token_hex(24)
-            root = args.notebook_dir or Path(tempfile.mkdtemp(prefix="saga-demo-"))
-            if args.notebook_dir is None:
-                made_root = root
+            workspace = Path(tempfile.mkdtemp(prefix="saga-demo-"))
+            root = args.notebook_dir or workspace / "notebooks"
+            root.mkdir(exist_ok=True)
             install_dashboard(root)
-            extra = [f"--ServerApp.root_dir={root}", *lab_args]
+            extra = [
+                f"--ServerApp.root_dir={root}",
+                f"--LabApp.app_settings_dir={lab_settings(workspace)}",
+                *lab_args,
+            ]
             lab = start_lab(port, token, output_dir, args.socket, extra, args.ip)
             if not wait_ready(lab, port, token, stop, args.ip) and lab.poll() is None:
                 print("saga-jupyter: no answer from the extension yet", file=sys.stderr)
@@ -159,8 +163,8 @@ def run_demo(args: argparse.Namespace, lab_args: list[str]) -> int:
         cleanup(workers, args.socket, remove_output=not args.keep_output)
         if not args.keep_output:
             (output_dir / STATE_FILE).unlink(missing_ok=True)
-        if made_root is not None:
-            shutil.rmtree(made_root, ignore_errors=True)
+        if workspace is not None:
+            shutil.rmtree(workspace, ignore_errors=True)
     return status
 
 
@@ -218,6 +222,26 @@ def free_port(preferred: int, ip: str = HOST) -> int:
 def landing_page() -> str:
     """Where JupyterLab opens: the dashboard notebook (in its ``root_dir``)."""
     return f"lab/tree/{DASHBOARD}"
+
+
+def lab_settings(workspace: Path) -> Path:
+    """JupyterLab's application settings for the demo: the installed ones, and no news prompt.
+
+    A first visit would ask "get notified about official Jupyter news?" over the dashboard.
+    The answer is a default here (an ``overrides.d`` file, for the demo only): what a person
+    chose in their own settings still wins.
+    """
+    from jupyterlab.commands import get_app_dir
+
+    settings = workspace / "lab-settings"
+    installed = Path(get_app_dir()) / "settings"
+    if installed.is_dir():
+        shutil.copytree(installed, settings)
+    (settings / "overrides.d").mkdir(parents=True, exist_ok=True)
+    no_news = {"fetchNews": "false", "checkForUpdates": False}
+    document = {"@jupyterlab/apputils-extension:notification": no_news}
+    (settings / "overrides.d" / "saga-jupyter-demo.json").write_text(json.dumps(document))
+    return settings
 
 
 def start_lab(

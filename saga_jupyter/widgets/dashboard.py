@@ -63,10 +63,13 @@ def render_status(live: Engine, sessions: Sequence[SessionInfo]) -> str:
     attention = (
         f' &middot; <b style="color:{WARN}">{waiting}</b> blocked or failed' if waiting else ""
     )
+    # One line, however long the directory: what does not fit is cut, and shown on hover.
     return (
+        '<div style="white-space:nowrap;overflow:hidden;text-overflow:ellipsis" '
+        f'title="{directory}">'
         f"{tmux} &middot; <b>{running}</b> running &middot; "
         f"<b>{len(sessions) - running}</b> completed{attention} &middot; "
-        f"output in <code>{directory}</code>"
+        f"output in <code>{directory}</code></div>"
     )
 
 
@@ -140,6 +143,7 @@ def render_timeline(
             tip = f"{info.name} · started {format_time(start)}"
             parts.append(
                 f'<div class="saga-bar" data-name="{esc(info.name)}" data-label="{esc(label)}" '
+                f'data-status="{info.status}" '
                 f'title="{esc(label)}&#10;{esc(tip)}" aria-label="{esc(label)}" '
                 f'style="left:{left:.3f}%;width:{width:.3f}%;top:{lane * LANE_PX + 1}px;'
                 f'height:{BAR_PX}px;background:{_colour(info)};{outline}"></div>'
@@ -182,6 +186,9 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
             tmux_socket_name=settings.tmux_socket_name,
             max_lines=max_lines,
         )
+        # A shorter log pane than on its own, so the whole dashboard fits a laptop's screen
+        # below its cell (the pane can be dragged taller).
+        self.viewer.add_class("sj-compact")
         super().__init__(children=[self.status, self.timeline, self.table, self.viewer], **kwargs)
         self.table.on_select(self._show)
         self._lease = self.engine.use(interval)

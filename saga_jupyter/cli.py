@@ -122,11 +122,13 @@ def ls(
 
 def table(sessions: Sequence[SessionInfo], now: float) -> str:
     """The sessions as aligned columns: name, status, outcome (or cycle), age, duration."""
-    rows = [("NAME", "STATUS", "OUTCOME", "AGE", "DURATION")]
+    rows: list[tuple[str, ...]] = [("NAME", "STATUS", "OUTCOME", "AGE", "DURATION")]
     for info in sessions:
         start = info.start_time.timestamp() if info.start_time else None
         age = short_duration(now - start) if start is not None else ""
-        rows.append((info.name, info.status, info.progress, age, short_duration(info.duration)))
+        cells = (info.progress, age, short_duration(info.duration))
+        # "-" for nothing known: every row has every column, for `awk` and the eye.
+        rows.append((info.name, info.status, *(cell or "-" for cell in cells)))
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     return "\n".join(
         GAP.join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()

@@ -201,8 +201,10 @@ def print_workers(workers: list[DemoWorker], output_dir: Path, socket_name: str)
             "runs for hours" if worker.seconds > 3600 else f"finishes after ~{worker.seconds:g} s"
         )
         print(f"  {worker.name:<44} {when}")
+    print(f"Watch one in a terminal: tmux -L {socket_name} attach -t ={workers[0].name}")
     print(
-        f"Watch one in a terminal: tmux -L {socket_name} attach -t ={workers[0].name}", flush=True
+        f"List them: saga-jupyter ls --output-dir {output_dir} --tmux-socket {socket_name}",
+        flush=True,
     )
 
 

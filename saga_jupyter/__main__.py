@@ -134,7 +134,7 @@ def run_demo(args: argparse.Namespace, lab_args: list[str]) -> int:
             token = secrets.token_hex(24)
             workspace = Path(tempfile.mkdtemp(prefix="saga-demo-"))
             root = args.notebook_dir or workspace / "notebooks"
-            root.mkdir(exist_ok=True)
+            root.mkdir(parents=True, exist_ok=True)
             install_dashboard(root)
             extra = [
                 f"--ServerApp.root_dir={root}",
@@ -258,7 +258,7 @@ def start_lab(
     if os.geteuid() == 0:
         command.append("--allow-root")
     command.append(f"--LabApp.default_url=/{landing_page()}")
-    # A first visit without JupyterLab's "receive news?" prompt or its update check.
+    # No fetching of news or of the latest version's number (the prompt: lab_settings()).
     command += [
         "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",

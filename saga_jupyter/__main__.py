@@ -1,8 +1,13 @@
-"""``saga-jupyter``: the command line (``saga-jupyter demo`` starts demo workers and JupyterLab)."""
+"""``saga-jupyter``: the command line: ``ls``, ``tail``, ``status`` (:mod:`.cli`), and more.
+
+``saga-jupyter demo`` starts demo workers and JupyterLab; ``saga-jupyter server`` a Jupyter
+Server with the extension alone (``--help-all`` lists its settings).
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import secrets
@@ -11,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -18,14 +24,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from . import cli
 from .core.errors import SagaError
 from .core.settings import OUTPUT_DIR_ENV, STATE_FILE_ENV, TMUX_SOCKET_ENV
 from .demo import DEFAULT_COUNT, DEFAULT_OUTPUT_DIR, DEFAULT_SOCKET, DemoWorker, start_demo
 from .demo import stop_demo as stop_demo_workers
+from .notebooks import DASHBOARD, install_dashboard
 
 HOST = "127.0.0.1"
+WILDCARDS = ("0.0.0.0", "::")  # noqa: S104 - every interface, only when asked with --ip
 DEFAULT_PORT = 8888
-DASHBOARD = Path("notebooks/dashboard.ipynb")
 READY_TIMEOUT = 120.0
 STOP_TIMEOUT = 15.0
 STATE_FILE = ".saga-demo-state.json"
@@ -33,10 +41,14 @@ STATE_FILE = ".saga-demo-state.json"
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``saga-jupyter`` console script."""
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments[:1] == ["server"]:  # all the rest is Jupyter Server's, --help-all too
+        return serve(arguments[1:])
     parser = argparse.ArgumentParser(
         prog="saga-jupyter", description="Watch SAGA coding-agent workers from Jupyter."
     )
     commands = parser.add_subparsers(dest="command", required=True)
+    cli.add_commands(commands)
     demo = commands.add_parser(
         "demo",
         help="start demo workers and JupyterLab with the extension",
@@ -45,12 +57,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         "files. Arguments it does not know are passed on to `jupyter lab`.",
     )
     demo.add_argument("--output-dir", default=DEFAULT_OUTPUT_DIR, help="default: %(default)s")
-    demo.add_argument("--socket", default=DEFAULT_SOCKET, help="tmux -L socket (%(default)s)")
+    demo.add_argument(
+        "--socket", "--tmux-socket", default=DEFAULT_SOCKET, help="tmux -L socket (%(default)s)"
+    )
     demo.add_argument("--workers", type=int, default=DEFAULT_COUNT, help="default: %(default)s")
     demo.add_argument("--port", type=int, default=DEFAULT_PORT, help="preferred port (8888)")
+    demo.add_argument(
+        "--ip",
+        default=HOST,
+        help="address JupyterLab listens on (default %(default)s: this machine only; 0.0.0.0: "
+        "every interface, the token still needed)",
+    )
     demo.add_argument("--no-lab", action="store_true", help="only the workers, no JupyterLab")
     demo.add_argument("--keep-output", action="store_true", help="keep .out files at the end")
-    args, lab_args = parser.parse_known_args(argv)
+    demo.add_argument(
+        "--notebook-dir",
+        type=Path,
+        help="JupyterLab's directory, where the dashboard notebook goes unless one is there "
+        "(default: a temporary one, removed at the end)",
+    )
+    commands.add_parser(
+        "server",
+        add_help=False,
+        help="a Jupyter Server with the extension (--help-all: every setting)",
+    )
+    args, lab_args = parser.parse_known_args(arguments)
+    if args.command in cli.COMMANDS:
+        if lab_args:
+            parser.error(f"unrecognized arguments: {' '.join(lab_args)}")
+        return cli.run(args)
     if lab_args and args.no_lab:
         parser.error(f"unrecognized arguments: {' '.join(lab_args)}")
     if "/" in args.socket or not args.socket:
@@ -60,7 +95,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if shutil.which("tmux") is None:
         print("saga-jupyter: tmux is not installed (scripts/run installs it)", file=sys.stderr)
         return 1
+    if not args.no_lab and importlib.util.find_spec("jupyterlab") is None:
+        print(
+            "saga-jupyter: JupyterLab is not installed with this saga-jupyter: "
+            "pip install 'saga-jupyter[lab]' (or --no-lab for the demo workers alone)",
+            file=sys.stderr,
+        )
+        return 1
     return run_demo(args, lab_args)
+
+
+def serve(argv: list[str]) -> int:
+    """Run Jupyter Server with the extension (``SagaJupyterApp.launch_instance``)."""
+    from .server.app import SagaJupyterApp
+
+    SagaJupyterApp.launch_instance(argv)  # type: ignore[no-untyped-call]
+    return 0
 
 
 def run_demo(args: argparse.Namespace, lab_args: list[str]) -> int:
@@ -71,6 +121,7 @@ def run_demo(args: argparse.Namespace, lab_args: list[str]) -> int:
     output_dir = Path(args.output_dir).absolute()
     workers: list[DemoWorker] = []
     lab: subprocess.Popen[bytes] | None = None
+    workspace: Path | None = None  # the demo's own files (notebook, JupyterLab settings)
     status = 0
     try:
         workers = start_demo(output_dir, args.socket, args.workers)
@@ -79,13 +130,22 @@ def run_demo(args: argparse.Namespace, lab_args: list[str]) -> int:
             print("Demo workers only (--no-lab). Ctrl-C stops them.", flush=True)
             stop.wait()
         elif not stop.is_set():
-            port = free_port(args.port)
+            port = free_port(args.port, args.ip)
             token = secrets.token_hex(24)
-            lab = start_lab(port, token, output_dir, args.socket, lab_args)
-            if not wait_ready(lab, port, token, stop) and lab.poll() is None:
+            workspace = Path(tempfile.mkdtemp(prefix="saga-demo-"))
+            root = args.notebook_dir or workspace / "notebooks"
+            root.mkdir(parents=True, exist_ok=True)
+            install_dashboard(root)
+            extra = [
+                f"--ServerApp.root_dir={root}",
+                f"--LabApp.app_settings_dir={lab_settings(workspace)}",
+                *lab_args,
+            ]
+            lab = start_lab(port, token, output_dir, args.socket, extra, args.ip)
+            if not wait_ready(lab, port, token, stop, args.ip) and lab.poll() is None:
                 print("saga-jupyter: no answer from the extension yet", file=sys.stderr)
             if not stop.is_set() and lab.poll() is None:
-                print_urls(port, token)
+                print_urls(port, token, args.ip)
             while not stop.is_set() and lab.poll() is None:
                 stop.wait(0.5)
             if not stop.is_set():
@@ -103,6 +163,8 @@ def run_demo(args: argparse.Namespace, lab_args: list[str]) -> int:
         cleanup(workers, args.socket, remove_output=not args.keep_output)
         if not args.keep_output:
             (output_dir / STATE_FILE).unlink(missing_ok=True)
+        if workspace is not None:
+            shutil.rmtree(workspace, ignore_errors=True)
     return status
 
 
@@ -139,41 +201,68 @@ def print_workers(workers: list[DemoWorker], output_dir: Path, socket_name: str)
             "runs for hours" if worker.seconds > 3600 else f"finishes after ~{worker.seconds:g} s"
         )
         print(f"  {worker.name:<44} {when}")
+    print(f"Watch one in a terminal: tmux -L {socket_name} attach -t ={workers[0].name}")
     print(
-        f"Watch one in a terminal: tmux -L {socket_name} attach -t ={workers[0].name}", flush=True
+        f"List them: saga-jupyter ls --output-dir {output_dir} --tmux-socket {socket_name}",
+        flush=True,
     )
 
 
-def free_port(preferred: int) -> int:
-    """``preferred`` or one of the nine after it when free on 127.0.0.1, else any free port."""
+def free_port(preferred: int, ip: str = HOST) -> int:
+    """``preferred`` or one of the nine after it when free on ``ip``, else any free port."""
     for port in [*range(preferred, preferred + 10), 0]:  # 0: the system picks a free one
         with socket.socket() as probe:
             try:
-                probe.bind((HOST, port))
+                probe.bind((ip, port))
             except OSError:
                 continue
             chosen: int = probe.getsockname()[1]
             return chosen
-    raise OSError(f"no free port on {HOST}")
+    raise OSError(f"no free port on {ip}")
 
 
 def landing_page() -> str:
-    """Where JupyterLab opens: the dashboard notebook when there is one."""
-    return f"lab/tree/{DASHBOARD.as_posix()}" if DASHBOARD.is_file() else "lab"
+    """Where JupyterLab opens: the dashboard notebook (in its ``root_dir``)."""
+    return f"lab/tree/{DASHBOARD}"
+
+
+def lab_settings(workspace: Path) -> Path:
+    """JupyterLab's application settings for the demo: the installed ones, and no news prompt.
+
+    A first visit would ask "get notified about official Jupyter news?" over the dashboard.
+    The answer is a default here (an ``overrides.d`` file, for the demo only): what a person
+    chose in their own settings still wins.
+    """
+    from jupyterlab.commands import get_app_dir
+
+    settings = workspace / "lab-settings"
+    installed = Path(get_app_dir()) / "settings"
+    if installed.is_dir():
+        shutil.copytree(installed, settings)
+    (settings / "overrides.d").mkdir(parents=True, exist_ok=True)
+    no_news = {"fetchNews": "false", "checkForUpdates": False}
+    document = {"@jupyterlab/apputils-extension:notification": no_news}
+    (settings / "overrides.d" / "saga-jupyter-demo.json").write_text(json.dumps(document))
+    return settings
 
 
 def start_lab(
-    port: int, token: str, output_dir: Path, socket_name: str, extra: list[str]
+    port: int, token: str, output_dir: Path, socket_name: str, extra: list[str], ip: str = HOST
 ) -> subprocess.Popen[bytes]:
     """Launch ``jupyter lab`` from this Python, watching the demo's directory and socket."""
     command = [
         sys.executable, "-m", "jupyter", "lab", "--no-browser",
-        f"--ServerApp.ip={HOST}", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+        f"--ServerApp.ip={ip}", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
         f"--IdentityProvider.token={token}",
     ]  # fmt: skip
     if os.geteuid() == 0:
         command.append("--allow-root")
     command.append(f"--LabApp.default_url=/{landing_page()}")
+    # No fetching of news or of the latest version's number (the prompt: lab_settings()).
+    command += [
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
     # Its own process group: Ctrl-C reaches only us, and we stop it (no "Shutdown?" prompt).
     # The extension's settings, in the environment so that the notebooks' kernels (the API and
     # the widgets) inherit them too. The demo's sessions stay out of the store of real ones.
@@ -188,9 +277,12 @@ def start_lab(
     )
 
 
-def wait_ready(lab: subprocess.Popen[bytes], port: int, token: str, stop: StopRequest) -> bool:
+def wait_ready(
+    lab: subprocess.Popen[bytes], port: int, token: str, stop: StopRequest, ip: str = HOST
+) -> bool:
     """Wait until the extension has scanned once (``/api/saga/status``); ``False`` if never."""
-    url = f"http://{HOST}:{port}/api/saga/status"
+    host = HOST if ip in WILDCARDS else ip
+    url = f"http://{host}:{port}/api/saga/status"
     request = urllib.request.Request(url, headers={"Authorization": f"token {token}"})
     deadline = time.monotonic() + READY_TIMEOUT
     while not stop.is_set() and lab.poll() is None and time.monotonic() < deadline:
@@ -208,14 +300,24 @@ def wait_ready(lab: subprocess.Popen[bytes], port: int, token: str, stop: StopRe
     return False
 
 
-def print_urls(port: int, token: str) -> None:
-    """Print where to look: JupyterLab (the dashboard when there is one) and the REST API."""
-    base = f"http://{HOST}:{port}"
+def print_urls(port: int, token: str, ip: str = HOST) -> None:
+    """Print where to look: the dashboard notebook, the REST API, how to get there from afar."""
+    host = socket.gethostname() if ip in WILDCARDS else ip
+    base = f"http://{host}:{port}"
+    if ip == HOST:
+        away = (
+            f"It listens on {HOST} only. From another machine, tunnel to it first:\n"
+            f"    ssh -N -L {port}:{HOST}:{port} <you>@<this machine>\n"
+            f"then open the same URL there (or start the demo with --ip 0.0.0.0).\n"
+        )
+    else:
+        away = f"It listens on {ip}: anyone who can reach it still needs the token.\n"
     print(
-        f"\nJupyterLab with saga_jupyter is ready:\n"
+        f"\nJupyterLab with saga_jupyter is ready. The dashboard notebook (run its first cell):\n"
         f"    {base}/{landing_page()}?token={token}\n"
         f"Sessions as JSON:\n"
         f"    {base}/api/saga/sessions?token={token}\n"
+        f"{away}"
         f"Ctrl-C stops JupyterLab and the demo workers.\n",
         flush=True,
     )

@@ -14,9 +14,10 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from pathlib import Path
 
+from .display import SessionList
 from .engine import Engine, engine_for
 from .errors import SessionNotFound
 from .files import open_regular
@@ -39,16 +40,17 @@ def list_sessions(
     *,
     output_dir: PathArg = None,
     tmux_socket_name: str | None = None,
-) -> list[SessionInfo]:
+) -> SessionList:
     """The SAGA sessions matching every given filter, newest first.
 
     ``status`` is ``"running"``, ``"completed"`` or ``None`` (any); anything else raises
-    ``ValueError``. ``epic`` and ``story`` match slugs exactly.
+    ``ValueError``. ``epic`` and ``story`` match slugs exactly. The result is a ``list`` that
+    a notebook shows as a table, with a ``to_dataframe()`` for pandas.
     """
     if status is not None and status not in STATUSES:
         raise ValueError(f"status must be one of {', '.join(STATUSES)} or None, not {status!r}")
     sessions = engine_for(resolve(output_dir, tmux_socket_name)).refresh()
-    return [session for session in sessions if session.matches(status, epic, story)]
+    return SessionList(session for session in sessions if session.matches(status, epic, story))
 
 
 def get_session(
@@ -79,20 +81,42 @@ def read_log(
     running without an output file yet gives ``""``; an unknown session raises
     ``SessionNotFound``, a malformed name ``InvalidSessionName``.
     """
+    text, _ = read_log_end(
+        name, tail_lines, output_dir=output_dir, tmux_socket_name=tmux_socket_name
+    )
+    return text
+
+
+def read_log_end(
+    name: str,
+    tail_lines: int | None = None,
+    *,
+    output_dir: PathArg = None,
+    tmux_socket_name: str | None = None,
+) -> tuple[str, int]:
+    """:func:`read_log`, and the byte offset in the file where the text read ends.
+
+    ``follow(name, offset=end)`` then goes on from there with nothing missed or repeated, as
+    ``tail -f`` does.
+    """
     if tail_lines is not None and (type(tail_lines) is not int or tail_lines < 0):
         raise ValueError(f"tail_lines must be a non-negative integer or None: {tail_lines!r}")
     settings = resolve(output_dir, tmux_socket_name)
-    data = _read_output(output_path(settings.output_dir, name), tail_lines)
-    if data is None:
+    read = _read_output(output_path(settings.output_dir, name), tail_lines)
+    if read is None:
         get_session(
             name, output_dir=settings.output_dir, tmux_socket_name=settings.tmux_socket_name
         )
-        return ""
-    return data.decode("utf-8", errors="replace")
+        return "", 0
+    data, end = read
+    return data.decode("utf-8", errors="replace"), end
 
 
-def _read_output(path: Path, tail_lines: int | None) -> bytes | None:
-    """The file's bytes (all, or its last ``tail_lines`` lines); ``None`` without a file."""
+def _read_output(path: Path, tail_lines: int | None) -> tuple[bytes, int] | None:
+    """The file's bytes (all, or its last ``tail_lines`` lines) and where they end in the file.
+
+    ``None`` without a file.
+    """
     try:
         fd, info = open_regular(path)
     except OSError:
@@ -107,7 +131,7 @@ def _read_output(path: Path, tail_lines: int | None) -> bytes | None:
                 break  # truncated while reading: what was there is what we give
             parts.append(part)
             start += len(part)
-        return b"".join(parts)
+        return b"".join(parts), start
     finally:
         os.close(fd)
 
@@ -142,7 +166,7 @@ def follow(
     poll: float = DEFAULT_POLL,
     output_dir: PathArg = None,
     tmux_socket_name: str | None = None,
-) -> AsyncIterator[str]:
+) -> AsyncGenerator[str, None]:
     """An async iterator of a session's output as it is written, ending when the session does.
 
     Starts at byte ``offset`` (``None``: only what is written from now on). Chunks are whole
@@ -168,7 +192,9 @@ def follow(
     return _follow(name, engine_for(resolve(output_dir, tmux_socket_name)), offset, poll)
 
 
-async def _follow(name: str, engine: Engine, offset: int | None, poll: float) -> AsyncIterator[str]:
+async def _follow(
+    name: str, engine: Engine, offset: int | None, poll: float
+) -> AsyncGenerator[str, None]:
     loop = asyncio.get_running_loop()
     texts: asyncio.Queue[str | None] = asyncio.Queue()  # None: the end
 

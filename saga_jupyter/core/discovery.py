@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 from .errors import TmuxUnavailable
 from .files import directory_warning
-from .info import SessionInfo, Status
+from .info import SessionInfo, Status, utc
 from .launch import Launched
 from .names import OUTPUT_SUFFIX, name_from_output_file, parse_name
 from .preview import read_preview
@@ -173,9 +173,9 @@ class Discovery:
             status="running" if live else "completed",
             output_file=path,
             output_available=file is not None,
-            start_time=memory.start_time,
-            end_time=None if live else memory.end_time,
-            last_activity=file.mtime if file else None,
+            start_time=utc(memory.start_time),  # the store's timestamps become datetimes here
+            end_time=None if live else utc(memory.end_time),
+            last_activity=utc(file.mtime) if file else None,
             output_preview=preview,
             worker=worker,
         )

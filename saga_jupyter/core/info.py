@@ -1,31 +1,74 @@
-"""``SessionInfo``: what is known about one SAGA session, and its JSON form (camelCase)."""
+"""``SessionInfo``: what is known about one SAGA session, and its JSON form (camelCase).
+
+Its times are timezone-aware ``datetime`` objects in UTC, in whole seconds; the JSON form has
+them as ISO 8601 strings ending in ``Z``. Discovery and the store count in Unix timestamps and
+hand them over here, where they become datetimes (:func:`utc`).
+
+>>> info = SessionInfo("saga__auth__login__1", "auth", "login", "completed", "/o/x.out", False,
+...                    start_time=1795343400.0, end_time=None, last_activity=None,
+...                    output_preview=None)
+>>> info
+<SessionInfo saga__auth__login__1 completed>
+>>> info.start_time
+datetime.datetime(2026, 11, 22, 10, 30, tzinfo=datetime.timezone.utc)
+>>> info.to_json()["startTime"]
+'2026-11-22T10:30:00Z'
+"""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from datetime import datetime, timezone
 from typing import Any, Literal
 
 from .worker import WorkerReading
 
 Status = Literal["running", "completed"]
 STATUSES: tuple[Status, ...] = ("running", "completed")
+TIMES = ("start_time", "end_time", "last_activity")
 
 
-def iso(timestamp: float | None) -> str | None:
-    """Format a Unix timestamp as ISO 8601 UTC with a ``Z``, or pass ``None`` through.
+def utc(value: float | datetime | None) -> datetime | None:
+    """A Unix timestamp (or an aware datetime) as an aware datetime in UTC; ``None`` passes.
+
+    >>> utc(0)
+    datetime.datetime(1970, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
+    """
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError(f"a naive datetime has no time zone to convert from: {value}")
+        return value.astimezone(timezone.utc)
+    return datetime.fromtimestamp(value, timezone.utc)
+
+
+def seconds(value: datetime | None) -> float | None:
+    """A datetime as a Unix timestamp; ``None`` passes."""
+    return None if value is None else value.timestamp()
+
+
+def iso(value: float | datetime | None) -> str | None:
+    """Format a Unix timestamp or a datetime as ISO 8601 UTC with a ``Z``; ``None`` passes.
 
     >>> iso(0)
     '1970-01-01T00:00:00Z'
     """
-    if timestamp is None:
+    if value is None:
         return None
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))
+    if isinstance(value, datetime):
+        value = value.timestamp()
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(value))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class SessionInfo:
-    """One SAGA session as the contract describes it; times are Unix timestamps."""
+    """One SAGA session as the contract describes it; times are aware datetimes in UTC.
+
+    Unix timestamps given for the times are converted. In a notebook it shows as a table
+    (``_repr_html_``); :meth:`to_dataframe` makes a pandas DataFrame of it.
+    """
 
     name: str
     epic_slug: str
@@ -33,12 +76,47 @@ class SessionInfo:
     status: Status
     output_file: str
     output_available: bool
-    start_time: float | None
-    end_time: float | None
-    last_activity: float | None
+    start_time: datetime | None
+    end_time: datetime | None
+    last_activity: datetime | None
     output_preview: str | None
     #: What the output says of a SAGA worker (see :mod:`.worker`), or ``None`` for other output.
     worker: WorkerReading | None = None
+
+    def __post_init__(self) -> None:
+        for name in TIMES:
+            value = getattr(self, name)
+            if value is not None and not (
+                isinstance(value, datetime) and value.tzinfo is timezone.utc
+            ):
+                object.__setattr__(self, name, utc(value))
+
+    def __repr__(self) -> str:
+        state = f" {self.progress}" if self.progress else ""
+        return f"<SessionInfo {self.name} {self.status}{state}>"
+
+    @property
+    def outcome(self) -> str | None:
+        """How the worker ended (``FINISH``, ``BLOCKED``, ``ERROR`` ...), once it said so."""
+        return None if self.worker is None else self.worker.outcome
+
+    @property
+    def progress(self) -> str:
+        """The outcome once known, else ``cycle <n>`` while running, else ``""``."""
+        if self.outcome is not None:
+            return self.outcome
+        if self.status == "running" and self.worker is not None and self.worker.cycle:
+            return f"cycle {self.worker.cycle}"
+        return ""
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to end (to now while running), or ``None`` without a start."""
+        if self.start_time is None:
+            return None
+        end = self.end_time if self.status == "completed" and self.end_time else None
+        stop = end.timestamp() if end is not None else time.time()
+        return max(0.0, stop - self.start_time.timestamp())
 
     def to_json(self) -> dict[str, Any]:
         """The contract's JSON object for this session."""
@@ -56,9 +134,27 @@ class SessionInfo:
             "worker": None if self.worker is None else self.worker.to_json(),
         }
 
+    def to_record(self) -> dict[str, Any]:
+        """The fields as a flat dict (the worker's reading as its own keys), for tables."""
+        record = {field.name: getattr(self, field.name) for field in fields(self)}
+        worker = record.pop("worker") or WorkerReading()
+        record.update({field.name: getattr(worker, field.name) for field in fields(worker)})
+        return record
+
+    def to_dataframe(self) -> Any:
+        """A one-row pandas DataFrame of this session (pandas is not a dependency)."""
+        from .display import dataframe
+
+        return dataframe([self])
+
+    def _repr_html_(self) -> str:
+        from .display import info_html
+
+        return info_html(self)
+
     def sort_key(self) -> tuple[float, str]:
         """Newest start first, ties by name; sessions without a start time last."""
-        start = self.start_time if self.start_time is not None else float("-inf")
+        start = self.start_time.timestamp() if self.start_time is not None else float("-inf")
         return (-start, self.name)
 
     def matches(

@@ -11,6 +11,7 @@ from traitlets import Bool, Float, Int, TraitError, Unicode, default, validate
 
 from ..core.discovery import Discovery
 from ..core.settings import (
+    DEFAULT_OUTPUT_DIR,
     OUTPUT_DIR_ENV,
     STATE_FILE_ENV,
     TMUX_SOCKET_ENV,
@@ -35,23 +36,42 @@ class SagaJupyterApp(ExtensionApp):
     name = "saga_jupyter"
     load_other_extensions = True
 
+    # Each help= is the documentation: `saga-jupyter server --help-all` prints it, and the
+    # README's Configuration table is made from it (scripts/config_docs.py). A "Default: ..."
+    # sentence says where a default comes from when it is not a constant.
     output_dir = Unicode(
-        config=True, help="Directory holding each session's <name>.out output file."
+        DEFAULT_OUTPUT_DIR,
+        config=True,
+        help="Where the <name>.out output files live. Default: $SAGA_SESSIONS_DIR, else "
+        "/tmp/saga-sessions.",
     )
     tmux_socket_name = Unicode(
-        None, allow_none=True, config=True, help="tmux -L socket name to watch (unset: default)."
+        None,
+        allow_none=True,
+        config=True,
+        help="tmux -L socket to watch. Default: $SAGA_TMUX_SOCKET, else unset (tmux's default "
+        "server).",
     )
-    poll_interval = Float(3.0, config=True, help="Seconds between tmux scans (a backstop).")
+    poll_interval = Float(
+        3.0,
+        config=True,
+        help="Seconds between tmux scans: a backstop, as an output file that appears, goes or "
+        "is renamed is seen at once through the directory watch.",
+    )
     initial_log_bytes = Int(
         262144, config=True, help="At most this many bytes in the first logs:data frame."
     )
     max_unsent_bytes = Int(
         16 << 20,
         config=True,
-        help="Close a channel client that stopped reading once this many bytes of frames wait "
-        "for it (it can reconnect and resume each log by offset).",
+        help="Close a channel client that stopped reading (WebSocket code 1008) once this many "
+        "bytes of frames wait for it; it can reconnect and resume each log by offset.",
     )
-    state_file = Unicode(config=True, help="The metadata store (JSON) remembering sessions.")
+    state_file = Unicode(
+        config=True,
+        help="The metadata store (JSON) that remembers sessions across restarts. Default: "
+        "$SAGA_STATE_FILE, else saga_jupyter/sessions.json in the Jupyter data directory.",
+    )
     allow_control = Bool(False, config=True, help="Enable the stop, connect and launch endpoints.")
     max_sessions = Int(4, config=True, help="Running sessions allowed before launch refuses.")
 

@@ -26,16 +26,33 @@ MAX_BARS = 200  # the newest sessions; older ones would be slivers anyway
 LANE_PX = 9
 BAR_PX = 7
 MIN_SPAN = 60.0  # seconds: a timeline of brand-new sessions is not all bar
-COLOURS = {"running": "#2e7d32", "completed": "#607d8b"}
+# JupyterLab's theme colours (light and dark), with fallbacks where they are not defined.
+SUCCESS, WARN, ERROR = (
+    "var(--jp-success-color1, #2e7d32)",
+    "var(--jp-warn-color1, #ef6c00)",
+    "var(--jp-error-color1, #c62828)",
+)
+MUTED = "var(--jp-ui-font-color2, #888)"
+COLOURS = {"running": SUCCESS, "completed": "var(--jp-layout-color4, #607d8b)"}
+OUTCOME_COLOURS = {"FINISH": "var(--jp-brand-color1, #1565c0)", "BLOCKED": WARN}
+# The hover label: the bar's story, status and duration, above the bar, in the theme's colours.
+TIMELINE_CSS = """<style>
+.saga-bar { position: absolute; min-width: 2px; border-radius: 2px; cursor: default; }
+.saga-bar:hover { outline: 1px solid var(--jp-ui-font-color0, #000); z-index: 2; }
+.saga-bar:hover::after { content: attr(data-label); position: absolute; bottom: 9px; left: 0;
+  white-space: nowrap; padding: 1px 6px; border-radius: 3px; font-size: 11px;
+  background: var(--jp-layout-color0, #fff); color: var(--jp-ui-font-color0, #000);
+  border: 1px solid var(--jp-border-color1, #bbb); box-shadow: 0 1px 3px rgba(0,0,0,.3); }
+</style>"""
 
 
 def render_status(live: Engine, sessions: Sequence[SessionInfo]) -> str:
     """The status line: whether tmux answers, counts by status, the output directory."""
     esc = html.escape
     if live.tmux_error is not None:
-        tmux = f'<b style="color:#c62828">tmux unreachable</b> ({esc(live.tmux_error)})'
+        tmux = f'<b style="color:{ERROR}">tmux unreachable</b> ({esc(live.tmux_error)})'
     elif live.tmux_server_running:
-        tmux = '<b style="color:#2e7d32">tmux reachable</b>'
+        tmux = f'<b style="color:{SUCCESS}">tmux reachable</b>'
     else:
         tmux = "<b>tmux reachable</b>, no server running"
     running = sum(1 for info in sessions if info.status == "running")
@@ -44,12 +61,15 @@ def render_status(live: Engine, sessions: Sequence[SessionInfo]) -> str:
         directory += " (missing)"
     waiting = sum(1 for info in sessions if info.worker and info.worker.needs_attention)
     attention = (
-        f' &middot; <b style="color:#ef6c00">{waiting}</b> blocked or failed' if waiting else ""
+        f' &middot; <b style="color:{WARN}">{waiting}</b> blocked or failed' if waiting else ""
     )
+    # One line, however long the directory: what does not fit is cut, and shown on hover.
     return (
+        '<div style="white-space:nowrap;overflow:hidden;text-overflow:ellipsis" '
+        f'title="{directory}">'
         f"{tmux} &middot; <b>{running}</b> running &middot; "
         f"<b>{len(sessions) - running}</b> completed{attention} &middot; "
-        f"output in <code>{directory}</code>"
+        f"output in <code>{directory}</code></div>"
     )
 
 
@@ -57,8 +77,8 @@ def lanes(sessions: Sequence[SessionInfo], now: float) -> list[tuple[SessionInfo
     """Each session with the lowest lane where it overlaps no other (oldest first)."""
     ends: list[float] = []  # per lane, when its last bar ends
     placed = []
-    for info in sorted(sessions, key=lambda item: (item.start_time or 0.0, item.name)):
-        start = info.start_time or 0.0
+    for info in sorted(sessions, key=lambda item: (_start(item, 0.0), item.name)):
+        start = _start(info, 0.0)
         end = _end(info, now)
         lane = next((i for i, lane_end in enumerate(ends) if lane_end <= start), len(ends))
         if lane == len(ends):
@@ -67,6 +87,19 @@ def lanes(sessions: Sequence[SessionInfo], now: float) -> list[tuple[SessionInfo
             ends[lane] = end
         placed.append((info, lane))
     return placed
+
+
+def bar_label(info: SessionInfo, start: float, end: float) -> str:
+    """What a bar says on hover: story, status (and how it ended, or its cycle), duration.
+
+    >>> from saga_jupyter.core.info import SessionInfo
+    >>> info = SessionInfo("saga__a__login__1", "a", "login", "completed", "", False,
+    ...                    None, None, None, None)
+    >>> bar_label(info, 0, 65)
+    'login · completed · 1m 05s'
+    """
+    status = f"{info.status} ({info.progress})" if info.progress else info.status
+    return f"{info.story_slug} · {status} · {format_duration(end - start)}"
 
 
 def render_timeline(
@@ -78,15 +111,16 @@ def render_timeline(
     timed = all_timed[:MAX_BARS]
     if not timed:
         return ""
-    first = min(info.start_time or now for info in timed)
+    first = min(_start(info, now) for info in timed)
     span = max(now - first, MIN_SPAN)
     groups: dict[str, list[SessionInfo]] = defaultdict(list)
     for info in timed:
         groups[info.epic_slug].append(info)
     parts = [
-        '<div style="font-size:11px;margin:4px 0">'
-        '<div style="display:flex;justify-content:space-between;margin-left:10em;color:#888">'
-        f"<span>{esc(format_time(first))}</span><span>now</span></div>"
+        TIMELINE_CSS,
+        '<div class="saga-timeline" style="font-size:11px;margin:4px 0">'
+        '<div style="display:flex;justify-content:space-between;margin-left:10em;'
+        f'color:{MUTED}"><span>{esc(format_time(first))}</span><span>now</span></div>',
     ]
     for epic in sorted(groups):
         placed = lanes(groups[epic], now)
@@ -99,23 +133,25 @@ def render_timeline(
             f'height:{height}px">'
         )
         for info, lane in placed:
-            start, end = info.start_time or first, _end(info, now)
+            start, end = _start(info, first), _end(info, now)
             left = (start - first) / span * 100
             width = max(0.0, end - start) / span * 100
-            outline = "outline:2px solid #1565c0;" if info.name == selected else ""
-            tip = (
-                f"{info.name} · {info.status} · {format_time(start)}"
-                f" · {format_duration(end - start)}"
+            outline = (
+                f"outline:2px solid {OUTCOME_COLOURS['FINISH']};" if info.name == selected else ""
             )
+            label = bar_label(info, start, end)
+            tip = f"{info.name} · started {format_time(start)}"
             parts.append(
-                f'<div title="{esc(tip)}" style="position:absolute;left:{left:.3f}%;'
-                f"width:{width:.3f}%;min-width:2px;top:{lane * LANE_PX + 1}px;height:{BAR_PX}px;"
-                f'border-radius:2px;background:{COLOURS[info.status]};{outline}"></div>'
+                f'<div class="saga-bar" data-name="{esc(info.name)}" data-label="{esc(label)}" '
+                f'data-status="{info.status}" '
+                f'title="{esc(label)}&#10;{esc(tip)}" aria-label="{esc(label)}" '
+                f'style="left:{left:.3f}%;width:{width:.3f}%;top:{lane * LANE_PX + 1}px;'
+                f'height:{BAR_PX}px;background:{_colour(info)};{outline}"></div>'
             )
         parts.append("</div></div>")
     hidden = len(all_timed) - len(timed)
     if hidden > 0:
-        parts.append(f'<div style="color:#888">{hidden} older sessions not shown</div>')
+        parts.append(f'<div style="color:{MUTED}">{hidden} older sessions not shown</div>')
     parts.append("</div>")
     return "".join(parts)
 
@@ -150,6 +186,9 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
             tmux_socket_name=settings.tmux_socket_name,
             max_lines=max_lines,
         )
+        # A shorter log pane than on its own, so the whole dashboard fits a laptop's screen
+        # below its cell (the pane can be dragged taller).
+        self.viewer.add_class("sj-compact")
         super().__init__(children=[self.status, self.timeline, self.table, self.viewer], **kwargs)
         self.table.on_select(self._show)
         self._lease = self.engine.use(interval)
@@ -192,6 +231,21 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
             )
 
 
+def _start(info: SessionInfo, otherwise: float) -> float:
+    """Where a session's bar starts: its start time, or ``otherwise`` when unknown."""
+    return info.start_time.timestamp() if info.start_time is not None else otherwise
+
+
 def _end(info: SessionInfo, now: float) -> float:
     """Where a session's bar ends: its end time, or now while it runs (or its end is unknown)."""
-    return info.end_time if info.end_time is not None and info.status == "completed" else now
+    if info.end_time is not None and info.status == "completed":
+        return info.end_time.timestamp()
+    return now
+
+
+def _colour(info: SessionInfo) -> str:
+    """A bar's colour: running, or how it ended (finished, blocked, failed), else completed."""
+    outcome = info.outcome
+    if info.status == "running" or outcome is None:
+        return COLOURS[info.status]
+    return OUTCOME_COLOURS.get(outcome, ERROR)

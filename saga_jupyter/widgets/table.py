@@ -13,6 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 import anywidget
@@ -20,7 +21,7 @@ import ipywidgets as widgets
 import traitlets
 
 from ..core.engine import DEFAULT_INTERVAL, engine_for
-from ..core.info import STATUSES, SessionInfo
+from ..core.info import STATUSES, SessionInfo, seconds
 from ..core.settings import resolve
 
 ALL = ""  # the filter value that matches everything
@@ -79,24 +80,27 @@ export default {
 """
 
 CSS = """
-.saga-table { max-height: 420px; overflow: auto; font-size: 12px; }
+.saga-table { max-height: 260px; overflow: auto; font-size: 12px;
+  color: var(--jp-ui-font-color1, rgba(0, 0, 0, .87)); }
 .saga-table table { border-collapse: collapse; width: 100%; }
 .saga-table th { position: sticky; top: 0; background: var(--jp-layout-color2, #eee);
   text-align: left; padding: 2px 6px; }
-.saga-table td { padding: 2px 6px; border-top: 1px solid var(--jp-border-color2, #ddd);
+.saga-table td { padding: 2px 6px; border-top: 1px solid var(--jp-border-color2, #e0e0e0);
   white-space: nowrap; }
 .saga-table tr[data-name] { cursor: pointer; }
-.saga-table tr[data-name]:hover { background: var(--jp-layout-color2, #f3f3f3); }
-.saga-table tr.saga-selected { background: var(--jp-brand-color3, #cfe8fc); }
+.saga-table tr[data-name]:hover { background: var(--jp-layout-color2, #eee); }
+.saga-table tr.saga-selected {
+  background: color-mix(in srgb, var(--jp-brand-color1, #1976d2) 24%, transparent); }
 .saga-table td.saga-preview { max-width: 32em; overflow: hidden; text-overflow: ellipsis;
   font-family: var(--jp-code-font-family, monospace); }
 .saga-badge { border-radius: 8px; padding: 0 6px; color: #fff; font-weight: 600; }
-.saga-running { background: #2e7d32; }
+.saga-running { background: var(--jp-success-color1, #388e3c); }
 .saga-completed { background: #607d8b; }
-.saga-outcome-finish { background: #1565c0; }
-.saga-outcome-blocked { background: #ef6c00; cursor: help; }
-.saga-outcome-error, .saga-outcome-timeout, .saga-outcome-max-cycles { background: #c62828; }
-.saga-cycle { color: var(--jp-ui-font-color2, #666); }
+.saga-outcome-finish { background: var(--jp-brand-color1, #1976d2); }
+.saga-outcome-blocked { background: var(--jp-warn-color1, #f57c00); cursor: help; }
+.saga-outcome-error, .saga-outcome-timeout, .saga-outcome-max-cycles {
+  background: var(--jp-error-color1, #d32f2f); }
+.saga-cycle { color: var(--jp-ui-font-color2, rgba(0, 0, 0, .54)); }
 """
 
 
@@ -126,8 +130,10 @@ def format_duration(seconds: float) -> str:
     return f"{hours}h {minutes:02d}m {secs:02d}s"
 
 
-def format_time(timestamp: float | None) -> str:
-    """A timestamp as local ``YYYY-MM-DD HH:MM:SS``, or an empty string."""
+def format_time(timestamp: float | datetime | None) -> str:
+    """A Unix timestamp or a datetime as local ``YYYY-MM-DD HH:MM:SS``, or an empty string."""
+    if isinstance(timestamp, datetime):
+        timestamp = timestamp.timestamp()
     if timestamp is None:
         return ""
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
@@ -172,7 +178,7 @@ def render_rows(
 def _row_parts(info: SessionInfo) -> RowParts:
     """One row of the table, split where a running session's duration goes."""
     esc = html.escape
-    start, end = info.start_time, info.end_time
+    start, end = seconds(info.start_time), seconds(info.end_time)
     ticking = info.status == "running" and start is not None
     if ticking:
         duration_cell = f'<td data-start="{start:.0f}">'  # the front end ticks these cells

@@ -4,6 +4,7 @@ import asyncio
 import gc
 import time
 from collections.abc import AsyncIterator
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from libtmux.server import Server
 import saga_jupyter as saga
 from saga_jupyter.core.engine import engine_for
 from saga_jupyter.core.errors import InvalidSessionName, SessionNotFound
+from saga_jupyter.core.info import utc
 from saga_jupyter.core.settings import DEFAULT_OUTPUT_DIR, resolve
 from saga_jupyter.core.store import MetadataStore, SessionRecord
 from tests.helpers import (
@@ -103,7 +105,12 @@ def test_completed_sessions_keep_the_times_in_the_servers_store(
     written = state_file.read_bytes()
     monkeypatch.setenv("SAGA_STATE_FILE", str(state_file))
     info = saga.get_session(name, output_dir=output_dir, tmux_socket_name=server.socket_name)
-    assert (info.start_time, info.end_time) == (start, end)
+    # Aware datetimes in UTC, from the store's timestamps.
+    assert (info.start_time, info.end_time) == (
+        datetime(2026, 11, 22, 10, 30, tzinfo=timezone.utc),
+        datetime(2026, 11, 22, 10, 40, tzinfo=timezone.utc),
+    )
+    assert info.to_json()["startTime"] == "2026-11-22T10:30:00Z"
     assert state_file.read_bytes() == written  # read only: the server owns the file
 
 
@@ -123,7 +130,7 @@ def test_a_store_of_another_output_dir_is_not_used(
     monkeypatch.setenv("SAGA_STATE_FILE", str(state_file))
     found = saga.list_sessions(output_dir=output_dir, tmux_socket_name=server.socket_name)
     assert [info.name for info in found] == [DONE]
-    assert found[0].start_time == (output_dir / f"{DONE}.out").stat().st_mtime // 1
+    assert found[0].start_time == utc((output_dir / f"{DONE}.out").stat().st_mtime // 1)
     assert state_file.read_bytes() == written
 
 
@@ -135,7 +142,7 @@ def test_a_damaged_store_is_left_to_the_server(
     state_file.write_bytes(b'{"version": 1, "sessions": [')
     monkeypatch.setenv("SAGA_STATE_FILE", str(state_file))
     info = saga.get_session(DONE, output_dir=output_dir, tmux_socket_name=server.socket_name)
-    assert info.start_time == (output_dir / f"{DONE}.out").stat().st_mtime // 1
+    assert info.start_time == utc((output_dir / f"{DONE}.out").stat().st_mtime // 1)
     assert [path.name for path in tmp_path.iterdir() if "state" in path.name] == ["state.json"]
 
 

@@ -1,4 +1,8 @@
-"""The README's first command, ``saga-jupyter demo``, as a newcomer runs it, then Ctrl-C."""
+"""The README's first command, ``saga-jupyter demo``, as a newcomer runs it, then Ctrl-C.
+
+It runs in a directory of its own, not the repository's: the dashboard notebook comes from the
+package, as it does from an installed wheel.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +15,12 @@ import subprocess
 import sys
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from libtmux.server import Server
 
 from tests.helpers import wait_until
 
-REPO = Path(__file__).parents[2]
 READY = re.compile(r"(http://127\.0\.0\.1:\d+/)api/saga/sessions\?token=(\w+)")
 
 
@@ -24,6 +28,19 @@ def environment(pid: int) -> dict[str, str]:
     """The environment a process started with."""
     entries = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
     return dict(entry.decode().split("=", 1) for entry in entries if b"=" in entry)
+
+
+def argument(pid: int, prefix: str) -> str:
+    """The value of a process's command-line argument ``<prefix><value>``."""
+    arguments = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+    (value,) = [a.removeprefix(prefix) for a in arguments if a.startswith(prefix)]
+    return value
+
+
+def fetch_json(url: str) -> Any:
+    """GET a JSON document."""
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
 
 
 def test_demo_shows_its_workers_to_the_extension_and_the_kernels(
@@ -41,15 +58,20 @@ def test_demo_shows_its_workers_to_the_extension_and_the_kernels(
     ]  # fmt: skip
     printed = tmp_path / "printed.txt"
     with printed.open("wb") as out:
-        demo = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+        demo = subprocess.Popen(
+            command, cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
     try:
         ready = wait_until(lambda: READY.search(printed.read_text()), timeout=90)
         assert demo.poll() is None, printed.read_text()
         base, token = ready.groups()
-        assert f"{base}lab/tree/notebooks/dashboard.ipynb?token={token}" in printed.read_text()
-        request = urllib.request.Request(f"{base}api/saga/sessions?token={token}")
-        with urllib.request.urlopen(request, timeout=10) as response:
-            listed = {session["name"] for session in json.loads(response.read())}
+        assert f"{base}lab/tree/dashboard.ipynb?token={token}" in printed.read_text()
+        assert f"ssh -N -L {port}:127.0.0.1:{port}" in printed.read_text()  # from afar
+        # The notebook opens trusted (signed), no cell marked otherwise.
+        notebook = fetch_json(f"{base}api/contents/dashboard.ipynb?token={token}")
+        code = [cell for cell in notebook["content"]["cells"] if cell["cell_type"] == "code"]
+        assert code and all(cell["metadata"].get("trusted") is True for cell in code)
+        listed = {s["name"] for s in fetch_json(f"{base}api/saga/sessions?token={token}")}
         workers = {session.name for session in server.sessions}
         assert len(workers) == 3 and listed == workers
         # JupyterLab, and so every kernel it starts, has the demo's settings in its environment.
@@ -58,6 +80,8 @@ def test_demo_shows_its_workers_to_the_extension_and_the_kernels(
         ).stdout.split()
         assert environment(int(lab))["SAGA_TMUX_SOCKET"] == server.socket_name
         assert environment(int(lab))["SAGA_SESSIONS_DIR"] == str(output_dir)
+        root = Path(argument(int(lab), "--ServerApp.root_dir="))
+        assert (root / "dashboard.ipynb").is_file()
         demo.send_signal(signal.SIGINT)  # Ctrl-C
         assert demo.wait(30) == 0, printed.read_text()
     finally:
@@ -70,3 +94,5 @@ def test_demo_shows_its_workers_to_the_extension_and_the_kernels(
                 demo.wait()
     assert not [session.name for session in server.sessions]  # the demo sessions are gone
     assert list(output_dir.iterdir()) == []  # and their output files and store
+    assert not root.exists()  # and the notebook directory it made
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["home", "printed.txt", "sessions"]

@@ -1,4 +1,4 @@
-"""Every notebook in notebooks/ runs top to bottom in a real kernel (nbclient), as CI runs it.
+"""Every notebook the package ships runs top to bottom in a real kernel (nbclient), as CI runs it.
 
 The kernel gets the contract's environment variables, the way ``saga-jupyter demo`` hands them
 to JupyterLab's kernels, so the notebooks see the sessions of this test's private tmux socket.
@@ -7,6 +7,7 @@ to JupyterLab's kernels, so the notebooks see the sessions of this test's privat
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import nbformat
@@ -15,8 +16,9 @@ from libtmux.server import Server
 from nbclient import NotebookClient
 
 from saga_jupyter.demo import LONG_RUNNING, start_demo, stop_demo
+from tests.helpers import wait_until
 
-NOTEBOOKS = sorted((Path(__file__).parents[2] / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = sorted((Path(__file__).parents[2] / "saga_jupyter" / "notebooks").glob("*.ipynb"))
 DONE = "saga__docs__finished-story__1"
 KERNEL_TIMEOUT = 60  # seconds; kernel start and each cell, on a busy two-core machine
 
@@ -46,10 +48,21 @@ def outputs(cell: nbformat.NotebookNode) -> str:
     return "".join(parts)
 
 
+def cell_of(nb: nbformat.NotebookNode, source: str) -> nbformat.NotebookNode:
+    """The one code cell whose source contains ``source``."""
+    (cell,) = [c for c in nb.cells if c.cell_type == "code" and source in c.source]
+    return cell
+
+
 def output_of(nb: nbformat.NotebookNode, source: str) -> str:
     """The outputs of the one code cell whose source contains ``source``."""
-    (cell,) = [c for c in nb.cells if c.cell_type == "code" and source in c.source]
-    return outputs(cell)
+    return outputs(cell_of(nb, source))
+
+
+def html_of(nb: nbformat.NotebookNode, source: str) -> str:
+    """The HTML a code cell displayed (what a notebook shows of a rich result)."""
+    cell = cell_of(nb, source)
+    return "".join(o.data.get("text/html", "") for o in cell.outputs if "data" in o)
 
 
 def test_the_dashboard_notebook_is_found() -> None:
@@ -65,6 +78,9 @@ def test_runs_on_demo_sessions(
     workers = start_demo(output_dir, server.socket_name, 2, [LONG_RUNNING, LONG_RUNNING])
     (output_dir / f"{DONE}.out").write_text("\x1b[32m✔ Story docs/finished-story complete\x1b[0m\n")
     try:
+        # Past their plain header: what read_log() shows is coloured, however fast the kernel.
+        coloured = lambda: all("\x1b[" in w.output_file.read_text() for w in workers)  # noqa: E731
+        wait_until(coloured, timeout=30)
         nb = run(notebook, output_dir, server.socket_name, tmp_path)
     finally:
         stop_demo(workers, server.socket_name)
@@ -75,8 +91,17 @@ def test_runs_on_demo_sessions(
     (view,) = [o for o in nb.cells[0].outputs if "data" in o]
     assert "application/vnd.jupyter.widget-view+json" in view.data
     listed = output_of(nb, "sessions = saga.list_sessions()")
-    assert listed.startswith("3 SAGA sessions") and DONE in listed
+    assert listed.startswith("3 SAGA sessions") and f"<SessionInfo {DONE} completed>" in listed
     assert all(name in listed for name in names)
+    # The list shows as a table: a row per session, its status (and the worker's cycle, once
+    # the demo worker has begun one).
+    table = html_of(nb, "sessions = saga.list_sessions()")
+    assert table.startswith('<table class="saga-sessions">') and table.count("<tr>") == 4
+    assert all(f"<td>{name}</td><td>running</td><td>" in table for name in names)
+    # As a DataFrame (pandas is a test dependency, not the package's), times in UTC.
+    frame = html_of(nb, "sessions.to_dataframe()")
+    assert "<table" in frame and "start_time" in frame and DONE in frame
+    assert "+00:00" in output_of(nb, "sessions.to_dataframe()")
     filtered = output_of(nb, 'status="running"').splitlines()
     assert filtered[0].startswith("running: ") and DONE not in filtered[0]
     assert all(name in filtered[0] for name in names)
@@ -84,6 +109,11 @@ def test_runs_on_demo_sessions(
     # get_session, then read_log and follow, on the newest running session: a demo worker.
     got = output_of(nb, "saga.get_session(name)")
     assert '"status": "running"' in got and '"outputAvailable": true' in got
+    # A short repr; the start time an aware datetime in UTC, its JSON an ISO string with Z.
+    assert re.search(
+        r"^<SessionInfo saga__\S+ running( cycle \d+)?> started \S+\+00:00$", got, re.M
+    )
+    assert re.search(r'"startTime": "[0-9T:-]+Z"', got)
     assert "SessionNotFound: no SAGA session named saga__no-such-epic" in got
     assert "\x1b[" in output_of(nb, "read_log(")  # the worker's coloured lines, as written
     followed = output_of(nb, "follow_for(name")

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from libtmux.server import Server
 
+from saga_jupyter.core.info import utc
 from saga_jupyter.core.store import MetadataStore, SessionRecord
 from saga_jupyter.core.tmux import BACKOFF_FIRST
 from tests.helpers import hanging_tmux, saga_config, start_worker, wait_for
@@ -102,7 +103,7 @@ async def test_a_store_of_another_output_dir_is_set_aside(
 ) -> None:
     (output_dir / "saga__e__s__2.out").write_text("done\n")
     await wait_for(lambda: [i.name for i in saga_app.poller.sessions] == ["saga__e__s__2"])
-    assert saga_app.poller.sessions[0].start_time != STARTED  # not the other directory's
+    assert saga_app.poller.sessions[0].start_time != utc(STARTED)  # not the other directory's
     health = await status(jp_fetch)
     reason = f"it holds the sessions of /elsewhere, not of {output_dir}"
     assert health["store"]["error"] == f"{reason} (one state_file per output_dir)"
@@ -122,7 +123,7 @@ async def test_a_store_from_before_output_dir_is_used_and_rewritten(
     assert json.loads(state_file.read_text())["outputDir"] == str(output_dir)
     listed = {info.name: info for info in saga_app.poller.sessions}
     assert listed.keys() == set(REMEMBERED)
-    assert listed["saga__e__s__2"].start_time == STARTED
+    assert listed["saga__e__s__2"].start_time == utc(STARTED)
 
 
 async def test_no_write_when_nothing_changed(

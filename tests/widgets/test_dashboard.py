@@ -29,8 +29,13 @@ DONE = "saga__auth__signup__3"
 
 
 def bars(timeline: str) -> list[str]:
-    """The tooltip of every bar of a rendered timeline."""
-    return re.findall(r'<div title="([^"]*)" style="position:absolute', timeline)
+    """The hover label of every bar of a rendered timeline."""
+    return re.findall(r'<div class="saga-bar" data-name="[^"]*" data-label="([^"]*)"', timeline)
+
+
+def bar(timeline: str, name: str) -> str:
+    """The markup of one session's bar."""
+    return re.search(rf'<div class="saga-bar" data-name="{name}"[^>]*>', timeline)[0]  # type: ignore[index]
 
 
 @pytest.fixture
@@ -54,7 +59,7 @@ def test_status_table_and_timeline_follow_the_sessions(
     # The status line is set first, then the table, from the scanning thread.
     wait_until(lambda: row_of(dashboard.table, FIRST) and row_of(dashboard.table, DONE))
     tips = wait_until(lambda: bars(dashboard.timeline.value))  # set just after the status line
-    assert len(tips) == 2 and any(tip.startswith(f"{FIRST} · running") for tip in tips)
+    assert len(tips) == 2 and any(tip.startswith("login · running · ") for tip in tips)
     assert ">auth</div>" in dashboard.timeline.value  # grouped by epic
     kill_worker(server, FIRST)
     wait_until(lambda: "<b>2</b> completed" in dashboard.status.value)
@@ -78,18 +83,16 @@ def test_the_first_scan_draws_the_timeline(server: Server, output_dir: Path) -> 
 def test_selecting_a_row_switches_the_log_viewer(
     dashboard: Dashboard, server: Server, output_dir: Path
 ) -> None:
-    (output_dir / f"{DONE}.out").write_text("done\n")
+    # The running one first: a scan between the two would otherwise find only DONE, and show it.
     start_worker(server, FIRST, output_dir)
+    (output_dir / f"{DONE}.out").write_text("done\n")
     # Nothing chosen yet: the newest running session is shown.
     wait_until(lambda: dashboard.viewer.name == FIRST)
     assert dashboard.table.selected == FIRST
     dashboard.table.rows.selected = DONE  # a click on its row
     assert dashboard.viewer.name == DONE
-    assert "outline" in next(
-        part
-        for part in dashboard.timeline.value.split("<div title=")
-        if part.startswith(f'"{DONE}')
-    )
+    assert "outline" in bar(dashboard.timeline.value, DONE)
+    assert "outline" not in bar(dashboard.timeline.value, FIRST)
     wait_until(lambda: dashboard.viewer.text == "done")
     dashboard.select(FIRST)
     assert dashboard.viewer.name == FIRST
@@ -121,6 +124,26 @@ def test_timeline_bars_run_from_start_to_end_or_now() -> None:
     assert render_timeline([], NOW) == ""
 
 
+def test_timeline_bars_are_labelled_with_story_status_and_duration() -> None:
+    blocked = replace(
+        info("saga__search__ranking__2", "completed", start=NOW - 200),
+        worker=WorkerReading(cycle=3, outcome="BLOCKED", blocker="which wins?"),
+    )
+    running = replace(info("saga__auth__login__1", start=NOW - 65), worker=WorkerReading(cycle=2))
+    timeline = render_timeline([running, blocked], NOW)
+    assert bars(timeline) == [
+        "login · running (cycle 2) · 1m 05s",
+        "ranking · completed (BLOCKED) · 30s",
+    ]
+    # Shown on hover, in the theme's colours; the native tooltip says it too, with the name.
+    assert ".saga-bar:hover::after { content: attr(data-label)" in timeline
+    assert (
+        'title="login · running (cycle 2) · 1m 05s&#10;saga__auth__login__1 · started' in timeline
+    )
+    assert "var(--jp-warn-color1, #ef6c00)" in bar(timeline, blocked.name)  # blocked: warn colour
+    assert "var(--jp-success-color1, #2e7d32)" in bar(timeline, running.name)
+
+
 def test_timeline_and_status_are_escaped(tmp_path: Path) -> None:
     sessions = [info("saga__auth__login__1")]
     assert "<script" not in render_timeline(sessions, NOW)
@@ -132,8 +155,9 @@ def test_timeline_and_status_are_escaped(tmp_path: Path) -> None:
     assert "<b>1</b> running" in status
     assert "blocked or failed" not in status
     blocked = replace(info("saga__auth__login__2"), worker=WorkerReading(outcome="BLOCKED"))
-    assert '<b style="color:#ef6c00">1</b> blocked or failed' in render_status(
-        engine, [*sessions, blocked]
+    assert (
+        '<b style="color:var(--jp-warn-color1, #ef6c00)">1</b> blocked or failed'
+        in render_status(engine, [*sessions, blocked])
     )
 
 

@@ -12,7 +12,7 @@ import pytest
 from libtmux.server import Server
 
 from saga_jupyter.core.engine import engine_for
-from saga_jupyter.core.info import SessionInfo
+from saga_jupyter.core.info import SessionInfo, utc
 from saga_jupyter.core.settings import resolve
 from saga_jupyter.core.store import MetadataStore, SessionRecord
 from saga_jupyter.core.worker import WorkerReading
@@ -112,7 +112,7 @@ def test_a_session_over_before_the_kernel_started_keeps_its_stored_times(
     store.save({NAME: SessionRecord(NAME, "completed", start, end)})
     monkeypatch.setenv("SAGA_STATE_FILE", str(state_file))
     (info,) = engine_for(resolve(output_dir, server.socket_name)).refresh()
-    assert (info.start_time, info.end_time) == (start, end)
+    assert (info.start_time, info.end_time) == (utc(start), utc(end))
 
 
 def test_refresh_scans_now(server: Server, output_dir: Path) -> None:

@@ -1,0 +1,227 @@
+"""The command line's session commands, in the style of kubectl: ``ls``, ``tail``, ``status``.
+
+They run on the notebook's API (:mod:`saga_jupyter.core.api`) and the kernel's engine, with the
+same settings: ``--output-dir`` and ``--tmux-socket``, else ``$SAGA_SESSIONS_DIR`` and
+``$SAGA_TMUX_SOCKET``. No Jupyter server is needed. Output is for people (aligned columns), or
+with ``--json`` for scripts: the contract's JSON, as the REST API gives it. Errors are one line
+on stderr and exit status 1; Ctrl-C ends a command with status 130 and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from .core.api import follow, list_sessions, read_log_end
+from .core.display import short_duration
+from .core.engine import engine_for
+from .core.errors import SagaError
+from .core.info import STATUSES, SessionInfo, iso
+from .core.settings import OUTPUT_DIR_ENV, TMUX_SOCKET_ENV, Settings, resolve, state_file
+
+COMMANDS = ("ls", "tail", "status")
+INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
+BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader went away (`| head`)
+GAP = "   "  # between columns, as kubectl prints them
+
+
+def add_commands(commands: Any) -> None:
+    """Add ``ls``, ``tail`` and ``status`` to an ``argparse`` sub-command set."""
+    settings = argparse.ArgumentParser(add_help=False)
+    settings.add_argument(
+        "--output-dir",
+        metavar="DIR",
+        help=f"where the <name>.out files are (default: ${OUTPUT_DIR_ENV} or /tmp/saga-sessions)",
+    )
+    settings.add_argument(
+        "--tmux-socket",
+        metavar="NAME",
+        help=f"tmux -L socket to look at (default: ${TMUX_SOCKET_ENV} or tmux's default server)",
+    )
+    ls = commands.add_parser(
+        "ls",
+        parents=[settings],
+        help="list the SAGA sessions, newest first",
+        description="List the SAGA sessions, newest first: status, how the worker ended (or "
+        "its cycle while it runs), age and duration.",
+    )
+    ls.add_argument("--status", choices=STATUSES, help="only running or only completed ones")
+    ls.add_argument("--epic", metavar="SLUG", help="only this epic's")
+    ls.add_argument("--story", metavar="SLUG", help="only this story's")
+    ls.add_argument("--json", action="store_true", help="the contract's JSON, as the REST API")
+    tail = commands.add_parser(
+        "tail",
+        parents=[settings],
+        help="print a session's output (-f: follow it until the session ends)",
+        description="Print the last lines of a session's output. With -f, go on printing what "
+        "it writes until the session ends (also through a truncated or replaced file); "
+        "Ctrl-C stops.",
+    )
+    tail.add_argument("name", metavar="NAME", help="the session, saga__<epic>__<story>__<n>")
+    tail.add_argument("-f", "--follow", action="store_true", help="follow until the session ends")
+    tail.add_argument(
+        "-n", "--lines", type=_lines, default=10, metavar="N", help="last N lines (default 10)"
+    )
+    status = commands.add_parser(
+        "status",
+        parents=[settings],
+        help="whether tmux answers, the output directory, how many sessions",
+        description="Health: tmux, the output directory, the sessions by status. Exit status 1 "
+        "when tmux cannot be asked.",
+    )
+    status.add_argument("--json", action="store_true", help="as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run a command of :data:`COMMANDS`; its exit status."""
+    settings = resolve(args.output_dir, args.tmux_socket)
+    try:
+        if args.command == "ls":
+            return ls(settings, args.status, args.epic, args.story, as_json=args.json)
+        if args.command == "tail":
+            return tail(settings, args.name, args.lines, follow_on=args.follow)
+        return status(settings, as_json=args.json)
+    except KeyboardInterrupt:
+        return INTERRUPTED
+    except BrokenPipeError:
+        # Whoever read our output stopped (`| head`): no traceback, and no second one when
+        # Python flushes stdout at exit.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return BROKEN_PIPE
+    except (SagaError, ValueError, OSError) as error:
+        print(f"saga-jupyter {args.command}: {error}", file=sys.stderr)
+        return 1
+
+
+def ls(
+    settings: Settings,
+    status: str | None = None,
+    epic: str | None = None,
+    story: str | None = None,
+    *,
+    as_json: bool = False,
+) -> int:
+    """Print the sessions (a table, or JSON)."""
+    sessions = list_sessions(status, epic, story, **settings._asdict())
+    if as_json:
+        print(json.dumps([info.to_json() for info in sessions], indent=2, ensure_ascii=False))
+    elif not sessions:
+        print(f"No SAGA sessions found ({_where(settings)}).", file=sys.stderr)
+    else:
+        print(table(sessions, time.time()))
+    return 0
+
+
+def table(sessions: Sequence[SessionInfo], now: float) -> str:
+    """The sessions as aligned columns: name, status, outcome (or cycle), age, duration."""
+    rows: list[tuple[str, ...]] = [("NAME", "STATUS", "OUTCOME", "AGE", "DURATION")]
+    for info in sessions:
+        start = info.start_time.timestamp() if info.start_time else None
+        age = short_duration(now - start) if start is not None else ""
+        cells = (info.progress, age, short_duration(info.duration))
+        # "-" for nothing known: every row has every column, for `awk` and the eye.
+        rows.append((info.name, info.status, *(cell or "-" for cell in cells)))
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    return "\n".join(
+        GAP.join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
+
+
+def tail(settings: Settings, name: str, lines: int, *, follow_on: bool = False) -> int:
+    """Print the last ``lines`` lines of the session's output; with ``follow_on`` all it writes."""
+    text, end = read_log_end(name, lines, **settings._asdict())
+    _write(text)
+    if follow_on:
+        asyncio.run(_follow(settings, name, end))
+    return 0
+
+
+async def _follow(settings: Settings, name: str, offset: int) -> None:
+    chunks = follow(name, offset=offset, **settings._asdict())
+    try:
+        async for text in chunks:
+            _write(text)
+    finally:
+        await chunks.aclose()
+
+
+def _write(text: str) -> None:
+    # The file's bytes as they were (invalid UTF-8 aside), whatever the locale's encoding.
+    sys.stdout.buffer.write(text.encode("utf-8"))
+    sys.stdout.buffer.flush()
+
+
+def status(settings: Settings, *, as_json: bool = False) -> int:
+    """Print tmux's health, the output directory and the sessions by status."""
+    engine = engine_for(settings)
+    sessions = engine.refresh()
+    tmux = engine.discovery.tmux
+    running = sum(1 for info in sessions if info.status == "running")
+    attention = sum(1 for info in sessions if info.worker and info.worker.needs_attention)
+    health: dict[str, Any] = {
+        "tmux": {
+            "available": engine.tmux_error is None,
+            "serverRunning": engine.tmux_server_running,
+            "version": tmux.version() if engine.tmux_error is None else None,
+            "socketName": tmux.socket_name,
+            "error": engine.tmux_error,
+        },
+        "outputDir": str(settings.output_dir),
+        "outputDirExists": engine.output_dir_exists,
+        "outputDirWarning": engine.discovery.output_dir_warning,
+        "stateFile": str(state_file()),
+        "sessions": {
+            "running": running,
+            "completed": len(sessions) - running,
+            "needAttention": attention,
+        },
+        "checkedAt": iso(time.time()),
+    }
+    print(json.dumps(health, indent=2) if as_json else _health_lines(health))
+    return 0 if engine.tmux_error is None else 1
+
+
+def _health_lines(health: dict[str, Any]) -> str:
+    tmux, counts = health["tmux"], health["sessions"]
+    socket = f"socket {tmux['socketName']}" if tmux["socketName"] else "default socket"
+    if not tmux["available"]:
+        state = f"unavailable: {tmux['error']}"
+    else:
+        server = "server running" if tmux["serverRunning"] else "no server running"
+        state = f"reachable, {server} (tmux {tmux['version'] or '?'}, {socket})"
+    directory = health["outputDir"] + ("" if health["outputDirExists"] else " (missing)")
+    if health["outputDirWarning"]:
+        directory += f" (warning: {health['outputDirWarning']})"
+    sessions = f"{counts['running']} running, {counts['completed']} completed"
+    if counts["needAttention"]:
+        sessions += f" ({counts['needAttention']} blocked or failed)"
+    return "\n".join(
+        [
+            f"tmux:        {state}",
+            f"output dir:  {directory}",
+            f"sessions:    {sessions}",
+            f"state file:  {health['stateFile']}",
+        ]
+    )
+
+
+def _where(settings: Settings) -> str:
+    socket = (
+        f"socket {settings.tmux_socket_name}" if settings.tmux_socket_name else "default socket"
+    )
+    return f"output dir {settings.output_dir}, tmux {socket}"
+
+
+def _lines(value: str) -> int:
+    if not value.isascii() or not value.isdigit():
+        raise argparse.ArgumentTypeError(f"not a number of lines: {value!r}")
+    return int(value)

@@ -1,0 +1,223 @@
+"""``saga-jupyter ls / tail / status`` as a person or a script runs them, on real tmux sessions.
+
+Every command runs as a subprocess (``python -m saga_jupyter``), as the console script does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from libtmux.server import Server
+
+from tests.helpers import kill_worker, start_worker, wait_until
+from tests.server.test_worker_outcomes import HEADER, cycles, result
+
+RUNNING = "saga__auth__login-form__4242"
+BLOCKED = "saga__search__ranking__7"
+FINISHED = "saga__billing__refunds__3"
+
+
+def saga(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``saga-jupyter ARGS`` to its end (bounded), its output as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "saga_jupyter", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture
+def where(server: Server, output_dir: Path) -> list[str]:
+    """The options that point a command at this test's tmux socket and output directory."""
+    return ["--output-dir", str(output_dir), "--tmux-socket", server.socket_name]
+
+
+@pytest.fixture
+def sessions(server: Server, output_dir: Path) -> Iterator[None]:
+    """A worker in its second cycle, one that ended BLOCKED, one that finished; a non-SAGA one."""
+    (output_dir / f"{RUNNING}.out").write_text(HEADER + cycles())
+    (output_dir / f"{BLOCKED}.out").write_text(
+        HEADER + cycles("BLOCKED") + result("BLOCKED", "which wins?")
+    )
+    (output_dir / f"{FINISHED}.out").write_text(HEADER + cycles("FINISH") + result("FINISH"))
+    start_worker(server, RUNNING)
+    server.cmd("new-session", "-d", "-s", "not-saga", "sleep 600")
+    yield
+
+
+def columns(line: str) -> list[str]:
+    """A table row's cells (separated by at least two spaces)."""
+    return [cell.strip() for cell in line.split("  ") if cell.strip()]
+
+
+@pytest.mark.usefixtures("sessions")
+def test_ls_lists_sessions_with_their_outcome_or_cycle(where: list[str]) -> None:
+    listed = saga("ls", *where)
+    assert listed.returncode == 0, listed.stderr
+    header, *rows = listed.stdout.splitlines()
+    assert columns(header) == ["NAME", "STATUS", "OUTCOME", "AGE", "DURATION"]
+    by_name = {columns(row)[0]: columns(row) for row in rows}
+    assert by_name.keys() == {RUNNING, BLOCKED, FINISHED}  # never the other tmux session
+    assert by_name[RUNNING][1:3] == ["running", "cycle 2"]
+    assert by_name[BLOCKED][1:3] == ["completed", "BLOCKED"]
+    assert by_name[FINISHED][1:3] == ["completed", "FINISH"]
+    assert rows[0].startswith(RUNNING)  # newest first
+
+    running = saga("ls", "--status", "running", *where)
+    assert [columns(row)[0] for row in running.stdout.splitlines()[1:]] == [RUNNING]
+    assert saga("ls", "--status", "stopped", *where).returncode == 2  # argparse: a usage error
+
+
+@pytest.mark.usefixtures("sessions")
+def test_ls_json_is_the_contract_and_the_environment_works_as_options(
+    where: list[str], server: Server, output_dir: Path
+) -> None:
+    listed = saga("ls", "--json", "--status", "completed", *where)
+    documents = json.loads(listed.stdout)
+    assert {d["name"] for d in documents} == {BLOCKED, FINISHED}
+    blocked = next(d for d in documents if d["name"] == BLOCKED)
+    assert blocked["worker"]["outcome"] == "BLOCKED"
+    assert blocked["worker"]["blocker"] == "which wins?"
+    assert blocked["startTime"].endswith("Z") and blocked["status"] == "completed"
+    # The same settings from the contract's environment variables, as the Python API reads them.
+    env = {
+        **os.environ,
+        "SAGA_SESSIONS_DIR": str(output_dir),
+        "SAGA_TMUX_SOCKET": server.socket_name,
+    }
+    assert json.loads(saga("ls", "--json", env=env).stdout) == json.loads(
+        saga("ls", "--json", *where).stdout
+    )
+    empty = saga("ls", "--output-dir", str(output_dir / "none"), "--tmux-socket", "saga-no-server")
+    assert (empty.returncode, empty.stdout) == (0, "")
+    assert "No SAGA sessions found" in empty.stderr
+
+
+def test_tail_prints_the_last_lines_as_written(where: list[str], output_dir: Path) -> None:
+    text = "".join(f"line {i} \x1b[1mbold\x1b[0m é\n" for i in range(30))
+    (output_dir / f"{FINISHED}.out").write_text(text)
+    last = saga("tail", "-n", "3", FINISHED, *where)
+    assert last.returncode == 0
+    assert last.stdout == "".join(text.splitlines(keepends=True)[-3:])
+    assert saga("tail", FINISHED, *where).stdout.count("\n") == 10  # tail's default
+    unknown = saga("tail", "saga__auth__nobody__1", *where)
+    assert unknown.returncode == 1
+    assert unknown.stderr == "saga-jupyter tail: no SAGA session named saga__auth__nobody__1\n"
+    bad = saga("tail", "../etc/passwd", *where)
+    assert bad.returncode == 1 and "not a SAGA session name" in bad.stderr
+    assert "Traceback" not in unknown.stderr + bad.stderr
+
+
+class Tail:
+    """``saga-jupyter tail -f`` running, its output read as it comes."""
+
+    def __init__(self, tmp_path: Path, *args: str) -> None:
+        self.out, self.err = tmp_path / "tail.out", tmp_path / "tail.err"
+        with self.out.open("wb") as out, self.err.open("wb") as err:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "saga_jupyter", "tail", "-f", *args],
+                stdout=out,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+            )
+
+    def printed(self) -> str:
+        return self.out.read_text()
+
+    def wait_for(self, text: str, timeout: float = 10) -> None:
+        wait_until(lambda: self.printed().endswith(text), timeout=timeout)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def test_tail_follow_goes_through_a_rotation_and_ends_with_the_session(
+    where: list[str], server: Server, output_dir: Path, tmp_path: Path
+) -> None:
+    out = output_dir / f"{RUNNING}.out"
+    out.write_text("old 1\nold 2\nold 3\n")
+    start_worker(server, RUNNING)
+    tail = Tail(tmp_path, "-n", "2", RUNNING, *where)
+    try:
+        tail.wait_for("old 2\nold 3\n")
+        with out.open("a") as file:
+            file.write("appended\n")
+        tail.wait_for("old 2\nold 3\nappended\n")
+        # Rotation: the file is moved away and a new one written in its place.
+        out.rename(output_dir / "rotated.log")
+        out.write_text("new 1\n")
+        tail.wait_for("appended\nnew 1\n")
+        with out.open("a") as file:
+            file.write("new 2, the last\n")
+        tail.wait_for("new 1\nnew 2, the last\n")
+        assert tail.process.poll() is None  # the session still runs: tail goes on
+        kill_worker(server, RUNNING)
+        assert tail.process.wait(20) == 0  # it ends with the session, by itself
+    finally:
+        tail.stop()
+    assert tail.printed() == "old 2\nold 3\nappended\nnew 1\nnew 2, the last\n"
+    assert tail.err.read_text() == ""
+
+
+def test_tail_follow_stops_cleanly_on_ctrl_c(
+    where: list[str], server: Server, output_dir: Path, tmp_path: Path
+) -> None:
+    (output_dir / f"{RUNNING}.out").write_text("working\n")
+    start_worker(server, RUNNING)
+    tail = Tail(tmp_path, RUNNING, *where)
+    try:
+        tail.wait_for("working\n")
+        # Following now: the file is open (as it is until the end, to see it replaced).
+        wait_until(lambda: opens(tail.process.pid, output_dir / f"{RUNNING}.out"))
+        tail.process.send_signal(signal.SIGINT)
+        assert tail.process.wait(20) == 130
+    finally:
+        tail.stop()
+    assert tail.err.read_text() == ""  # no traceback
+
+
+def opens(pid: int, path: Path) -> bool:
+    """Whether a process has ``path`` open (Linux /proc)."""
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            if os.readlink(fd) == str(path):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+@pytest.mark.usefixtures("sessions")
+def test_status_says_how_tmux_and_the_sessions_are(
+    where: list[str], server: Server, output_dir: Path, tmp_path: Path
+) -> None:
+    human = saga("status", *where)
+    assert human.returncode == 0, human.stderr
+    assert f"(tmux {server_version()}, socket {server.socket_name})" in human.stdout
+    assert "reachable, server running" in human.stdout
+    assert "1 running, 2 completed (1 blocked or failed)" in human.stdout
+    health = json.loads(saga("status", "--json", *where).stdout)
+    assert health["tmux"]["available"] and health["tmux"]["serverRunning"]
+    assert health["sessions"] == {"running": 1, "completed": 2, "needAttention": 1}
+    assert health["outputDir"] == str(output_dir) and health["outputDirExists"]
+    # Without tmux on PATH: said so, exit status 1 for scripts.
+    env = {**os.environ, "PATH": str(tmp_path)}
+    missing = saga("status", *where, env=env)
+    assert missing.returncode == 1
+    assert "tmux:        unavailable: tmux is not installed" in missing.stdout
+
+
+def server_version() -> str:
+    return subprocess.run(["tmux", "-V"], capture_output=True, text=True).stdout.split()[1]

@@ -1,0 +1,15 @@
+/**
+ * saga-jupyter's JupyterLab (and Notebook 7) extension: one plugin per contribution, all
+ * views of one model per browser tab (plugins/model.ts).
+ */
+import { JupyterFrontEndPlugin } from '@jupyterlab/application';
+
+import { modelPlugin } from './plugins/model';
+
+export { ISagaModel, CommandIDs } from './tokens';
+
+const plugins: JupyterFrontEndPlugin<any>[] = [
+  modelPlugin
+];
+
+export default plugins;

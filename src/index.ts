@@ -5,11 +5,13 @@
 import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 
 import { modelPlugin } from './plugins/model';
+import { panelPlugin } from './plugins/panel';
 
 export { ISagaModel, CommandIDs } from './tokens';
 
 const plugins: JupyterFrontEndPlugin<any>[] = [
-  modelPlugin
+  modelPlugin,
+  panelPlugin
 ];
 
 export default plugins;

@@ -4,6 +4,7 @@
  */
 import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 
+import { logsPlugin } from './plugins/logs';
 import { modelPlugin } from './plugins/model';
 import { panelPlugin } from './plugins/panel';
 
@@ -11,7 +12,8 @@ export { ISagaModel, CommandIDs } from './tokens';
 
 const plugins: JupyterFrontEndPlugin<any>[] = [
   modelPlugin,
-  panelPlugin
+  panelPlugin,
+  logsPlugin
 ];
 
 export default plugins;

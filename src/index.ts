@@ -7,13 +7,15 @@ import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { logsPlugin } from './plugins/logs';
 import { modelPlugin } from './plugins/model';
 import { panelPlugin } from './plugins/panel';
+import { statusBarPlugin } from './plugins/statusbar';
 
 export { ISagaModel, CommandIDs } from './tokens';
 
 const plugins: JupyterFrontEndPlugin<any>[] = [
   modelPlugin,
   panelPlugin,
-  logsPlugin
+  logsPlugin,
+  statusBarPlugin
 ];
 
 export default plugins;

@@ -4,6 +4,7 @@
  */
 import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 
+import { controlPlugin } from './plugins/control';
 import { logsPlugin } from './plugins/logs';
 import { modelPlugin } from './plugins/model';
 import { panelPlugin } from './plugins/panel';
@@ -15,6 +16,7 @@ const plugins: JupyterFrontEndPlugin<any>[] = [
   modelPlugin,
   panelPlugin,
   logsPlugin,
+  controlPlugin,
   statusBarPlugin
 ];
 

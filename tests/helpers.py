@@ -216,15 +216,23 @@ class JupyterProcess:
     """A real ``jupyter server`` (or ``lab``) in its own process, on 127.0.0.1 with a token."""
 
     def __init__(
-        self, tmp_path: Path, *args: str, app: str = "server", token: str | None = None
+        self,
+        tmp_path: Path,
+        *args: str,
+        app: str = "server",
+        token: str | None = None,
+        port: int | None = None,
     ) -> None:
+        """Start it; ``port`` and ``token`` of a stopped one make a restart of that server."""
         self.token = token or secrets.token_hex(16)
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        if port is None:
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                port = probe.getsockname()[1]
+        self.port = port
         self.url = f"http://127.0.0.1:{self.port}/"
         home = tmp_path / f"home-{self.port}"
-        home.mkdir()
+        home.mkdir(exist_ok=True)
         self.log_path = tmp_path / f"jupyter-{self.port}.log"
         command = [
             sys.executable, "-m", "jupyter", app, "--no-browser", "--allow-root",
@@ -232,7 +240,7 @@ class JupyterProcess:
             f"--ServerApp.root_dir={tmp_path}", *args,
         ]  # fmt: skip
         env = {**os.environ, "HOME": str(home), "JUPYTER_RUNTIME_DIR": str(home / "runtime")}
-        with self.log_path.open("wb") as log:
+        with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         wait_until(self._answers, timeout=60, interval=0.1)
 
@@ -259,6 +267,21 @@ class JupyterProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(5)
+
+
+def lab_settings(directory: Path, settings: dict[str, dict[str, Any]]) -> Path:
+    """Write JupyterLab user settings (``{"apputils-extension/notification": {...}}``) as a
+    person's would be after a first visit; the directory, for ``--LabApp.user_settings_dir``.
+    """
+    for plugin, values in settings.items():
+        path = directory / "@jupyterlab" / f"{plugin}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+    return directory
+
+
+# No "get notified about news?" toast over a screenshot, nor a check for updates.
+QUIET_LAB = {"apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False}}
 
 
 def hanging_tmux(directory: Path) -> str:

@@ -29,6 +29,7 @@ DASHBOARD = Path("notebooks/dashboard.ipynb")
 READY_TIMEOUT = 120.0
 STOP_TIMEOUT = 15.0
 STATE_FILE = ".saga-demo-state.json"
+PANEL_FLAG = "saga-panel"  # in a JupyterLab URL: the extension opens its SAGA panel on load
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -209,11 +210,11 @@ def wait_ready(lab: subprocess.Popen[bytes], port: int, token: str, stop: StopRe
 
 
 def print_urls(port: int, token: str) -> None:
-    """Print where to look: JupyterLab (the dashboard when there is one) and the REST API."""
+    """Print where to look: JupyterLab (the dashboard and the panel) and the REST API."""
     base = f"http://{HOST}:{port}"
     print(
-        f"\nJupyterLab with saga_jupyter is ready:\n"
-        f"    {base}/{landing_page()}?token={token}\n"
+        f"\nJupyterLab with saga_jupyter is ready (the SAGA panel opens on the left):\n"
+        f"    {base}/{landing_page()}?token={token}&{PANEL_FLAG}\n"
         f"Sessions as JSON:\n"
         f"    {base}/api/saga/sessions?token={token}\n"
         f"Ctrl-C stops JupyterLab and the demo workers.\n",

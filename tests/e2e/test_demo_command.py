@@ -46,7 +46,8 @@ def test_demo_shows_its_workers_to_the_extension_and_the_kernels(
         ready = wait_until(lambda: READY.search(printed.read_text()), timeout=90)
         assert demo.poll() is None, printed.read_text()
         base, token = ready.groups()
-        assert f"{base}lab/tree/notebooks/dashboard.ipynb?token={token}" in printed.read_text()
+        landing = f"{base}lab/tree/notebooks/dashboard.ipynb?token={token}&saga-panel"
+        assert landing in printed.read_text()
         request = urllib.request.Request(f"{base}api/saga/sessions?token={token}")
         with urllib.request.urlopen(request, timeout=10) as response:
             listed = {session["name"] for session in json.loads(response.read())}

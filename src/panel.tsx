@@ -41,7 +41,7 @@ export const DEFAULT_OPTIONS: IPanelOptions = {
   showPreview: true
 };
 
-/** Durations tick while sessions run and the panel is visible. */
+/** Durations and "last output … ago" tick while the panel is visible. */
 const TICK_MS = 1000;
 
 /** The sidebar panel. */
@@ -57,7 +57,7 @@ export class SagaPanel extends ReactWidget {
     this.addClass('jp-SagaPanel');
     this.model.changed.connect(() => this.update(), this);
     this._ticker = window.setInterval(() => {
-      if (this.isVisible && this.model.counts.running > 0) {
+      if (this.isVisible && this.model.sessions.length > 0) {
         this.update();
       }
     }, TICK_MS);

@@ -13,6 +13,7 @@ import json
 import re
 import secrets
 import shutil
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,14 @@ from playwright.sync_api import ElementHandle, Locator, Page, expect
 from saga_jupyter.__main__ import DASHBOARD, PANEL_FLAG
 from saga_jupyter.core.names import parse_name
 from saga_jupyter.demo import LONG_RUNNING, DemoWorker, start_demo, stop_demo
-from tests.helpers import QUIET_LAB, JupyterProcess, kill_worker, lab_settings, wait_until
+from tests.helpers import (
+    QUIET_LAB,
+    JupyterProcess,
+    hanging_tmux,
+    kill_worker,
+    lab_settings,
+    wait_until,
+)
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 NOTEBOOK = Path(__file__).parents[2] / DASHBOARD  # what scripts/run opens
@@ -340,3 +348,34 @@ def test_notebook_7_shows_the_panel(lab: Lab, page: Page) -> None:
     _, view = open_log(page, panel, worker)
     wait_until(lambda: holds_the_file(view, worker.output_file), timeout=LIVE_MS / 1000)
     screenshot(page, "notebook7-panel.png")
+
+
+def test_empty_state_and_a_banner_when_tmux_hangs(
+    page: Page, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    output_dir = tmp_path / "no-workers-yet"
+    monkeypatch.setenv("PATH", f"{hanging_tmux(tmp_path)}:{Path(sys.executable).parent}")
+    jupyter = JupyterProcess(
+        tmp_path,
+        f"--SagaJupyterApp.output_dir={output_dir}",
+        f"--SagaJupyterApp.state_file={tmp_path / 'state.json'}",
+        f"--LabApp.user_settings_dir={lab_settings(tmp_path / 'lab-settings', QUIET_LAB)}",
+        app="lab",
+    )
+    try:
+        page.goto(f"{jupyter.url}lab?token={jupyter.token}&{PANEL_FLAG}")
+        panel = page.locator("#saga-jupyter-panel")
+        expect(panel).to_be_visible(timeout=LOAD_MS)
+        # Where workers would come from: the directory watched, and the session names.
+        empty = panel.locator(".jp-SagaPanel-empty")
+        expect(empty.locator(".jp-SagaPanel-outputDir")).to_have_text(str(output_dir))
+        expect(empty).to_contain_text("saga__<epic>__<story>__<n>")
+        # tmux does not answer: a banner says so, and the status bar turns to the warning colour.
+        banner = panel.locator('.jp-SagaPanel-banner[data-kind="error"]')
+        expect(banner).to_contain_text("tmux is unreachable", timeout=LIVE_MS)
+        status_bar = page.locator(".jp-SagaStatus")
+        expect(status_bar).to_have_text("SAGA 0 running · 0 done")
+        expect(status_bar).to_have_class(re.compile("jp-mod-warning"))
+        screenshot(page, "lab-panel-empty-tmux-unreachable.png")
+    finally:
+        jupyter.stop()

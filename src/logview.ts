@@ -199,6 +199,7 @@ export class LogView extends Widget {
     this._markerWritten = false;
     this._held = [];
     const text = this.stream.text;
+    this._endsLine = text === '' || text.endsWith('\n');
     if (prepended) {
       let boundary = 0;
       terminal.write(text.slice(0, prepended.length), () => {

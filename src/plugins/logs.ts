@@ -127,12 +127,17 @@ export const logsPlugin: JupyterFrontEndPlugin<void> = {
       tracker.forEach(widget => widget.content.updateTheme())
     );
 
-    // A session refused for want of an output file is asked for again once it has one.
     model.changed.connect(() => {
       tracker.forEach(widget => {
         const stream = widget.content.stream;
-        if (stream.error !== null && model.find(stream.name)?.outputAvailable) {
+        const session = model.find(stream.name);
+        // A session refused for want of an output file is asked for again once it has one.
+        if (stream.error !== null && session?.outputAvailable) {
           stream.retry();
+        }
+        // A tab restored before the first session list is named like the others once listed.
+        if (session && widget.title.label === stream.name) {
+          widget.title.label = shortName(session);
         }
       });
     });

@@ -58,3 +58,8 @@ def _jupyter_server_extension_points() -> list[dict[str, Any]]:
     from .server.app import SagaJupyterApp
 
     return [{"module": "saga_jupyter.server.app", "app": SagaJupyterApp}]
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """Where the built JupyterLab extension lives (``jupyter labextension develop`` links it)."""
+    return [{"src": "labextension", "dest": "saga-jupyter"}]

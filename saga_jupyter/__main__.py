@@ -37,6 +37,7 @@ DEFAULT_PORT = 8888
 READY_TIMEOUT = 120.0
 STOP_TIMEOUT = 15.0
 STATE_FILE = ".saga-demo-state.json"
+PANEL_FLAG = "saga-panel"  # in a JupyterLab URL: the extension opens its SAGA panel on load
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -313,8 +314,9 @@ def print_urls(port: int, token: str, ip: str = HOST) -> None:
     else:
         away = f"It listens on {ip}: anyone who can reach it still needs the token.\n"
     print(
-        f"\nJupyterLab with saga_jupyter is ready. The dashboard notebook (run its first cell):\n"
-        f"    {base}/{landing_page()}?token={token}\n"
+        f"\nJupyterLab with saga_jupyter is ready: the dashboard notebook (run its first cell),\n"
+        f"the SAGA panel on the left:\n"
+        f"    {base}/{landing_page()}?token={token}&{PANEL_FLAG}\n"
         f"Sessions as JSON:\n"
         f"    {base}/api/saga/sessions?token={token}\n"
         f"{away}"

@@ -203,6 +203,21 @@ class Channel:
         self.ws.close()
 
 
+def lab_settings(directory: Path, settings: dict[str, dict[str, Any]]) -> Path:
+    """Write JupyterLab user settings (``{"apputils-extension/notification": {...}}``) as a
+    person's would be after a first visit; the directory, for ``--LabApp.user_settings_dir``.
+    """
+    for plugin, values in settings.items():
+        path = directory / "@jupyterlab" / f"{plugin}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+    return directory
+
+
+# No "get notified about news?" toast over a screenshot, nor a check for updates.
+QUIET_LAB = {"apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False}}
+
+
 def hanging_tmux(directory: Path) -> str:
     """A stand-in ``tmux`` (in ``directory/bin``) that never answers; a PATH finding it first."""
     fake = directory / "bin" / "tmux"

@@ -142,6 +142,7 @@ class SessionManager:
             "pollInterval": poller.interval,
             "clients": self.clients(),
             "logStreams": len(self.log_streams),
+            "allowControl": self.allow_control,  # the JupyterLab panel shows stop/attach by it
         }
 
     def require_control(self) -> None:

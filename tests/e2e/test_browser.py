@@ -31,13 +31,9 @@ from playwright.sync_api import Locator, Page, expect, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from saga_jupyter.demo import LONG_RUNNING, DemoWorker, start_demo, stop_demo
-from tests.helpers import JupyterProcess, kill_worker, wait_until
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.helpers import QUIET_LAB, JupyterProcess, kill_worker, lab_settings, wait_until
 
-CHROMIUM = Path("/usr/bin/chromium")  # Debian's; Playwright's own downloads are never used
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 NOTEBOOK = Path(__file__).parents[2] / "saga_jupyter" / "notebooks" / "dashboard.ipynb"
 STATUS_BADGE = ".saga-badge:not(.saga-outcome)"
 LAB_NOTEBOOK, NOTEBOOK_7_NOTEBOOK = "dashboard-lab.ipynb", "dashboard-notebook7.ipynb"
@@ -74,13 +70,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     # As a person's settings would be after a first visit: no "get notified about news?"
     # toast over the screenshot, and "Always start the preferred kernel" ticked (else a kernel
     # started while the page loads can make Run All ask "Select Kernel" and drop the cells).
-    for plugin, values in {
-        "apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
-        "notebook-extension/tracker": {"autoStartDefaultKernel": True},
-    }.items():
-        path = settings / "@jupyterlab" / f"{plugin}.jupyterlab-settings"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(values))
+    lab_settings(
+        settings, {**QUIET_LAB, "notebook-extension/tracker": {"autoStartDefaultKernel": True}}
+    )
     # Module scope, so not libtmux's function-scoped ``server`` fixture; its naming, though.
     tmux = Server(socket_name=f"libtmux_test_saga_{secrets.token_hex(4)}")
     workers = start_demo(output_dir, tmux.socket_name, len(DURATIONS), DURATIONS)
@@ -101,23 +93,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         stop_demo(workers, tmux.socket_name)
         if tmux.is_alive():
             tmux.kill()
-
-
-@pytest.fixture
-def page() -> Iterator[Page]:
-    """A page of headless Debian Chromium, driven by Playwright, large enough for the dashboard.
-
-    Per test, not per module: between its calls Playwright's sync API marks its own event loop
-    as the running one, and pytest-jupyter's autouse loop fixture would take it and close it.
-    """
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} is missing: scripts/test installs it (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser.new_page(viewport={"width": 1400, "height": 1100})
-        finally:
-            browser.close()
 
 
 def open_notebook(page: Page, jupyter: JupyterProcess, url: str) -> None:

@@ -65,7 +65,7 @@ def test_demo_shows_its_workers_to_the_extension_and_the_kernels(
         ready = wait_until(lambda: READY.search(printed.read_text()), timeout=90)
         assert demo.poll() is None, printed.read_text()
         base, token = ready.groups()
-        assert f"{base}lab/tree/dashboard.ipynb?token={token}" in printed.read_text()
+        assert f"{base}lab/tree/dashboard.ipynb?token={token}&saga-panel" in printed.read_text()
         assert f"ssh -N -L {port}:127.0.0.1:{port}" in printed.read_text()  # from afar
         # The notebook opens trusted (signed), no cell marked otherwise.
         notebook = fetch_json(f"{base}api/contents/dashboard.ipynb?token={token}")

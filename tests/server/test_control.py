@@ -84,6 +84,8 @@ async def test_stop_is_exact(jp_fetch: Any, saga_app: Any, server: Server) -> No
     start_worker(server, "saga__e__s__12")
     start_worker(server, "saga__e__s__123")
     await wait_for(lambda: len(saga_app.poller.sessions) == 2, timeout=POLL + 2)
+    status = json.loads((await jp_fetch("api", "saga", "status")).body)
+    assert status["allowControl"] is True  # the JupyterLab panel offers stop and attach
     assert (await post(jp_fetch, "sessions", "saga__e__s__12", "stop")).code == 204
     assert tmux_names(server) == ["saga__e__s__123"]
     code, _ = await post_error(jp_fetch, "sessions", "saga__e__s__1", "stop")

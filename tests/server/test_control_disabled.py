@@ -37,6 +37,8 @@ async def test_control_is_off_by_default(
         assert "allow_control" in answer["message"]
     assert [s.name for s in server.sessions] == [name]
     assert list(output_dir.iterdir()) == []
+    status = json.loads((await jp_fetch("api", "saga", "status")).body)
+    assert status["allowControl"] is False  # the JupyterLab panel hides stop and attach
     assert not Path("/tmp/should-not-exist").exists()
 
 

@@ -1,0 +1,162 @@
+/**
+ * The REST routes under `/api/saga/` (see saga_jupyter/rest-api.yml), typed.
+ *
+ * Requests go through Jupyter's `ServerConnection`, so they carry the page's token or
+ * XSRF cookie like every other request JupyterLab makes.
+ */
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+/** What a SAGA worker's own output says about it (`worker` in a SessionInfo). */
+export interface IWorkerReading {
+  cycle?: number | null;
+  lastResult?: string | null;
+  lastTool?: string | null;
+  outcome?: string | null;
+  summary?: string | null;
+  blocker?: string | null;
+  elapsedMinutes?: number | null;
+}
+
+/** One session, as `GET /api/saga/sessions` and the channel list it (camelCase JSON). */
+export interface ISessionInfo {
+  name: string;
+  epicSlug: string;
+  storySlug: string;
+  status: 'running' | 'completed';
+  outputFile: string;
+  outputAvailable: boolean;
+  startTime: string | null;
+  endTime: string | null;
+  lastActivity: string | null;
+  outputPreview: string | null;
+  worker?: IWorkerReading | null;
+}
+
+/** `GET /api/saga/status`: health of tmux, the store, the output directory, the channel. */
+export interface IStatus {
+  tmux: {
+    available: boolean;
+    serverRunning: boolean;
+    version: string | null;
+    socketName?: string | null;
+    error?: string | null;
+  };
+  store?: {
+    path: string;
+    error: string | null;
+    saveError: string | null;
+    memoryOnly?: boolean;
+  };
+  outputDir: string;
+  outputDirExists: boolean;
+  outputDirWarning?: string | null;
+  sessions: { running: number; completed: number };
+  lastPoll: string | null;
+  pollInterval: number;
+  clients: number;
+  logStreams: number;
+  /** Whether stop and attach are enabled (`--SagaJupyterApp.allow_control`). */
+  allowControl?: boolean;
+}
+
+/** A byte range of a session's output file, as `GET .../log?offset=&length=` sent it. */
+export interface ILogRange {
+  /** The bytes, undecoded: a range may start inside a character. */
+  bytes: Uint8Array;
+  /** Offset of the first byte in the file. */
+  offset: number;
+  /** The file's size when it was read. */
+  size: number;
+}
+
+/** The REST client of one server. */
+export class SagaAPI {
+  constructor(serverSettings?: ServerConnection.ISettings) {
+    this.serverSettings = serverSettings ?? ServerConnection.makeSettings();
+  }
+
+  /** Where and how to reach the server. */
+  readonly serverSettings: ServerConnection.ISettings;
+
+  /** Health of tmux, the store and the output directory. */
+  async status(): Promise<IStatus> {
+    const response = await this._request('status');
+    return (await response.json()) as IStatus;
+  }
+
+  /** Bytes `offset` to `offset + length` of a session's output file. */
+  async logRange(
+    name: string,
+    offset: number,
+    length: number
+  ): Promise<ILogRange> {
+    const query = URLExt.objectToQueryString({ offset, length });
+    const response = await this._request(
+      `sessions/${encodeURIComponent(name)}/log${query}`
+    );
+    return {
+      bytes: new Uint8Array(await response.arrayBuffer()),
+      offset: Number(response.headers.get('X-Log-Offset') ?? offset),
+      size: Number(response.headers.get('X-Log-Size') ?? 0)
+    };
+  }
+
+  /** Kill a session's tmux session (only with `allow_control`). */
+  async stop(name: string): Promise<void> {
+    await this._request(`sessions/${encodeURIComponent(name)}/stop`, {
+      method: 'POST'
+    });
+  }
+
+  /** Open a Jupyter terminal attached to a running session; its terminal name. */
+  async connect(name: string): Promise<string> {
+    const response = await this._request(
+      `sessions/${encodeURIComponent(name)}/connect`,
+      {
+        method: 'POST'
+      }
+    );
+    const body = (await response.json()) as { terminal: string };
+    return body.terminal;
+  }
+
+  private async _request(
+    path: string,
+    init: RequestInit = {}
+  ): Promise<Response> {
+    const settings = this.serverSettings;
+    const url = URLExt.join(settings.baseUrl, 'api', 'saga', path);
+    let response: Response;
+    try {
+      response = await ServerConnection.makeRequest(url, init, settings);
+    } catch (error) {
+      throw new ServerConnection.NetworkError(error as TypeError);
+    }
+    if (!response.ok) {
+      throw new SagaError(response, await errorMessage(response));
+    }
+    return response;
+  }
+}
+
+/** A route answered with an error: its status and the server's human sentence. */
+export class SagaError extends ServerConnection.ResponseError {
+  constructor(response: Response, message: string) {
+    super(response, message);
+    this.name = 'SagaError';
+  }
+}
+
+/** The `message` of a JSON error body (the contract's), else the status text. */
+async function errorMessage(response: Response): Promise<string> {
+  try {
+    const body = (await response.json()) as {
+      message?: string;
+      error?: string;
+    };
+    return body.message || body.error || response.statusText;
+  } catch {
+    return `${response.status} ${response.statusText}`;
+  }
+}

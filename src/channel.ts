@@ -1,0 +1,314 @@
+/**
+ * The channel: one WebSocket to `/api/saga/channels` per browser tab, shared by the panel,
+ * the status bar and every log tab.
+ *
+ * It reconnects with back-off and resubscribes each log stream from the byte offset its last
+ * frame ended at (`subscribe:logs` with `offset`), so a server restart or a dropped network
+ * loses and repeats nothing: the server sends exactly the bytes after that offset.
+ */
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+import { DisposableDelegate, IDisposable } from '@lumino/disposable';
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { ISessionInfo } from './api';
+
+/** Where the connection is: trying to (re)connect, open, or closed for good. */
+export type ConnectionStatus = 'connecting' | 'open' | 'disposed';
+
+/** A `logs:data` frame: text of one session's output file ending at byte `offset`. */
+export interface ILogData {
+  type: 'logs:data';
+  sessionName: string;
+  data: string;
+  isInitial: boolean;
+  isComplete: boolean;
+  offset: number;
+  reset: boolean;
+}
+
+/** A `logs:error` frame: the session cannot be streamed (yet), e.g. no output file. */
+export interface ILogError {
+  type: 'logs:error';
+  sessionName: string;
+  error: string;
+}
+
+/** What a log subscription receives. */
+export type LogFrame = ILogData | ILogError;
+
+/** The first reconnection waits about this long; each failed attempt doubles it. */
+const FIRST_RETRY_MS = 500;
+/** Reconnection attempts are never further apart than this. */
+const MAX_RETRY_MS = 10_000;
+/** A quiet connection is pinged after this long... */
+const PING_AFTER_MS = 20_000;
+/** ...and given up (then reconnected) when nothing at all came for this long. */
+const DEAD_AFTER_MS = 45_000;
+
+/** The one channel connection of a browser tab. */
+export class Channel implements IDisposable {
+  constructor(options: Channel.IOptions = {}) {
+    this._settings = options.serverSettings ?? ServerConnection.makeSettings();
+    this._heartbeat = window.setInterval(
+      () => this._checkAlive(),
+      PING_AFTER_MS / 2
+    );
+    window.addEventListener('online', this._onOnline);
+    this._connect();
+  }
+
+  /** Where the connection is. */
+  get status(): ConnectionStatus {
+    return this._status;
+  }
+
+  /** Emitted when `status` changes. */
+  get statusChanged(): ISignal<this, ConnectionStatus> {
+    return this._statusChanged;
+  }
+
+  /** Emitted with the whole session list: on every connect, then on every change. */
+  get sessionsUpdated(): ISignal<this, ISessionInfo[]> {
+    return this._sessionsUpdated;
+  }
+
+  /** How many times a connection opened (the first time included). */
+  get connections(): number {
+    return this._connections;
+  }
+
+  get isDisposed(): boolean {
+    return this._status === 'disposed';
+  }
+
+  /**
+   * Follow one session's output: `handler` gets its frames, in order, each byte once.
+   *
+   * The first frame holds the file's tail; after a reconnect the stream resumes from the
+   * offset the last frame ended at. Dispose the result to unsubscribe. One subscription per
+   * session: subscribing again replaces the earlier one, starting afresh from the tail.
+   */
+  subscribe(name: string, handler: (frame: LogFrame) => void): IDisposable {
+    const subscription: Private.ISubscription = {
+      handler,
+      offset: null,
+      complete: false
+    };
+    this._subscriptions.set(name, subscription);
+    this._sendSubscribe(name, subscription);
+    return new DisposableDelegate(() => {
+      if (this._subscriptions.get(name) !== subscription) {
+        return;
+      }
+      this._subscriptions.delete(name);
+      if (!subscription.complete) {
+        this._send({ type: 'unsubscribe:logs', sessionName: name });
+      }
+    });
+  }
+
+  /** Ask again for a session the server refused (e.g. no output file then), from its offset. */
+  resubscribe(name: string): void {
+    const subscription = this._subscriptions.get(name);
+    if (subscription && !subscription.complete) {
+      this._sendSubscribe(name, subscription);
+    }
+  }
+
+  /** Close the connection for good. */
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this._setStatus('disposed');
+    window.clearInterval(this._heartbeat);
+    window.clearTimeout(this._retry);
+    window.removeEventListener('online', this._onOnline);
+    this._subscriptions.clear();
+    const socket = this._socket;
+    this._socket = null;
+    socket?.close();
+    Signal.clearData(this);
+  }
+
+  private _connect(): void {
+    const settings = this._settings;
+    let url = URLExt.join(settings.wsUrl, 'api', 'saga', 'channels');
+    if (settings.appendToken && settings.token) {
+      url += `?token=${encodeURIComponent(settings.token)}`;
+    }
+    this._setStatus('connecting');
+    const socket = new settings.WebSocket(url);
+    this._socket = socket;
+    socket.onopen = () => {
+      if (socket !== this._socket) {
+        return;
+      }
+      this._attempts = 0;
+      this._connections++;
+      this._lastFrame = Date.now();
+      this._setStatus('open');
+      // Resume every stream where its last frame ended: no gap, no duplicate.
+      this._subscriptions.forEach((subscription, name) => {
+        if (!subscription.complete) {
+          this._sendSubscribe(name, subscription);
+        }
+      });
+    };
+    socket.onmessage = event => {
+      if (socket === this._socket) {
+        this._lastFrame = Date.now();
+        this._onFrame(event.data);
+      }
+    };
+    socket.onclose = () => {
+      if (socket === this._socket) {
+        this._socket = null;
+        this._scheduleReconnect();
+      }
+    };
+  }
+
+  private _scheduleReconnect(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this._setStatus('connecting');
+    const delay = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** this._attempts);
+    this._attempts++;
+    // Jitter: tabs that lost the same server do not all come back at the same instant.
+    const jittered = delay * (0.75 + Math.random() * 0.5);
+    window.clearTimeout(this._retry);
+    this._retry = window.setTimeout(() => this._connect(), jittered);
+  }
+
+  private _onOnline = (): void => {
+    // The network is back: try now rather than at the end of a long back-off.
+    if (this._status === 'connecting' && this._socket === null) {
+      window.clearTimeout(this._retry);
+      this._connect();
+    }
+  };
+
+  /** Ping a quiet connection; drop one that stopped answering (a half-open TCP connection). */
+  private _checkAlive(): void {
+    if (this._status !== 'open' || this._socket === null) {
+      return;
+    }
+    const quiet = Date.now() - this._lastFrame;
+    if (quiet > DEAD_AFTER_MS) {
+      const socket = this._socket;
+      this._socket = null;
+      socket.close();
+      this._scheduleReconnect();
+    } else if (quiet > PING_AFTER_MS) {
+      this._send({ type: 'ping' });
+    }
+  }
+
+  private _onFrame(text: unknown): void {
+    let frame: Private.IFrame;
+    try {
+      frame = JSON.parse(String(text)) as Private.IFrame;
+    } catch {
+      console.warn('saga-jupyter: a channel frame that is not JSON', text);
+      return;
+    }
+    switch (frame.type) {
+      case 'sessions:updated':
+        this._sessionsUpdated.emit(frame.sessions as ISessionInfo[]);
+        break;
+      case 'logs:data':
+      case 'logs:error':
+        this._onLogFrame(frame as unknown as LogFrame);
+        break;
+      case 'error':
+        console.warn(
+          'saga-jupyter: the server did not understand a frame:',
+          frame.error
+        );
+        break;
+      default:
+        break; // pong, and types a newer server may add
+    }
+  }
+
+  private _onLogFrame(frame: LogFrame): void {
+    const subscription = this._subscriptions.get(frame.sessionName);
+    if (!subscription) {
+      return; // unsubscribed while the frame was on its way
+    }
+    if (frame.type === 'logs:data') {
+      subscription.offset = frame.offset;
+      subscription.complete = frame.isComplete;
+    }
+    subscription.handler(frame);
+  }
+
+  private _sendSubscribe(
+    name: string,
+    subscription: Private.ISubscription
+  ): void {
+    const frame: Record<string, unknown> = {
+      type: 'subscribe:logs',
+      sessionName: name
+    };
+    if (subscription.offset !== null) {
+      frame.offset = subscription.offset;
+    }
+    this._send(frame);
+  }
+
+  /** Send a frame if the socket is open; otherwise opening it will send what is needed. */
+  private _send(frame: Record<string, unknown>): void {
+    const socket = this._socket;
+    if (socket && socket.readyState === WebSocket.OPEN) {
+      socket.send(JSON.stringify(frame));
+    }
+  }
+
+  private _setStatus(status: ConnectionStatus): void {
+    if (this._status !== status && this._status !== 'disposed') {
+      this._status = status;
+      this._statusChanged.emit(status);
+    }
+  }
+
+  private _settings: ServerConnection.ISettings;
+  private _socket: WebSocket | null = null;
+  private _status: ConnectionStatus = 'connecting';
+  private _attempts = 0;
+  private _connections = 0;
+  private _retry = 0;
+  private _heartbeat: number;
+  private _lastFrame = 0;
+  private _subscriptions = new Map<string, Private.ISubscription>();
+  private _statusChanged = new Signal<this, ConnectionStatus>(this);
+  private _sessionsUpdated = new Signal<this, ISessionInfo[]>(this);
+}
+
+/** The channel's options. */
+export namespace Channel {
+  export interface IOptions {
+    /** The server to connect to (default: the page's). */
+    serverSettings?: ServerConnection.ISettings;
+  }
+}
+
+namespace Private {
+  /** One followed session: where its stream has got to. */
+  export interface ISubscription {
+    handler: (frame: LogFrame) => void;
+    /** The byte offset the last frame ended at; `null` before the first. */
+    offset: number | null;
+    /** The stream ended (`isComplete`): the server sends nothing more, nothing to resume. */
+    complete: boolean;
+  }
+
+  /** Any frame, before its type is looked at. */
+  export interface IFrame {
+    type: string;
+    [key: string]: unknown;
+  }
+}

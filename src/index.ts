@@ -1,0 +1,23 @@
+/**
+ * saga-jupyter's JupyterLab (and Notebook 7) extension: one plugin per contribution, all
+ * views of one model per browser tab (plugins/model.ts).
+ */
+import { JupyterFrontEndPlugin } from '@jupyterlab/application';
+
+import { controlPlugin } from './plugins/control';
+import { logsPlugin } from './plugins/logs';
+import { modelPlugin } from './plugins/model';
+import { panelPlugin } from './plugins/panel';
+import { statusBarPlugin } from './plugins/statusbar';
+
+export { ISagaModel, CommandIDs } from './tokens';
+
+const plugins: JupyterFrontEndPlugin<any>[] = [
+  modelPlugin,
+  panelPlugin,
+  logsPlugin,
+  controlPlugin,
+  statusBarPlugin
+];
+
+export default plugins;

@@ -1,0 +1,165 @@
+/**
+ * A log tab's toolbar: search (next, previous, matches), "load earlier", follow/pause, and
+ * the stream's state (live, completed, reconnecting, error). Plain DOM in JupyterLab's
+ * toolbar classes, updated from the view's and the stream's signals.
+ */
+import { Toolbar, caretDownIcon, caretUpIcon } from '@jupyterlab/ui-components';
+import { Widget } from '@lumino/widgets';
+
+import { LogView } from './logview';
+import { SagaModel } from './model';
+
+/** Fill a log tab's toolbar. */
+export function populateToolbar(
+  toolbar: Toolbar,
+  view: LogView,
+  model: SagaModel
+): void {
+  toolbar.addItem('search', new LogSearch(view));
+  toolbar.addItem('spacer', Toolbar.createSpacerItem());
+  toolbar.addItem('controls', new LogControls(view, model));
+}
+
+/** The search box: Enter finds the next match, Shift+Enter the previous one, Escape clears. */
+class LogSearch extends Widget {
+  constructor(view: LogView) {
+    super();
+    this._view = view;
+    this.addClass('jp-SagaLog-searchBox');
+    this._input.type = 'search';
+    this._input.placeholder = 'Search output';
+    this._input.setAttribute('aria-label', 'Search output');
+    this._input.className = 'jp-SagaLog-search';
+    this._input.addEventListener('keydown', event => {
+      if (event.key === 'Enter') {
+        event.preventDefault();
+        view.find(this._input.value, event.shiftKey);
+      } else if (event.key === 'Escape') {
+        this._input.value = '';
+        view.clearSearch();
+      }
+    });
+    this._input.addEventListener('input', () => view.find(this._input.value));
+    this._matches.className = 'jp-SagaLog-matches';
+    this._matches.setAttribute('aria-live', 'polite');
+    this.node.append(
+      this._input,
+      button(caretUpIcon.element(), 'Previous match (Shift+Enter)', () =>
+        view.find(this._input.value, true)
+      ),
+      button(caretDownIcon.element(), 'Next match (Enter)', () =>
+        view.find(this._input.value)
+      ),
+      this._matches
+    );
+    view.stateChanged.connect(this._update, this);
+  }
+
+  private _update(): void {
+    const results = this._view.searchResults;
+    this._matches.textContent = !this._input.value
+      ? ''
+      : results === null
+        ? 'no match'
+        : results.index < 0
+          ? `${results.count} matches`
+          : `${results.index + 1} of ${results.count}`;
+  }
+
+  private _view: LogView;
+  private _input = document.createElement('input');
+  private _matches = document.createElement('span');
+}
+
+/** "Load earlier", follow/pause, and where the stream stands. */
+class LogControls extends Widget {
+  constructor(view: LogView, model: SagaModel) {
+    super();
+    this._view = view;
+    this._model = model;
+    this.addClass('jp-SagaLog-controls');
+    this._earlier = button(null, 'Load the output before what is shown', () => {
+      void view.stream.loadEarlier().catch(error => {
+        this._state.textContent = `load earlier failed: ${(error as Error).message}`;
+      });
+    });
+    this._earlier.classList.add('jp-SagaLog-loadEarlier');
+    this._follow = button(
+      null,
+      'Pause: hold new output, keep the screen still',
+      () => {
+        view.following = !view.following;
+      }
+    );
+    this._follow.classList.add('jp-SagaLog-follow');
+    this._state.className = 'jp-SagaLog-state';
+    this._state.setAttribute('role', 'status');
+    this.node.append(this._earlier, this._follow, this._state);
+    view.stateChanged.connect(this._update, this);
+    model.changed.connect(this._update, this);
+    this._update();
+  }
+
+  dispose(): void {
+    this._model.changed.disconnect(this._update, this);
+    super.dispose();
+  }
+
+  private _update(): void {
+    const view = this._view;
+    const stream = view.stream;
+    const start = stream.startOffset;
+    this._earlier.textContent = stream.loading ? 'Loading…' : 'Load earlier';
+    this._earlier.disabled = stream.loading || !start;
+    this._earlier.title = start
+      ? `Load the output before byte ${start}`
+      : 'The whole output is shown';
+    const held = view.heldLength;
+    this._follow.textContent = view.following
+      ? 'Following'
+      : held
+        ? `Paused · ${held} new characters`
+        : 'Paused';
+    this._follow.setAttribute('aria-pressed', String(view.following));
+    this._follow.title = view.following
+      ? 'Pause: hold new output, keep the screen still'
+      : 'Follow: show the held output and what comes';
+    let state: string;
+    if (stream.error !== null) {
+      state = stream.error;
+    } else if (stream.complete) {
+      state = 'completed';
+    } else if (this._model.connection !== 'open') {
+      state = 'reconnecting…';
+    } else {
+      state = stream.offset === null ? 'connecting…' : 'live';
+    }
+    this._state.textContent = state;
+    this._state.dataset.state =
+      stream.error !== null ? 'error' : state.replace('…', '');
+  }
+
+  private _view: LogView;
+  private _model: SagaModel;
+  private _earlier: HTMLButtonElement;
+  private _follow: HTMLButtonElement;
+  private _state = document.createElement('span');
+}
+
+/** A toolbar button in JupyterLab's look. */
+function button(
+  icon: HTMLElement | null,
+  title: string,
+  onClick: () => void
+): HTMLButtonElement {
+  const element = document.createElement('button');
+  element.className =
+    'jp-ToolbarButtonComponent jp-mod-minimal jp-Button jp-SagaLog-button';
+  element.title = title;
+  if (icon) {
+    element.setAttribute('aria-label', title); // text buttons are labelled by their text
+    element.append(icon);
+  }
+  element.addEventListener('click', onClick);
+  return element;
+}

@@ -1,0 +1,177 @@
+/**
+ * The SAGA model of a browser tab: the session list (from the channel), the server's health
+ * (from `GET /api/saga/status`, polled) and the one channel connection. Widgets only render it.
+ */
+import { ServerConnection } from '@jupyterlab/services';
+import { IDisposable } from '@lumino/disposable';
+import { Poll } from '@lumino/polling';
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { ISessionInfo, IStatus, SagaAPI } from './api';
+import { Channel, ConnectionStatus } from './channel';
+import { LogStream } from './logstream';
+
+/** Seconds between health checks while the page is visible. */
+const STATUS_INTERVAL_MS = 5_000;
+
+/** Sessions running and completed. */
+export interface ICounts {
+  running: number;
+  completed: number;
+}
+
+/** Everything the panel, the status bar and the log tabs show. */
+export class SagaModel implements IDisposable {
+  constructor(options: SagaModel.IOptions = {}) {
+    const serverSettings =
+      options.serverSettings ?? ServerConnection.makeSettings();
+    this.api = new SagaAPI(serverSettings);
+    this.channel = new Channel({ serverSettings });
+    this.channel.sessionsUpdated.connect(this._onSessions, this);
+    this.channel.statusChanged.connect(this._onConnection, this);
+    this._poll = new Poll({
+      factory: () => this._refreshStatus(),
+      frequency: { interval: STATUS_INTERVAL_MS, backoff: true, max: 60_000 },
+      name: 'saga-jupyter:status',
+      standby: 'when-hidden'
+    });
+  }
+
+  /** The REST client. */
+  readonly api: SagaAPI;
+
+  /** The tab's one channel connection. */
+  readonly channel: Channel;
+
+  /** The sessions, newest first; empty until the channel's first list. */
+  get sessions(): ReadonlyArray<ISessionInfo> {
+    return this._sessions;
+  }
+
+  /** Whether the channel sent a session list yet. */
+  get listed(): boolean {
+    return this._listed;
+  }
+
+  /** The server's last health report, or `null` before the first. */
+  get status(): IStatus | null {
+    return this._status;
+  }
+
+  /** Why the last health check failed (the server is unreachable), or `null`. */
+  get statusError(): string | null {
+    return this._statusError;
+  }
+
+  /** The channel connection's state. */
+  get connection(): ConnectionStatus {
+    return this.channel.status;
+  }
+
+  /** Sessions running and completed, counted in the list. */
+  get counts(): ICounts {
+    let running = 0;
+    for (const session of this._sessions) {
+      if (session.status === 'running') {
+        running++;
+      }
+    }
+    return { running, completed: this._sessions.length - running };
+  }
+
+  /** Whether stop and attach are enabled on the server. */
+  get allowControl(): boolean {
+    return this._status?.allowControl === true;
+  }
+
+  /** Whether tmux could not be asked at the last health check. */
+  get tmuxUnavailable(): boolean {
+    return this._status !== null && !this._status.tmux.available;
+  }
+
+  /** Emitted whenever anything above changed. */
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  get isDisposed(): boolean {
+    return this._isDisposed;
+  }
+
+  /** The session called `name`, if listed. */
+  find(name: string): ISessionInfo | undefined {
+    return this._sessions.find(session => session.name === name);
+  }
+
+  /** A new live stream of a session's output (the caller disposes it). */
+  openStream(name: string): LogStream {
+    const stream = new LogStream({
+      name,
+      channel: this.channel,
+      api: this.api
+    });
+    stream.start();
+    return stream;
+  }
+
+  /** Ask the server for its health now. */
+  refreshStatus(): Promise<void> {
+    return this._poll.refresh();
+  }
+
+  dispose(): void {
+    if (this._isDisposed) {
+      return;
+    }
+    this._isDisposed = true;
+    this._poll.dispose();
+    this.channel.dispose();
+    Signal.clearData(this);
+  }
+
+  private async _refreshStatus(): Promise<void> {
+    try {
+      this._status = await this.api.status();
+      this._statusError = null;
+    } catch (error) {
+      this._statusError = (error as Error).message || String(error);
+      this._changed.emit();
+      throw error; // the poll backs off
+    }
+    this._changed.emit();
+  }
+
+  private _onSessions(_: Channel, sessions: ISessionInfo[]): void {
+    const counts = this.counts;
+    this._sessions = sessions;
+    this._listed = true;
+    this._changed.emit();
+    const now = this.counts;
+    if (now.running !== counts.running || now.completed !== counts.completed) {
+      void this.refreshStatus(); // a session came or went: tmux was just asked
+    }
+  }
+
+  private _onConnection(): void {
+    if (this.channel.status === 'open') {
+      void this.refreshStatus();
+    }
+    this._changed.emit();
+  }
+
+  private _sessions: ISessionInfo[] = [];
+  private _listed = false;
+  private _status: IStatus | null = null;
+  private _statusError: string | null = null;
+  private _poll: Poll;
+  private _isDisposed = false;
+  private _changed = new Signal<this, void>(this);
+}
+
+/** The model's options. */
+export namespace SagaModel {
+  export interface IOptions {
+    /** The server (default: the page's). */
+    serverSettings?: ServerConnection.ISettings;
+  }
+}

@@ -1,0 +1,342 @@
+/**
+ * The SAGA sidebar panel: sessions grouped by epic, with status filters, counts, the server's
+ * health as banners and an empty state that says where workers come from. It renders the
+ * model; opening a log and changing the filter go out through callbacks.
+ */
+import { ReactWidget } from '@jupyterlab/ui-components';
+import * as React from 'react';
+
+import { ISessionInfo } from './api';
+import {
+  formatAgo,
+  formatDuration,
+  lastLine,
+  parseTime,
+  sessionDuration
+} from './format';
+import { sagaIcon } from './icons';
+import { SagaModel } from './model';
+import { PANEL_ID } from './tokens';
+
+/** A session status. */
+export type Status = ISessionInfo['status'];
+
+/** Every status, in the order the filters show them. */
+export const STATUSES: ReadonlyArray<Status> = ['running', 'completed'];
+
+/** How the panel lists sessions (the `saga-jupyter:panel` settings). */
+export interface IPanelOptions {
+  /** The statuses listed; the others are counted but hidden. */
+  statuses: ReadonlyArray<Status>;
+  /** One group per epic, or a single list. */
+  groupBy: 'epic' | 'none';
+  /** Whether rows show the last line of output. */
+  showPreview: boolean;
+}
+
+/** The panel's options before settings load, and without a settings registry. */
+export const DEFAULT_OPTIONS: IPanelOptions = {
+  statuses: STATUSES,
+  groupBy: 'epic',
+  showPreview: true
+};
+
+/** Durations and "last output … ago" tick while the panel is visible. */
+const TICK_MS = 1000;
+
+/** The sidebar panel. */
+export class SagaPanel extends ReactWidget {
+  constructor(options: SagaPanel.IOptions) {
+    super();
+    this.model = options.model;
+    this._onOpen = options.onOpen;
+    this._onFilter = options.onFilter;
+    this.id = PANEL_ID;
+    this.title.icon = sagaIcon;
+    this.title.caption = 'SAGA workers';
+    this.addClass('jp-SagaPanel');
+    this.model.changed.connect(() => this.update(), this);
+    this._ticker = window.setInterval(() => {
+      if (this.isVisible && this.model.sessions.length > 0) {
+        this.update();
+      }
+    }, TICK_MS);
+  }
+
+  /** What the panel shows. */
+  readonly model: SagaModel;
+
+  /** How it lists sessions. */
+  get options(): IPanelOptions {
+    return this._options;
+  }
+  set options(options: IPanelOptions) {
+    this._options = options;
+    this.update();
+  }
+
+  dispose(): void {
+    window.clearInterval(this._ticker);
+    super.dispose();
+  }
+
+  protected render(): JSX.Element {
+    return (
+      <PanelView
+        model={this.model}
+        options={this._options}
+        now={Date.now()}
+        onOpen={this._onOpen}
+        onFilter={this._onFilter}
+      />
+    );
+  }
+
+  private _options: IPanelOptions = DEFAULT_OPTIONS;
+  private _onOpen: (name: string) => void;
+  private _onFilter: (statuses: Status[]) => void;
+  private _ticker: number;
+}
+
+/** The panel's options. */
+export namespace SagaPanel {
+  export interface IOptions {
+    model: SagaModel;
+    /** Open a session's log (a row was clicked). */
+    onOpen: (name: string) => void;
+    /** Show these statuses (a filter was toggled). */
+    onFilter: (statuses: Status[]) => void;
+  }
+}
+
+interface IViewProps {
+  model: SagaModel;
+  options: IPanelOptions;
+  now: number;
+  onOpen: (name: string) => void;
+  onFilter: (statuses: Status[]) => void;
+}
+
+function PanelView(props: IViewProps): JSX.Element {
+  const { model, options } = props;
+  const counts = model.counts;
+  const shown = model.sessions.filter(session =>
+    options.statuses.includes(session.status)
+  );
+  const toggle = (status: Status) => {
+    const statuses = options.statuses.includes(status)
+      ? options.statuses.filter(s => s !== status)
+      : STATUSES.filter(s => s === status || options.statuses.includes(s));
+    props.onFilter(statuses);
+  };
+  return (
+    <div className="jp-SagaPanel-content">
+      <header className="jp-SagaPanel-header">
+        <h2 className="jp-SagaPanel-title">SAGA</h2>
+        <span className="jp-SagaPanel-counts">
+          {counts.running} running · {counts.completed} completed
+        </span>
+      </header>
+      <Banners model={model} />
+      <div
+        className="jp-SagaPanel-filters"
+        role="group"
+        aria-label="Show sessions by status"
+      >
+        {STATUSES.map(status => (
+          <button
+            key={status}
+            className="jp-SagaPanel-filter"
+            data-status={status}
+            aria-pressed={options.statuses.includes(status)}
+            onClick={() => toggle(status)}
+          >
+            {status === 'running' ? 'Running' : 'Completed'}
+            <span className="jp-SagaPanel-filterCount">{counts[status]}</span>
+          </button>
+        ))}
+      </div>
+      <div className="jp-SagaPanel-body">
+        {!model.listed ? (
+          <p className="jp-SagaPanel-placeholder">Connecting to the server…</p>
+        ) : model.sessions.length === 0 ? (
+          <EmptyState model={model} />
+        ) : shown.length === 0 ? (
+          <p className="jp-SagaPanel-placeholder">
+            No {options.statuses.join(' or ') || 'status'} sessions shown:{' '}
+            {model.sessions.length} hidden by the filter above.
+          </p>
+        ) : (
+          <Groups {...props} sessions={shown} />
+        )}
+      </div>
+    </div>
+  );
+}
+
+function Groups(props: IViewProps & { sessions: ISessionInfo[] }): JSX.Element {
+  if (props.options.groupBy === 'none') {
+    return <Rows {...props} />;
+  }
+  const byEpic = new Map<string, ISessionInfo[]>();
+  for (const session of props.sessions) {
+    const group = byEpic.get(session.epicSlug) ?? [];
+    group.push(session);
+    byEpic.set(session.epicSlug, group);
+  }
+  const epics = [...byEpic.keys()].sort();
+  return (
+    <>
+      {epics.map(epic => {
+        const sessions = byEpic.get(epic)!;
+        const running = sessions.filter(s => s.status === 'running').length;
+        return (
+          <section key={epic} className="jp-SagaPanel-group" data-epic={epic}>
+            <h3 className="jp-SagaPanel-epic">
+              <span className="jp-SagaPanel-epicName">{epic}</span>
+              <span className="jp-SagaPanel-epicCounts">
+                {running} running · {sessions.length - running} completed
+              </span>
+            </h3>
+            <Rows {...props} sessions={sessions} />
+          </section>
+        );
+      })}
+    </>
+  );
+}
+
+function Rows(props: IViewProps & { sessions: ISessionInfo[] }): JSX.Element {
+  return (
+    <ul className="jp-SagaPanel-rows">
+      {props.sessions.map(session => (
+        <li key={session.name}>
+          <Row {...props} session={session} />
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+function Row(props: IViewProps & { session: ISessionInfo }): JSX.Element {
+  const { session, now } = props;
+  const duration = sessionDuration(session, now);
+  const activity = parseTime(session.lastActivity);
+  const preview = lastLine(session.outputPreview);
+  const outcome = session.worker?.outcome;
+  const showEpic = props.options.groupBy === 'none';
+  return (
+    <button
+      className="jp-SagaPanel-row"
+      data-name={session.name}
+      data-status={session.status}
+      title={`${session.name}\n${session.outputFile}`}
+      onClick={() => props.onOpen(session.name)}
+    >
+      <span className="jp-SagaPanel-rowHead">
+        <span className="jp-SagaPanel-story">
+          {showEpic
+            ? `${session.epicSlug} / ${session.storySlug}`
+            : session.storySlug}
+        </span>
+        <span className="jp-SagaPanel-badge" data-status={session.status}>
+          {session.status}
+        </span>
+        {outcome && (
+          <span className="jp-SagaPanel-badge" data-outcome={outcome}>
+            {outcome.toLowerCase()}
+          </span>
+        )}
+        <span className="jp-SagaPanel-duration">
+          {duration === null ? '' : formatDuration(duration)}
+        </span>
+      </span>
+      <span className="jp-SagaPanel-activity">
+        {activity === null
+          ? session.outputAvailable
+            ? 'no output yet'
+            : 'no output file'
+          : `last output ${formatAgo(now - activity)}`}
+      </span>
+      {props.options.showPreview && preview && (
+        <span className="jp-SagaPanel-preview">{preview}</span>
+      )}
+    </button>
+  );
+}
+
+function Banners(props: { model: SagaModel }): JSX.Element | null {
+  const { model } = props;
+  const banners: { kind: 'error' | 'warning' | 'info'; text: string }[] = [];
+  const status = model.status;
+  if (model.connection === 'connecting' && model.channel.connections > 0) {
+    banners.push({
+      kind: 'info',
+      text: 'Connection to the server lost: reconnecting…'
+    });
+  } else if (model.statusError !== null) {
+    banners.push({
+      kind: 'error',
+      text: `The server's health check failed: ${model.statusError}`
+    });
+  }
+  if (status && !status.tmux.available) {
+    const why = status.tmux.error ? `: ${status.tmux.error}` : '';
+    banners.push({ kind: 'error', text: `tmux is unreachable${why}` });
+  }
+  const store = status?.store;
+  if (store?.error || store?.saveError) {
+    banners.push({
+      kind: 'warning',
+      text: `The session store (${store.path}): ${store.saveError ?? store.error}`
+    });
+  }
+  if (status?.outputDirWarning) {
+    banners.push({ kind: 'warning', text: status.outputDirWarning });
+  }
+  if (!banners.length) {
+    return null;
+  }
+  return (
+    <div className="jp-SagaPanel-banners">
+      {banners.map(banner => (
+        <div
+          key={banner.text}
+          className="jp-SagaPanel-banner"
+          data-kind={banner.kind}
+          role={banner.kind === 'info' ? 'status' : 'alert'}
+        >
+          {banner.text}
+        </div>
+      ))}
+    </div>
+  );
+}
+
+function EmptyState(props: { model: SagaModel }): JSX.Element {
+  const status = props.model.status;
+  const dir = status?.outputDir ?? 'the output directory';
+  const socket = status?.tmux.socketName;
+  return (
+    <div className="jp-SagaPanel-empty">
+      <p className="jp-SagaPanel-emptyTitle">No SAGA workers yet</p>
+      <p>
+        Watching <code className="jp-SagaPanel-outputDir">{dir}</code>
+        {status && !status.outputDirExists && ' (it does not exist yet)'}.
+      </p>
+      <p>
+        A worker appears here when a tmux session named{' '}
+        <code>saga__&lt;epic&gt;__&lt;story&gt;__&lt;n&gt;</code> runs
+        {socket ? (
+          <>
+            {' '}
+            on the socket <code>{socket}</code>
+          </>
+        ) : (
+          ' on the default tmux server'
+        )}
+        , with its output captured to <code>{dir}/&lt;name&gt;.out</code>.
+      </p>
+    </div>
+  );
+}

@@ -1,0 +1,163 @@
+/**
+ * Opens a session's live log in a main-area tab (`saga:open-log`): one tab per session,
+ * restored on reload, following the theme. Its settings: `schema/logs.json`. Notebook 7 has
+ * one main widget per page (the notebook): there the tabs open in its bottom ("down") panel.
+ */
+import {
+  ILabShell,
+  ILayoutRestorer,
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import {
+  ICommandPalette,
+  IThemeManager,
+  MainAreaWidget,
+  WidgetTracker
+} from '@jupyterlab/apputils';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+
+import {
+  CONTEXT_MENU,
+  ROW_SELECTOR,
+  chooseSession,
+  namedSession,
+  shortName
+} from '../choose';
+import { sagaIcon } from '../icons';
+import { populateToolbar } from '../logtoolbar';
+import { LogView } from '../logview';
+import { SagaModel } from '../model';
+import { CommandIDs, ISagaModel } from '../tokens';
+
+const PLUGIN_ID = 'saga-jupyter:logs';
+const DEFAULT_SCROLLBACK = 20_000;
+
+export const logsPlugin: JupyterFrontEndPlugin<void> = {
+  id: PLUGIN_ID,
+  description: "A SAGA session's output, live, in a main-area tab.",
+  autoStart: true,
+  requires: [ISagaModel],
+  optional: [
+    ILayoutRestorer,
+    ISettingRegistry,
+    ICommandPalette,
+    IThemeManager,
+    ILabShell
+  ],
+  activate: (
+    app: JupyterFrontEnd,
+    model: SagaModel,
+    restorer: ILayoutRestorer | null,
+    registry: ISettingRegistry | null,
+    palette: ICommandPalette | null,
+    themes: IThemeManager | null,
+    labShell: ILabShell | null
+  ): void => {
+    const area = labShell ? 'main' : 'down';
+    const tracker = new WidgetTracker<MainAreaWidget<LogView>>({
+      namespace: 'saga-log'
+    });
+    let scrollback = DEFAULT_SCROLLBACK;
+
+    const open = (name: string): MainAreaWidget<LogView> => {
+      const existing = tracker.find(
+        widget => widget.content.stream.name === name
+      );
+      if (existing) {
+        app.shell.activateById(existing.id);
+        return existing;
+      }
+      const view = new LogView({ stream: model.openStream(name), scrollback });
+      const widget = new MainAreaWidget({ content: view });
+      const session = model.find(name);
+      widget.id = `saga-log-${name}`;
+      widget.title.label = session ? shortName(session) : name;
+      widget.title.caption = name;
+      widget.title.icon = sagaIcon;
+      widget.title.closable = true;
+      widget.addClass('jp-SagaLogPanel');
+      populateToolbar(widget.toolbar, view, model);
+      void tracker.add(widget);
+      app.shell.add(widget, area);
+      app.shell.activateById(widget.id);
+      return widget;
+    };
+
+    app.commands.addCommand(CommandIDs.openLog, {
+      label: args => {
+        const session = namedSession(app, model, args);
+        if (session) {
+          return `Open Log of ${shortName(session)}`;
+        }
+        return args.origin === CONTEXT_MENU
+          ? 'Open Log'
+          : 'Open a SAGA Session Log…';
+      },
+      caption: "A SAGA session's output, live, in a tab",
+      icon: args => (args.origin === CONTEXT_MENU ? undefined : sagaIcon),
+      execute: async args => {
+        if (typeof args.name === 'string' && args.origin === undefined) {
+          return open(args.name); // also restores tabs of sessions not listed (yet)
+        }
+        const session = await chooseSession(
+          app,
+          model,
+          args,
+          'Open the log of'
+        );
+        return session ? open(session.name) : undefined;
+      }
+    });
+    palette?.addItem({ command: CommandIDs.openLog, category: 'SAGA' });
+    app.contextMenu.addItem({
+      command: CommandIDs.openLog,
+      selector: ROW_SELECTOR,
+      args: { origin: CONTEXT_MENU },
+      rank: 1
+    });
+
+    void restorer?.restore(tracker, {
+      command: CommandIDs.openLog,
+      args: widget => ({ name: widget.content.stream.name }),
+      name: widget => widget.content.stream.name
+    });
+
+    themes?.themeChanged.connect(() =>
+      tracker.forEach(widget => widget.content.updateTheme())
+    );
+
+    model.changed.connect(() => {
+      tracker.forEach(widget => {
+        const stream = widget.content.stream;
+        const session = model.find(stream.name);
+        // A session refused for want of an output file is asked for again once it has one.
+        if (stream.error !== null && session?.outputAvailable) {
+          stream.retry();
+        }
+        // A tab restored before the first session list is named like the others once listed.
+        if (session && widget.title.label === stream.name) {
+          widget.title.label = shortName(session);
+        }
+      });
+    });
+
+    if (registry) {
+      void registry.load(PLUGIN_ID).then(
+        settings => {
+          const read = () => {
+            scrollback =
+              Number(settings.composite.scrollback) || DEFAULT_SCROLLBACK;
+          };
+          read();
+          settings.changed.connect(read);
+        },
+        error =>
+          console.error(
+            `saga-jupyter: could not load ${PLUGIN_ID} settings`,
+            error
+          )
+      );
+    }
+  }
+};

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from libtmux.server import Server
+from tornado.httpclient import HTTPRequest
+from tornado.websocket import websocket_connect
 
 from saga_jupyter.core.dirwatch import watch_kind
 from saga_jupyter.core.tailer import Tailer
@@ -201,6 +203,19 @@ class Channel:
     def close(self) -> None:
         """Close the connection."""
         self.ws.close()
+
+
+async def channel_of(jupyter: JupyterProcess) -> Channel:
+    """A :class:`Channel` connected to a server in its own process, past its snapshot frame."""
+    request = HTTPRequest(
+        jupyter.url.replace("http", "ws", 1) + "api/saga/channels",
+        headers={"Authorization": f"token {jupyter.token}"},
+        connect_timeout=10,
+    )
+    channel = Channel(await websocket_connect(request, max_message_size=64 << 20))
+    first = await channel.receive()
+    assert first["type"] == "sessions:updated"
+    return channel
 
 
 def lab_settings(directory: Path, settings: dict[str, dict[str, Any]]) -> Path:

@@ -22,6 +22,7 @@ from saga_jupyter.server.logstreams import MAX_FRAME_BYTES
 from tests.harness import Figures, children
 from tests.helpers import (
     JupyterProcess,
+    channel_of,
     hanging_tmux,
     start_worker,
     wait_until,
@@ -80,7 +81,7 @@ async def test_an_unreadable_output_file(tmp_path: Path, output_dir: Path) -> No
         assert refused.value.code in (403, 404), refused.value.code
         body = json.loads(refused.value.read())
         assert body["error"] and body["message"]
-        channel = await jupyter.channel()
+        channel = await channel_of(jupyter)
         frame = await channel.subscribe(name)
         assert frame["type"] == "logs:error" and frame["error"], frame
         # The connection carries on; once readable, the same file streams.
@@ -174,7 +175,7 @@ async def test_a_10_mib_line_costs_the_server_bounded_memory(
     jupyter = JupyterProcess(tmp_path, *args)
     try:
         wait_until(lambda: jupyter.get("api/saga/sessions")[0]["status"] == "running", 10)
-        channels = [await jupyter.channel() for _ in range(SUBSCRIBERS)]
+        channels = [await channel_of(jupyter) for _ in range(SUBSCRIBERS)]
         for channel in channels:
             assert (await channel.subscribe(name))["offset"] == 0
         before = peak = Figures.of(jupyter.pid).rss

@@ -35,7 +35,7 @@ from tests.helpers import (
 )
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"
-NOTEBOOK = Path(__file__).parents[2] / DASHBOARD  # what scripts/run opens
+NOTEBOOK = Path(__file__).parents[2] / "saga_jupyter" / "notebooks" / DASHBOARD  # scripts/run
 LOAD_MS = 90_000  # a busy two-core machine takes ~15 s to load JupyterLab's page
 LIVE_MS = 20_000  # a scan every 0.5 s; a loaded machine is slower
 # The first worker ends while JupyterLab starts: a completed row from the outset. Each of the
@@ -187,11 +187,13 @@ def test_panel_lists_workers_and_the_status_bar_counts_them(lab: Lab, page: Page
     wait_until(lambda: not lab.tmux.has_session(lab.workers[0].name), timeout=30)
     before = lab.counts()
     expect(status_bar).to_have_text(before, timeout=LIVE_MS)
-    expect(row(panel, lab.workers[0]).locator(".jp-SagaPanel-badge")).to_have_text("completed")
+    expect(row(panel, lab.workers[0]).locator(".jp-SagaPanel-badge[data-status]")).to_have_text(
+        "completed"
+    )
 
     # A worker ends: its badge turns completed and the status bar counts one more done.
     ending = lab.workers[ROLE_ENDS]
-    badge = row(panel, ending).locator(".jp-SagaPanel-badge")
+    badge = row(panel, ending).locator(".jp-SagaPanel-badge[data-status]")
     expect(badge).to_have_text("running")
     duration = row(panel, ending).locator(".jp-SagaPanel-duration")
     ticking = duration.text_content()
@@ -309,7 +311,9 @@ def test_attach_and_stop_from_the_context_menu(lab: Lab, page: Page) -> None:
     worker = lab.workers[ROLE_CONTROLLED]
     panel = open_lab(page, lab)
     target = row(panel, worker)
-    expect(target.locator(".jp-SagaPanel-badge")).to_have_text("running", timeout=LIVE_MS)
+    expect(target.locator(".jp-SagaPanel-badge[data-status]")).to_have_text(
+        "running", timeout=LIVE_MS
+    )
 
     # Attach: after the confirmation, a JupyterLab terminal attached to the session opens.
     target.click(button="right")
@@ -327,7 +331,9 @@ def test_attach_and_stop_from_the_context_menu(lab: Lab, page: Page) -> None:
         expect(page.locator(".jp-Dialog")).to_have_count(0)
         if answer == "Cancel":
             assert lab.tmux.has_session(worker.name)
-    expect(target.locator(".jp-SagaPanel-badge")).to_have_text("completed", timeout=LIVE_MS)
+    expect(target.locator(".jp-SagaPanel-badge[data-status]")).to_have_text(
+        "completed", timeout=LIVE_MS
+    )
     assert not lab.tmux.has_session(worker.name)
 
 

@@ -228,11 +228,12 @@ def landing_page() -> str:
 
 
 def lab_settings(workspace: Path) -> Path:
-    """JupyterLab's application settings for the demo: the installed ones, and no news prompt.
+    """JupyterLab's application settings for the demo: the installed ones, and no questions.
 
-    A first visit would ask "get notified about official Jupyter news?" over the dashboard.
-    The answer is a default here (an ``overrides.d`` file, for the demo only): what a person
-    chose in their own settings still wins.
+    A first visit would ask "get notified about official Jupyter news?" over the dashboard,
+    and a kernel starting while the page loads can make it ask which kernel to use. The
+    answers are defaults here (an ``overrides.d`` file, for the demo only): what a person chose
+    in their own settings still wins.
     """
     from jupyterlab.commands import get_app_dir
 
@@ -241,8 +242,13 @@ def lab_settings(workspace: Path) -> Path:
     if installed.is_dir():
         shutil.copytree(installed, settings)
     (settings / "overrides.d").mkdir(parents=True, exist_ok=True)
-    no_news = {"fetchNews": "false", "checkForUpdates": False}
-    document = {"@jupyterlab/apputils-extension:notification": no_news}
+    document = {
+        "@jupyterlab/apputils-extension:notification": {
+            "fetchNews": "false",
+            "checkForUpdates": False,
+        },
+        "@jupyterlab/notebook-extension:tracker": {"autoStartDefaultKernel": True},
+    }
     (settings / "overrides.d" / "saga-jupyter-demo.json").write_text(json.dumps(document))
     return settings
 

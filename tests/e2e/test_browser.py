@@ -262,7 +262,8 @@ def test_dashboard_in_notebook_7(demo: Demo, page: Page) -> None:
 # -- the first impression: saga-jupyter demo, in both themes -----------------------------------
 
 LAPTOP = {"width": 1280, "height": 800}
-DEMO_URL = re.compile(r"http://127\.0\.0\.1:\d+/lab/tree/dashboard\.ipynb\?token=\w+")
+# The URL exactly as printed, its query (token, the panel's flag) included.
+DEMO_URL = re.compile(r"http://127\.0\.0\.1:\d+/lab/tree/dashboard\.ipynb\?token=\w+(&\S+)?")
 # What a colour of the theme resolves to here, and the colour an element has: they must agree.
 THEME_COLOURS = """([selector, property, variable]) => {
     const probe = document.createElement("div");
@@ -391,7 +392,7 @@ def run_first_cell(page: Page) -> None:
         if attempt == 3:
             show_dashboard(page, "first-cell-timed-out.png")
             reload_page(page)
-        cell.locator(".jp-InputArea-editor").click()
+        cell.locator(".jp-InputPrompt").click()  # selects the cell, as a click beside it does
         page.keyboard.press("Shift+Enter")
         try:
             expect(shown.or_(missed)).to_be_visible(timeout=LIVE_MS)
@@ -413,6 +414,7 @@ def first_impression(page: Page, demo: DemoCommand) -> None:
         "title", re.compile("^Notebook trusted")
     )
     expect(page.get_by_text("official Jupyter news")).to_have_count(0)
+    expect(page.locator(".jp-Dialog")).to_have_count(0)  # no "Select Kernel" either
     # Its first cell, as the printed advice says: the dashboard, whole, without scrolling.
     run_first_cell(page)
     rows = page.locator(".saga-table tr[data-name]")

@@ -95,6 +95,9 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[
     assert any(
         name.endswith("etc/jupyter/jupyter_server_config.d/saga_jupyter.json") for name in names
     )
+    # The JupyterLab extension, prebuilt: no Node.js needed where the wheel is installed.
+    labextension = "share/jupyter/labextensions/saga-jupyter/package.json"
+    assert any(name.endswith(labextension) for name in names)
     root = tmp / "venv"
     run([sys.executable, "-m", "venv", str(root)], env, tmp)
     run(
@@ -120,6 +123,9 @@ def test_the_installed_package_is_the_wheels(
     listed = run([jupyter, "server", "extension", "list"], env, tmp_path, stderr=True)
     extensions = re.sub(r"\x1b\[[0-9;]*m", "", listed)  # its colours
     assert "saga_jupyter enabled" in extensions and "saga_jupyter 0.1.0 OK" in extensions
+    listed = run([jupyter, "labextension", "list"], env, tmp_path, stderr=True)
+    labextensions = re.sub(r"\x1b\[[0-9;]*m", "", listed)
+    assert re.search(r"saga-jupyter v\S+ enabled OK", labextensions), labextensions
     help_all = run([str(root / "bin" / "saga-jupyter"), "server", "--help-all"], env, tmp_path)
     assert "--SagaJupyterApp.output_dir=" in help_all
 

@@ -7,6 +7,7 @@ import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { controlPlugin } from './plugins/control';
 import { logsPlugin } from './plugins/logs';
 import { modelPlugin } from './plugins/model';
+import { notificationsPlugin } from './plugins/notifications';
 import { panelPlugin } from './plugins/panel';
 import { statusBarPlugin } from './plugins/statusbar';
 
@@ -17,7 +18,8 @@ const plugins: JupyterFrontEndPlugin<any>[] = [
   panelPlugin,
   logsPlugin,
   controlPlugin,
-  statusBarPlugin
+  statusBarPlugin,
+  notificationsPlugin
 ];
 
 export default plugins;

@@ -385,3 +385,25 @@ def test_empty_state_and_a_banner_when_tmux_hangs(
         screenshot(page, "lab-panel-empty-tmux-unreachable.png")
     finally:
         jupyter.stop()
+
+
+def test_a_notification_when_a_worker_ends_blocked_with_a_button_to_its_log(
+    lab: Lab, page: Page
+) -> None:
+    panel = open_lab(page, lab)
+    expect(row(panel, lab.workers[0])).to_be_visible(timeout=LIVE_MS)
+    toasts = page.locator(".Toastify__toast")
+    expect(toasts).to_have_count(0)  # those that ended before the page opened: not news
+    name = f"saga__notify__blocked-story__{secrets.randbelow(10**6)}"
+    result = {"status": "BLOCKED", "summary": "stopped", "cycles": 1, "blocker": "which key?"}
+    (lab.workers[0].output_file.parent / f"{name}.out").write_text(
+        "Starting story implementation...\n--- Worker 1 started ---\n[Tool: Read]\n"
+        "--- Worker 1 result: BLOCKED ---\n" + json.dumps(result, indent=2) + "\n"
+    )
+    toast = toasts.filter(has_text=name)
+    expect(toast).to_contain_text("notify/blocked-story is blocked and waits for you: which key?",
+                                  timeout=LIVE_MS)  # fmt: skip
+    screenshot(page, "lab-notification.png")
+    toast.get_by_role("button", name="Open log").click()
+    view = page.locator(f'#saga-log-{name} .jp-SagaLog[data-session="{name}"]')
+    expect(view).to_be_visible(timeout=LIVE_MS)

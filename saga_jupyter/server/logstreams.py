@@ -26,6 +26,7 @@ runs at a time.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -47,6 +48,8 @@ MAX_FRAME_BYTES = 1 << 20
 Read = Chunk | Exception | None
 # What one read of a round gives, with whether the session had completed before it began.
 ReadResult = tuple[Read, bool]
+# Frames already encoded for an event or a round, by their values.
+Encoded = dict[tuple[Any, ...], bytes]
 
 
 class Subscriber(Protocol):
@@ -55,8 +58,8 @@ class Subscriber(Protocol):
     async def send_frame(self, frame: dict[str, Any]) -> bool:
         """Write one frame; ``False`` when the client is gone."""
 
-    def write_frame(self, frame: dict[str, Any]) -> asyncio.Future[Any] | None:
-        """Start writing one frame: done when the socket took it; ``None`` once closed."""
+    def write_frame(self, frame: bytes) -> asyncio.Future[Any] | None:
+        """Start writing a frame's UTF-8 JSON: done once the socket took it; ``None`` if closed."""
 
 
 @dataclass(eq=False)
@@ -193,18 +196,31 @@ class LogStreams:
         stream = self.streams.get(name) if name != filename else None
         if stream is None:
             return
+        # Subscribers at the same offset (all that keep up) share one read and one frame.
+        reads: dict[tuple[object, ...], tuple[Tailer, Chunk | None] | None] = {}
+        encoded: Encoded = {}
         for subscription in list(stream.subscriptions.values()):
             if not self._claim(subscription):
                 continue
             if event_type in MEMBERSHIP_EVENTS:  # the path may name another file now
                 self._read_in_round(subscription)
                 continue
-            try:
-                chunk = subscription.tailer.read_available(self._buffer)
-            except OSError:  # not in memory, or only a full read can tell: in a round
-                self._read_in_round(subscription)
+            tailer, mark = subscription.tailer, subscription.tailer.mark
+            if mark in reads:
+                read = reads[mark]
+                if read is None or not tailer.follow(read[0]):
+                    self._read_in_round(subscription)
+                    continue
+                chunk = read[1]
             else:
-                self._send(subscription, chunk, completed=False)
+                try:
+                    chunk = tailer.read_available(self._buffer)
+                except OSError:  # not in memory, or only a full read can tell: in a round
+                    reads[mark] = None
+                    self._read_in_round(subscription)
+                    continue
+                reads[mark] = (tailer, chunk)
+            self._send(subscription, chunk, completed=False, encoded=encoded)
 
     def _claim(self, subscription: Subscription) -> bool:
         """Take a turn if nothing is under way; otherwise ask the owner to read once more."""
@@ -236,14 +252,20 @@ class LogStreams:
                 results = await asyncio.to_thread(_read_all, jobs)
             except Exception as error:  # the executor shuts down: each subscription ends
                 results = [(error, False)] * len(batch)
+            encoded: Encoded = {}
             for subscription, (chunk, completed) in zip(batch, results, strict=True):
-                self._send(subscription, chunk, completed)
+                self._send(subscription, chunk, completed, encoded)
 
     def _read_limit(self, subscription: Subscription) -> int:
         return MAX_FRAME_BYTES if subscription.started else self.first_frame_bytes
 
-    def _send(self, subscription: Subscription, chunk: Read, completed: bool) -> None:
-        """End a turn's read: write its chunk as a frame, or finish; then end the turn."""
+    def _send(
+        self, subscription: Subscription, chunk: Read, completed: bool, encoded: Encoded
+    ) -> None:
+        """End a turn's read: write its chunk as a frame, or finish; then end the turn.
+
+        ``encoded``: the frames of this event or round so far, by what they hold.
+        """
         if isinstance(chunk, Exception):
             name = subscription.stream.name
             self.log.error("saga_jupyter: log stream of %s failed", name, exc_info=chunk)
@@ -257,7 +279,12 @@ class LogStreams:
             return
         frame = _data(subscription.stream.name, chunk, subscription, finished)
         subscription.started = True
-        written = subscription.client.write_frame(frame)
+        key = tuple(frame.values())
+        payload = encoded.get(key)
+        if payload is None:
+            # ensure_ascii: the C encoder's fastest path, twice as fast on ANSI-heavy output.
+            payload = encoded[key] = json.dumps(frame).encode()
+        written = subscription.client.write_frame(payload)
         if written is None:
             self._release(subscription)
             self._turn_done(subscription)
@@ -305,13 +332,25 @@ class LogStreams:
 
 
 def _read_all(jobs: list[tuple[Tailer, int, bool]]) -> list[ReadResult]:
-    """One round's reads, run in the executor; one failing read does not stop the others."""
+    """One round's reads, run in the executor; one failing read does not stop the others.
+
+    Readers of one file at one position (viewers catching up together) share one read.
+    """
     results: list[ReadResult] = []
+    reads: dict[tuple[object, ...], tuple[Tailer, Chunk | None]] = {}
     for tailer, limit, completed in jobs:
+        key = (tailer.mark, limit)
+        read = reads.get(key)
+        if read is not None and tailer.follow(read[0]):
+            results.append((read[1], completed))
+            continue
         try:
-            results.append((tailer.read(limit), completed))
+            chunk = tailer.read(limit)
         except Exception as error:  # logged on the loop
             results.append((error, completed))
+            continue
+        reads[key] = (tailer, chunk)
+        results.append((chunk, completed))
     return results
 
 

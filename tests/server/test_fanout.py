@@ -1,0 +1,89 @@
+"""Many subscribers of one session: those at one offset share a read and a frame; each still
+gets its own bytes, once, in order."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from libtmux.server import Server
+
+from saga_jupyter.core.tailer import Tailer
+from saga_jupyter.server import logstreams
+from tests.helpers import Channel, random_sizes, random_text, running, saga_config, write_in_pieces
+
+INITIAL = 4096
+
+
+@pytest.fixture
+def jp_server_config(server: Server, output_dir: Path) -> dict[str, Any]:
+    return saga_config(server, output_dir, poll_interval=0.3, initial_log_bytes=INITIAL)
+
+
+async def test_subscribers_at_different_offsets_each_get_their_bytes(
+    jp_ws_fetch: Any, saga_app: Any, server: Server, output_dir: Path
+) -> None:
+    rng = random.Random(16)
+    name = "saga__e__fanout__1"
+    path = await running(saga_app, server, output_dir, name, random_text(rng, 400))
+    channels = [await Channel.open(jp_ws_fetch) for _ in range(8)]
+    texts = []
+    for k, channel in enumerate(channels):  # half from byte 0, half from the tail window
+        texts.append((await channel.subscribe(name, offset=0 if k % 2 else None))["data"])
+    assert len({len(text) for text in texts}) == 2
+    for _ in range(3):
+        burst = random_text(rng, 300).encode()
+        sizes = random_sizes(rng, len(burst), 299)
+        writer = threading.Thread(target=write_in_pieces, args=(path, burst, sizes, 0.0002))
+        writer.start()
+        for k, channel in enumerate(channels):
+            expected = texts[k] + burst.decode()
+
+            def complete(text: str, expected: str = expected) -> bool:
+                return len(text) >= len(expected)
+
+            texts[k], frames = await channel.read_text(name, complete, text=texts[k])
+            assert texts[k] == expected
+            assert all(not frame["reset"] for frame in frames)
+        writer.join()
+    whole = path.read_text()
+    assert all(whole.endswith(text) for text in texts)
+    for channel in channels:
+        channel.close()
+
+
+async def test_caught_up_subscribers_share_one_read_and_one_frame(
+    jp_ws_fetch: Any, saga_app: Any, server: Server, output_dir: Path, monkeypatch: Any
+) -> None:
+    name = "saga__e__shared__1"
+    path = await running(saga_app, server, output_dir, name, "before\n")
+    channels = [await Channel.open(jp_ws_fetch) for _ in range(20)]
+    for channel in channels:
+        await channel.subscribe(name)
+    reads, frames = [], []
+    read_available, dumps = Tailer.read_available, json.dumps
+
+    def counting_read(tailer: Tailer, buffer: bytearray) -> Any:
+        reads.append(tailer)
+        return read_available(tailer, buffer)
+
+    def counting_dumps(value: Any, *args: Any, **kwargs: Any) -> str:
+        if isinstance(value, dict) and value.get("type") == "logs:data":
+            frames.append(value)
+        return dumps(value, *args, **kwargs)
+
+    monkeypatch.setattr(Tailer, "read_available", counting_read)
+    monkeypatch.setattr(logstreams.json, "dumps", counting_dumps)
+    with path.open("a") as file:
+        file.write("one line for twenty viewers\n")
+    for channel in channels:
+        frame = await channel.receive_log(name)
+        assert frame["data"] == "one line for twenty viewers\n"
+        assert frame["offset"] == path.stat().st_size
+    assert (len(reads), len(frames)) == (1, 1)
+    for channel in channels:
+        channel.close()

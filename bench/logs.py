@@ -189,15 +189,20 @@ async def viewers(
 
 
 async def shells_ready(views: list[Viewer]) -> None:
-    """Wait until every terminal's shell reads commands again (after a Ctrl-C, what was typed
-    too soon can be lost): each prints a mark of its own (not its echo)."""
-    streams = [Stream(f"R{next(MARKS)}Y") for _ in views]
-    for view, stream in zip(views, streams, strict=True):
+    """Wait until every terminal's shell reads commands again: each prints a mark of its own
+    (not its echo), typed again each second (bash drops what was typed while its job died of
+    a Ctrl-C)."""
+    streams = {view: Stream(f"R{next(MARKS)}Y") for view in views}
+    for view, stream in streams.items():
         view.on_text = stream.take
-        view.send(f"printf 'R%sY\\n' {stream.needle[1:-1]}\r")
-    if not await all_set((s.found for s in streams), READY):
-        late = [f"{s.needle} after {s.tail!r}" for s in streams if not s.found.is_set()]
-        raise RuntimeError(f"{len(late)} terminals' shells did not answer: {late[:3]}")
+    deadline = time.monotonic() + READY
+    while waiting := [view for view, stream in streams.items() if not stream.found.is_set()]:
+        if time.monotonic() > deadline:
+            late = [f"{streams[v].needle} after {streams[v].tail!r}" for v in waiting[:3]]
+            raise RuntimeError(f"{len(waiting)} terminals' shells did not answer: {late}")
+        for view in waiting:
+            view.send(f"printf 'R%sY\\n' {streams[view].needle[1:-1]}\r")
+        await all_set((streams[view].found for view in waiting), 1.0)
 
 
 # --- 1. latency -------------------------------------------------------------------------------

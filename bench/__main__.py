@@ -101,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else Plan()
     signal.signal(signal.SIGTERM, lambda signum, _: sys.exit(128 + signum))  # cleanups run
+    # Started in the background (`&`), this process ignores SIGINT, and so would the servers,
+    # the peer's shells and their `tail`s: a Ctrl-C typed into a terminal would not stop one.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     began = time.monotonic()
     run = environment(plan, sys.argv[1:] if argv is None else argv)
     reports, failed = {name: Report() for name in args.only}, False

@@ -55,7 +55,7 @@ def environment(plan: Plan, argv: list[str]) -> dict[str, Any]:
         "mode": plan.mode, "command": " ".join(["python -m bench", *argv]),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "commit": run_of(["git", "-C", str(REPO), "rev-parse", "HEAD"]),
-        "modified": bool(run_of(["git", "-C", str(REPO), "status", "--short"])),
+        "modified": bool(run_of(["git", "-C", str(REPO), "status", "--short", "-uno"])),
         "machine": {"cpus": os.cpu_count(), "cpu": cpu[1] if cpu else platform.processor(),
                     "memory_gib": memory, "system": platform.platform(), "load": os.getloadavg()},
         "versions": versions, "saga_jupyter": saga_jupyter.__file__,

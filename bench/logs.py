@@ -77,9 +77,8 @@ class Viewer:
         if self.side == "peer":
             created = await asyncio.to_thread(self.server.request, "POST", "api/terminals", {})
             route = f"/terminals/websocket/{created['name']}"
-        self.socket = await harness.timed_connect(
-            self.server.port, route, self.server.headers, self._on
-        )
+        server = self.server
+        self.socket = await harness.timed_connect(server.port, route, server.headers, self._on)
         return self
 
     def _on(self, message: str, arrival: int) -> None:
@@ -145,12 +144,6 @@ class Stream:
         if not self.found.is_set():
             self.at = arrival
             self.found.set()
-
-
-def close(views: list[Viewer]) -> None:
-    """Close the viewers (the peer's terminals stay, for the next run)."""
-    for view in views:
-        view.close()
 
 
 def end_tails(directory: Path) -> None:
@@ -282,7 +275,8 @@ async def latency_run(
             if view.socket and view.socket.closed and not lines.done.is_set():
                 raise RuntimeError(f"{side}: a viewer's WebSocket ended: {view.socket.closed}")
     finally:
-        close(views)
+        for view in views:
+            view.close()
         await asyncio.to_thread(writer.stop)
     latencies = [ms for lines in got for ms in lines.latencies]
     late = [math.inf] * ((per_file - warmup) * count - len(latencies))  # not delivered
@@ -307,21 +301,18 @@ async def latency(sides: Sides, plan: Plan, report: Report) -> None:
             report.add(f"server CPU (of one core), {load}", *top["cpu"], "%")
             report.add(f"server RSS, {load}", *(rss / MIB for rss in top["rss"]), "MiB")
             each, got = {}, {}
-            for s in SIDES:
-                each[s] = ", ".join(f"{percentile(r['latencies'], 50):.2f}" for r in runs[s])
-                got[s] = (
-                    f"{sum(r['received'] for r in runs[s])}/{sum(r['expected'] for r in runs[s])}"
-                )
+            for s, r in runs.items():
+                each[s] = ", ".join(f"{percentile(run['latencies'], 50):.2f}" for run in r)
+                got[s] = f"{sum(x['received'] for x in r)}/{sum(x['expected'] for x in r)}"
             client = max(run["client_cpu"] for side in SIDES for run in runs[side])
             report.notes.append(
                 f"{load}: p50 of each run ({'-'.join(plan.order)}): ours {each['ours']}, peer "
                 f"{each['peer']} ms; lines delivered: ours {got['ours']}, peer {got['peer']}; "
                 f"bench client up to {client:.0%} of a core"
             )
-            for side in SIDES:
-                report.details[f"latency {load} {side}"] = [
-                    {k: v for k, v in run.items() if k != "latencies"} for run in runs[side]
-                ]
+            for side, r in runs.items():
+                details = [{k: v for k, v in run.items() if k != "latencies"} for run in r]
+                report.details[f"latency {load} {side}"] = details
 
 
 # --- 2, 3. throughput and catch-up ------------------------------------------------------------
@@ -339,7 +330,8 @@ async def read_whole(sides: Sides, side: str, i: int, count: int) -> float:
             return math.inf
         return (max(s.at for s in streams) - start) / 1e9
     finally:
-        close(views)
+        for view in views:
+            view.close()
 
 
 async def throughput(sides: Sides, plan: Plan, report: Report, big: int, small: int) -> None:
@@ -385,7 +377,8 @@ async def first_frame(sides: Sides, plan: Plan, report: Report, i: int) -> None:
                 times[side].append((stream.at - start) / 1e6)
                 view.stop(i)
         finally:
-            close([view] if view else [])
+            if view:
+                view.close()
     report.case = "first frame"
     report.quantiles(
         f"{plan.first_mib} MiB file", times["ours"], times["peer"], "≤ 50 ms, ≤ peer", 50
@@ -421,7 +414,7 @@ async def stalled(sides: Sides, plan: Plan, report: Report, i: int) -> None:
             done = await all_set([stream.found], STEP)
             catchup[side] = (stream.at - start) / 1e6 if done else math.inf
         finally:
-            close([view])
+            view.close()
     report.case = "stalled viewer"
     figure = f"server RSS growth while {plan.stalled_mib} MiB wait for it"
     report.add(figure, growth["ours"], growth["peer"], "MiB", "≤ 16 MiB", growth["ours"] <= 16)
@@ -458,12 +451,10 @@ async def run(plan: Plan, workdir: Path, tmux: Any, report: Report) -> None:
         (peer_dir / f"{session(i)}.out").hardlink_to(ours_dir / f"{session(i)}.out")
 
     def server(output_dir: Path, *args: str) -> JupyterProcess:
+        traits = {"output_dir": output_dir, "tmux_socket_name": tmux.socket_name,
+                  "state_file": f"{output_dir}.json"}  # fmt: skip
         return JupyterProcess(
-            workdir,
-            f"--SagaJupyterApp.output_dir={output_dir}",
-            f"--SagaJupyterApp.tmux_socket_name={tmux.socket_name}",
-            f"--SagaJupyterApp.state_file={output_dir}.json",
-            *args,
+            workdir, *(f"--SagaJupyterApp.{k}={v}" for k, v in traits.items()), *args
         )
 
     try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import gc
 import http.client
 import json
 import logging
@@ -180,6 +181,8 @@ def store(plan: Plan, tmux: Any, output_dir: Path, workdir: Path, report: Report
         os.close(directory)
 
     report.case = "store"
+    gc.collect()  # as the server does once started: a full collection of the heap the earlier
+    gc.freeze()  # cases left would fall in one of these writes
     new, disk = [], []  # interleaved: a hiccup of the disk or the machine falls on both alike
     for k in range(plan.store_runs):
         target, fresh = MetadataStore(workdir / f"{k}.json"), records()

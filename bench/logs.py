@@ -28,6 +28,7 @@ LINE = re.compile(r"L(\d{7}) (\d+) ")
 HEADER, END = "bench: ready", "bench: end of file"
 READY, DRAIN, STEP = 30.0, 5.0, 60.0  # deadlines, seconds
 SIDES = ("ours", "peer")
+SESSIONS = '{"type": "sessions:updated"'  # each poll, 24 sessions with their previews
 MARKS = itertools.count()  # what a shell prints once it reads commands: a new one each time
 
 
@@ -82,6 +83,8 @@ class Viewer:
         return self
 
     def _on(self, message: str, arrival: int) -> None:
+        if message.startswith(SESSIONS):  # not parsed: it would delay the next log frame's read
+            return None
         if self.raw:
             return self.on_text(message, arrival)
         frame = json.loads(message)
@@ -148,13 +151,11 @@ class Stream:
 
 def end_tails(directory: Path) -> None:
     """Kill every process that names ``directory`` (the peer's files) in its command line."""
-    for entry in os.scandir("/proc"):
+    pids = [entry.name for entry in os.scandir("/proc") if entry.name.isdigit()]
+    for pid in pids:
         with contextlib.suppress(OSError):
-            if (
-                entry.name.isdigit()
-                and str(directory).encode() in Path(entry.path, "cmdline").read_bytes()
-            ):
-                os.kill(int(entry.name), signal.SIGKILL)
+            if str(directory).encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                os.kill(int(pid), signal.SIGKILL)
 
 
 async def all_set(events: Iterable[asyncio.Event], timeout: float) -> bool:

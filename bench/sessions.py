@@ -41,11 +41,9 @@ def name(kind: str, i: int) -> str:
 
 def start(tmux: Any, names: list[str]) -> None:
     """Start a detached ``sleep`` session per name, ``BATCH`` a tmux call."""
-    for at in range(0, len(names), BATCH):
-        args: list[str] = []
-        for session in names[at : at + BATCH]:
-            args += [*([";"] if args else []), "new-session", "-d", "-s", session, "sleep 3600"]
-        tmux.cmd(*args)
+    for at in range(0, len(names), BATCH):  # commands separated by ";" arguments
+        batch = names[at : at + BATCH]
+        tmux.cmd(*[a for s in batch for a in (";", "new-session", "-d", "-s", s, "sleep 3600")][1:])
 
 
 @functools.cache

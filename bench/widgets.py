@@ -193,11 +193,6 @@ class WholeTextPeer:
         self.widget.close()
 
 
-def rss() -> int:
-    """This process's resident set."""
-    return rss_bytes(stat_fields(os.getpid()) or [])
-
-
 def first_content(plan: Plan, directory: Path, tmux: Any, report: Report) -> None:
     """A new viewer on a large log, ``viewer_runs`` times: to its first message; RSS growth."""
     path, tail = directory / f"{VIEWER}.out", worker_output(4 * MIB)
@@ -208,7 +203,7 @@ def first_content(plan: Plan, directory: Path, tmux: Any, report: Report) -> Non
     times: dict[str, list[float]] = {"ours": [], "peer": []}
     growth = {}
     for side, times_of_side in times.items():
-        before = rss()
+        before = rss_bytes(stat_fields(os.getpid()) or [])
         for _ in range(plan.viewer_runs):
             sent, began = Sent(), now_ns()
             if side == "ours":
@@ -223,7 +218,7 @@ def first_content(plan: Plan, directory: Path, tmux: Any, report: Report) -> Non
                 )
             times_of_side.append((sent.messages[0][0] - began) / 1e6)
             widget.close()
-        growth[side] = (rss() - before) / MIB
+        growth[side] = (rss_bytes(stat_fields(os.getpid()) or []) - before) / MIB
     size = (
         f"{plan.viewer_mib / 1024:g} GiB" if plan.viewer_mib >= 1024 else f"{plan.viewer_mib} MiB"
     )

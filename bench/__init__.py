@@ -41,7 +41,7 @@ class Plan:
     new_sessions: int = 30
     new_without_file: int = 5
     scans: int = 50
-    store_runs: int = 30
+    store_runs: int = 100
     table_sessions: int = 1000
     table_updates: int = 200
     viewer_mib: int = 1024

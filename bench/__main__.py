@@ -55,7 +55,7 @@ def environment(plan: Plan, argv: list[str]) -> dict[str, Any]:
         "mode": plan.mode, "command": " ".join(["python -m bench", *argv]),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "commit": run_of(["git", "-C", str(REPO), "rev-parse", "HEAD"]),
-        "modified": bool(run_of(["git", "-C", str(REPO), "status", "--short"])),
+        "modified": bool(run_of(["git", "-C", str(REPO), "status", "--short", "-uno"])),
         "machine": {"cpus": os.cpu_count(), "cpu": cpu[1] if cpu else platform.processor(),
                     "memory_gib": memory, "system": platform.platform(), "load": os.getloadavg()},
         "versions": versions, "saga_jupyter": saga_jupyter.__file__,
@@ -101,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else Plan()
     signal.signal(signal.SIGTERM, lambda signum, _: sys.exit(128 + signum))  # cleanups run
+    # Started in the background (`&`), this process ignores SIGINT, and so would the servers,
+    # the peer's shells and their `tail`s: a Ctrl-C typed into a terminal would not stop one.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     began = time.monotonic()
     run = environment(plan, sys.argv[1:] if argv is None else argv)
     reports, failed = {name: Report() for name in args.only}, False

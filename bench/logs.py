@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import math
 import os
@@ -27,6 +28,8 @@ LINE = re.compile(r"L(\d{7}) (\d+) ")
 HEADER, END = "bench: ready", "bench: end of file"
 READY, DRAIN, STEP = 30.0, 5.0, 60.0  # deadlines, seconds
 SIDES = ("ours", "peer")
+SESSIONS = '{"type": "sessions:updated"'  # each poll, 24 sessions with their previews
+MARKS = itertools.count()  # what a shell prints once it reads commands: a new one each time
 
 
 def session(i: int) -> str:
@@ -42,6 +45,10 @@ class Sides:
     peer: JupyterProcess
     ours_dir: Path
     peer_dir: Path
+    # The peer's terminals, opened as more are needed and reused: each one forks a shell off
+    # the server, and deleting one blocks its loop ~0.1 s; a hundred, each run, outlasted the
+    # requests. Loads run with the viewers' count growing, so a load has just its terminals.
+    pool: list[Viewer] = field(default_factory=list)
 
     def server(self, side: str) -> JupyterProcess:
         """The server of ``ours`` or ``peer``."""
@@ -63,7 +70,6 @@ class Viewer:
     ) -> None:
         self.sides, self.side, self.on_text, self.raw = sides, side, on_text, raw
         self.server = sides.server(side)
-        self.terminal: str | None = None
         self.socket: TimedSocket | None = None
 
     async def open(self) -> Viewer:
@@ -71,14 +77,14 @@ class Viewer:
         route = "/api/saga/channels"
         if self.side == "peer":
             created = await asyncio.to_thread(self.server.request, "POST", "api/terminals", {})
-            self.terminal = created["name"]
-            route = f"/terminals/websocket/{self.terminal}"
-        self.socket = await harness.timed_connect(
-            self.server.port, route, self.server.headers, self._on
-        )
+            route = f"/terminals/websocket/{created['name']}"
+        server = self.server
+        self.socket = await harness.timed_connect(server.port, route, server.headers, self._on)
         return self
 
     def _on(self, message: str, arrival: int) -> None:
+        if message.startswith(SESSIONS):  # not parsed: it would delay the next log frame's read
+            return None
         if self.raw:
             return self.on_text(message, arrival)
         frame = json.loads(message)
@@ -105,14 +111,17 @@ class Viewer:
         ours = {"type": "unsubscribe:logs", "sessionName": session(i)}
         self.send(ours if self.side == "ours" else "\x03")
 
-    async def close(self) -> None:
-        """Close the socket; delete the terminal (its shell and ``tail`` end)."""
-        if self.socket is not None:
+    def close(self) -> None:
+        """Close the socket; the peer's: Ctrl-C, and the terminal waits for its next use."""
+        if self.side == "ours" and self.socket is not None:
             self.socket.close()
-        if self.terminal is not None:
-            with contextlib.suppress(Exception):
-                route = f"api/terminals/{self.terminal}"
-                await asyncio.to_thread(self.server.request, "DELETE", route)
+        elif self.side == "peer":
+            self.send("\x03")
+            self.on_text = ignore
+
+
+def ignore(text: str, arrival: int) -> None:
+    """What an idle terminal prints."""
 
 
 class Stream:
@@ -140,17 +149,13 @@ class Stream:
             self.found.set()
 
 
-async def close(views: list[Viewer]) -> None:
-    """Close the viewers; the peer's: delete their terminals, then end the ``tail`` processes that
-    outlived them (a foreground ``tail -F`` survives its terminal's deletion: in the hundreds,
-    they used up inotify instances and the next ones fell back to polling)."""
-    await asyncio.gather(*(view.close() for view in views))
-    if views and views[0].side == "peer":
-        files = str(views[0].sides.peer_dir).encode()
-        for entry in os.scandir("/proc"):
-            with contextlib.suppress(OSError):
-                if entry.name.isdigit() and files in Path(entry.path, "cmdline").read_bytes():
-                    os.kill(int(entry.name), signal.SIGKILL)
+def end_tails(directory: Path) -> None:
+    """Kill every process that names ``directory`` (the peer's files) in its command line."""
+    pids = [entry.name for entry in os.scandir("/proc") if entry.name.isdigit()]
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            if str(directory).encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                os.kill(int(pid), signal.SIGKILL)
 
 
 async def all_set(events: Iterable[asyncio.Event], timeout: float) -> bool:
@@ -165,20 +170,33 @@ async def all_set(events: Iterable[asyncio.Event], timeout: float) -> bool:
 async def viewers(
     sides: Sides, side: str, takers: list[Callable[[str, int], None]]
 ) -> list[Viewer]:
-    """One open :class:`Viewer` per taker, opened at once (each terminal starts a shell)."""
-    return list(await asyncio.gather(*(Viewer(sides, side, t).open() for t in takers)))
+    """One open :class:`Viewer` per taker: ours new, the peer's from the pool of terminals."""
+    if side == "ours":
+        return list(await asyncio.gather(*(Viewer(sides, side, t).open() for t in takers)))
+    while len(sides.pool) < len(takers):  # one after the other: each forks a shell
+        sides.pool.append(await Viewer(sides, side, ignore).open())
+    views = sides.pool[: len(takers)]
+    await shells_ready(views)
+    for view, taker in zip(views, takers, strict=True):
+        view.on_text = taker
+    return views
 
 
-async def shells_ready(views: list[Viewer], streams: list[Stream], mark: int = 0) -> None:
-    """Wait until every terminal's shell runs commands (what it prints is not the echo)."""
-    for k, (view, stream) in enumerate(zip(views, streams, strict=True), mark):
-        stream.reset(f"R{k}Y")
-        view.send(f"printf 'R%sY\\n' {k}\r")
-    if not await all_set((s.found for s in streams), READY):
-        late = [
-            f"R{k}Y after {s.tail!r}" for k, s in enumerate(streams, mark) if not s.found.is_set()
-        ]
-        raise RuntimeError(f"{len(late)} terminals' shells did not answer: {late[:3]}")
+async def shells_ready(views: list[Viewer]) -> None:
+    """Wait until every terminal's shell reads commands again: each prints a mark of its own
+    (not its echo), typed again each second (bash drops what was typed while its job died of
+    a Ctrl-C)."""
+    streams = {view: Stream(f"R{next(MARKS)}Y") for view in views}
+    for view, stream in streams.items():
+        view.on_text = stream.take
+    deadline = time.monotonic() + READY
+    while waiting := [view for view, stream in streams.items() if not stream.found.is_set()]:
+        if time.monotonic() > deadline:
+            late = [f"{streams[v].needle} after {streams[v].tail!r}" for v in waiting[:3]]
+            raise RuntimeError(f"{len(waiting)} terminals' shells did not answer: {late}")
+        for view in waiting:
+            view.send(f"printf 'R%sY\\n' {streams[view].needle[1:-1]}\r")
+        await all_set((streams[view].found for view in waiting), 1.0)
 
 
 # --- 1. latency -------------------------------------------------------------------------------
@@ -246,7 +264,8 @@ async def latency_run(
         for k, view in enumerate(views):
             view.follow(k % files)
         if not await all_set((lines.ready for lines in got), READY):
-            raise RuntimeError(f"{side}: viewers did not see their file's first line in time")
+            late = [repr(lines.partial[-80:]) for lines in got if not lines.ready.is_set()]
+            raise RuntimeError(f"{side}: {len(late)} viewers never saw their file: {late[:3]}")
         await writer.start()
         usage, client = Usage(sides.server(side).pid), harness.own_cpu()
         seconds, _ = await writer.finished()
@@ -257,7 +276,8 @@ async def latency_run(
             if view.socket and view.socket.closed and not lines.done.is_set():
                 raise RuntimeError(f"{side}: a viewer's WebSocket ended: {view.socket.closed}")
     finally:
-        await close(views)
+        for view in views:
+            view.close()
         await asyncio.to_thread(writer.stop)
     latencies = [ms for lines in got for ms in lines.latencies]
     late = [math.inf] * ((per_file - warmup) * count - len(latencies))  # not delivered
@@ -269,8 +289,8 @@ async def latency_run(
 async def latency(sides: Sides, plan: Plan, report: Report) -> None:
     """Every load, ABBA; rows of p50 and p99 (no worse than the peer), CPU and RSS."""
     report.case = "latency"
-    for files in plan.files:
-        for count in plan.viewers:
+    for count in plan.viewers:
+        for files in plan.files:
             load = f"{count} viewer{'s' * (count > 1)} of {files} file{'s' * (files > 1)}"
             runs: dict[str, list[dict[str, Any]]] = {side: [] for side in SIDES}
             for side in plan.order:
@@ -282,21 +302,18 @@ async def latency(sides: Sides, plan: Plan, report: Report) -> None:
             report.add(f"server CPU (of one core), {load}", *top["cpu"], "%")
             report.add(f"server RSS, {load}", *(rss / MIB for rss in top["rss"]), "MiB")
             each, got = {}, {}
-            for s in SIDES:
-                each[s] = ", ".join(f"{percentile(r['latencies'], 50):.2f}" for r in runs[s])
-                got[s] = (
-                    f"{sum(r['received'] for r in runs[s])}/{sum(r['expected'] for r in runs[s])}"
-                )
+            for s, r in runs.items():
+                each[s] = ", ".join(f"{percentile(run['latencies'], 50):.2f}" for run in r)
+                got[s] = f"{sum(x['received'] for x in r)}/{sum(x['expected'] for x in r)}"
             client = max(run["client_cpu"] for side in SIDES for run in runs[side])
             report.notes.append(
                 f"{load}: p50 of each run ({'-'.join(plan.order)}): ours {each['ours']}, peer "
                 f"{each['peer']} ms; lines delivered: ours {got['ours']}, peer {got['peer']}; "
                 f"bench client up to {client:.0%} of a core"
             )
-            for side in SIDES:
-                report.details[f"latency {load} {side}"] = [
-                    {k: v for k, v in run.items() if k != "latencies"} for run in runs[side]
-                ]
+            for side, r in runs.items():
+                details = [{k: v for k, v in run.items() if k != "latencies"} for run in r]
+                report.details[f"latency {load} {side}"] = details
 
 
 # --- 2, 3. throughput and catch-up ------------------------------------------------------------
@@ -307,10 +324,6 @@ async def read_whole(sides: Sides, side: str, i: int, count: int) -> float:
     streams = [Stream() for _ in range(count)]
     views = await viewers(sides, side, [s.take for s in streams])
     try:
-        if side == "peer":
-            await shells_ready(views, streams)
-        for stream in streams:
-            stream.reset(END)
         start = harness.now_ns()
         for view in views:
             view.follow(i, offset=0)
@@ -318,7 +331,8 @@ async def read_whole(sides: Sides, side: str, i: int, count: int) -> float:
             return math.inf
         return (max(s.at for s in streams) - start) / 1e9
     finally:
-        await close(views)
+        for view in views:
+            view.close()
 
 
 async def throughput(sides: Sides, plan: Plan, report: Report, big: int, small: int) -> None:
@@ -350,12 +364,12 @@ async def first_frame(sides: Sides, plan: Plan, report: Report, i: int) -> None:
             if json.loads(message).get("isInitial"):
                 stream.hit(arrival)
 
-        ours = side == "ours"
-        view = await Viewer(sides, side, initial if ours else stream.take, raw=ours).open()
+        view = await Viewer(sides, side, initial, raw=True).open() if side == "ours" else None
         try:
-            for k in range(plan.first_runs):
-                if not ours:
-                    await shells_ready([view], [stream], k)
+            for _ in range(plan.first_runs):
+                if side == "peer":  # a shell ready again after the last Ctrl-C
+                    (view,) = await viewers(sides, side, [stream.take])
+                assert view is not None
                 stream.reset(END)
                 start = harness.now_ns()
                 view.follow(i)
@@ -364,7 +378,8 @@ async def first_frame(sides: Sides, plan: Plan, report: Report, i: int) -> None:
                 times[side].append((stream.at - start) / 1e6)
                 view.stop(i)
         finally:
-            await close([view])
+            if view:
+                view.close()
     report.case = "first frame"
     report.quantiles(
         f"{plan.first_mib} MiB file", times["ours"], times["peer"], "≤ 50 ms, ≤ peer", 50
@@ -400,7 +415,7 @@ async def stalled(sides: Sides, plan: Plan, report: Report, i: int) -> None:
             done = await all_set([stream.found], STEP)
             catchup[side] = (stream.at - start) / 1e6 if done else math.inf
         finally:
-            await close([view])
+            view.close()
     report.case = "stalled viewer"
     figure = f"server RSS growth while {plan.stalled_mib} MiB wait for it"
     report.add(figure, growth["ours"], growth["peer"], "MiB", "≤ 16 MiB", growth["ours"] <= 16)
@@ -437,17 +452,18 @@ async def run(plan: Plan, workdir: Path, tmux: Any, report: Report) -> None:
         (peer_dir / f"{session(i)}.out").hardlink_to(ours_dir / f"{session(i)}.out")
 
     def server(output_dir: Path, *args: str) -> JupyterProcess:
+        traits = {"output_dir": output_dir, "tmux_socket_name": tmux.socket_name,
+                  "state_file": f"{output_dir}.json"}  # fmt: skip
         return JupyterProcess(
-            workdir,
-            f"--SagaJupyterApp.output_dir={output_dir}",
-            f"--SagaJupyterApp.tmux_socket_name={tmux.socket_name}",
-            f"--SagaJupyterApp.state_file={output_dir}.json",
-            *args,
+            workdir, *(f"--SagaJupyterApp.{k}={v}" for k, v in traits.items()), *args
         )
 
-    with server(ours_dir) as ours, server(empty, PEER_SHELL) as peer:
-        sides = Sides(ours, peer, ours_dir, peer_dir)
-        await latency(sides, plan, report)
-        await throughput(sides, plan, report, big, small)
-        await first_frame(sides, plan, report, first)
-        await stalled(sides, plan, report, stall)
+    try:
+        with server(ours_dir) as ours, server(empty, PEER_SHELL) as peer:
+            sides = Sides(ours, peer, ours_dir, peer_dir)
+            await latency(sides, plan, report)
+            await throughput(sides, plan, report, big, small)
+            await first_frame(sides, plan, report, first)
+            await stalled(sides, plan, report, stall)
+    finally:
+        end_tails(peer_dir)

@@ -21,7 +21,7 @@ from tests.harness import Writer, now_ns, rss_bytes, stat_fields
 LINE = re.compile(r"L(\d{7}) (\d+) ")
 VIEWER = "saga__bench__viewer__1"
 MAX_LINES = 5000
-KERNEL_CODE = "import json, bench.widgets as w; print(json.dumps(w.measure_table({}, {})))"
+KERNEL_CODE = "import bench.widgets; bench.widgets.measure_table({}, {}, {!r})"
 
 
 def session_lists(count: int, updates: int) -> list[list[Any]]:
@@ -47,8 +47,9 @@ def session_lists(count: int, updates: int) -> list[list[Any]]:
     return lists
 
 
-def measure_table(count: int, updates: int) -> dict[str, list[float]]:
-    """Time the table, its filter, the timeline and the peer, in this process (a kernel)."""
+def measure_table(count: int, updates: int, path: str) -> None:
+    """Time the table, its filter, the timeline and the peer in this process (a kernel); write
+    the figures (ms) to ``path`` as JSON."""
     import ipywidgets as widgets
 
     from saga_jupyter.widgets.dashboard import render_timeline
@@ -75,32 +76,29 @@ def measure_table(count: int, updates: int) -> dict[str, list[float]]:
 
     box = widgets.VBox()
     result["peer"] = [timed(rebuild, box, sessions) for sessions in lists[1:3]]
-    return result
+    Path(path).write_text(json.dumps(result))
 
 
-def table_in_kernel(plan: Plan, report: Report) -> None:
-    """Run :func:`measure_table` in a fresh kernel."""
+def table_in_kernel(plan: Plan, workdir: Path, report: Report) -> None:
+    """Run :func:`measure_table` in a fresh kernel; it writes its figures to a file.
+
+    Only the shell channel's reply is awaited: the thousands of widget messages on IOPub can
+    overflow its high-water mark, and then the kernel's "idle" is lost.
+    """
     from jupyter_client.manager import start_new_kernel
 
     log(f"SessionTable: {plan.table_updates} updates of {plan.table_sessions} sessions in a kernel")
+    figures = workdir / "table.json"
     manager, client = start_new_kernel(kernel_name="python3", cwd=str(REPO))
-    out: list[str] = []
-
-    def output(message: dict[str, Any]) -> None:
-        content = message["content"]
-        if message["msg_type"] in ("stream", "error"):
-            out.append(content.get("text") or "\n".join(content.get("traceback", [])))
-
     try:
-        code = KERNEL_CODE.format(plan.table_sessions, plan.table_updates)
-        client.execute_interactive(code, timeout=600, output_hook=output)
+        client.execute(KERNEL_CODE.format(plan.table_sessions, plan.table_updates, str(figures)))
+        content = client.get_shell_msg(timeout=600)["content"]
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
-    try:
-        result = json.loads("".join(out).strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        raise RuntimeError("the kernel failed:\n" + "".join(out)) from None
+    if content.get("status") != "ok":
+        raise RuntimeError("the kernel failed:\n" + "\n".join(content.get("traceback", [])))
+    result = json.loads(figures.read_text())
     n = f"{plan.table_sessions:,} sessions"
     update, peer = result["update"], result["peer"]
     report.quantiles(
@@ -195,11 +193,6 @@ class WholeTextPeer:
         self.widget.close()
 
 
-def rss() -> int:
-    """This process's resident set."""
-    return rss_bytes(stat_fields(os.getpid()) or [])
-
-
 def first_content(plan: Plan, directory: Path, tmux: Any, report: Report) -> None:
     """A new viewer on a large log, ``viewer_runs`` times: to its first message; RSS growth."""
     path, tail = directory / f"{VIEWER}.out", worker_output(4 * MIB)
@@ -210,7 +203,7 @@ def first_content(plan: Plan, directory: Path, tmux: Any, report: Report) -> Non
     times: dict[str, list[float]] = {"ours": [], "peer": []}
     growth = {}
     for side, times_of_side in times.items():
-        before = rss()
+        before = rss_bytes(stat_fields(os.getpid()) or [])
         for _ in range(plan.viewer_runs):
             sent, began = Sent(), now_ns()
             if side == "ours":
@@ -225,7 +218,7 @@ def first_content(plan: Plan, directory: Path, tmux: Any, report: Report) -> Non
                 )
             times_of_side.append((sent.messages[0][0] - began) / 1e6)
             widget.close()
-        growth[side] = (rss() - before) / MIB
+        growth[side] = (rss_bytes(stat_fields(os.getpid()) or []) - before) / MIB
     size = (
         f"{plan.viewer_mib / 1024:g} GiB" if plan.viewer_mib >= 1024 else f"{plan.viewer_mib} MiB"
     )
@@ -273,7 +266,7 @@ def streaming(plan: Plan, directory: Path, tmux: Any, report: Report) -> None:
 def run(plan: Plan, workdir: Path, tmux: Any, report: Report) -> None:
     """Both measurements; the viewer's session runs in tmux (its status checks are in the cost)."""
     report.case = "widgets"
-    table_in_kernel(plan, report)
+    table_in_kernel(plan, workdir, report)
     tmux.cmd("new-session", "-d", "-s", VIEWER, "sleep 3600")
     log(f"LogViewer: first content of a {plan.viewer_mib} MiB log, {plan.viewer_runs} times")
     first_content(plan, workdir, tmux, report)

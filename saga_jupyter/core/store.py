@@ -231,7 +231,7 @@ class MetadataStore:
         if refusal is not None:
             return False
         # One record a line: a save re-encodes only the records that changed.
-        lines = ",\n".join(record.line for _, record in sorted(snapshot.items()))
+        lines = ",\n".join(snapshot[name].line for name in sorted(snapshot))
         head = f'{{"version": {VERSION}, '
         if self.output_dir is not None:
             head += f'"outputDir": {json.dumps(os.path.realpath(self.output_dir))}, '

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import gc
 import logging
 import os
 from typing import Any
@@ -167,6 +169,7 @@ class SagaJupyterApp(ExtensionApp):
         os.environ.update(self.kernel_environment())
         self.log_streams.start()
         await self.poller.start()
+        _freeze_startup_objects()
 
     async def stop_extension(self) -> None:
         """Stop the timer, the watch and the channel's clients."""
@@ -180,3 +183,16 @@ class SagaJupyterApp(ExtensionApp):
                 os.environ[name] = value
         for handler in self._console:
             CORE_LOG.removeHandler(handler)
+
+
+@functools.cache
+def _freeze_startup_objects() -> None:
+    """Leave what the server holds once started out of garbage collection (once a process).
+
+    A full collection walks every object of the process with the event loop stopped: in a
+    Jupyter server, 10-170 ms as it grows, a latency spike for every viewer of every log at
+    once (the bench's 100 viewers: p99 173 ms). What exists at startup (modules, classes, the
+    apps) lives as long as the process; what comes later is collected as before.
+    """
+    gc.collect()
+    gc.freeze()

@@ -34,19 +34,19 @@ OUTCOMES = ("FINISH", "BLOCKED", "TIMEOUT", "MAX_CYCLES", "ERROR")
 # Outcomes that need a person, most urgent first (sort=attention).
 ATTENTION = ("BLOCKED", "ERROR", "TIMEOUT", "MAX_CYCLES")
 
-MARKER = re.compile(
-    r"--- Worker (?P<started>[0-9]{1,6}) started ---"
-    r"|--- Worker (?P<cycle>[0-9]{1,6}) result: (?P<result>ONGOING|FINISH|BLOCKED) ---"
-    r"|\[Tool: (?P<tool>[^\]\r\n]{1,100})\]"
-    r"|^Starting story implementation\.\.\.",
-    re.MULTILINE,
+# Each marker starts with its own literal, so the regex engine skips to it at C speed (one
+# pattern of alternatives would try every position: 20 times slower).
+CYCLE_MARKER = re.compile(
+    r"--- Worker (?P<cycle>[0-9]{1,6}) (?:started|result: (?P<result>ONGOING|FINISH|BLOCKED)) ---"
 )
+TOOL_MARKER = re.compile(r"\[Tool: (?P<tool>[^\]\r\n]{1,100})\]")
+HEADER = re.compile(r"Starting story implementation\.\.\.")  # at a line's start
 MAX_MARKER = 160  # characters: longer than any marker, so one split across feeds is kept
 MAX_RESULT = 64 * 1024  # the final JSON is small; anything larger is not it
 FIRST_READ = 64 * 1024  # bytes: where a file seen for the first time is read from its end
 MAX_STEP = 4 << 20  # bytes appended between two looks past which only the end is read
 # The final JSON starts at a line holding only "{" and ends at one holding only "}".
-RESULT_START = re.compile(r"^\{[ \t]*\n", re.MULTILINE)
+RESULT_START = re.compile(r"\{[ \t]*\n")
 RESULT_END = re.compile(r"^\}[ \t]*$", re.MULTILINE)
 
 
@@ -112,26 +112,33 @@ class WorkerReader:
         self._tail = window[max(consumed, len(window) - MAX_MARKER) :]
 
     def _markers(self, window: str) -> int:
-        """Apply every marker in ``window``, in order; where the last one ends."""
-        reading, end = self.reading, 0
-        for match in MARKER.finditer(window):
-            reading = reading or WorkerReading()
-            if match["started"] is not None:
-                reading = replace(reading, cycle=int(match["started"]))
-            elif match["result"] is not None:
-                reading = replace(reading, cycle=int(match["cycle"]), last_result=match["result"])
-            elif match["tool"] is not None:
-                reading = replace(reading, last_tool=match["tool"].strip())
-            end = match.end()
+        """Apply the markers in ``window`` (the last of each kind counts); where the last ends."""
+        cycle = result = tool = None
+        for match in CYCLE_MARKER.finditer(window):
+            cycle = match
+            result = match if match["result"] is not None else result
+        for match in TOOL_MARKER.finditer(window):
+            tool = match
+        header = _at_line_start(HEADER, window)
+        found = [match for match in (cycle, tool, header) if match is not None]
+        if not found:
+            return 0
+        reading = self.reading or WorkerReading()
+        if cycle is not None:
+            reading = replace(reading, cycle=int(cycle["cycle"]))
+        if result is not None:
+            reading = replace(reading, last_result=result["result"])
+        if tool is not None:
+            reading = replace(reading, last_tool=tool["tool"].strip())
         self.reading = reading
-        return end
+        return max(match.end() for match in found)
 
     def _results(self, window: str, new: str) -> None:
         """Follow the final JSON, from a line ``{`` to a line ``}``, and read it."""
         if self.reading is None:
             return  # only a recognised worker's JSON counts
         if self._result is None:
-            start = RESULT_START.search(window)
+            start = _at_line_start(RESULT_START, window)
             if start is None:
                 return
             self._result = window[start.start() :]
@@ -162,6 +169,14 @@ class WorkerReader:
             cycle=_count(result.get("cycles")) or self.reading.cycle,
         )
         return True
+
+
+def _at_line_start(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
+    """The first match of ``pattern`` that starts a line of ``text`` (or ``text`` itself)."""
+    for match in pattern.finditer(text):
+        if match.start() == 0 or text[match.start() - 1] == "\n":
+            return match
+    return None
 
 
 def _text(value: object) -> str | None:

@@ -30,7 +30,7 @@ from tornado.websocket import WebSocketClosedError, WebSocketHandler
 from ..core.errors import InvalidRequest
 from ..core.inputs import load_json
 from .base import AUTH_RESOURCE, SagaMixin
-from .poller import SessionList
+from .poller import ListUpdate
 
 # Client frames are small; a larger one is answered with an error, read but not parsed.
 MAX_CLIENT_FRAME = 64 * 1024
@@ -55,7 +55,7 @@ class Channels:
         """Forget a closed connection."""
         self._clients.discard(client)
 
-    def sessions_updated(self, update: SessionList) -> None:
+    def sessions_updated(self, update: ListUpdate) -> None:
         """Broadcast the new session list to every client."""
         frame = sessions_frame(update.body)
         for client in list(self._clients):

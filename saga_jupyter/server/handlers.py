@@ -8,7 +8,7 @@ from pathlib import Path
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from ..core.inputs import load_json, parse_number
+from ..core.inputs import parse_number
 from ..core.tailer import read_range
 from .base import SagaHandler
 
@@ -41,10 +41,8 @@ class SessionsHandler(SagaHandler):
     @authorized
     async def post(self) -> None:
         """Validate the body, start the worker, answer 201 with its SessionInfo."""
-        self.manager.require_control()
-        body = load_json(self.request.body or b"null", "the body")
         root = self.settings.get("server_root_dir")
-        info = await self.manager.launch(body, Path(root) if root else None)
+        info = await self.manager.launch(self.request.body, Path(root) if root else None)
         self.write_json(info.to_json(), status=201)
 
 

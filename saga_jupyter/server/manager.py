@@ -23,6 +23,7 @@ from ..core.errors import (
     TmuxUnavailable,
 )
 from ..core.info import STATUSES, SessionInfo, iso
+from ..core.inputs import load_json
 from ..core.launch import launch, parse_launch
 from ..core.names import parse_name
 from ..core.tmux import target
@@ -152,10 +153,14 @@ class SessionManager:
                 "control is disabled: start Jupyter with --SagaJupyterApp.allow_control=True"
             )
 
-    async def launch(self, body: Any, root_dir: Path | None) -> SessionInfo:
-        """Start a worker from a launch body; its SessionInfo once listed."""
+    async def launch(self, body: bytes, root_dir: Path | None) -> SessionInfo:
+        """Start a worker from a launch request's JSON body; its SessionInfo once listed.
+
+        Control is checked before the body is read: a disabled server answers 403 to any body.
+        """
         self.require_control()
-        request = await asyncio.to_thread(parse_launch, body, root_dir)
+        parsed = load_json(body or b"null", "the body")
+        request = await asyncio.to_thread(parse_launch, parsed, root_dir)
         poller = self.poller
         async with self._launch_lock:
             launched = await asyncio.to_thread(

@@ -26,7 +26,7 @@ from ..core.names import name_from_output_file
 from ..core.store import MetadataStore
 
 
-class SessionList(NamedTuple):
+class ListUpdate(NamedTuple):
     """The session list after a change, as listeners need it."""
 
     sessions: list[SessionInfo]  # newest first
@@ -34,7 +34,7 @@ class SessionList(NamedTuple):
     body: bytes  # the JSON list, encoded once
 
 
-SessionsListener = Callable[[SessionList], None]
+SessionsListener = Callable[[ListUpdate], None]
 DEBOUNCE = 0.05
 # Longer than a tmux call may take (its timeout), far shorter than a user waits for a stop.
 STOP_TIMEOUT = 10.0
@@ -76,7 +76,7 @@ class Poller:
         self._launched: list[Launched] = []
 
     def add_listener(self, listener: SessionsListener) -> None:
-        """Call ``listener(update)`` (a :class:`SessionList`) whenever the list changes."""
+        """Call ``listener(update)`` (a :class:`ListUpdate`) whenever the list changes."""
         self._listeners.append(listener)
 
     def launched(self, launched: Launched) -> None:
@@ -171,7 +171,7 @@ class Poller:
         self.sessions_json = [self._json[info] for info in sessions]
         self.sessions_body = json.dumps(self.sessions_json).encode()
         self.by_name = {info.name: info for info in sessions}
-        update = SessionList(sessions, self.by_name, self.sessions_body)
+        update = ListUpdate(sessions, self.by_name, self.sessions_body)
         for listener in self._listeners:
             listener(update)
 

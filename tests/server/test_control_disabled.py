@@ -26,12 +26,13 @@ async def test_control_is_off_by_default(
     await wait_for(lambda: saga_app.poller.by_name.get(name), timeout=3)
     launch = {"epicSlug": "e", "storySlug": "s", "command": "touch /tmp/should-not-exist"}
     for parts, body in (
-        (("sessions",), launch),
-        (("sessions", name, "stop"), {}),
-        (("sessions", name, "connect"), {}),
+        (("sessions",), json.dumps(launch)),
+        (("sessions",), "{not json"),  # refused before the body is read
+        (("sessions", name, "stop"), "{}"),
+        (("sessions", name, "connect"), "{}"),
     ):
         with pytest.raises(HTTPClientError) as caught:
-            await jp_fetch("api", "saga", *parts, method="POST", body=json.dumps(body))
+            await jp_fetch("api", "saga", *parts, method="POST", body=body)
         assert caught.value.code == 403
         answer = json.loads(caught.value.response.body)
         assert "allow_control" in answer["message"]

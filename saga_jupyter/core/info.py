@@ -27,6 +27,7 @@ from .worker import WorkerReading
 Status = Literal["running", "completed"]
 STATUSES: tuple[Status, ...] = ("running", "completed")
 TIMES = ("start_time", "end_time", "last_activity")
+ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # UTC, to the second
 
 
 def utc(value: float | datetime | None) -> datetime | None:
@@ -59,7 +60,7 @@ def iso(value: float | datetime | None) -> str | None:
         return None
     if isinstance(value, datetime):
         value = value.timestamp()
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(value))
+    return time.strftime(ISO_FORMAT, time.gmtime(value))
 
 
 @dataclass(frozen=True, repr=False)

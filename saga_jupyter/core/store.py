@@ -33,13 +33,14 @@ from pathlib import Path
 from typing import Any, cast
 
 from .files import read_regular
-from .info import STATUSES, Status, iso
+from .info import ISO_FORMAT, STATUSES, Status, iso
 from .names import is_saga_name, parse_name
 
 logger = logging.getLogger(__name__)
 
 VERSION = 1
 _TIME = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\Z")
+QUOTED_ISO = f'"{ISO_FORMAT}"'  # a time as its JSON string, in one strftime
 
 
 def parse_time(value: object) -> float | None:
@@ -66,7 +67,7 @@ def _quote(text: str | None) -> str:
 
 def _time(timestamp: float | None) -> str:
     """An ISO 8601 time as a JSON string, or ``null``."""
-    return "null" if timestamp is None else f'"{iso(timestamp)}"'
+    return "null" if timestamp is None else time.strftime(QUOTED_ISO, time.gmtime(timestamp))
 
 
 @dataclass(frozen=True)
@@ -97,10 +98,12 @@ class SessionRecord:
         """
         line: str | None = self.__dict__.get("_line")
         if line is None:
-            parts = parse_name(self.name)  # InvalidSessionName for a name that is not SAGA
+            if not is_saga_name(self.name):
+                parse_name(self.name)  # raises InvalidSessionName, saying why
+            _, epic, story, _ = self.name.split("__")  # no slug holds "__"
             line = self.__dict__["_line"] = (
-                f'{{"name": "{self.name}", "id": {_quote(self.id)}, "epicSlug": "{parts.epic}", '
-                f'"storySlug": "{parts.story}", "status": {_quote(self.status)}, '
+                f'{{"name": "{self.name}", "id": {_quote(self.id)}, "epicSlug": "{epic}", '
+                f'"storySlug": "{story}", "status": {_quote(self.status)}, '
                 f'"startTime": {_time(self.start_time)}, "endTime": {_time(self.end_time)}, '
                 f'"lastActivity": {_time(self.last_activity)}, "command": {_quote(self.command)}, '
                 f'"cwd": {_quote(self.cwd)}, "worktree": {_quote(self.worktree)}}}'

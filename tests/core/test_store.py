@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from saga_jupyter.core.errors import InvalidSessionName
 from saga_jupyter.core.info import iso
@@ -386,6 +388,21 @@ def test_a_name_that_is_not_saga_is_never_written(state_file: Path) -> None:
     with pytest.raises(InvalidSessionName):
         MetadataStore(state_file).save(keyed(SessionRecord("saga__a__b__1; reboot")))
     assert not state_file.exists()
+
+
+SLUGS = st.from_regex(r"[a-z0-9]+(-[a-z0-9]+)?", fullmatch=True)
+TIMES = st.none() | st.floats(0, 4e9)
+TEXTS = st.none() | st.text(max_size=40)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(SLUGS, SLUGS, st.sampled_from(["running", "completed"]), TIMES, TIMES, TIMES, TEXTS, TEXTS)
+def test_a_record_line_is_its_json(
+    epic: str, story: str, status: Any, start: Any, end: Any, last: Any, command: Any, cwd: Any
+) -> None:
+    # The line is put together by hand for speed: it must be what json.dumps would write.
+    record = SessionRecord(f"saga__{epic}__{story}__7", status, start, end, last, command, cwd)
+    assert record.line == json.dumps(record.to_json())
 
 
 def test_thousand_records(state_file: Path) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from libtmux.server import Server
 
+from saga_jupyter.core.dirwatch import WATCH_ENV
 from saga_jupyter.core.tailer import Tailer
 from saga_jupyter.server import logstreams
 from tests.helpers import Channel, random_sizes, random_text, running, saga_config, write_in_pieces
@@ -23,6 +24,12 @@ INITIAL = 4096
 @pytest.fixture
 def jp_server_config(server: Server, output_dir: Path) -> dict[str, Any]:
     return saga_config(server, output_dir, poll_interval=0.3, initial_log_bytes=INITIAL)
+
+
+@pytest.fixture
+def polling_watch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server's watch polls (events come up to a poll late); ask for it before saga_app."""
+    monkeypatch.setenv(WATCH_ENV, "polling")
 
 
 async def test_subscribers_at_different_offsets_each_get_their_bytes(
@@ -91,3 +98,26 @@ async def test_caught_up_subscribers_share_one_read_and_one_frame(
     os.close(writer)
     for channel in channels:
         channel.close()
+
+
+async def test_subscribers_at_the_end_of_different_writes_do_not_share_a_read(
+    polling_watch: None, jp_ws_fetch: Any, saga_app: Any, server: Server, output_dir: Path
+) -> None:
+    # With events a poll late, B starts after a write A has not yet been told of: both are idle,
+    # at different ends. When the event comes, A reads the write and B has nothing new to read;
+    # sharing A's read would send it to B a second time.
+    name = "saga__e__apart__1"
+    path = await running(saga_app, server, output_dir, name, "first\n")
+    a, b = await Channel.open(jp_ws_fetch), await Channel.open(jp_ws_fetch)
+    text_a = (await a.subscribe(name))["data"]
+    with path.open("a") as file:
+        file.write("second\n")
+    text_b = (await b.subscribe(name))["data"]
+    assert text_b.endswith("second\n")  # B started after the write; A has not seen it yet
+    with path.open("a") as file:
+        file.write("end\n")
+    text_a, _ = await a.read_text(name, lambda text: text.endswith("end\n"), text=text_a)
+    text_b, _ = await b.read_text(name, lambda text: text.endswith("end\n"), text=text_b)
+    assert (text_a, text_b) == ("first\nsecond\nend\n", "first\nsecond\nend\n")
+    a.close()
+    b.close()

@@ -19,6 +19,7 @@ is being written. Output with none of these markers gives no reading (``None``),
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import json
 import os
@@ -40,6 +41,7 @@ CYCLE_MARKER = re.compile(
     r"--- Worker (?P<cycle>[0-9]{1,6}) (?:started|result: (?P<result>ONGOING|FINISH|BLOCKED)) ---"
 )
 TOOL_MARKER = re.compile(r"\[Tool: (?P<tool>[^\]\r\n]{1,100})\]")
+TOOL_OPEN = re.compile(r"\[Tool: [^\]\r\n]{0,100}\Z")  # a tool marker its "]" may still close
 HEADER = re.compile(r"Starting story implementation\.\.\.")  # at a line's start
 MAX_MARKER = 160  # characters: longer than any marker, so one split across feeds is kept
 MAX_RESULT = 64 * 1024  # the final JSON is small; anything larger is not it
@@ -107,18 +109,28 @@ class WorkerReader:
         self._held = text[cut:]
         new = ANSI_PATTERN.sub("", text[:cut]).replace("\r\n", "\n")
         window = self._tail + new
-        consumed = self._markers(window)
+        # What a tool marker not closed yet holds (a quoted cycle marker) waits for its "]".
+        open_tool = TOOL_OPEN.search(window, max(0, len(window) - MAX_MARKER))
+        consumed = self._markers(window[: open_tool.start()] if open_tool else window)
         self._results(window, new)
         self._tail = window[max(consumed, len(window) - MAX_MARKER) :]
 
     def _markers(self, window: str) -> int:
-        """Apply the markers in ``window`` (the last of each kind counts); where the last ends."""
-        cycle = result = tool = None
+        """Apply the markers in ``window`` (the last of each kind counts); where the last ends.
+
+        A cycle marker quoted in a tool marker (``[Tool: grep '--- Worker 1 started ---']``)
+        is not one.
+        """
+        tools = list(TOOL_MARKER.finditer(window))
+        tool_starts = [tool.start() for tool in tools]
+        cycle = result = None
         for match in CYCLE_MARKER.finditer(window):
+            around = bisect.bisect(tool_starts, match.start()) - 1
+            if around >= 0 and match.start() < tools[around].end():
+                continue
             cycle = match
             result = match if match["result"] is not None else result
-        for match in TOOL_MARKER.finditer(window):
-            tool = match
+        tool = tools[-1] if tools else None
         header = _at_line_start(HEADER, window)
         found = [match for match in (cycle, tool, header) if match is not None]
         if not found:

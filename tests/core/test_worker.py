@@ -12,7 +12,14 @@ from hypothesis import strategies as st
 from saga_jupyter.core.worker import WorkerFiles, WorkerReader, WorkerReading
 from tests.helpers import read_bytes_of_this_process
 
-TOOLS = ["Read", "Edit", "Bash", "Grep", "mcp__github__create_pull_request"]
+# The last one quotes a marker: a tool marker's text is never read as a cycle marker.
+TOOLS = [
+    "Read",
+    "Edit",
+    "Bash",
+    "mcp__github__create_pull_request",
+    "Grep --- Worker 9 result: FINISH ---",
+]
 NOISE = st.sampled_from(
     ["thinking about it\n", "\x1b[1;32m✔ 12 passed\x1b[0m\n", "10%\r50%\r100%\n", "…", "{", "}\n",
      "\x1b]8;;https://x\x07link\x1b]8;;\x07", "---", "[Tool", "result: ", "\r\n"]
@@ -21,12 +28,14 @@ NOISE = st.sampled_from(
 
 @st.composite
 def worker_outputs(draw: Any) -> tuple[str, WorkerReading]:
-    """A worker's whole output, as ``saga implement --stream`` under ``script`` writes it."""
+    """A worker's output, as ``saga implement --stream`` under ``script`` writes it: whole, or
+    so far (its last cycle under way)."""
     parts = ['Script started on 2026-11-30 10:00:00+00:00 [COMMAND="saga implement"]\r\n']
     parts.append("Starting story implementation...\n  Epic: auth\n  Story: login\n")
     parts.append("  Worktree: /w/auth-login\n  Streaming: enabled\n")
     cycles = draw(st.integers(1, 4))
     outcome = draw(st.sampled_from(["FINISH", "BLOCKED", "TIMEOUT", "MAX_CYCLES", "ERROR", None]))
+    running = outcome is None and draw(st.booleans())
     last_tool, last_result = None, None
     for cycle in range(1, cycles + 1):
         parts.append(f"--- Worker {cycle} started ---\n[Session started: abc-{cycle}]")
@@ -34,6 +43,8 @@ def worker_outputs(draw: Any) -> tuple[str, WorkerReading]:
             parts.append(draw(NOISE))
             last_tool = draw(st.sampled_from(TOOLS))
             parts.append(f"\x1b[2m[Tool: {last_tool}]\x1b[0m")  # often no newline around
+        if running and cycle == cycles:
+            break
         parts.append(f"[Worker completed in {cycle * 7}.5s]\n")
         last_result = "ONGOING" if cycle < cycles else draw(st.sampled_from(["FINISH", "BLOCKED"]))
         parts.append(f"--- Worker {cycle} result: {last_result} ---\r\n")
@@ -72,6 +83,16 @@ def test_the_reading_is_the_same_however_the_output_is_split(
 
 def test_split_at_every_character() -> None:
     text, expected = _one_output()
+    for cut in range(len(text) + 1):
+        assert read_in_pieces(text, [cut]) == expected, cut
+
+
+def test_a_marker_quoted_in_a_tool_marker_is_not_one() -> None:
+    text = (
+        "Starting story implementation...\n--- Worker 2 started ---\n"
+        "\x1b[2m[Tool: Bash(grep '--- Worker 9 result: FINISH ---' run.out)]\x1b[0m still working"
+    )
+    expected = WorkerReading(2, None, "Bash(grep '--- Worker 9 result: FINISH ---' run.out)")
     for cut in range(len(text) + 1):
         assert read_in_pieces(text, [cut]) == expected, cut
 

@@ -156,8 +156,9 @@ class Tailer:
     def mark(self) -> tuple[object, ...]:
         """Where the next read starts: the file, the position, the bytes held.
 
-        Two tailers with equal marks read the same text from the same file (while a tailer
-        holds its file open, the inode cannot be reused), so one can :meth:`follow` the other.
+        Two tailers with equal marks and their file open read the same text from the same file
+        (while a tailer holds its file open, the inode cannot be reused), so one can
+        :meth:`follow` the other.
         """
         held, _ = self._decoder.getstate()
         return (self._fd is not None, self._identity, self._position, held)
@@ -166,9 +167,10 @@ class Tailer:
         """Take what ``leader`` just read from this tailer's :attr:`mark` as read here too.
 
         For many readers of one file at one position: one read, one decode. ``False`` (nothing
-        taken) when the leader went on to another file meanwhile (a rotation): read then.
+        taken) when either has no file open (this one would open its file again and start it
+        over) or the leader went on to another file meanwhile (a rotation): read then.
         """
-        if leader._fd is None or leader._identity != self._identity:
+        if self._fd is None or leader._fd is None or leader._identity != self._identity:
             return False
         self._position = leader._position
         self._decoder.setstate(leader._decoder.getstate())

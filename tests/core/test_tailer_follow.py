@@ -42,3 +42,25 @@ def test_a_leader_gone_on_to_a_replacement_is_not_followed(tmp_path: Path) -> No
     assert follower.read() is not None
     leader.close()
     follower.close()
+
+
+def test_a_tailer_without_its_file_open_does_not_follow(tmp_path: Path) -> None:
+    path = tmp_path / "a.out"
+    path.write_bytes(b"old\n")
+    leader, follower = Tailer(path), Tailer(path)
+    leader.read(), follower.read()
+    os.rename(path, tmp_path / "aside")
+    assert leader.read() is None and follower.read() is None  # both let the file go
+    os.rename(tmp_path / "aside", path)  # the same file again: the same identity
+    with path.open("ab") as file:
+        file.write(b"more\n")
+    assert leader.mark == follower.mark
+    chunk = leader.read()
+    assert chunk is not None and chunk.reset  # the leader opened it again and started over
+    assert not follower.follow(leader)  # taking that read, it would start over once more
+    assert follower.read() == chunk
+    with path.open("ab") as file:
+        file.write(b"end\n")
+    assert leader.read() == follower.read()
+    leader.close()
+    follower.close()

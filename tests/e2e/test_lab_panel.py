@@ -167,6 +167,19 @@ def menu_item(page: Page, label: str) -> Locator:
     return page.locator(f".lm-Menu-item:has(.lm-Menu-itemLabel:text-is('{label}'))")
 
 
+def palette_labels(page: Page, query: str) -> list[str]:
+    """The command palette's items for ``query`` (Ctrl+Shift+C opens it, Escape closes it)."""
+    page.keyboard.press("Control+Shift+C")
+    search = page.locator(".lm-CommandPalette-input")
+    expect(search).to_be_visible()
+    search.fill(query)
+    items = page.locator(".lm-CommandPalette-item .lm-CommandPalette-itemLabel")
+    expect(items.first).to_be_visible()
+    labels = items.all_text_contents()
+    search.press("Escape")
+    return labels
+
+
 def screenshot(page: Page, name: str) -> None:
     """Save a screenshot for a person to look at."""
     SCREENSHOTS.mkdir(exist_ok=True)
@@ -314,6 +327,8 @@ def test_attach_and_stop_from_the_context_menu(lab: Lab, page: Page) -> None:
     expect(target.locator(".jp-SagaPanel-badge[data-status]")).to_have_text(
         "running", timeout=LIVE_MS
     )
+    labels = palette_labels(page, "SAGA")  # allow_control is on: stop and attach are offered
+    assert {"Stop a SAGA Worker…", "Attach to a SAGA Worker…"} <= set(labels), labels
 
     # Attach: after the confirmation, a JupyterLab terminal attached to the session opens.
     target.click(button="right")
@@ -383,6 +398,10 @@ def test_empty_state_and_a_banner_when_tmux_hangs(
         expect(status_bar).to_have_text("SAGA 0 running · 0 done")
         expect(status_bar).to_have_class(re.compile("jp-mod-warning"))
         screenshot(page, "lab-panel-empty-tmux-unreachable.png")
+        # allow_control is off: the palette offers the panel and logs, not stop or attach.
+        labels = palette_labels(page, "SAGA")
+        assert {"Open the SAGA Panel", "Open a SAGA Session Log…"} <= set(labels), labels
+        assert not any(label.startswith(("Stop", "Attach")) for label in labels), labels
     finally:
         jupyter.stop()
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from libtmux.server import Server
 from playwright.sync_api import ElementHandle, Locator, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from saga_jupyter.__main__ import DASHBOARD, PANEL_FLAG
 from saga_jupyter.core.names import parse_name
@@ -168,16 +169,24 @@ def menu_item(page: Page, label: str) -> Locator:
 
 
 def palette_labels(page: Page, query: str) -> list[str]:
-    """The command palette's items for ``query`` (Ctrl+Shift+C opens it, Escape closes it)."""
-    page.keyboard.press("Control+Shift+C")
+    """The command palette's items for ``query`` (Ctrl+Shift+C opens it, Escape closes it).
+
+    The palette closes when it loses the focus, as it does to a log tab the workspace restores
+    while the page settles: then it is opened again, a few times at most.
+    """
     search = page.locator(".lm-CommandPalette-input")
-    expect(search).to_be_visible()
-    search.fill(query)
     items = page.locator(".lm-CommandPalette-item .lm-CommandPalette-itemLabel")
-    expect(items.first).to_be_visible()
-    labels = items.all_text_contents()
-    search.press("Escape")
-    return labels
+    for _ in range(5):
+        page.keyboard.press("Control+Shift+C")
+        try:
+            search.fill(query, timeout=3000)
+            expect(items.first).to_be_visible(timeout=3000)
+            labels = items.all_text_contents()
+        except PlaywrightTimeoutError:
+            continue
+        search.press("Escape")
+        return labels
+    raise AssertionError("the command palette did not stay open")
 
 
 def screenshot(page: Page, name: str) -> None:

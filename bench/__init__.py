@@ -48,7 +48,7 @@ class Plan:
     viewer_runs: int = 10
 
 
-# Small sizes: every figure in seconds, for the test suite (no speed asserted).
+# Small sizes: every figure in under a minute, for the test suite (no speed asserted).
 QUICK = Plan(
     "quick", viewers=(1, 10), files=(1, 5), order=("ours", "peer"), rate=100, seconds=1.0,
     warmup=0.3, throughput_mib=8, catchup_mib=2, catchup_viewers=5, first_mib=8, first_runs=3,

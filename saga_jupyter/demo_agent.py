@@ -251,4 +251,4 @@ def story_of(output_file: Path) -> Story:
     if name is None:
         return STORIES[0]
     parts = parse_name(name)
-    return STORY_BY_SLUGS.get((parts.epic, parts.story), STORIES[0])
+    return STORY_BY_SLUGS.get((parts.epic or "", parts.story), STORIES[0])

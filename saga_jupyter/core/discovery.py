@@ -22,7 +22,7 @@ from .errors import TmuxUnavailable
 from .files import directory_warning
 from .info import SessionInfo, Status, utc
 from .launch import Launched
-from .names import OUTPUT_SUFFIX, name_from_output_file, parse_name
+from .names import name_from_output_file, output_path, parse_name
 from .preview import read_preview
 from .store import SessionRecord
 from .tmux import Tmux, TmuxSession
@@ -157,7 +157,7 @@ class Discovery:
         cached = self._infos.get(name)
         if cached is not None and cached[0] == key:
             return cached[1]  # unchanged: no parsing, no path, no preview
-        path = str(self.output_dir / (name + OUTPUT_SUFFIX))
+        path = str(output_path(self.output_dir, name))
         if file is None:
             preview, worker = None, None
         elif cached is not None and cached[0][3] == file:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from typing import Any, Literal
 
+from .names import OutputFormat, output_format
 from .worker import WorkerReading
 
 Status = Literal["running", "completed"]
@@ -72,7 +73,7 @@ class SessionInfo:
     """
 
     name: str
-    epic_slug: str
+    epic_slug: str | None  # today's workers: their story's epic, once its project is known
     story_slug: str
     status: Status
     output_file: str
@@ -95,6 +96,11 @@ class SessionInfo:
     def __repr__(self) -> str:
         state = f" {self.progress}" if self.progress else ""
         return f"<SessionInfo {self.name} {self.status}{state}>"
+
+    @property
+    def output_format(self) -> OutputFormat:
+        """``"terminal"`` (the seeds' ``.out``) or ``"messages"`` (today's ``.jsonl``)."""
+        return output_format(self.name)
 
     @property
     def outcome(self) -> str | None:
@@ -126,6 +132,7 @@ class SessionInfo:
             "epicSlug": self.epic_slug,
             "storySlug": self.story_slug,
             "status": self.status,
+            "outputFormat": self.output_format,
             "outputFile": self.output_file,
             "outputAvailable": self.output_available,
             "startTime": iso(self.start_time),

@@ -15,6 +15,7 @@ from jupyter_core.paths import jupyter_data_dir
 
 DEFAULT_OUTPUT_DIR = "/tmp/saga-sessions"  # noqa: S108 - the contract's default, shared with SAGA
 OUTPUT_DIR_ENV = "SAGA_SESSIONS_DIR"
+SESSION_DIR_ENV = "SAGA_SESSION_DIR"  # what today's SAGA sets (and its workers write to)
 TMUX_SOCKET_ENV = "SAGA_TMUX_SOCKET"
 STATE_FILE_ENV = "SAGA_STATE_FILE"
 
@@ -38,7 +39,9 @@ def resolve(
     Settings(output_dir=PosixPath('/tmp/x'), tmux_socket_name='sock')
     """
     if output_dir is None or os.fspath(output_dir) == "":
-        output_dir = os.environ.get(OUTPUT_DIR_ENV) or DEFAULT_OUTPUT_DIR
+        output_dir = (
+            os.environ.get(OUTPUT_DIR_ENV) or os.environ.get(SESSION_DIR_ENV) or DEFAULT_OUTPUT_DIR
+        )
     if not tmux_socket_name:
         tmux_socket_name = os.environ.get(TMUX_SOCKET_ENV) or None
     return Settings(Path(output_dir), tmux_socket_name)

@@ -100,9 +100,13 @@ class SessionRecord:
         if line is None:
             if not is_saga_name(self.name):
                 parse_name(self.name)  # raises InvalidSessionName, saying why
-            _, epic, story, _ = self.name.split("__")  # no slug holds "__"
+            if self.name.startswith("saga__"):
+                _, epic, story, _ = self.name.split("__")  # no slug holds "__"
+                epic = f'"{epic}"'
+            else:  # today's worker: its epic is its story's, not in the name
+                epic, story = "null", parse_name(self.name).story
             line = self.__dict__["_line"] = (
-                f'{{"name": "{self.name}", "id": {_quote(self.id)}, "epicSlug": "{epic}", '
+                f'{{"name": "{self.name}", "id": {_quote(self.id)}, "epicSlug": {epic}, '
                 f'"storySlug": "{story}", "status": {_quote(self.status)}, '
                 f'"startTime": {_time(self.start_time)}, "endTime": {_time(self.end_time)}, '
                 f'"lastActivity": {_time(self.last_activity)}, "command": {_quote(self.command)}, '
@@ -136,7 +140,8 @@ class SessionRecord:
         if not isinstance(name, str) or not is_saga_name(name):
             raise ValueError(f"not a SAGA session name: {name!r:.80}")
         parts = parse_name(name)
-        if (data.get("epicSlug", parts.epic), data.get("storySlug", parts.story)) != parts[1:3]:
+        epic = data.get("epicSlug", parts.epic) if parts.epic is not None else None
+        if (epic, data.get("storySlug", parts.story)) != parts[1:3]:
             raise ValueError(f"{name}: epicSlug or storySlug does not match the name")
         record_id, status = data.get("id"), data.get("status")
         if not isinstance(record_id, str) or str(uuid.UUID(record_id)) != record_id:

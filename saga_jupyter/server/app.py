@@ -44,8 +44,8 @@ class SagaJupyterApp(ExtensionApp):
     output_dir = Unicode(
         DEFAULT_OUTPUT_DIR,
         config=True,
-        help="Where the <name>.out output files live. Default: $SAGA_SESSIONS_DIR, else "
-        "/tmp/saga-sessions.",
+        help="Where the output files live: <name>.out (the seeds' SAGA) and <name>.jsonl "
+        "(today's). Default: $SAGA_SESSIONS_DIR, else $SAGA_SESSION_DIR, else /tmp/saga-sessions.",
     )
     tmux_socket_name = Unicode(
         None,

@@ -38,7 +38,7 @@ from ..core.errors import InvalidRequest, InvalidSessionName
 from ..core.follower import has_ended
 from ..core.info import SessionInfo
 from ..core.inputs import check_number
-from ..core.names import OUTPUT_SUFFIX, output_path, parse_name
+from ..core.names import OUTPUT_SUFFIXES, output_format, output_path, parse_name
 from ..core.tailer import MAX_CHAR_BYTES, Chunk, Tailer
 
 # The most one logs:data frame carries; a larger backlog follows in further frames.
@@ -192,9 +192,9 @@ class LogStreams:
     def _on_file_event(self, filename: str, event_type: str) -> None:
         # On the loop. Streams are keyed by names checked at subscribe: no need to validate
         # every write's.
-        name = filename.removesuffix(OUTPUT_SUFFIX)
-        stream = self.streams.get(name) if name != filename else None
-        if stream is None:
+        name = filename.rpartition(".")[0]
+        stream = self.streams.get(name)
+        if stream is None or not filename.endswith(OUTPUT_SUFFIXES[output_format(name)]):
             return
         # Subscribers at the same offset (all that keep up) share one read and one frame.
         reads: dict[tuple[object, ...], tuple[Tailer, Chunk | None] | None] = {}

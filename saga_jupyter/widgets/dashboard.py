@@ -26,6 +26,7 @@ MAX_BARS = 200  # the newest sessions; older ones would be slivers anyway
 LANE_PX = 9
 BAR_PX = 7
 MIN_SPAN = 60.0  # seconds: a timeline of brand-new sessions is not all bar
+NO_EPIC = "(no epic)"  # today's workers whose story's project is not known
 # JupyterLab's theme colours (light and dark), with fallbacks where they are not defined.
 SUCCESS, WARN, ERROR = (
     "var(--jp-success-color1, #2e7d32)",
@@ -115,7 +116,7 @@ def render_timeline(
     span = max(now - first, MIN_SPAN)
     groups: dict[str, list[SessionInfo]] = defaultdict(list)
     for info in timed:
-        groups[info.epic_slug].append(info)
+        groups[info.epic_slug or NO_EPIC].append(info)
     parts = [
         TIMELINE_CSS,
         '<div class="saga-timeline" style="font-size:11px;margin:4px 0">'

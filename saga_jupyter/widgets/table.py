@@ -190,7 +190,7 @@ def _row_parts(info: SessionInfo) -> RowParts:
     last_line = preview.rsplit("\n", 1)[-1]
     before = (
         f'<tr data-name="{esc(info.name)}" tabindex="0">'
-        f"<td>{esc(info.name)}</td><td>{esc(info.epic_slug)}</td>"
+        f"<td>{esc(info.name)}</td><td>{esc(info.epic_slug or '')}</td>"
         f"<td>{esc(info.story_slug)}</td>"
         f'<td><span class="saga-badge saga-{esc(info.status)}">{esc(info.status)}</span>'
         f"{worker_badge(info)}</td>"
@@ -322,7 +322,7 @@ class SessionTable(widgets.VBox):  # type: ignore[misc]
 
     def _sync_options(self, keep_story: bool = True) -> None:
         epic = self.epic_filter.value
-        epics = {info.epic_slug for info in self.sessions}
+        epics = {info.epic_slug for info in self.sessions if info.epic_slug is not None}
         stories = {info.story_slug for info in self.sessions if epic in (ALL, info.epic_slug)}
         self._syncing = True
         try:

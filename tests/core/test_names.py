@@ -87,3 +87,62 @@ def test_slugs() -> None:
     assert is_slug("a_b-c")
     for bad in ("", "A", "a__b", "a/b", "-a", "a-", "a;b", "$(x)", "a\nb", "x" * 201):
         assert not is_slug(bad), bad
+
+
+# Today's SAGA (v4): saga-story-<storyId>-<digits>, output <name>.jsonl.
+V4_MALFORMED = [
+    "saga-story-",
+    "saga-story-1",  # no storyId before the digits
+    "saga-story-abc",  # no digits
+    "saga-story--abc-1",
+    "saga-story-abc--1",
+    "saga-story-abc-",
+    "saga-story-ABC-1",
+    "saga-story-a_b-1",
+    "saga-story-abc-1\n",
+    "saga-story-abc-1 ",
+    "saga-story-a/b-1",
+    "saga-story-../x-1",
+    "saga-story-abc-" + "1" * 21,  # at most 20 digits
+    "saga-story-abc-１",
+    "saga-story-" + "a" * 188 + "-1",  # 201 characters
+]
+
+
+@pytest.mark.parametrize("name", V4_MALFORMED)
+def test_v4_malformed_names_are_refused(name: str) -> None:
+    assert not is_saga_name(name)
+    with pytest.raises(InvalidSessionName):
+        parse_name(name)
+    assert name_from_output_file(name + ".jsonl") is None
+
+
+@pytest.mark.parametrize(
+    ("name", "story", "suffix"),
+    [
+        ("saga-story-auth-login-flow-1741165923", "auth-login-flow", "1741165923"),
+        ("saga-story-auth-login-flow-1741165923123", "auth-login-flow", "1741165923123"),
+        ("saga-story-fix-42-1741165923", "fix-42", "1741165923"),  # digits inside the storyId
+        ("saga-story-7-1", "7", "1"),
+        ("saga-story-x-" + "9" * 20, "x", "9" * 20),
+    ],
+)
+def test_v4_names_split_at_the_last_digits(name: str, story: str, suffix: str) -> None:
+    parts = parse_name(name)
+    assert (parts.epic, parts.story, parts.suffix, parts.output_format) == (
+        None,
+        story,
+        suffix,
+        "messages",
+    )
+    assert is_saga_name(name)
+
+
+def test_each_generation_has_its_own_output_file(tmp_path: object) -> None:
+    assert output_path("/o", "saga-story-x-1").name == "saga-story-x-1.jsonl"
+    assert output_path("/o", "saga__a__b__1").name == "saga__a__b__1.out"
+    assert name_from_output_file("saga-story-x-1.jsonl") == "saga-story-x-1"
+    assert name_from_output_file("saga__a__b__1.out") == "saga__a__b__1"
+    # The other generation's suffix, the pane copy, and near misses are not output files.
+    for filename in ("saga-story-x-1.out", "saga__a__b__1.jsonl", "saga-story-x-1.pane", ".jsonl"):
+        assert name_from_output_file(filename) is None

@@ -7,22 +7,61 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+/**
+ * How a worker ended: the seeds' SAGA (v3) writes FINISH, BLOCKED, TIMEOUT, MAX_CYCLES or
+ * ERROR; today's (v4) ends FINISH, INCOMPLETE, ERROR or STOPPED. A newer server may add more.
+ */
+export type Outcome =
+  | 'FINISH'
+  | 'INCOMPLETE'
+  | 'ERROR'
+  | 'STOPPED'
+  | 'BLOCKED'
+  | 'TIMEOUT'
+  | 'MAX_CYCLES';
+
+/** A v4 worker's tasks, counted from its `TaskUpdate` calls (`total` once its story is known). */
+export interface ITaskCounts {
+  completed: number;
+  inProgress: number;
+  total: number | null;
+}
+
 /** What a SAGA worker's own output says about it (`worker` in a SessionInfo). */
 export interface IWorkerReading {
   cycle?: number | null;
+  /** v4: the cycle limit its last `cycle_start` named. */
+  maxCycles?: number | null;
   lastResult?: string | null;
   lastTool?: string | null;
-  outcome?: string | null;
+  /** A newer server may send others: read it through outcome.ts. */
+  outcome?: Outcome | null;
   summary?: string | null;
   blocker?: string | null;
   elapsedMinutes?: number | null;
+  /** v4: dollars spent so far (the sum of its `result` messages' `total_cost_usd`). */
+  costUsd?: number | null;
+  /** v4: agent turns so far. */
+  turns?: number | null;
+  /** v4: its tasks, or `null` before any was counted. */
+  tasks?: ITaskCounts | null;
+  /** v4: the path of the story's git worktree. */
+  worktree?: string | null;
+  /** v4: the URL of the story's pull request. */
+  pr?: string | null;
 }
+
+/** What a session's output file holds: terminal bytes (v3, `.out`) or JSON messages (v4). */
+export type OutputFormat = 'terminal' | 'messages';
 
 /** One session, as `GET /api/saga/sessions` and the channel list it (camelCase JSON). */
 export interface ISessionInfo {
   name: string;
-  epicSlug: string;
+  /** `null` for a v4 worker whose story's project is not known (yet). */
+  epicSlug: string | null;
   storySlug: string;
+  /** Missing from servers older than today's SAGA: then `terminal`. */
+  outputFormat?: OutputFormat;
   status: 'running' | 'completed';
   outputFile: string;
   outputAvailable: boolean;

@@ -4,7 +4,10 @@
  *
  * It reconnects with back-off and resubscribes each log stream from the byte offset its last
  * frame ended at (`subscribe:logs` with `offset`), so a server restart or a dropped network
- * loses and repeats nothing: the server sends exactly the bytes after that offset.
+ * loses and repeats nothing: the server sends exactly the bytes after that offset. A stream
+ * is of the file's bytes (`view: "raw"`) or, for today's workers' JSON messages, of their
+ * transcript (`view: "transcript"`: the server renders each line as terminal text); `offset`
+ * is a byte offset in the file either way, so resuming is the same.
  */
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
@@ -15,6 +18,9 @@ import { ISessionInfo } from './api';
 
 /** Where the connection is: trying to (re)connect, open, or closed for good. */
 export type ConnectionStatus = 'connecting' | 'open' | 'disposed';
+
+/** How a log is streamed: the file's bytes, or (v4 messages) the server's transcript of them. */
+export type LogViewKind = 'raw' | 'transcript';
 
 /** A `logs:data` frame: text of one session's output file ending at byte `offset`. */
 export interface ILogData {
@@ -85,15 +91,26 @@ export class Channel implements IDisposable {
   /**
    * Follow one session's output: `handler` gets its frames, in order, each byte once.
    *
-   * The first frame holds the file's tail; after a reconnect the stream resumes from the
-   * offset the last frame ended at. Dispose the result to unsubscribe. One subscription per
-   * session: subscribing again replaces the earlier one, starting afresh from the tail.
+   * The first frame holds the file's tail (or the file from `options.offset`, a line start);
+   * after a reconnect the stream resumes from the offset the last frame ended at. Dispose the
+   * result to unsubscribe. One subscription per session: subscribing again replaces the
+   * earlier one (frames of the earlier one still on their way are dropped).
    */
-  subscribe(name: string, handler: (frame: LogFrame) => void): IDisposable {
+  subscribe(
+    name: string,
+    handler: (frame: LogFrame) => void,
+    options: Channel.ISubscribeOptions = {}
+  ): IDisposable {
+    const previous = this._subscriptions.get(name);
+    if (previous && !previous.complete) {
+      this._send({ type: 'unsubscribe:logs', sessionName: name });
+    }
     const subscription: Private.ISubscription = {
       handler,
-      offset: null,
-      complete: false
+      offset: options.offset ?? null,
+      view: options.view ?? 'raw',
+      complete: false,
+      awaitingInitial: true
     };
     this._subscriptions.set(name, subscription);
     this._sendSubscribe(name, subscription);
@@ -240,6 +257,10 @@ export class Channel implements IDisposable {
       return; // unsubscribed while the frame was on its way
     }
     if (frame.type === 'logs:data') {
+      if (subscription.awaitingInitial && !frame.isInitial) {
+        return; // the tail of a subscription replaced or resumed since: the new one repeats it
+      }
+      subscription.awaitingInitial = false;
       subscription.offset = frame.offset;
       subscription.complete = frame.isComplete;
     }
@@ -257,6 +278,10 @@ export class Channel implements IDisposable {
     if (subscription.offset !== null) {
       frame.offset = subscription.offset;
     }
+    if (subscription.view !== 'raw') {
+      frame.view = subscription.view; // raw is the default: older servers see what they know
+    }
+    subscription.awaitingInitial = true;
     this._send(frame);
   }
 
@@ -294,16 +319,28 @@ export namespace Channel {
     /** The server to connect to (default: the page's). */
     serverSettings?: ServerConnection.ISettings;
   }
+
+  /** How to follow a session's output. */
+  export interface ISubscribeOptions {
+    /** The file's bytes (the default) or the transcript of its messages. */
+    view?: LogViewKind;
+    /** Start at this byte offset of the file (a line start), not at its tail. */
+    offset?: number;
+  }
 }
 
 namespace Private {
   /** One followed session: where its stream has got to. */
   export interface ISubscription {
     handler: (frame: LogFrame) => void;
-    /** The byte offset the last frame ended at; `null` before the first. */
+    /** The byte offset the last frame ended at (or to start at); `null`: from the tail. */
     offset: number | null;
+    /** Bytes or transcript. */
+    view: LogViewKind;
     /** The stream ended (`isComplete`): the server sends nothing more, nothing to resume. */
     complete: boolean;
+    /** Subscribed (again) and no `isInitial` frame since: data frames before it are stale. */
+    awaitingInitial: boolean;
   }
 
   /** Any frame, before its type is looked at. */

@@ -7,6 +7,7 @@ import { InputDialog } from '@jupyterlab/apputils';
 import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
 import { ISessionInfo } from './api';
+import { storyName } from './format';
 import { SagaModel } from './model';
 
 /** The `origin` argument of the commands' context menu items. */
@@ -55,7 +56,7 @@ export async function chooseSession(
     : undefined;
 }
 
-/** `auth/login-form`: how tabs and dialogs name a session. */
+/** `auth/login-form` (`login-form` without an epic): how tabs and dialogs name a session. */
 export function shortName(session: ISessionInfo): string {
-  return `${session.epicSlug}/${session.storySlug}`;
+  return storyName(session);
 }

@@ -2,7 +2,7 @@
  * How times and sessions read in the panel and the status bar: pure functions.
  */
 import { ICounts } from './model';
-import { ISessionInfo } from './api';
+import { ISessionInfo, ITaskCounts, IWorkerReading } from './api';
 
 /** `45s`, `3m 12s`, `2h 05m`, `3d 4h`. */
 export function formatDuration(milliseconds: number): string {
@@ -62,4 +62,53 @@ export function lastLine(preview: string | null): string {
 /** `2 running · 4 done`. */
 export function formatCounts(counts: ICounts): string {
   return `${counts.running} running · ${counts.completed} done`;
+}
+
+/** What groups and labels call a session without an epic (a v4 story of an unknown project). */
+export const NO_EPIC = 'no epic';
+
+/** `auth/login-form`, or `login-form` for a session without an epic. */
+export function storyName(session: ISessionInfo): string {
+  return session.epicSlug
+    ? `${session.epicSlug}/${session.storySlug}`
+    : session.storySlug;
+}
+
+/** `cycle 2/10` (`cycle 2` when the limit is not known), or `''` before the first cycle. */
+export function formatCycle(worker: IWorkerReading | null | undefined): string {
+  const cycle = worker?.cycle;
+  if (typeof cycle !== 'number') {
+    return '';
+  }
+  const max = worker?.maxCycles;
+  return typeof max === 'number' ? `cycle ${cycle}/${max}` : `cycle ${cycle}`;
+}
+
+/** `$6.42` (`<$0.01` for less), or `''` when the cost is not known. */
+export function formatCost(worker: IWorkerReading | null | undefined): string {
+  const cost = worker?.costUsd;
+  if (typeof cost !== 'number' || !Number.isFinite(cost) || cost < 0) {
+    return '';
+  }
+  return cost > 0 && cost < 0.005 ? '<$0.01' : `$${cost.toFixed(2)}`;
+}
+
+/** `tasks 3/5` (`tasks 3 done` while the story's count is unknown), or `''`. */
+export function formatTasks(worker: IWorkerReading | null | undefined): string {
+  const tasks = worker?.tasks;
+  if (!tasks || typeof tasks.completed !== 'number') {
+    return '';
+  }
+  if (typeof tasks.total === 'number') {
+    return `tasks ${tasks.completed}/${tasks.total}`;
+  }
+  return tasks.completed || tasks.inProgress
+    ? `tasks ${tasks.completed} done`
+    : '';
+}
+
+/** The hover text of a task count: completed, in progress, of how many. */
+export function describeTasks(tasks: ITaskCounts): string {
+  const of = typeof tasks.total === 'number' ? ` of ${tasks.total}` : '';
+  return `${tasks.completed}${of} tasks completed, ${tasks.inProgress} in progress`;
 }

@@ -1,11 +1,13 @@
 /**
- * A log tab's toolbar: search (next, previous, matches), "load earlier", follow/pause, and
- * the stream's state (live, completed, reconnecting, error). Plain DOM in JupyterLab's
- * toolbar classes, updated from the view's and the stream's signals.
+ * A log tab's toolbar: search (next, previous, matches), for a worker writing messages the
+ * choice of its transcript or raw messages, "load earlier", follow/pause, and the stream's
+ * state (live, completed, reconnecting, error). Plain DOM in JupyterLab's toolbar classes,
+ * updated from the view's and the stream's signals.
  */
 import { Toolbar, caretDownIcon, caretUpIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
+import { LogViewKind } from './channel';
 import { LogView } from './logview';
 import { SagaModel } from './model';
 
@@ -17,6 +19,9 @@ export function populateToolbar(
 ): void {
   toolbar.addItem('search', new LogSearch(view));
   toolbar.addItem('spacer', Toolbar.createSpacerItem());
+  if (model.writesMessages(view.stream.name)) {
+    toolbar.addItem('view', new LogViewChoice(view));
+  }
   toolbar.addItem('controls', new LogControls(view, model));
 }
 
@@ -71,6 +76,45 @@ class LogSearch extends Widget {
   private _matches = document.createElement('span');
 }
 
+/** Transcript or Raw: how a worker's JSON messages are shown (switching draws them afresh). */
+class LogViewChoice extends Widget {
+  constructor(view: LogView) {
+    super();
+    this._view = view;
+    this.addClass('jp-SagaLog-viewChoice');
+    this.node.setAttribute('role', 'group');
+    this.node.setAttribute('aria-label', 'Show the output as');
+    const choices: [LogViewKind, string, string][] = [
+      ['transcript', 'Transcript', 'The messages as a person reads them'],
+      [
+        'raw',
+        'Raw',
+        'The messages as the worker wrote them: one JSON object a line'
+      ]
+    ];
+    for (const [kind, label, title] of choices) {
+      const choice = button(null, title, () => view.stream.setView(kind));
+      choice.textContent = label;
+      choice.dataset.view = kind;
+      choice.classList.add('jp-SagaLog-viewButton');
+      this._buttons.push(choice);
+      this.node.append(choice);
+    }
+    view.stateChanged.connect(this._update, this);
+    this._update();
+  }
+
+  private _update(): void {
+    for (const choice of this._buttons) {
+      const pressed = choice.dataset.view === this._view.stream.view;
+      choice.setAttribute('aria-pressed', String(pressed));
+    }
+  }
+
+  private _view: LogView;
+  private _buttons: HTMLButtonElement[] = [];
+}
+
 /** "Load earlier", follow/pause, and where the stream stands. */
 class LogControls extends Widget {
   constructor(view: LogView, model: SagaModel) {
@@ -110,10 +154,12 @@ class LogControls extends Widget {
     const stream = view.stream;
     const start = stream.startOffset;
     this._earlier.textContent = stream.loading ? 'Loading…' : 'Load earlier';
-    this._earlier.disabled = stream.loading || !start;
-    this._earlier.title = start
-      ? `Load the output before byte ${start}`
-      : 'The whole output is shown';
+    this._earlier.disabled = stream.loading || !stream.hasEarlier;
+    this._earlier.title = !stream.hasEarlier
+      ? 'The whole output is shown'
+      : start === null
+        ? 'Load the whole output'
+        : `Load the output before byte ${start}`;
     const held = view.heldLength;
     this._follow.textContent = view.following
       ? 'Following'

@@ -1,6 +1,7 @@
 /**
  * A log tab's content: one session's output rendered by xterm.js, as JupyterLab's terminal
- * renders (colours, carriage-return progress bars, cursor movement). It renders a
+ * renders (colours, carriage-return progress bars, cursor movement); for today's workers, the
+ * server's transcript of their messages, terminal text too. It renders a
  * `LogStream`; following can be paused (new output is held, the screen stays still) and
  * earlier output loaded on demand. The tab's toolbar (logtoolbar.ts) drives it.
  */
@@ -18,7 +19,10 @@ const COMPLETED_MARKER = '\x1b[2m──── session completed ────\x1b
 
 /** The node of a log tab's content, as browser tests read it (tests/e2e/test_lab_panel.py). */
 export interface ILogViewNode extends HTMLElement {
-  /** The text the tab holds: bytes `data-start-offset` to `data-offset` of the file. */
+  /**
+   * The text the tab holds: bytes `data-start-offset` to `data-offset` of the file (with
+   * `data-view="transcript"`: the transcript of the messages up to byte `data-offset`).
+   */
   sagaLogText?: () => string;
 }
 
@@ -35,6 +39,7 @@ export class LogView extends Widget {
     this.stream = options.stream;
     this.addClass('jp-SagaLog');
     this.node.dataset.session = this.stream.name;
+    this.node.dataset.view = this.stream.view;
     Object.defineProperty(this.node, 'sagaLogText', {
       value: () => this.stream.text
     });
@@ -247,6 +252,7 @@ export class LogView extends Widget {
     dataset.offset = String(stream.offset ?? '');
     dataset.startOffset = String(stream.startOffset ?? '');
     dataset.complete = String(stream.complete);
+    dataset.view = stream.view;
     dataset.following = String(this._following);
   }
 

@@ -8,8 +8,11 @@ import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { ISessionInfo, IStatus, SagaAPI } from './api';
-import { Channel, ConnectionStatus } from './channel';
+import { Channel, ConnectionStatus, LogViewKind } from './channel';
 import { LogStream } from './logstream';
+
+/** How the names of today's SAGA workers begin (`saga-story-<storyId>-<digits>`). */
+const V4_PREFIX = 'saga-story-';
 
 /** Seconds between health checks while the page is visible. */
 const STATUS_INTERVAL_MS = 5_000;
@@ -103,12 +106,23 @@ export class SagaModel implements IDisposable {
     return this._sessions.find(session => session.name === name);
   }
 
-  /** A new live stream of a session's output (the caller disposes it). */
-  openStream(name: string): LogStream {
+  /** Whether a session writes JSON messages (today's SAGA), which read best as a transcript. */
+  writesMessages(name: string): boolean {
+    const format = this.find(name)?.outputFormat;
+    // Not listed (yet: a tab restored before the first list): today's names say it.
+    return format ? format === 'messages' : name.startsWith(V4_PREFIX);
+  }
+
+  /**
+   * A new live stream of a session's output (the caller disposes it): a transcript for a
+   * session writing messages, else its bytes, unless `view` says which.
+   */
+  openStream(name: string, view?: LogViewKind): LogStream {
     const stream = new LogStream({
       name,
       channel: this.channel,
-      api: this.api
+      api: this.api,
+      view: view ?? (this.writesMessages(name) ? 'transcript' : 'raw')
     });
     stream.start();
     return stream;

@@ -1,5 +1,7 @@
 /**
- * The SAGA sidebar panel: sessions grouped by epic, with status filters, counts, the server's
+ * The SAGA sidebar panel: sessions grouped by epic (those without one, today's workers of an
+ * unknown project, under "no epic"), each with its story, status, outcome and, from the
+ * worker's output, its cycle, cost and tasks; status filters, counts, the server's
  * health as banners and an empty state that says where workers come from. It renders the
  * model; opening a log and changing the filter go out through callbacks.
  */
@@ -8,13 +10,20 @@ import * as React from 'react';
 
 import { ISessionInfo } from './api';
 import {
+  NO_EPIC,
+  describeTasks,
   formatAgo,
+  formatCost,
+  formatCycle,
   formatDuration,
+  formatTasks,
   lastLine,
   parseTime,
-  sessionDuration
+  sessionDuration,
+  storyName
 } from './format';
 import { sagaIcon } from './icons';
+import { outcomeLabel, outcomeOf, outcomeTitle } from './outcome';
 import { SagaModel } from './model';
 import { PANEL_ID } from './tokens';
 
@@ -178,22 +187,29 @@ function Groups(props: IViewProps & { sessions: ISessionInfo[] }): JSX.Element {
   if (props.options.groupBy === 'none') {
     return <Rows {...props} />;
   }
+  // Sessions without an epic (v4 stories of a project not known) gather under '' last.
   const byEpic = new Map<string, ISessionInfo[]>();
   for (const session of props.sessions) {
-    const group = byEpic.get(session.epicSlug) ?? [];
+    const epic = session.epicSlug ?? '';
+    const group = byEpic.get(epic) ?? [];
     group.push(session);
-    byEpic.set(session.epicSlug, group);
+    byEpic.set(epic, group);
   }
-  const epics = [...byEpic.keys()].sort();
+  const epics = [...byEpic.keys()].sort(byEpicName);
   return (
     <>
       {epics.map(epic => {
         const sessions = byEpic.get(epic)!;
         const running = sessions.filter(s => s.status === 'running').length;
         return (
-          <section key={epic} className="jp-SagaPanel-group" data-epic={epic}>
+          <section
+            key={epic}
+            className="jp-SagaPanel-group"
+            data-epic={epic}
+            data-no-epic={epic ? undefined : 'true'}
+          >
             <h3 className="jp-SagaPanel-epic">
-              <span className="jp-SagaPanel-epicName">{epic}</span>
+              <span className="jp-SagaPanel-epicName">{epic || NO_EPIC}</span>
               <span className="jp-SagaPanel-epicCounts">
                 {running} running · {sessions.length - running} completed
               </span>
@@ -204,6 +220,14 @@ function Groups(props: IViewProps & { sessions: ISessionInfo[] }): JSX.Element {
       })}
     </>
   );
+}
+
+/** Epics alphabetically, "no epic" ('') last. */
+function byEpicName(a: string, b: string): number {
+  if (!a || !b) {
+    return Number(!a) - Number(!b);
+  }
+  return a.localeCompare(b);
 }
 
 function Rows(props: IViewProps & { sessions: ISessionInfo[] }): JSX.Element {
@@ -223,28 +247,31 @@ function Row(props: IViewProps & { session: ISessionInfo }): JSX.Element {
   const duration = sessionDuration(session, now);
   const activity = parseTime(session.lastActivity);
   const preview = lastLine(session.outputPreview);
-  const outcome = session.worker?.outcome;
+  const outcome = outcomeOf(session);
   const showEpic = props.options.groupBy === 'none';
   return (
     <button
       className="jp-SagaPanel-row"
       data-name={session.name}
       data-status={session.status}
+      data-format={session.outputFormat ?? 'terminal'}
       title={`${session.name}\n${session.outputFile}`}
       onClick={() => props.onOpen(session.name)}
     >
       <span className="jp-SagaPanel-rowHead">
         <span className="jp-SagaPanel-story">
-          {showEpic
-            ? `${session.epicSlug} / ${session.storySlug}`
-            : session.storySlug}
+          {showEpic ? storyName(session) : session.storySlug}
         </span>
         <span className="jp-SagaPanel-badge" data-status={session.status}>
           {session.status}
         </span>
         {outcome && (
-          <span className="jp-SagaPanel-badge" data-outcome={outcome}>
-            {outcome.toLowerCase()}
+          <span
+            className="jp-SagaPanel-badge"
+            data-outcome={outcome}
+            title={outcomeTitle(session)}
+          >
+            {outcomeLabel(outcome)}
           </span>
         )}
         <span className="jp-SagaPanel-duration">
@@ -252,6 +279,7 @@ function Row(props: IViewProps & { session: ISessionInfo }): JSX.Element {
         </span>
       </span>
       <span className="jp-SagaPanel-activity">
+        <WorkerFacts session={session} />
         {activity === null
           ? session.outputAvailable
             ? 'no output yet'
@@ -262,6 +290,59 @@ function Row(props: IViewProps & { session: ISessionInfo }): JSX.Element {
         <span className="jp-SagaPanel-preview">{preview}</span>
       )}
     </button>
+  );
+}
+
+/** `cycle 2/10 · $6.42 · tasks 3/5 · `: what a worker's output says, each part when known. */
+function WorkerFacts(props: { session: ISessionInfo }): JSX.Element | null {
+  const { session } = props;
+  const worker = session.worker;
+  const cycle = session.status === 'running' ? formatCycle(worker) : '';
+  const cost = formatCost(worker);
+  const tasks = formatTasks(worker);
+  const facts: JSX.Element[] = [];
+  if (cycle) {
+    facts.push(
+      <span key="cycle" className="jp-SagaPanel-cycle">
+        {cycle}
+      </span>
+    );
+  }
+  if (cost) {
+    const turns = worker?.turns;
+    facts.push(
+      <span
+        key="cost"
+        className="jp-SagaPanel-cost"
+        title={typeof turns === 'number' ? `${cost} over ${turns} turns` : cost}
+      >
+        {cost}
+      </span>
+    );
+  }
+  if (tasks && worker?.tasks) {
+    facts.push(
+      <span
+        key="tasks"
+        className="jp-SagaPanel-tasks"
+        title={describeTasks(worker.tasks)}
+      >
+        {tasks}
+      </span>
+    );
+  }
+  if (!facts.length) {
+    return null;
+  }
+  return (
+    <>
+      {facts.map(fact => (
+        <React.Fragment key={fact.key}>
+          {fact}
+          {' · '}
+        </React.Fragment>
+      ))}
+    </>
   );
 }
 
@@ -326,6 +407,7 @@ function EmptyState(props: { model: SagaModel }): JSX.Element {
       </p>
       <p>
         A worker appears here when a tmux session named{' '}
+        <code>saga-story-&lt;story&gt;-&lt;n&gt;</code> (today&apos;s SAGA) or{' '}
         <code>saga__&lt;epic&gt;__&lt;story&gt;__&lt;n&gt;</code> runs
         {socket ? (
           <>
@@ -335,7 +417,8 @@ function EmptyState(props: { model: SagaModel }): JSX.Element {
         ) : (
           ' on the default tmux server'
         )}
-        , with its output captured to <code>{dir}/&lt;name&gt;.out</code>.
+        , writing its output to <code>{dir}/&lt;name&gt;.jsonl</code> (or{' '}
+        <code>.out</code>).
       </p>
     </div>
   );

@@ -1,7 +1,8 @@
 /**
- * A JupyterLab notification when a SAGA worker ends blocked, failed or finished, with a button
- * that opens its log: who needs a person, without looking. Only what changes while the tab is
- * open is told: the first session list says what was already known.
+ * A JupyterLab notification when a SAGA worker ends blocked, failed, incomplete or finished
+ * (either generation), with its blocker or summary as the reason and a button that opens its
+ * log: who needs a person, without looking. Only what changes while the tab is open is told:
+ * the first session list says what was already known. A worker stopped on request is not news.
  */
 import {
   JupyterFrontEnd,
@@ -9,8 +10,9 @@ import {
 } from '@jupyterlab/application';
 import { Notification } from '@jupyterlab/apputils';
 
-import { ISessionInfo } from '../api';
+import { storyName } from '../format';
 import { SagaModel } from '../model';
+import { outcomeOf, outcomeReason } from '../outcome';
 import { CommandIDs, ISagaModel } from '../tokens';
 
 /** How each outcome is told. */
@@ -19,16 +21,14 @@ const TOLD: Record<string, { type: Notification.TypeOptions; text: string }> = {
   ERROR: { type: 'error', text: 'failed' },
   TIMEOUT: { type: 'error', text: 'timed out' },
   MAX_CYCLES: { type: 'error', text: 'ran out of cycles' },
+  INCOMPLETE: { type: 'warning', text: 'ended incomplete' },
   FINISH: { type: 'success', text: 'finished' }
 };
 
-function outcomeOf(session: ISessionInfo): string | null {
-  return session.worker?.outcome ?? null;
-}
-
 export const notificationsPlugin: JupyterFrontEndPlugin<void> = {
   id: 'saga-jupyter:notifications',
-  description: 'Tells when a SAGA worker ends blocked, failed or finished.',
+  description:
+    'Tells when a SAGA worker ends blocked, failed, incomplete or finished.',
   autoStart: true,
   requires: [ISagaModel],
   activate: (app: JupyterFrontEnd, model: SagaModel): void => {
@@ -44,10 +44,10 @@ export const notificationsPlugin: JupyterFrontEndPlugin<void> = {
         if (told === undefined || known?.get(session.name) === outcome) {
           continue;
         }
-        const blocker = session.worker?.blocker;
+        const reason = outcomeReason(session);
         const message =
-          `${session.epicSlug}/${session.storySlug} ${told.text}` +
-          (outcome === 'BLOCKED' && blocker ? `: ${blocker}` : '') +
+          `${storyName(session)} ${told.text}` +
+          (reason ? `: ${reason}` : '') +
           ` (${session.name})`;
         Notification.emit(message, told.type, {
           autoClose: outcome === 'FINISH' ? 8000 : false,

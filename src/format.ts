@@ -53,10 +53,20 @@ export function parseTime(iso: string | null | undefined): number | null {
   return Number.isNaN(time) ? null : time;
 }
 
-/** The last non-empty line of a session's preview, or `''`. */
-export function lastLine(preview: string | null): string {
-  const lines = (preview ?? '').split('\n').filter(line => line.trim() !== '');
-  return lines.length ? lines[lines.length - 1].trim() : '';
+/**
+ * The last non-empty line of a session's preview, or `''`. For a worker writing messages, a
+ * line that is one of its JSON messages is no preview a person reads: those are skipped.
+ */
+export function lastLine(
+  preview: string | null,
+  format: ISessionInfo['outputFormat'] = 'terminal'
+): string {
+  const lines = (preview ?? '')
+    .split('\n')
+    .map(line => line.trim())
+    .filter(line => line !== '')
+    .filter(line => format !== 'messages' || !line.startsWith('{'));
+  return lines.length ? lines[lines.length - 1] : '';
 }
 
 /** `2 running · 4 done`. */

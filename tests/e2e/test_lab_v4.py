@@ -1,0 +1,387 @@
+"""Today's SAGA (v4) workers in JupyterLab, in a real browser: the panel and a transcript tab.
+
+One JupyterLab process watches a private tmux socket and an output directory holding two v4
+workers, as SAGA >= 4.0 leaves them: one running (a ``saga-story-<id>-<digits>`` tmux session
+and its ``.jsonl``) and one that ended incomplete (its ``.jsonl`` only, ending in
+``pipeline_end``). Their messages are those of SAGA-V4.md §2.2/§2.3, written compactly as the
+worker's ``JSON.stringify`` does. The tests check what a person sees: the rows under "no epic"
+(their project is not known), the cycle, cost and outcome badge, and a log tab showing the
+transcript (not raw JSON), live, with a Raw toggle. Screenshots land in tests/e2e/screenshots/.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from libtmux.server import Server
+from playwright.sync_api import Locator, Page, expect
+
+from saga_jupyter.__main__ import PANEL_FLAG
+from tests.helpers import QUIET_LAB, JupyterProcess, lab_settings, wait_until
+
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+LOAD_MS = 90_000  # a busy two-core machine takes ~15 s to load JupyterLab's page
+LIVE_MS = 20_000  # a scan every 0.5 s; a loaded machine is slower
+TEST_COMMAND = "npm test -- src/auth/login.test.ts"  # the running worker's Bash call
+SUMMARY = "Completed t1, t2 and t3; t4 (CSV export of refunds) still fails its tests."
+
+
+def line(message: dict[str, Any]) -> str:
+    """One message as the worker writes it: compact JSON and a newline."""
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False) + "\n"
+
+
+def worker(subtype: str, at: str, **fields: Any) -> str:
+    """A ``saga_worker`` message."""
+    return line({"type": "saga_worker", "subtype": subtype, "timestamp": at, **fields})
+
+
+def assistant(*content: dict[str, Any]) -> str:
+    """An ``assistant`` message with these content blocks."""
+    message = {
+        "id": f"msg_01{secrets.token_hex(6)}", "type": "message", "role": "assistant",
+        "model": "claude-opus-4-6", "content": list(content), "stop_reason": None,
+        "usage": {"input_tokens": 2, "cache_creation_input_tokens": 812,
+                  "cache_read_input_tokens": 48211, "output_tokens": 61},
+    }  # fmt: skip
+    return line({"type": "assistant", "message": message, "parent_tool_use_id": None,
+                 "session_id": "0b6e2c1a-5d2e", "uuid": secrets.token_hex(8)})  # fmt: skip
+
+
+def tool_use(name: str, **tool_input: Any) -> dict[str, Any]:
+    """A ``tool_use`` content block."""
+    return {"type": "tool_use", "id": f"toolu_01{secrets.token_hex(6)}", "name": name,
+            "input": tool_input}  # fmt: skip
+
+
+def tool_result(text: str, is_error: bool = False) -> str:
+    """A ``user`` message carrying one tool result."""
+    result: dict[str, Any] = {"tool_use_id": "toolu_01X", "type": "tool_result", "content": text}
+    if is_error:
+        result["is_error"] = True
+    return line({"type": "user", "message": {"role": "user", "content": [result]},
+                 "parent_tool_use_id": None, "session_id": "0b6e2c1a-5d2e",
+                 "uuid": secrets.token_hex(8)})  # fmt: skip
+
+
+def result(text: str, cost: float, turns: int) -> str:
+    """A cycle's ``result`` message."""
+    return line({
+        "type": "result", "subtype": "success", "is_error": False, "duration_ms": 1185000,
+        "duration_api_ms": 902000, "num_turns": turns, "result": text,
+        "session_id": "0b6e2c1a-5d2e", "total_cost_usd": cost,
+        "usage": {"input_tokens": 310, "output_tokens": 21877,
+                  "cache_read_input_tokens": 3120044, "cache_creation_input_tokens": 160233},
+        "permission_denials": [], "uuid": secrets.token_hex(8),
+    })  # fmt: skip
+
+
+def init(cwd: Path) -> str:
+    """A cycle's ``system`` ``init`` message."""
+    return line({
+        "type": "system", "subtype": "init", "cwd": str(cwd), "session_id": "0b6e2c1a-5d2e",
+        "tools": ["Task", "Bash", "Glob", "Grep", "Read", "Edit", "Write", "WebFetch",
+                  "TaskCreate", "TaskGet", "TaskUpdate", "TaskList"],
+        "mcp_servers": [], "model": "claude-opus-4-6", "permissionMode": "bypassPermissions",
+        "apiKeySource": "none", "claude_code_version": "2.1.3", "uuid": secrets.token_hex(8),
+    })  # fmt: skip
+
+
+def running_stream(project: Path, story: str) -> str:
+    """A worker in its first cycle of ten: set up, reading, testing, a task done."""
+    worktree = project / ".saga" / "worktrees" / story
+    return "".join([
+        worker("pipeline_start", "2026-12-07T09:12:03.481Z", storyId=story),
+        worker("pipeline_step", "2026-12-07T09:12:04.902Z", step=1,
+               message=f"Created worktree at {worktree}"),
+        worker("pipeline_step", "2026-12-07T09:12:09.117Z", step=2,
+               message="PR exists: https://github.com/me/proj/pull/42"),
+        worker("cycle_start", "2026-12-07T09:12:09.240Z", cycle=1, maxCycles=10),
+        init(worktree),
+        assistant({"type": "text", "text": "Starting with t1: the login form's validation."}),
+        assistant(tool_use("Read", file_path=str(worktree / "src/auth/login.ts"))),
+        tool_result("export function login(form: LoginForm) {\n  // TODO\n}\n"),
+        assistant(tool_use("Bash", command=TEST_COMMAND, description="Run the login tests")),
+        tool_result("FAIL src/auth/login.test.ts\n  ✕ rejects an empty password", is_error=True),
+        assistant({"type": "text", "text": "All tests pass. Writing the journal entry for t1."}),
+        assistant(tool_use("TaskUpdate", taskId="t1", status="completed")),
+        tool_result("Updated task #t1 status"),
+    ])  # fmt: skip
+
+
+def incomplete_stream(project: Path, story: str) -> str:
+    """A worker whose ten cycles ran out (only the last cycle's messages, for brevity)."""
+    worktree = project / ".saga" / "worktrees" / story
+    return "".join([
+        worker("pipeline_start", "2026-12-07T07:01:10.002Z", storyId=story),
+        worker("pipeline_step", "2026-12-07T07:01:11.400Z", step=1,
+               message=f"Worktree exists at {worktree}"),
+        worker("pipeline_step", "2026-12-07T07:01:15.870Z", step=2,
+               message="Created draft PR: https://github.com/me/proj/pull/43"),
+        worker("cycle_start", "2026-12-07T07:55:02.113Z", cycle=10, maxCycles=10),
+        init(worktree),
+        assistant(tool_use("Bash", command="pytest tests/test_export.py -q")),
+        tool_result("1 failed, 12 passed", is_error=True),
+        result(SUMMARY, cost=6.42, turns=64),
+        worker("cycle_end", "2026-12-07T08:02:40.551Z", cycle=10, exitCode=0),
+        worker("pipeline_end", "2026-12-07T08:02:41.002Z", storyId=story, status="incomplete",
+               exitCode=2, cycles=10, elapsedMinutes=61.2),
+    ])  # fmt: skip
+
+
+@dataclass
+class Lab:
+    """JupyterLab watching two v4 workers on its own tmux socket and output directory."""
+
+    root: Path
+    args: list[str]
+    tmux: Server
+    running: str
+    ended: str
+    output_dir: Path
+    jupyter: JupyterProcess | None = None
+
+    def start(self, previous: JupyterProcess | None = None) -> None:
+        """Start JupyterLab; given the previous one (stopped), on its port with its token."""
+        self.jupyter = JupyterProcess(
+            self.root,
+            *self.args,
+            app="lab",
+            token=previous.token if previous else None,
+            port=previous.port if previous else None,
+        )
+
+    def url(self, path: str = "lab") -> str:
+        """JupyterLab's URL with the token and the flag that opens the SAGA panel."""
+        assert self.jupyter is not None
+        return f"{self.jupyter.url}{path}?token={self.jupyter.token}&{PANEL_FLAG}"
+
+    def output(self, name: str) -> Path:
+        """A worker's messages file."""
+        return self.output_dir / f"{name}.jsonl"
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """The two workers' files, the running one's tmux session, and JupyterLab."""
+    tmp = tmp_path_factory.mktemp("lab-v4")
+    output_dir, root, project = tmp / "sessions", tmp / "root", tmp / "project"
+    output_dir.mkdir()
+    root.mkdir()
+    suffix = int(time.time())  # SAGA's skill names sessions with `date +%s`
+    running = f"saga-story-auth-login-form-{suffix}"
+    ended = f"saga-story-billing-csv-export-{suffix - 3700}"
+    (output_dir / f"{running}.jsonl").write_text(running_stream(project, "auth-login-form"))
+    (output_dir / f"{ended}.jsonl").write_text(incomplete_stream(project, "billing-csv-export"))
+    # Module scope, so not libtmux's function-scoped ``server`` fixture; its naming, though.
+    tmux = Server(socket_name=f"libtmux_test_saga_{secrets.token_hex(4)}")
+    tmux.cmd("new-session", "-d", "-s", running, "sleep 600")
+    settings = lab_settings(tmp / "lab-settings", QUIET_LAB)
+    args = [
+        f"--SagaJupyterApp.output_dir={output_dir}",
+        f"--SagaJupyterApp.tmux_socket_name={tmux.socket_name}",
+        f"--SagaJupyterApp.state_file={tmp / 'state.json'}",
+        "--SagaJupyterApp.poll_interval=0.5",
+        f"--LabApp.user_settings_dir={settings}",
+        f"--LabApp.workspaces_dir={tmp / 'workspaces'}",
+    ]
+    lab = Lab(root, args, tmux, running, ended, output_dir)
+    try:
+        lab.start()
+        yield lab
+    finally:
+        if lab.jupyter is not None:
+            lab.jupyter.stop()
+        if tmux.is_alive():
+            tmux.kill()
+
+
+def open_panel(page: Page, lab: Lab) -> Locator:
+    """Open JupyterLab with the SAGA panel; the panel."""
+    page.goto(lab.url())
+    panel = page.locator("#saga-jupyter-panel")
+    expect(panel).to_be_visible(timeout=LOAD_MS)
+    return panel
+
+
+def row(panel: Locator, name: str) -> Locator:
+    """A worker's row in the "no epic" group (its project is not known)."""
+    return panel.locator(f'[data-no-epic="true"] .jp-SagaPanel-row[data-name="{name}"]')
+
+
+def open_log(page: Page, panel: Locator, name: str) -> tuple[Locator, Locator]:
+    """Click a worker's row; its log tab (toolbar and content), and the content."""
+    row(panel, name).click()
+    tab = page.locator(f"#saga-log-{name}")
+    view = tab.locator(f'.jp-SagaLog[data-session="{name}"]')
+    expect(view).to_be_visible(timeout=LIVE_MS)
+    return tab, view
+
+
+def text_of(view: Locator) -> str:
+    """The text a log tab holds (what it drew in its terminal)."""
+    return str(view.evaluate("node => node.sagaLogText()"))
+
+
+def end_offset(view: Locator) -> int:
+    """The byte offset in the file the tab's stream has got to (-1 before its first frame)."""
+    return int(view.get_attribute("data-offset") or -1)
+
+
+def screenshot(page: Page, name: str) -> None:
+    """Save a screenshot for a person to look at."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / name)
+
+
+def test_the_panel_lists_v4_workers_by_story_with_cycle_cost_and_outcome(
+    lab: Lab, page: Page
+) -> None:
+    panel = open_panel(page, lab)
+    group = panel.locator('[data-no-epic="true"]')
+    expect(group.locator(".jp-SagaPanel-epicName")).to_have_text("no epic", timeout=LIVE_MS)
+    expect(panel.locator(".jp-SagaPanel-epicName")).to_have_text(["no epic"])  # never "null"
+    previews = panel.locator(".jp-SagaPanel-preview").all_text_contents()
+    assert not any('{"type":' in preview for preview in previews), previews  # no raw JSON
+
+    # The running one: its story as the title, running, in its first cycle of ten.
+    running = row(panel, lab.running)
+    expect(running.locator(".jp-SagaPanel-story")).to_have_text("auth-login-form")
+    expect(running.locator(".jp-SagaPanel-badge[data-status]")).to_have_text("running")
+    expect(running.locator(".jp-SagaPanel-cycle")).to_have_text("cycle 1/10", timeout=LIVE_MS)
+    expect(running.locator(".jp-SagaPanel-badge[data-outcome]")).to_have_count(0)
+
+    # The one whose cycles ran out: completed, "incomplete", its cost, its summary on hover.
+    ended = row(panel, lab.ended)
+    expect(ended.locator(".jp-SagaPanel-story")).to_have_text("billing-csv-export")
+    expect(ended.locator(".jp-SagaPanel-badge[data-status]")).to_have_text("completed")
+    badge = ended.locator('.jp-SagaPanel-badge[data-outcome="INCOMPLETE"]')
+    expect(badge).to_have_text("incomplete", timeout=LIVE_MS)
+    expect(badge).to_have_attribute("title", re.compile(re.escape(SUMMARY)))
+    expect(ended.locator(".jp-SagaPanel-cost")).to_have_text("$6.42")
+    expect(ended.locator(".jp-SagaPanel-cycle")).to_have_count(0)  # only while running
+
+    # The badge reads in its own colour: white text on a dark enough background.
+    colours = badge.evaluate(
+        "node => [getComputedStyle(node).color, getComputedStyle(node).backgroundColor]"
+    )
+    assert colours[0] == "rgb(255, 255, 255)" and colours[1] != "rgba(0, 0, 0, 0)", colours
+    expect(page.locator(".jp-SagaStatus")).to_have_text("SAGA 1 running · 1 done")
+    screenshot(page, "lab-v4-panel.png")
+
+
+def test_a_log_tab_shows_the_transcript_live_with_a_raw_toggle(lab: Lab, page: Page) -> None:
+    path = lab.output(lab.running)
+    panel = open_panel(page, lab)
+    tab, view = open_log(page, panel, lab.running)
+    expect(view).to_have_attribute("data-view", "transcript")
+
+    # The transcript: the tool call as its name and command, the text as written, no JSON.
+    rows = view.locator(".xterm-rows")
+    expect(rows).to_contain_text(TEST_COMMAND, timeout=LIVE_MS)
+    wait_until(lambda: end_offset(view) == path.stat().st_size, timeout=LIVE_MS / 1000)
+    text = text_of(view)
+    assert "Bash" in text and TEST_COMMAND in text, text
+    assert "Starting with t1: the login form's validation." in text, text
+    assert '{"type":' not in text, text
+
+    # A message the worker appends shows up, rendered, once.
+    marker = f"Now t2: remember-me cookie {secrets.token_hex(4)}."
+    with path.open("a", encoding="utf-8") as out:
+        out.write(assistant({"type": "text", "text": marker}))
+    expect(rows).to_contain_text(marker, timeout=LIVE_MS)
+    wait_until(lambda: end_offset(view) == path.stat().st_size, timeout=LIVE_MS / 1000)
+    assert text_of(view).count(marker) == 1
+    expect(tab.locator(".jp-SagaLog-state")).to_have_text("live")
+    screenshot(page, "lab-v4-transcript.png")
+
+    # Raw: the same window as the worker wrote it, every byte of the file from its start.
+    tab.locator('.jp-SagaLog-viewButton[data-view="raw"]').click()
+    expect(view).to_have_attribute("data-view", "raw")
+    expect(tab.locator('.jp-SagaLog-viewButton[data-view="raw"]')).to_have_attribute(
+        "aria-pressed", "true"
+    )
+
+    def holds_the_raw_file() -> bool:
+        start = int(view.get_attribute("data-start-offset") or -1)
+        data = path.read_bytes()
+        held = text_of(view)
+        return start >= 0 and end_offset(view) == len(data) and held == data[start:].decode()
+
+    wait_until(holds_the_raw_file, timeout=LIVE_MS / 1000, interval=0.2)
+    expect(rows).to_contain_text('"type":"saga_worker"')
+
+    # Back to the transcript, which goes on following the file.
+    tab.locator('.jp-SagaLog-viewButton[data-view="transcript"]').click()
+    expect(view).to_have_attribute("data-view", "transcript")
+    after = f"Then t3: the lockout after five tries {secrets.token_hex(4)}."
+    with path.open("a", encoding="utf-8") as out:
+        out.write(assistant({"type": "text", "text": after}))
+    expect(rows).to_contain_text(after, timeout=LIVE_MS)
+    wait_until(lambda: end_offset(view) == path.stat().st_size, timeout=LIVE_MS / 1000)
+    text = text_of(view)
+    assert text.count(after) == 1 and text.count(marker) == 1 and '{"type":' not in text, text
+
+
+def test_a_transcript_tab_resumes_after_a_server_restart(lab: Lab, page: Page) -> None:
+    path = lab.output(lab.running)
+    panel = open_panel(page, lab)
+    _, view = open_log(page, panel, lab.running)
+    expect(view).to_have_attribute("data-view", "transcript")
+    wait_until(lambda: end_offset(view) == path.stat().st_size, timeout=LIVE_MS / 1000)
+    node = view.element_handle()  # the same node after the restart: no reload, no new tab
+
+    previous = lab.jupyter
+    assert previous is not None
+    previous.stop()
+    expect(page.locator(".jp-SagaStatus")).to_have_class(re.compile("jp-mod-warning"))
+    down = f"Written while the server was down {secrets.token_hex(4)}."
+    with path.open("a", encoding="utf-8") as out:
+        out.write(assistant({"type": "text", "text": down}))
+    lab.start(previous)
+    up = f"Written after the restart {secrets.token_hex(4)}."
+    with path.open("a", encoding="utf-8") as out:
+        out.write(assistant({"type": "text", "text": up}))
+
+    # Resumed from its byte offset: each message once, none missing, still a transcript.
+    def resumed() -> bool:
+        offset = int(node.get_attribute("data-offset") or -1)
+        return offset == path.stat().st_size and up in str(node.evaluate("n => n.sagaLogText()"))
+
+    wait_until(resumed, timeout=30, interval=0.2)
+    text = str(node.evaluate("n => n.sagaLogText()"))
+    assert text.count(down) == 1 and text.count(up) == 1, text
+    assert text.count(TEST_COMMAND) == 1 and '{"type":' not in text, text
+    expect(view.locator(".xterm-rows")).to_contain_text(up, timeout=LIVE_MS)
+
+
+def test_a_notification_when_a_v4_worker_ends_with_its_summary(lab: Lab, page: Page) -> None:
+    panel = open_panel(page, lab)
+    expect(row(panel, lab.ended)).to_be_visible(timeout=LIVE_MS)
+    toasts = page.locator(".Toastify__toast")
+    expect(toasts).to_have_count(0)  # those that ended before the page opened: not news
+    name = f"saga-story-search-ranking-{int(time.time())}"
+    summary = f"Ranking by recency done, tests green {secrets.token_hex(3)}."
+    project = lab.root / "project"
+    lab.output(name).write_text(
+        worker("pipeline_start", "2026-12-07T08:00:00.000Z", storyId="search-ranking")
+        + worker("cycle_start", "2026-12-07T08:00:01.000Z", cycle=1, maxCycles=10)
+        + init(project / ".saga" / "worktrees" / "search-ranking")
+        + result(summary, cost=1.25, turns=12)
+        + worker("cycle_end", "2026-12-07T08:20:00.000Z", cycle=1, exitCode=0)
+        + worker("pipeline_end", "2026-12-07T08:20:01.000Z", storyId="search-ranking",
+                 status="completed", exitCode=0, cycles=1, elapsedMinutes=20.0)
+    )  # fmt: skip
+    toast = toasts.filter(has_text=name)
+    expect(toast).to_contain_text(f"search-ranking finished: {summary}", timeout=LIVE_MS)
+    expect(toast).not_to_contain_text("null")
+    badge = row(panel, name).locator('.jp-SagaPanel-badge[data-outcome="FINISH"]')
+    expect(badge).to_have_text("finished")

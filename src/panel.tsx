@@ -262,6 +262,11 @@ function Row(props: IViewProps & { session: ISessionInfo }): JSX.Element {
         <span className="jp-SagaPanel-story">
           {showEpic ? storyName(session) : session.storySlug}
         </span>
+        <span className="jp-SagaPanel-duration">
+          {duration === null ? '' : formatDuration(duration)}
+        </span>
+      </span>
+      <span className="jp-SagaPanel-state">
         <span className="jp-SagaPanel-badge" data-status={session.status}>
           {session.status}
         </span>
@@ -274,12 +279,9 @@ function Row(props: IViewProps & { session: ISessionInfo }): JSX.Element {
             {outcomeLabel(outcome)}
           </span>
         )}
-        <span className="jp-SagaPanel-duration">
-          {duration === null ? '' : formatDuration(duration)}
-        </span>
+        <WorkerFacts session={session} />
       </span>
       <span className="jp-SagaPanel-activity">
-        <WorkerFacts session={session} />
         {activity === null
           ? session.outputAvailable
             ? 'no output yet'
@@ -293,7 +295,7 @@ function Row(props: IViewProps & { session: ISessionInfo }): JSX.Element {
   );
 }
 
-/** `cycle 2/10 · $6.42 · tasks 3/5 · `: what a worker's output says, each part when known. */
+/** `cycle 2/10 · $6.42 · tasks 3/5`: what a worker's output says, each part when known. */
 function WorkerFacts(props: { session: ISessionInfo }): JSX.Element | null {
   const { session } = props;
   const worker = session.worker;
@@ -335,14 +337,14 @@ function WorkerFacts(props: { session: ISessionInfo }): JSX.Element | null {
     return null;
   }
   return (
-    <>
-      {facts.map(fact => (
+    <span className="jp-SagaPanel-worker">
+      {facts.map((fact, index) => (
         <React.Fragment key={fact.key}>
+          {index > 0 && ' · '}
           {fact}
-          {' · '}
         </React.Fragment>
       ))}
-    </>
+    </span>
   );
 }
 

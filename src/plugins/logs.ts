@@ -1,6 +1,7 @@
 /**
  * Opens a session's live log in a main-area tab (`saga:open-log`): one tab per session,
- * restored on reload, following the theme. Its settings: `schema/logs.json`. Notebook 7 has
+ * restored on reload, following the theme; today's workers as the transcript of their
+ * messages (or raw, as the settings say). Its settings: `schema/logs.json`. Notebook 7 has
  * one main widget per page (the notebook): there the tabs open in its bottom ("down") panel.
  */
 import {
@@ -25,6 +26,7 @@ import {
   shortName
 } from '../choose';
 import { sagaIcon } from '../icons';
+import { LogViewKind } from '../channel';
 import { populateToolbar } from '../logtoolbar';
 import { LogView } from '../logview';
 import { SagaModel } from '../model';
@@ -59,6 +61,7 @@ export const logsPlugin: JupyterFrontEndPlugin<void> = {
       namespace: 'saga-log'
     });
     let scrollback = DEFAULT_SCROLLBACK;
+    let messagesView: LogViewKind = 'transcript';
 
     const open = (name: string): MainAreaWidget<LogView> => {
       const existing = tracker.find(
@@ -68,7 +71,11 @@ export const logsPlugin: JupyterFrontEndPlugin<void> = {
         app.shell.activateById(existing.id);
         return existing;
       }
-      const view = new LogView({ stream: model.openStream(name), scrollback });
+      const kind = model.writesMessages(name) ? messagesView : 'raw';
+      const view = new LogView({
+        stream: model.openStream(name, kind),
+        scrollback
+      });
       const widget = new MainAreaWidget({ content: view });
       const session = model.find(name);
       widget.id = `saga-log-${name}`;
@@ -148,6 +155,8 @@ export const logsPlugin: JupyterFrontEndPlugin<void> = {
           const read = () => {
             scrollback =
               Number(settings.composite.scrollback) || DEFAULT_SCROLLBACK;
+            messagesView =
+              settings.composite.messagesView === 'raw' ? 'raw' : 'transcript';
           };
           read();
           settings.changed.connect(read);

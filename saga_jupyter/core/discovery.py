@@ -81,6 +81,12 @@ class Discovery:
         )
         self.changed = True
 
+    def remember_stop(self, name: str) -> None:
+        """Keep that saga_jupyter was asked to stop this session (it ends STOPPED, not ERROR)."""
+        record = self.memory.get(name) or SessionRecord(name)
+        self.memory[name] = replace(record, stopped=True)
+        self.changed = True
+
     def scan(self) -> list[SessionInfo]:
         """Every SAGA session now, newest first."""
         live = self._scan_tmux()

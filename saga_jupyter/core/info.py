@@ -110,11 +110,13 @@ class SessionInfo:
 
     @property
     def progress(self) -> str:
-        """The outcome once known, else ``cycle <n>`` while running, else ``""``."""
+        """The outcome once known, else ``cycle <n>`` (``cycle <n>/<max>``) while running, or ``""``."""
         if self.outcome is not None:
             return self.outcome
-        if self.status == "running" and self.worker is not None and self.worker.cycle:
-            return f"cycle {self.worker.cycle}"
+        worker = self.worker
+        if self.status == "running" and worker is not None and worker.cycle:
+            limit = f"/{worker.max_cycles}" if worker.max_cycles else ""
+            return f"cycle {worker.cycle}{limit}"
         return ""
 
     @property

@@ -110,7 +110,7 @@ class SessionInfo:
 
     @property
     def progress(self) -> str:
-        """The outcome once known, else ``cycle <n>`` (``cycle <n>/<max>``) while running, or ``""``."""
+        """The outcome once known, else ``cycle <n>`` or ``cycle <n>/<max>`` while running."""
         if self.outcome is not None:
             return self.outcome
         worker = self.worker

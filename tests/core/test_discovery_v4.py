@@ -69,7 +69,7 @@ def test_a_running_worker_is_read_from_its_messages(
     assert worker["pr"] == "https://github.com/me/proj/pull/42"
     with path.open("ab") as file:
         file.write(b"".join(LINES[21:23]))  # cycle 2 starts
-    info = [info for info in discovery.scan() if info.name == NAME][0]
+    info = next(info for info in discovery.scan() if info.name == NAME)
     assert info.progress == "cycle 2/10"
     # The preview is what a person reads, not raw JSON.
     assert info.output_preview is not None and '{"type"' not in info.output_preview

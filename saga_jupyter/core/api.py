@@ -17,11 +17,10 @@ import os
 from collections.abc import AsyncGenerator
 from pathlib import Path
 
-from .display import SessionList
 from .engine import Engine, engine_for
 from .errors import SessionNotFound
 from .files import open_regular
-from .info import STATUSES, SessionInfo
+from .info import STATUSES, SessionInfo, SessionList
 from .names import output_path, parse_name
 from .settings import resolve
 from .tailer import Chunk

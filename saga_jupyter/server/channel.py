@@ -217,7 +217,7 @@ class ChannelHandler(SagaMixin, WebSocketMixin, WebSocketHandler, JupyterHandler
             await self.send_frame({"type": "pong"})
         elif frame["type"] == "subscribe:logs":
             await self.manager.log_streams.subscribe(
-                self, frame.get("sessionName"), frame.get("offset")
+                self, frame.get("sessionName"), frame.get("offset"), frame.get("view", "raw")
             )
         elif frame["type"] == "unsubscribe:logs":
             self.manager.log_streams.unsubscribe(self, frame.get("sessionName"))

@@ -11,6 +11,12 @@ costs one frame of memory per session and lags behind in the file; it catches up
 a byte. Subscribed to many sessions, it is closed once the channel's ``max_unsent_bytes`` wait
 for it, and resumes by offset after reconnecting.
 
+A subscription to a today's worker's messages may ask for ``"view": "transcript"``: its frames
+then hold the complete lines read so far rendered by the one transcript renderer
+(:mod:`~saga_jupyter.core.saga.transcript`), and ``offset`` is the byte offset after the last
+line rendered, so a client resumes there as from a raw stream. Rounds render in the executor
+with their reads; what the loop reads for a write (a line or a few) it renders itself.
+
 Nothing here waits for a disk on the event loop. The directory watch reads its events on the
 loop, and what a write announces is read right there, for every subscription with nothing under
 way, but only if it is in memory (:meth:`~saga_jupyter.core.tailer.Tailer.read_available`:
@@ -39,10 +45,13 @@ from ..core.follower import has_ended
 from ..core.info import SessionInfo
 from ..core.inputs import check_number
 from ..core.names import OUTPUT_SUFFIXES, output_format, output_path, parse_name
+from ..core.saga.transcript import Transcript
 from ..core.tailer import MAX_CHAR_BYTES, Chunk, Tailer
 
 # The most one logs:data frame carries; a larger backlog follows in further frames.
 MAX_FRAME_BYTES = 1 << 20
+
+VIEWS = ("raw", "transcript")
 
 # What one read gives: new text, nothing new, or the error it raised.
 Read = Chunk | Exception | None
@@ -78,6 +87,7 @@ class Subscription:
     client: Subscriber
     stream: Stream
     tailer: Tailer
+    transcript: Transcript | None = None  # the transcript view of a messages session
     # A read or a frame of this subscription is under way: whoever set it owns the tailer
     # (a round or a frame being written) until its turn is done.
     busy: bool = True  # from the start: the initial read is the first turn
@@ -128,9 +138,15 @@ class LogStreams:
                 self._release(subscription)
         self._loop = None
 
-    async def subscribe(self, client: Subscriber, name: Any, offset: Any = None) -> None:
-        """Start streaming ``name`` to ``client``: the initial frame, then every appended byte."""
-        error = self._refusal(name, offset)
+    async def subscribe(
+        self, client: Subscriber, name: Any, offset: Any = None, view: Any = "raw"
+    ) -> None:
+        """Start streaming ``name`` to ``client``: the initial frame, then every appended byte.
+
+        ``view``: ``"raw"`` (the bytes) or ``"transcript"`` (a messages session rendered; for
+        a terminal session both are the bytes).
+        """
+        error = self._refusal(name, offset, view)
         if error is not None:
             await client.send_frame(_error(name, error))
             return
@@ -152,10 +168,14 @@ class LogStreams:
                 await asyncio.to_thread(self.watch.ensure)  # before the first read: no gap
         stream.completed = stream.completed or has_ended(self.find(name))
         subscription = Subscription(client, stream, tailer)
+        if view == "transcript" and output_format(name) == "messages":
+            subscription.transcript = Transcript(tailer.offset)
         stream.subscriptions[client] = subscription
         self._read_in_round(subscription)
 
-    def _refusal(self, name: Any, offset: Any) -> str | None:
+    def _refusal(self, name: Any, offset: Any, view: Any) -> str | None:
+        if view not in VIEWS:
+            return f"view must be 'raw' or 'transcript', not {str(view)[:40]!r}"
         try:
             parse_name(name)
             if offset is not None:
@@ -220,7 +240,7 @@ class LogStreams:
                     self._read_in_round(subscription)
                     continue
                 reads[mark] = (tailer, chunk)
-            self._send(subscription, chunk, completed=False, encoded=encoded)
+            self._send(subscription, _view(subscription.transcript, chunk), False, encoded)
 
     def _claim(self, subscription: Subscription) -> bool:
         """Take a turn if nothing is under way; otherwise ask the owner to read once more."""
@@ -247,7 +267,9 @@ class LogStreams:
         while self._due:
             batch = list(self._due)
             self._due.clear()
-            jobs = [(s.tailer, self._read_limit(s), s.stream.completed) for s in batch]
+            jobs = [
+                (s.tailer, self._read_limit(s), s.stream.completed, s.transcript) for s in batch
+            ]
             try:
                 results = await asyncio.to_thread(_read_all, jobs)
             except Exception as error:  # the executor shuts down: each subscription ends
@@ -331,18 +353,19 @@ class LogStreams:
             subscription.tailer.close()
 
 
-def _read_all(jobs: list[tuple[Tailer, int, bool]]) -> list[ReadResult]:
+def _read_all(jobs: list[tuple[Tailer, int, bool, Transcript | None]]) -> list[ReadResult]:
     """One round's reads, run in the executor; one failing read does not stop the others.
 
-    Readers of one file at one position (viewers catching up together) share one read.
+    Readers of one file at one position (viewers catching up together) share one read; each
+    transcript view renders it here too, off the loop.
     """
     results: list[ReadResult] = []
     reads: dict[tuple[object, ...], tuple[Tailer, Chunk | None]] = {}
-    for tailer, limit, completed in jobs:
+    for tailer, limit, completed, transcript in jobs:
         key = (tailer.mark, limit)
         read = reads.get(key)
         if read is not None and tailer.follow(read[0]):
-            results.append((read[1], completed))
+            results.append((_view(transcript, read[1]), completed))
             continue
         try:
             chunk = tailer.read(limit)
@@ -350,8 +373,20 @@ def _read_all(jobs: list[tuple[Tailer, int, bool]]) -> list[ReadResult]:
             results.append((error, completed))
             continue
         reads[key] = (tailer, chunk)
-        results.append((chunk, completed))
+        results.append((_view(transcript, chunk), completed))
     return results
+
+
+def _view(transcript: Transcript | None, chunk: Chunk | None) -> Chunk | None:
+    """What a subscription is sent of a chunk: itself, or its complete lines rendered."""
+    if transcript is None or chunk is None:
+        return chunk
+    if chunk.reset:
+        transcript.reset(0)
+    rendered = transcript.feed(chunk.data, chunk.offset)
+    if not rendered.text and not chunk.reset and not chunk.more:
+        return None  # only part of a line so far: nothing to send yet
+    return chunk._replace(data=rendered.text, offset=rendered.offset)
 
 
 def _data(
@@ -363,9 +398,15 @@ def _data(
         "data": chunk.data if chunk else "",
         "isInitial": not subscription.started,
         "isComplete": complete,
-        "offset": chunk.offset if chunk else subscription.tailer.offset,
+        "offset": chunk.offset if chunk else _offset(subscription),
         "reset": chunk.reset if chunk else False,
     }
+
+
+def _offset(subscription: Subscription) -> int:
+    """Where a subscription stands in its file: after the last line its transcript rendered."""
+    transcript = subscription.transcript
+    return transcript.offset if transcript is not None else subscription.tailer.offset
 
 
 def _error(name: Any, error: str) -> dict[str, Any]:

@@ -74,6 +74,7 @@ class Poller:
         self._rescan = False
         self._debounce: asyncio.TimerHandle | None = None
         self._launched: list[Launched] = []
+        self._stopped: list[str] = []
 
     def add_listener(self, listener: SessionsListener) -> None:
         """Call ``listener(update)`` (a :class:`ListUpdate`) whenever the list changes."""
@@ -82,6 +83,10 @@ class Poller:
     def launched(self, launched: Launched) -> None:
         """Remember what a launch started; the next scan records it."""
         self._launched.append(launched)
+
+    def stopping(self, name: str) -> None:
+        """Remember that a session is being stopped on request; the next scan records it."""
+        self._stopped.append(name)
 
     def find(self, name: str) -> SessionInfo | None:
         """The listed session of that name, or ``None``."""
@@ -138,6 +143,8 @@ class Poller:
         # Discovery's memory changes only here, one scan at a time.
         while self._launched:
             self.discovery.remember_launch(self._launched.pop())
+        while self._stopped:
+            self.discovery.remember_stop(self._stopped.pop())
         self.watch.ensure()
         sessions = self.discovery.scan()
         # Written when what is remembered changed, or when the last write failed (a full disk).

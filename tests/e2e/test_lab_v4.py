@@ -30,6 +30,9 @@ from tests.helpers import QUIET_LAB, JupyterProcess, lab_settings, wait_until
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 LOAD_MS = 90_000  # a busy two-core machine takes ~15 s to load JupyterLab's page
 LIVE_MS = 20_000  # a scan every 0.5 s; a loaded machine is slower
+# The project the workers' messages name (as SAGA-V4.md's examples do): it does not exist, so
+# their stories' epics are not known and they are listed under "no epic".
+PROJECT = Path("/home/me/proj")
 TEST_COMMAND = "npm test -- src/auth/login.test.ts"  # the running worker's Bash call
 SUMMARY = "Completed t1, t2 and t3; t4 (CSV export of refunds) still fails its tests."
 
@@ -96,8 +99,9 @@ def init(cwd: Path) -> str:
 
 
 def running_stream(project: Path, story: str) -> str:
-    """A worker in its first cycle of ten: set up, reading, testing, a task done."""
+    """A worker in its second cycle of ten: t1 done and paid for, t2 under way."""
     worktree = project / ".saga" / "worktrees" / story
+    login = str(worktree / "src/auth/login.ts")
     return "".join([
         worker("pipeline_start", "2026-12-07T09:12:03.481Z", storyId=story),
         worker("pipeline_step", "2026-12-07T09:12:04.902Z", step=1,
@@ -107,13 +111,28 @@ def running_stream(project: Path, story: str) -> str:
         worker("cycle_start", "2026-12-07T09:12:09.240Z", cycle=1, maxCycles=10),
         init(worktree),
         assistant({"type": "text", "text": "Starting with t1: the login form's validation."}),
-        assistant(tool_use("Read", file_path=str(worktree / "src/auth/login.ts"))),
-        tool_result("export function login(form: LoginForm) {\n  // TODO\n}\n"),
+        assistant(tool_use("TaskUpdate", taskId="t1", status="in_progress")),
+        tool_result("Updated task #t1 status"),
+        assistant(tool_use("Read", file_path=login)),
+        tool_result("export function login(form: LoginForm) {\n  return api.post(form);\n}\n"),
         assistant(tool_use("Bash", command=TEST_COMMAND, description="Run the login tests")),
         tool_result("FAIL src/auth/login.test.ts\n  ✕ rejects an empty password", is_error=True),
-        assistant({"type": "text", "text": "All tests pass. Writing the journal entry for t1."}),
+        assistant({"type": "text", "text": "An empty password gets through: adding the guard."}),
+        assistant(tool_use("Edit", file_path=login, old_string="return", new_string="if")),
+        tool_result(f"The file {login} has been updated."),
+        assistant(tool_use("Bash", command="npx vitest run src/auth")),
+        tool_result("✓ src/auth/login.test.ts (9 tests) 412ms\nTest Files  1 passed (1)"),
         assistant(tool_use("TaskUpdate", taskId="t1", status="completed")),
         tool_result("Updated task #t1 status"),
+        result("Completed t1 (the login form's validation), committed and pushed.", 2.87, 31),
+        worker("cycle_end", "2026-12-07T09:31:55.006Z", cycle=1, exitCode=0),
+        worker("cycle_start", "2026-12-07T09:31:55.120Z", cycle=2, maxCycles=10),
+        init(worktree),
+        assistant({"type": "text", "text": "Next, t2: remember the user for 30 days."}),
+        assistant(tool_use("TaskUpdate", taskId="t2", status="in_progress")),
+        tool_result("Updated task #t2 status"),
+        assistant(tool_use("Grep", pattern="rememberMe", path=str(worktree / "src"))),
+        tool_result("src/auth/session.ts:12:  rememberMe?: boolean;"),
     ])  # fmt: skip
 
 
@@ -173,7 +192,8 @@ class Lab:
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """The two workers' files, the running one's tmux session, and JupyterLab."""
     tmp = tmp_path_factory.mktemp("lab-v4")
-    output_dir, root, project = tmp / "sessions", tmp / "root", tmp / "project"
+    output_dir, root, project = tmp / "sessions", tmp / "root", PROJECT
+    assert not project.exists(), f"{project} exists: the workers' project would be known"
     output_dir.mkdir()
     root.mkdir()
     suffix = int(time.time())  # SAGA's skill names sessions with `date +%s`
@@ -252,11 +272,13 @@ def test_the_panel_lists_v4_workers_by_story_with_cycle_cost_and_outcome(
     previews = panel.locator(".jp-SagaPanel-preview").all_text_contents()
     assert not any('{"type":' in preview for preview in previews), previews  # no raw JSON
 
-    # The running one: its story as the title, running, in its first cycle of ten.
+    # The running one: its story as the title, running, in its second cycle of ten.
     running = row(panel, lab.running)
     expect(running.locator(".jp-SagaPanel-story")).to_have_text("auth-login-form")
     expect(running.locator(".jp-SagaPanel-badge[data-status]")).to_have_text("running")
-    expect(running.locator(".jp-SagaPanel-cycle")).to_have_text("cycle 1/10", timeout=LIVE_MS)
+    expect(running.locator(".jp-SagaPanel-cycle")).to_have_text("cycle 2/10", timeout=LIVE_MS)
+    expect(running.locator(".jp-SagaPanel-cost")).to_have_text("$2.87")
+    expect(running.locator(".jp-SagaPanel-tasks")).to_have_text("tasks 1 done")  # of unknown
     expect(running.locator(".jp-SagaPanel-badge[data-outcome]")).to_have_count(0)
 
     # The one whose cycles ran out: completed, "incomplete", its cost, its summary on hover.
@@ -291,6 +313,7 @@ def test_a_log_tab_shows_the_transcript_live_with_a_raw_toggle(lab: Lab, page: P
     text = text_of(view)
     assert "Bash" in text and TEST_COMMAND in text, text
     assert "Starting with t1: the login form's validation." in text, text
+    assert "cycle 2/10" in text, text
     assert '{"type":' not in text, text
 
     # A message the worker appends shows up, rendered, once.
@@ -301,7 +324,11 @@ def test_a_log_tab_shows_the_transcript_live_with_a_raw_toggle(lab: Lab, page: P
     wait_until(lambda: end_offset(view) == path.stat().st_size, timeout=LIVE_MS / 1000)
     assert text_of(view).count(marker) == 1
     expect(tab.locator(".jp-SagaLog-state")).to_have_text("live")
+    # docs/transcript.png: the size of docs/panel.png, once the tab fits the smaller page.
+    page.set_viewport_size({"width": 1200, "height": 700})
+    expect(tab.locator(".jp-SagaLog-state")).to_be_in_viewport()
     screenshot(page, "lab-v4-transcript.png")
+    page.set_viewport_size({"width": 1400, "height": 1100})
 
     # Raw: the same window as the worker wrote it, every byte of the file from its start.
     tab.locator('.jp-SagaLog-viewButton[data-view="raw"]').click()
@@ -370,7 +397,7 @@ def test_a_notification_when_a_v4_worker_ends_with_its_summary(lab: Lab, page: P
     expect(toasts).to_have_count(0)  # those that ended before the page opened: not news
     name = f"saga-story-search-ranking-{int(time.time())}"
     summary = f"Ranking by recency done, tests green {secrets.token_hex(3)}."
-    project = lab.root / "project"
+    project = PROJECT
     lab.output(name).write_text(
         worker("pipeline_start", "2026-12-07T08:00:00.000Z", storyId="search-ranking")
         + worker("cycle_start", "2026-12-07T08:00:01.000Z", cycle=1, maxCycles=10)

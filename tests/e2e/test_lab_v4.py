@@ -30,6 +30,7 @@ from tests.helpers import QUIET_LAB, JupyterProcess, lab_settings, wait_until
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 LOAD_MS = 90_000  # a busy two-core machine takes ~15 s to load JupyterLab's page
 LIVE_MS = 20_000  # a scan every 0.5 s; a loaded machine is slower
+INITIAL_LOG_BYTES = 3072  # a tab opens on the running worker's 2nd cycle: "Load earlier" has work
 # The project the workers' messages name (as SAGA-V4.md's examples do): it does not exist, so
 # their stories' epics are not known and they are listed under "no epic".
 PROJECT = Path("/home/me/proj")
@@ -210,6 +211,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         f"--SagaJupyterApp.tmux_socket_name={tmux.socket_name}",
         f"--SagaJupyterApp.state_file={tmp / 'state.json'}",
         "--SagaJupyterApp.poll_interval=0.5",
+        f"--SagaJupyterApp.initial_log_bytes={INITIAL_LOG_BYTES}",
         f"--LabApp.user_settings_dir={settings}",
         f"--LabApp.workspaces_dir={tmp / 'workspaces'}",
     ]
@@ -306,14 +308,27 @@ def test_a_log_tab_shows_the_transcript_live_with_a_raw_toggle(lab: Lab, page: P
     tab, view = open_log(page, panel, lab.running)
     expect(view).to_have_attribute("data-view", "transcript")
 
-    # The transcript: the tool call as its name and command, the text as written, no JSON.
+    # The transcript of the file's tail: the second cycle, no JSON.
     rows = view.locator(".xterm-rows")
-    expect(rows).to_contain_text(TEST_COMMAND, timeout=LIVE_MS)
+    expect(rows).to_contain_text("Next, t2: remember the user for 30 days.", timeout=LIVE_MS)
     wait_until(lambda: end_offset(view) == path.stat().st_size, timeout=LIVE_MS / 1000)
     text = text_of(view)
-    assert "Bash" in text and TEST_COMMAND in text, text
-    assert "Starting with t1: the login form's validation." in text, text
-    assert "cycle 2/10" in text, text
+    assert "cycle 2/10" in text and "Grep" in text and "rememberMe" in text, text
+    assert "pipeline started" not in text and TEST_COMMAND not in text, text
+    assert '{"type":' not in text, text
+
+    # Load earlier: the whole transcript, from the pipeline's start, each message once.
+    earlier = tab.locator(".jp-SagaLog-loadEarlier")
+    expect(earlier).to_be_enabled()
+    earlier.click()
+    expect(rows).to_contain_text("pipeline started", timeout=LIVE_MS)
+    expect(view).to_have_attribute("data-start-offset", "0")
+    expect(earlier).to_be_disabled()
+    wait_until(lambda: end_offset(view) == path.stat().st_size, timeout=LIVE_MS / 1000)
+    text = text_of(view)
+    assert "Bash" in text and text.count(TEST_COMMAND) == 1, text  # a tool call: name, command
+    assert text.count("Starting with t1: the login form's validation.") == 1, text
+    assert text.count("Next, t2: remember the user for 30 days.") == 1, text
     assert '{"type":' not in text, text
 
     # A message the worker appends shows up, rendered, once.
@@ -386,7 +401,7 @@ def test_a_transcript_tab_resumes_after_a_server_restart(lab: Lab, page: Page) -
     wait_until(resumed, timeout=30, interval=0.2)
     text = str(node.evaluate("n => n.sagaLogText()"))
     assert text.count(down) == 1 and text.count(up) == 1, text
-    assert text.count(TEST_COMMAND) == 1 and '{"type":' not in text, text
+    assert '{"type":' not in text, text  # a transcript still, not the raw messages
     expect(view.locator(".xterm-rows")).to_contain_text(up, timeout=LIVE_MS)
 
 

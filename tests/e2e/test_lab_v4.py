@@ -25,7 +25,7 @@ from libtmux.server import Server
 from playwright.sync_api import Locator, Page, expect
 
 from saga_jupyter.__main__ import PANEL_FLAG
-from tests.helpers import QUIET_LAB, JupyterProcess, lab_settings, wait_until
+from tests.helpers import QUIET_LAB, JupyterProcess, kill_worker, lab_settings, wait_until
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 LOAD_MS = 90_000  # a busy two-core machine takes ~15 s to load JupyterLab's page
@@ -212,6 +212,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         f"--SagaJupyterApp.state_file={tmp / 'state.json'}",
         "--SagaJupyterApp.poll_interval=0.5",
         f"--SagaJupyterApp.initial_log_bytes={INITIAL_LOG_BYTES}",
+        "--SagaJupyterApp.allow_control=True",  # a worker stopped from here ends STOPPED
         f"--LabApp.user_settings_dir={settings}",
         f"--LabApp.workspaces_dir={tmp / 'workspaces'}",
     ]
@@ -427,3 +428,86 @@ def test_a_notification_when_a_v4_worker_ends_with_its_summary(lab: Lab, page: P
     expect(toast).not_to_contain_text("null")
     badge = row(panel, name).locator('.jp-SagaPanel-badge[data-outcome="FINISH"]')
     expect(badge).to_have_text("finished")
+
+
+def v3_result(status: str, summary: str, blocker: str | None = None) -> str:
+    """A seeds' (v3) worker's output ending in its result JSON."""
+    ending = {"status": status, "summary": summary, "cycles": 3, "blocker": blocker}
+    return (
+        "Starting story implementation...\n--- Worker 1 started ---\n[Tool: Read]\n"
+        f"--- Worker 1 result: {status} ---\n{json.dumps(ending, indent=2)}\n"
+    )
+
+
+def contrast(text: str, background: str) -> float:
+    """WCAG contrast ratio of CSS ``rgb()``/``rgba()`` text over an opaque background."""
+    *ink, alpha = [float(c) for c in re.findall(r"[\d.]+", text)] + [1.0]
+    paper = [float(c) for c in re.findall(r"[\d.]+", background)][:3]
+    seen = [alpha * c + (1 - alpha) * p for c, p in zip(ink[:3], paper, strict=True)]
+
+    def luminance(rgb: list[float]) -> float:
+        linear = [c / 255 / 12.92 if c / 255 <= 0.03928 else ((c / 255 + 0.055) / 1.055) ** 2.4
+                  for c in rgb]  # fmt: skip
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    lighter, darker = sorted((luminance(seen), luminance(paper)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def test_every_outcome_has_its_word_and_colour_readable_in_both_themes(
+    lab: Lab, page: Page
+) -> None:
+    suffix = int(time.time())
+    for status in ("BLOCKED", "TIMEOUT", "MAX_CYCLES"):  # the seeds' own
+        name = f"saga__outcomes__{status.lower().replace('_', '-')}__{suffix}"
+        why = f"{status} because {secrets.token_hex(3)}"
+        (lab.output_dir / f"{name}.out").write_text(v3_result(status, why, blocker=why))
+    finished = f"saga-story-outcome-finished-{suffix}"
+    lab.output(finished).write_text(
+        worker("pipeline_start", "2026-12-07T08:00:00.000Z", storyId="outcome-finished")
+        + result("All done.", cost=0.5, turns=3)
+        + worker("pipeline_end", "2026-12-07T08:09:00.000Z", storyId="outcome-finished",
+                 status="completed", exitCode=0, cycles=1, elapsedMinutes=9.0)
+    )  # fmt: skip
+    failing, stopping = f"saga-story-outcome-failed-{suffix}", f"saga-story-outcome-stop-{suffix}"
+    panel = open_panel(page, lab)
+    for name in (failing, stopping):  # seen running, then gone without a pipeline_end
+        lab.output(name).write_text(worker("pipeline_start", "2026-12-07T08:00:00.000Z"))
+        lab.tmux.cmd("new-session", "-d", "-s", name, "sleep 600")
+        expect(row(panel, name).locator("[data-status]")).to_have_text("running", timeout=LIVE_MS)
+    kill_worker(lab.tmux, failing)
+    assert lab.jupyter is not None
+    lab.jupyter.request("POST", f"api/saga/sessions/{stopping}/stop")
+
+    words = {"FINISH": "finished", "INCOMPLETE": "incomplete", "ERROR": "failed",
+             "STOPPED": "stopped", "BLOCKED": "blocked", "TIMEOUT": "timed out",
+             "MAX_CYCLES": "out of cycles"}  # fmt: skip
+    badges = panel.locator(".jp-SagaPanel-badge[data-outcome]")
+    for outcome, word in words.items():
+        badge = panel.locator(f'.jp-SagaPanel-badge[data-outcome="{outcome}"]').first
+        expect(badge).to_have_text(word, timeout=LIVE_MS)
+    blocked = panel.locator('.jp-SagaPanel-badge[data-outcome="BLOCKED"]')
+    expect(blocked).to_have_attribute("title", re.compile("BLOCKED because"))
+
+    def colours() -> dict[str, tuple[str, str]]:
+        read = badges.evaluate_all(
+            "nodes => nodes.map(node => [node.dataset.outcome,"
+            " getComputedStyle(node).color, getComputedStyle(node).backgroundColor])"
+        )
+        return {outcome: (text, back) for outcome, text, back in read}
+
+    light = colours()
+    for theme in ("JupyterLab Dark", "JupyterLab Light"):
+        seen = colours()
+        assert set(seen) >= set(words), seen
+        assert len({back for _, back in seen.values()}) == len(seen), seen  # one colour each
+        for outcome, (text, back) in seen.items():
+            assert contrast(text, back) >= 4.5, (outcome, text, back)
+        assert seen == light, "the badges read alike in every theme"
+        page.get_by_role("menuitem", name="Settings", exact=True).click()
+        page.locator(".lm-Menu-item:has(.lm-Menu-itemLabel:text-is('Theme'))").click()
+        page.locator(f".lm-Menu-item:has(.lm-Menu-itemLabel:text-is('{theme}'))").click()
+        dark = "false" if theme.endswith("Dark") else "true"
+        expect(page.locator("body")).to_have_attribute("data-jp-theme-light", dark)
+        expect(page.locator("#jupyterlab-splash")).to_have_count(0, timeout=LIVE_MS)
+        screenshot(page, f"lab-v4-outcomes-{'dark' if dark == 'false' else 'light'}.png")

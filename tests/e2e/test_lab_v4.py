@@ -5,8 +5,10 @@ workers, as SAGA >= 4.0 leaves them: one running (a ``saga-story-<id>-<digits>``
 and its ``.jsonl``) and one that ended incomplete (its ``.jsonl`` only, ending in
 ``pipeline_end``). Their messages are those of SAGA-V4.md §2.2/§2.3, written compactly as the
 worker's ``JSON.stringify`` does. The tests check what a person sees: the rows under "no epic"
-(their project is not known), the cycle, cost and outcome badge, and a log tab showing the
-transcript (not raw JSON), live, with a Raw toggle. Screenshots land in tests/e2e/screenshots/.
+(their project is not known), the cycle, cost and outcome badge, a log tab showing the
+transcript (not raw JSON), live, with a Raw toggle and resuming after a server restart, a
+notification when one ends, and every outcome of both generations in its own readable colour.
+Screenshots land in tests/e2e/screenshots/ (the transcript's is docs/transcript.png).
 """
 
 from __future__ import annotations

@@ -93,7 +93,10 @@ class LogViewChoice extends Widget {
       ]
     ];
     for (const [kind, label, title] of choices) {
-      const choice = button(null, title, () => view.stream.setView(kind));
+      const choice = button(null, title, () => {
+        view.following = true; // the other view is asked for to be seen, not held
+        view.stream.setView(kind);
+      });
       choice.textContent = label;
       choice.dataset.view = kind;
       choice.classList.add('jp-SagaLog-viewButton');

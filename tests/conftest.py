@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,3 +40,18 @@ def saga_app(jp_serverapp: Any, jp_asyncio_loop: Any) -> Iterator[Any]:
     app = jp_serverapp.extension_manager.extension_points["saga_jupyter"].app
     yield app
     jp_asyncio_loop.run_until_complete(app.stop_extension())
+
+
+@pytest.fixture
+def stopped_tmux(server: Any) -> Iterator[int]:
+    """The ``server`` fixture's tmux server, with a session, frozen (SIGSTOP); its pid.
+
+    Thawed (SIGCONT) before the ``server`` fixture's teardown asks it to stop.
+    """
+    server.cmd("new-session", "-d", "-s", "saga__hang__x__1", "sleep 300")
+    pid = int(server.cmd("display-message", "-p", "#{pid}").stdout[0])
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield pid
+    finally:
+        os.kill(pid, signal.SIGCONT)

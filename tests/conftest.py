@@ -6,7 +6,7 @@ import os
 import shutil
 import signal
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,15 +43,21 @@ def saga_app(jp_serverapp: Any, jp_asyncio_loop: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
-def stopped_tmux(server: Any) -> Iterator[int]:
-    """The ``server`` fixture's tmux server, with a session, frozen (SIGSTOP); its pid.
+def stop_tmux(server: Any) -> Iterator[Callable[[], int]]:
+    """A function that freezes (SIGSTOP) the ``server`` fixture's tmux server; it gives its pid.
 
     Thawed (SIGCONT) before the ``server`` fixture's teardown asks it to stop.
     """
-    server.cmd("new-session", "-d", "-s", "saga__hang__x__1", "sleep 300")
-    pid = int(server.cmd("display-message", "-p", "#{pid}").stdout[0])
-    os.kill(pid, signal.SIGSTOP)
+    stopped: list[int] = []
+
+    def stop() -> int:
+        pid = int(server.cmd("display-message", "-p", "#{pid}").stdout[0])
+        os.kill(pid, signal.SIGSTOP)
+        stopped.append(pid)
+        return pid
+
     try:
-        yield pid
+        yield stop
     finally:
-        os.kill(pid, signal.SIGCONT)
+        for pid in stopped:
+            os.kill(pid, signal.SIGCONT)

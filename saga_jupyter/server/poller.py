@@ -190,7 +190,7 @@ class Poller:
         self.request_scan()
 
 
-def in_daemon_thread(function: Callable[[], T]) -> asyncio.Future[T]:
+def in_daemon_thread(function: Callable[[], T], name: str = "saga-scan") -> asyncio.Future[T]:
     """Run ``function`` on a thread of its own that never holds up the process's exit.
 
     The executor's threads are joined at exit: one stuck in a system call (a hung file system)
@@ -215,5 +215,5 @@ def in_daemon_thread(function: Callable[[], T]) -> asyncio.Future[T]:
         with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
             loop.call_soon_threadsafe(settle, result, error)
 
-    threading.Thread(target=run, name="saga-scan", daemon=True).start()
+    threading.Thread(target=run, name=name, daemon=True).start()
     return future

@@ -13,10 +13,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from saga_jupyter.core.errors import TmuxUnavailable
 from saga_jupyter.core.tmux import EXIT_GRACE, FAILURES_BEFORE_BACKOFF, Tmux
+from tests.helpers import start_worker
 
 TIMEOUT = 0.5
 BOUND = TIMEOUT + EXIT_GRACE + 1.5  # the timeout, reaping the killed client, a loaded machine
@@ -45,8 +44,9 @@ def open_descriptors() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
-@pytest.mark.usefixtures("stopped_tmux")
-def test_calls_to_a_stopped_tmux_end_within_the_timeout(server: Any) -> None:
+def test_calls_to_a_stopped_tmux_end_within_the_timeout(server: Any, stop_tmux: Any) -> None:
+    start_worker(server, "saga__e__hang__1")
+    stop_tmux()
     tmux = Tmux(server.socket_name, timeout=TIMEOUT)
     before = open_descriptors()
     for call in (tmux.list_sessions, lambda: tmux.run("display-message", "-p", "x")):
@@ -64,8 +64,9 @@ def test_calls_to_a_stopped_tmux_end_within_the_timeout(server: Any) -> None:
     assert tmux.backoff is not None and tmux.error is not None and "next try in" in tmux.error
 
 
-@pytest.mark.usefixtures("stopped_tmux")
-def test_close_ends_a_call_to_a_stopped_tmux_at_once(server: Any) -> None:
+def test_close_ends_a_call_to_a_stopped_tmux_at_once(server: Any, stop_tmux: Any) -> None:
+    start_worker(server, "saga__e__hang__1")
+    stop_tmux()
     tmux = Tmux(server.socket_name, timeout=30)
     threading.Timer(0.3, tmux.close).start()
     took, error = call_bounded(tmux.list_sessions)

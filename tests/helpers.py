@@ -313,3 +313,27 @@ async def burst_arrives(
     text, frames = await channel.read_text(name, lambda t: len(t) >= len(expected), text=before)
     assert text == expected
     return expected, frames
+
+
+# --- today's SAGA (v4): a worker that fails the way SAGA's does -----------------------------
+
+V4_ERROR = "Error: No task files found in /project/.saga/stories/x/tasks"
+
+
+def start_failing_v4_worker(server: Server, name: str, output_dir: Path) -> None:
+    """A v4 worker that says something, writes its first JSONL line, then fails, as SAGA's
+    does: the error on its pane only, and the pane gone at once.
+
+    Between the line and the error it waits (at most 10 s) until its pane is piped, as the
+    real one runs git and gh for seconds there.
+    """
+    jsonl = output_dir / f"{name}.jsonl"
+    line = '{"type":"saga_worker","subtype":"pipeline_start","storyId":"x"}'
+    command = (
+        "echo 'worker starting'; "
+        f"printf '%s\\n' '{line}' >> '{jsonl}'; "
+        'i=0; while [ "$(tmux display -p -t "$TMUX_PANE" \'#{pane_pipe}\')" != 1 ]'
+        " && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; "
+        f"printf '\\033[31m%s\\033[0m\\n' '{V4_ERROR}' >&2; exit 1"
+    )
+    server.cmd("new-session", "-d", "-s", name, command)

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..core.dirwatch import MEMBERSHIP_EVENTS, DirectoryWatch
+from ..core.dirwatch import MEMBERSHIP_EVENTS, OVERFLOW, DirectoryWatch
 from ..core.errors import InvalidRequest, InvalidSessionName
 from ..core.follower import has_ended
 from ..core.info import SessionInfo
@@ -192,6 +192,11 @@ class LogStreams:
     def _on_file_event(self, filename: str, event_type: str) -> None:
         # On the loop. Streams are keyed by names checked at subscribe: no need to validate
         # every write's.
+        if event_type == OVERFLOW:  # any file may have changed: read each again, in a round
+            for stream in list(self.streams.values()):
+                for subscription in list(stream.subscriptions.values()):
+                    self._read_soon(subscription)
+            return
         name = filename.rpartition(".")[0]
         stream = self.streams.get(name)
         if stream is None or not filename.endswith(OUTPUT_SUFFIXES[output_format(name)]):

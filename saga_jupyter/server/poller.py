@@ -18,7 +18,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from tornado.ioloop import PeriodicCallback
 
-from ..core.dirwatch import MEMBERSHIP_EVENTS, DirectoryWatch
+from ..core.dirwatch import MEMBERSHIP_EVENTS, OVERFLOW, DirectoryWatch
 from ..core.discovery import Discovery
 from ..core.info import SessionInfo
 from ..core.launch import Launched
@@ -177,9 +177,10 @@ class Poller:
 
     def _on_file_event(self, filename: str, event_type: str) -> None:
         # On the loop (the watch reads its events there): only what can change the list.
+        # Events lost (an overflow): a session's file may have come or gone unannounced.
+        changes_list = event_type in MEMBERSHIP_EVENTS and name_from_output_file(filename)
         if (
-            event_type in MEMBERSHIP_EVENTS
-            and name_from_output_file(filename)
+            (changes_list or event_type == OVERFLOW)
             and self._debounce is None
             and self._loop is not None
         ):

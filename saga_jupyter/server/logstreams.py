@@ -21,6 +21,14 @@ read (bytes not in memory, a filesystem that cannot say, a file created, renamed
 the initial window, a backlog, the file changed while a frame was on its way, completion) goes
 through the executor, in rounds: one job reads every subscription that is due, and one round
 runs at a time.
+
+A subscription more than :attr:`LogStreams.catch_up` bytes behind its file's end (a file copied
+in, or grown by gigabytes of a sparse hole: ``truncate -s 1T``) skips, in its round, to the
+file's last ``initial_log_bytes``, cut at a line start as the initial frame is, rather than
+stream it all: its next frame starts with :func:`~saga_jupyter.core.tailer.skip_notice` (the
+kernel follower's catch-up, :meth:`~saga_jupyter.core.tailer.Tailer.catch_up`, shared) and
+carries ``skipped``, the bytes left out. ``offset`` stays the true byte offset, so a client
+resumes from there as from any frame.
 """
 
 from __future__ import annotations
@@ -39,15 +47,19 @@ from ..core.follower import has_ended
 from ..core.info import SessionInfo
 from ..core.inputs import check_number
 from ..core.names import OUTPUT_SUFFIXES, output_format, output_path, parse_name
-from ..core.tailer import MAX_CHAR_BYTES, Chunk, Tailer
+from ..core.tailer import MAX_CHAR_BYTES, Chunk, Tailer, skip_notice
 
 # The most one logs:data frame carries; a larger backlog follows in further frames.
 MAX_FRAME_BYTES = 1 << 20
+# Further behind the file's end than this (or 4 initial windows, if more): skip to its tail.
+# 64 MiB is a minute of a fast viewer's catching up, and far more than a log tab shows.
+CATCH_UP_BYTES = 64 << 20
 
 # What one read gives: new text, nothing new, or the error it raised.
 Read = Chunk | Exception | None
-# What one read of a round gives, with whether the session had completed before it began.
-ReadResult = tuple[Read, bool]
+# What one read of a round gives, whether the session had completed before it began, and the
+# bytes skipped to catch up first.
+ReadResult = tuple[Read, bool, int]
 # Frames already encoded for an event or a round, by their values.
 Encoded = dict[tuple[Any, ...], bytes]
 
@@ -102,6 +114,8 @@ class LogStreams:
         self.initial_log_bytes = initial_log_bytes
         # The initial frame holds at most initial_log_bytes, what was appended since included.
         self.first_frame_bytes = max(initial_log_bytes, MAX_CHAR_BYTES)
+        #: A subscription further behind its file's end than this skips to its tail.
+        self.catch_up = max(CATCH_UP_BYTES, 4 * initial_log_bytes)
         self.find = find  # the session listed under a name, or None
         self.log = log
         self.streams: dict[str, Stream] = {}
@@ -192,10 +206,8 @@ class LogStreams:
     def _on_file_event(self, filename: str, event_type: str) -> None:
         # On the loop. Streams are keyed by names checked at subscribe: no need to validate
         # every write's.
-        if event_type == OVERFLOW:  # any file may have changed: read each again, in a round
-            for stream in list(self.streams.values()):
-                for subscription in list(stream.subscriptions.values()):
-                    self._read_soon(subscription)
+        if event_type == OVERFLOW:
+            self._read_all_soon()
             return
         name = filename.rpartition(".")[0]
         stream = self.streams.get(name)
@@ -227,6 +239,12 @@ class LogStreams:
                 reads[mark] = (tailer, chunk)
             self._send(subscription, chunk, completed=False, encoded=encoded)
 
+    def _read_all_soon(self) -> None:
+        """Events were lost: any file may have changed, read each again (in a round)."""
+        for stream in list(self.streams.values()):
+            for subscription in list(stream.subscriptions.values()):
+                self._read_soon(subscription)
+
     def _claim(self, subscription: Subscription) -> bool:
         """Take a turn if nothing is under way; otherwise ask the owner to read once more."""
         if not subscription.active:
@@ -254,22 +272,30 @@ class LogStreams:
             self._due.clear()
             jobs = [(s.tailer, self._read_limit(s), s.stream.completed) for s in batch]
             try:
-                results = await asyncio.to_thread(_read_all, jobs)
+                results = await asyncio.to_thread(
+                    _read_all, jobs, self.catch_up, self.initial_log_bytes
+                )
             except Exception as error:  # the executor shuts down: each subscription ends
-                results = [(error, False)] * len(batch)
+                results = [(error, False, 0)] * len(batch)
             encoded: Encoded = {}
-            for subscription, (chunk, completed) in zip(batch, results, strict=True):
-                self._send(subscription, chunk, completed, encoded)
+            for subscription, (chunk, completed, skipped) in zip(batch, results, strict=True):
+                self._send(subscription, chunk, completed, encoded, skipped)
 
     def _read_limit(self, subscription: Subscription) -> int:
         return MAX_FRAME_BYTES if subscription.started else self.first_frame_bytes
 
     def _send(
-        self, subscription: Subscription, chunk: Read, completed: bool, encoded: Encoded
+        self,
+        subscription: Subscription,
+        chunk: Read,
+        completed: bool,
+        encoded: Encoded,
+        skipped: int = 0,
     ) -> None:
         """End a turn's read: write its chunk as a frame, or finish; then end the turn.
 
-        ``encoded``: the frames of this event or round so far, by what they hold.
+        ``encoded``: the frames of this event or round so far, by what they hold. ``skipped``:
+        bytes the read skipped to catch up, announced in the frame.
         """
         if isinstance(chunk, Exception):
             name = subscription.stream.name
@@ -279,10 +305,14 @@ class LogStreams:
             return
         more = chunk is not None and chunk.more
         finished = completed and not more
-        if not subscription.active or (chunk is None and subscription.started and not finished):
+        quiet = chunk is None and subscription.started and not finished and not skipped
+        if not subscription.active or quiet:
             self._turn_done(subscription)
             return
         frame = _data(subscription.stream.name, chunk, subscription, finished)
+        if skipped:
+            frame["data"] = skip_notice(skipped) + frame["data"]
+            frame["skipped"] = skipped
         subscription.started = True
         key = tuple(frame.values())
         payload = encoded.get(key)
@@ -336,26 +366,28 @@ class LogStreams:
             subscription.tailer.close()
 
 
-def _read_all(jobs: list[tuple[Tailer, int, bool]]) -> list[ReadResult]:
+def _read_all(jobs: list[tuple[Tailer, int, bool]], catch_up: int, window: int) -> list[ReadResult]:
     """One round's reads, run in the executor; one failing read does not stop the others.
 
-    Readers of one file at one position (viewers catching up together) share one read.
+    Readers of one file at one position (viewers catching up together) share one read, and
+    one skip ahead (``catch_up``, ``window``: see :meth:`Tailer.catch_up`).
     """
     results: list[ReadResult] = []
-    reads: dict[tuple[object, ...], tuple[Tailer, Chunk | None]] = {}
+    reads: dict[tuple[object, ...], tuple[Tailer, Chunk | None, int]] = {}
     for tailer, limit, completed in jobs:
         key = (tailer.mark, limit)
         read = reads.get(key)
         if read is not None and tailer.follow(read[0]):
-            results.append((read[1], completed))
+            results.append((read[1], completed, read[2]))
             continue
         try:
+            skipped = tailer.catch_up(catch_up, window)
             chunk = tailer.read(limit)
         except Exception as error:  # logged on the loop
-            results.append((error, completed))
+            results.append((error, completed, 0))
             continue
-        reads[key] = (tailer, chunk)
-        results.append((chunk, completed))
+        reads[key] = (tailer, chunk, skipped)
+        results.append((chunk, completed, skipped))
     return results
 
 

@@ -12,15 +12,12 @@ on the event loop.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from .info import SessionInfo
 from .tailer import Chunk, Tailer
-
-logger = logging.getLogger(__name__)
 
 BACKSTOP = 1.0  # seconds: a follower reads at least this often
 
@@ -119,6 +116,5 @@ class Follower:
         # A burst larger than anything shown (a file copied in, say) would cost seconds to
         # render for lines dropped at once: start again from the file's tail.
         assert self.catch_up is not None
-        if self.tailer.catch_up(self.catch_up, self.window):
-            logger.info("follower of %s fell behind: skipped to the tail", self.name)
+        if self.tailer.catch_up(self.catch_up, self.window):  # logged by the tailer
             self.on_chunk(Chunk("", self.tailer.offset, reset=True))

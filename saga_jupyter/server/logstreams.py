@@ -52,7 +52,7 @@ from ..core.tailer import MAX_CHAR_BYTES, Chunk, Tailer, skip_notice
 # The most one logs:data frame carries; a larger backlog follows in further frames.
 MAX_FRAME_BYTES = 1 << 20
 # Further behind the file's end than this (or 4 initial windows, if more): skip to its tail.
-# 64 MiB is a minute of a fast viewer's catching up, and far more than a log tab shows.
+# 64 MiB is far more than a log tab shows; a viewer less far behind reads every byte.
 CATCH_UP_BYTES = 64 << 20
 
 # What one read gives: new text, nothing new, or the error it raised.

@@ -22,13 +22,11 @@ the initial window, a backlog, the file changed while a frame was on its way, co
 through the executor, in rounds: one job reads every subscription that is due, and one round
 runs at a time.
 
-A subscription more than :attr:`LogStreams.catch_up` bytes behind its file's end (a file copied
-in, or grown by gigabytes of a sparse hole: ``truncate -s 1T``) skips, in its round, to the
-file's last ``initial_log_bytes``, cut at a line start as the initial frame is, rather than
-stream it all: its next frame starts with :func:`~saga_jupyter.core.tailer.skip_notice` (the
-kernel follower's catch-up, :meth:`~saga_jupyter.core.tailer.Tailer.catch_up`, shared) and
-carries ``skipped``, the bytes left out. ``offset`` stays the true byte offset, so a client
-resumes from there as from any frame.
+A subscription more than :attr:`LogStreams.catch_up` bytes behind (``truncate -s 1T``) skips
+in its round to the file's last ``initial_log_bytes``, cut at a line start, as the kernel's
+follower does (:meth:`~saga_jupyter.core.tailer.Tailer.catch_up`): that frame's data starts with
+:func:`~saga_jupyter.core.tailer.skip_notice`, its ``skipped`` says how many bytes were left out,
+and its ``offset`` stays the true byte offset to resume from.
 """
 
 from __future__ import annotations

@@ -15,9 +15,9 @@ from tests.helpers import Channel, running, saga_config
 
 INITIAL = 4096
 HOLE = 1 << 30  # sparse: a gigabyte of NUL bytes that no viewer should get (> CATCH_UP_BYTES)
-# What a viewer may receive before the tail: a frame of the hole read as a write announced it
-# (up to 1 MiB, 6 bytes of JSON each), and the tail's window.
-BUDGET = 8 << 20
+# What a viewer may receive before the tail: a frame of the hole read on the loop as each write
+# announced it (up to 1 MiB of NULs, 6 bytes of JSON each), and the tail's window.
+BUDGET = 16 << 20
 
 
 @pytest.fixture

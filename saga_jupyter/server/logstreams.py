@@ -27,6 +27,12 @@ read (bytes not in memory, a filesystem that cannot say, a file created, renamed
 the initial window, a backlog, the file changed while a frame was on its way, completion) goes
 through the executor, in rounds: one job reads every subscription that is due, and one round
 runs at a time.
+
+A subscription more than :attr:`LogStreams.catch_up` bytes behind (``truncate -s 1T``) skips
+in its round to the file's last ``initial_log_bytes``, cut at a line start, as the kernel's
+follower does (:meth:`~saga_jupyter.core.tailer.Tailer.catch_up`): that frame's data starts with
+:func:`~saga_jupyter.core.tailer.skip_notice`, its ``skipped`` says how many bytes were left out,
+and its ``offset`` stays the true byte offset to resume from.
 """
 
 from __future__ import annotations
@@ -39,24 +45,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..core.dirwatch import MEMBERSHIP_EVENTS, DirectoryWatch
+from ..core.dirwatch import MEMBERSHIP_EVENTS, OVERFLOW, DirectoryWatch
 from ..core.errors import InvalidRequest, InvalidSessionName
 from ..core.follower import has_ended
 from ..core.info import SessionInfo
 from ..core.inputs import check_number
 from ..core.names import OUTPUT_SUFFIXES, output_format, output_path, parse_name
 from ..core.saga.transcript import Transcript
-from ..core.tailer import MAX_CHAR_BYTES, Chunk, Tailer
+from ..core.tailer import MAX_CHAR_BYTES, Chunk, Tailer, skip_notice
 
 # The most one logs:data frame carries; a larger backlog follows in further frames.
 MAX_FRAME_BYTES = 1 << 20
+# Further behind the file's end than this (or 4 initial windows, if more): skip to its tail.
+# 64 MiB is far more than a log tab shows; a viewer less far behind reads every byte.
+CATCH_UP_BYTES = 64 << 20
 
 VIEWS = ("raw", "transcript")
 
 # What one read gives: new text, nothing new, or the error it raised.
 Read = Chunk | Exception | None
-# What one read of a round gives, with whether the session had completed before it began.
-ReadResult = tuple[Read, bool]
+# What one read of a round gives, whether the session had completed before it began, and the
+# bytes skipped to catch up first.
+ReadResult = tuple[Read, bool, int]
 # Frames already encoded for an event or a round, by their values.
 Encoded = dict[tuple[Any, ...], bytes]
 
@@ -112,6 +122,8 @@ class LogStreams:
         self.initial_log_bytes = initial_log_bytes
         # The initial frame holds at most initial_log_bytes, what was appended since included.
         self.first_frame_bytes = max(initial_log_bytes, MAX_CHAR_BYTES)
+        #: A subscription further behind its file's end than this skips to its tail.
+        self.catch_up = max(CATCH_UP_BYTES, 4 * initial_log_bytes)
         self.find = find  # the session listed under a name, or None
         self.log = log
         self.streams: dict[str, Stream] = {}
@@ -212,6 +224,9 @@ class LogStreams:
     def _on_file_event(self, filename: str, event_type: str) -> None:
         # On the loop. Streams are keyed by names checked at subscribe: no need to validate
         # every write's.
+        if event_type == OVERFLOW:
+            self._read_all_soon()
+            return
         name = filename.rpartition(".")[0]
         stream = self.streams.get(name)
         if stream is None or not filename.endswith(OUTPUT_SUFFIXES[output_format(name)]):
@@ -242,6 +257,12 @@ class LogStreams:
                 reads[mark] = (tailer, chunk)
             self._send(subscription, _view(subscription.transcript, chunk), False, encoded)
 
+    def _read_all_soon(self) -> None:
+        """Events were lost: any file may have changed, read each again (in a round)."""
+        for stream in list(self.streams.values()):
+            for subscription in list(stream.subscriptions.values()):
+                self._read_soon(subscription)
+
     def _claim(self, subscription: Subscription) -> bool:
         """Take a turn if nothing is under way; otherwise ask the owner to read once more."""
         if not subscription.active:
@@ -271,22 +292,30 @@ class LogStreams:
                 (s.tailer, self._read_limit(s), s.stream.completed, s.transcript) for s in batch
             ]
             try:
-                results = await asyncio.to_thread(_read_all, jobs)
+                results = await asyncio.to_thread(
+                    _read_all, jobs, self.catch_up, self.initial_log_bytes
+                )
             except Exception as error:  # the executor shuts down: each subscription ends
-                results = [(error, False)] * len(batch)
+                results = [(error, False, 0)] * len(batch)
             encoded: Encoded = {}
-            for subscription, (chunk, completed) in zip(batch, results, strict=True):
-                self._send(subscription, chunk, completed, encoded)
+            for subscription, (chunk, completed, skipped) in zip(batch, results, strict=True):
+                self._send(subscription, chunk, completed, encoded, skipped)
 
     def _read_limit(self, subscription: Subscription) -> int:
         return MAX_FRAME_BYTES if subscription.started else self.first_frame_bytes
 
     def _send(
-        self, subscription: Subscription, chunk: Read, completed: bool, encoded: Encoded
+        self,
+        subscription: Subscription,
+        chunk: Read,
+        completed: bool,
+        encoded: Encoded,
+        skipped: int = 0,
     ) -> None:
         """End a turn's read: write its chunk as a frame, or finish; then end the turn.
 
-        ``encoded``: the frames of this event or round so far, by what they hold.
+        ``encoded``: the frames of this event or round so far, by what they hold. ``skipped``:
+        bytes the read skipped to catch up, announced in the frame.
         """
         if isinstance(chunk, Exception):
             name = subscription.stream.name
@@ -296,10 +325,14 @@ class LogStreams:
             return
         more = chunk is not None and chunk.more
         finished = completed and not more
-        if not subscription.active or (chunk is None and subscription.started and not finished):
+        quiet = chunk is None and subscription.started and not finished and not skipped
+        if not subscription.active or quiet:
             self._turn_done(subscription)
             return
         frame = _data(subscription.stream.name, chunk, subscription, finished)
+        if skipped:
+            frame["data"] = skip_notice(skipped) + frame["data"]
+            frame["skipped"] = skipped
         subscription.started = True
         key = tuple(frame.values())
         payload = encoded.get(key)
@@ -353,35 +386,43 @@ class LogStreams:
             subscription.tailer.close()
 
 
-def _read_all(jobs: list[tuple[Tailer, int, bool, Transcript | None]]) -> list[ReadResult]:
+def _read_all(
+    jobs: list[tuple[Tailer, int, bool, Transcript | None]], catch_up: int, window: int
+) -> list[ReadResult]:
     """One round's reads, run in the executor; one failing read does not stop the others.
 
-    Readers of one file at one position (viewers catching up together) share one read; each
-    transcript view renders it here too, off the loop.
+    Readers of one file at one position (viewers catching up together) share one read, and
+    one skip ahead (``catch_up``, ``window``: see :meth:`Tailer.catch_up`); each transcript
+    view renders it here too, off the loop.
     """
     results: list[ReadResult] = []
-    reads: dict[tuple[object, ...], tuple[Tailer, Chunk | None]] = {}
+    reads: dict[tuple[object, ...], tuple[Tailer, Chunk | None, int]] = {}
     for tailer, limit, completed, transcript in jobs:
         key = (tailer.mark, limit)
         read = reads.get(key)
         if read is not None and tailer.follow(read[0]):
-            results.append((_view(transcript, read[1]), completed))
+            results.append((_view(transcript, read[1], read[2]), completed, read[2]))
             continue
         try:
+            skipped = tailer.catch_up(catch_up, window)
             chunk = tailer.read(limit)
         except Exception as error:  # logged on the loop
-            results.append((error, completed))
+            results.append((error, completed, 0))
             continue
-        reads[key] = (tailer, chunk)
-        results.append((_view(transcript, chunk), completed))
+        reads[key] = (tailer, chunk, skipped)
+        results.append((_view(transcript, chunk, skipped), completed, skipped))
+    return results
     return results
 
 
-def _view(transcript: Transcript | None, chunk: Chunk | None) -> Chunk | None:
-    """What a subscription is sent of a chunk: itself, or its complete lines rendered."""
+def _view(transcript: Transcript | None, chunk: Chunk | None, skipped: int = 0) -> Chunk | None:
+    """What a subscription is sent of a chunk: itself, or its complete lines rendered.
+
+    After a reset or a skip ahead (both start at a line start) nothing held counts any more.
+    """
     if transcript is None or chunk is None:
         return chunk
-    if chunk.reset:
+    if chunk.reset or skipped:
         transcript.reset(0)
     rendered = transcript.feed(chunk.data, chunk.offset)
     if not rendered.text and not chunk.reset and not chunk.more:

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from tornado.ioloop import PeriodicCallback
 
-from ..core.dirwatch import MEMBERSHIP_EVENTS, DirectoryWatch
+from ..core.dirwatch import MEMBERSHIP_EVENTS, OVERFLOW, DirectoryWatch
 from ..core.discovery import Discovery
 from ..core.info import SessionInfo
 from ..core.launch import Launched
@@ -191,13 +191,16 @@ class Poller:
 
     def _on_file_event(self, filename: str, event_type: str) -> None:
         # On the loop (the watch reads its events there): only what can change the list.
-        if event_type not in MEMBERSHIP_EVENTS or self._loop is None:
+        if self._loop is None:
             return
-        name = name_from_output_file(filename)
-        if name is None:
-            return
-        if output_format(name) == "messages":  # a worker of today's SAGA: its pane, at once
-            self.panes.keep(name)
+        if event_type != OVERFLOW:  # events lost: a file may have come or gone unannounced
+            if event_type not in MEMBERSHIP_EVENTS:
+                return
+            name = name_from_output_file(filename)
+            if name is None:
+                return
+            if output_format(name) == "messages":  # a worker of today's SAGA: its pane, at once
+                self.panes.keep(name)
         if self._debounce is None:
             self._debounce = self._loop.call_later(DEBOUNCE, self._debounce_elapsed)
 

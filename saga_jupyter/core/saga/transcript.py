@@ -11,7 +11,7 @@ viewer's terminal).
 
 >>> render_line(b'{"type":"saga_worker","subtype":"cycle_start","cycle":2,"maxCycles":10}')
 '\x1b[1;36m── cycle 2/10 ──\x1b[0m\n'
-"""  # noqa: E501
+"""
 
 from __future__ import annotations
 

@@ -288,7 +288,7 @@ def _tool_result(content: object, is_error: bool) -> list[str]:
     first = _first_lines(text, RESULT_LINES) or [""]
     more = text.rstrip("\n").count("\n") + 1 - len(first) if text else 0
     if more > 0:
-        first[-1] += f" … (+{more} lines)"
+        first[-1] += f" … (+{_lines(more)})"
     mark, style = ("✗", RED) if is_error else ("⎿", DIM)
     return [paint(style, f"  {mark if index == 0 else ' '} {line}") for index, line in
             enumerate(first)]  # fmt: skip
@@ -390,8 +390,12 @@ def _text_lines(value: object) -> list[str]:
     cleaned = [_cut(CONTROLS.sub("", line)) for line in lines[:MAX_TEXT_LINES]]
     if len(lines) > MAX_TEXT_LINES:
         extra = lines[MAX_TEXT_LINES].count("\n") + 1
-        cleaned.append(paint(DIM, f"… (+{extra} lines)"))
+        cleaned.append(paint(DIM, f"… (+{_lines(extra)})"))
     return cleaned
+
+
+def _lines(count: int) -> str:
+    return "1 line" if count == 1 else f"{count} lines"
 
 
 def _cut(line: str, limit: int = MAX_LINE_CHARS) -> str:

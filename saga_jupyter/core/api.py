@@ -109,14 +109,17 @@ def read_log_end(
         raise ValueError(f"tail_lines must be a non-negative integer or None: {tail_lines!r}")
     _check_view(view)
     settings = resolve(output_dir, tmux_socket_name)
-    read = _read_output(output_path(settings.output_dir, name), tail_lines)
+    transcribing = view == "transcript" and output_format(name) == "messages"
+    # A transcript's lines are complete messages: one more, for a last line still written.
+    lines = tail_lines + 1 if transcribing and tail_lines is not None else tail_lines
+    read = _read_output(output_path(settings.output_dir, name), lines)
     if read is None:
         get_session(
             name, output_dir=settings.output_dir, tmux_socket_name=settings.tmux_socket_name
         )
         return "", 0
     data, end = read
-    if view == "transcript" and output_format(name) == "messages":
+    if transcribing:
         return _transcript(data, end, tail_lines)
     return data.decode("utf-8", errors="replace"), end
 

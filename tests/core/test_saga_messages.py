@@ -415,3 +415,30 @@ def test_only_a_regular_file_is_read(tmp_path: Path, kind: str) -> None:
     else:
         os.mkfifo(path)
     assert MessageFiles().read(NAME, str(path), 100, 1) is None
+
+
+FIELDS = ["type", "subtype", "message", "content", "input", "name", "taskId", "status",
+          "cycle", "result", "errors", "total_cost_usd", "num_turns", "step", "storyId",
+          "timestamp", "cwd"]  # fmt: skip
+WORDS = ["saga_worker", "assistant", "result", "tool_use", "TaskUpdate", "cycle_start",
+         "pipeline_end", "pipeline_step", "init", "system", "completed", "incomplete"]  # fmt: skip
+LEAVES = st.one_of(
+    st.none(), st.booleans(), st.integers(-(10**30), 10**30), st.floats(), st.text(max_size=20),
+    st.sampled_from(WORDS),
+)  # fmt: skip
+VALUES = st.recursive(
+    LEAVES,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(FIELDS), inner),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=60, derandomize=True, deadline=None)
+@given(st.lists(st.dictionaries(st.sampled_from(FIELDS), VALUES, max_size=6), max_size=6))
+def test_any_message_shape_is_read_or_skipped_never_raised(messages: list[dict[str, Any]]) -> None:
+    reader = read(b"".join(line(message) for message in messages))
+    assert reader.lines == len(messages)
+    reading = reader.reading
+    if reading is not None:
+        assert reading.cost_usd is None or reading.cost_usd >= 0
+        assert reading.tasks is not None and reading.tasks.completed >= 0

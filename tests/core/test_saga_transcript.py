@@ -271,3 +271,30 @@ def test_work_per_appended_byte_is_bounded_however_a_line_is_split() -> None:
     small, large = render_time(1 << 20, 64), render_time(4 << 20, 64)
     assert large < 8 * small + 0.05, (small, large)
     assert large < 2.0
+
+
+KEYS = ["type", "subtype", "message", "content", "text", "name", "input", "result", "errors",
+        "cycle", "maxCycles", "status", "num_turns", "total_cost_usd", "duration_ms", "is_error",
+        "tool_use_id", "parent_tool_use_id", "timestamp", "step", "elapsedMinutes",
+        "cwd"]  # fmt: skip
+VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-(10**30), 10**30), st.floats(), st.text(max_size=50),
+    st.sampled_from(["saga_worker", "assistant", "user", "result", "system", "init",
+                     "cycle_start", "pipeline_end", "tool_use", "tool_result", "text",
+                     "TaskUpdate", "Bash", "completed", "success"]),
+)  # fmt: skip
+SHAPES = st.recursive(
+    VALUES,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(KEYS), inner),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(st.dictionaries(st.sampled_from(KEYS), SHAPES, max_size=8))
+def test_any_message_shape_renders_bounded_and_never_raises(message: dict[str, Any]) -> None:
+    text = render_line(message)
+    assert text.endswith("\n")
+    assert all(len(line) <= 2 * MAX_LINE_CHARS + 10 for line in text.split("\n"))
+    assert "\x1b" not in SGR.sub("", text)
+    assert render_line(json.dumps(message)) == render_line(json.loads(json.dumps(message)))

@@ -15,14 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from saga_jupyter.core.saga import messages
-from saga_jupyter.core.saga.messages import (
-    MAX_LINE_BYTES,
-    MessageFiles,
-    MessageReader,
-    nesting_ok,
-    parse_message,
-)
+from saga_jupyter.core.saga import lines as line_module
+from saga_jupyter.core.saga.lines import MAX_LINE_BYTES, nesting_ok, parse_message
+from saga_jupyter.core.saga.messages import MessageFiles, MessageReader
 from saga_jupyter.core.worker import TaskCounts, WorkerReading
 from tests.helpers import read_bytes_of_this_process
 
@@ -240,7 +235,7 @@ def test_a_line_over_16_mib_is_skipped() -> None:
 
 def test_a_line_over_the_limit_is_dropped_as_it_comes(monkeypatch: pytest.MonkeyPatch) -> None:
     # A line is held up to the limit (it may yet end): past it, nothing more of it is kept.
-    monkeypatch.setattr(messages, "MAX_LINE_BYTES", 1 << 20)
+    monkeypatch.setattr(line_module, "MAX_LINE_BYTES", 1 << 20)
     big = b"z" * (17 << 20) + b"\n"
     tracemalloc.start()
     try:

@@ -14,12 +14,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from saga_jupyter.core.saga.transcript import (
-    MAX_LINE_CHARS,
-    MAX_TEXT_LINES,
-    Transcript,
-    render_line,
-)
+from saga_jupyter.core.saga.terminal import MAX_LINE_CHARS, MAX_TEXT_LINES
+from saga_jupyter.core.saga.transcript import Transcript, render_line
 from tests.core.test_saga_messages import HOSTILE
 
 SAMPLE = Path(__file__).with_name("saga_v4_sample.jsonl")

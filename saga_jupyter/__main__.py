@@ -70,7 +70,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "every interface, the token still needed)",
     )
     demo.add_argument("--no-lab", action="store_true", help="only the workers, no JupyterLab")
-    demo.add_argument("--keep-output", action="store_true", help="keep .out files at the end")
+    demo.add_argument(
+        "--keep-output",
+        action="store_true",
+        help="keep the output files at the end (.out, .jsonl, .pane)",
+    )
     demo.add_argument(
         "--notebook-dir",
         type=Path,
@@ -198,11 +202,9 @@ def print_workers(workers: list[DemoWorker], output_dir: Path, socket_name: str)
     """List the demo sessions and when they finish."""
     print(f"Started {len(workers)} demo workers on tmux -L {socket_name}, output in {output_dir}:")
     for worker in workers:
-        when = (
-            "runs for hours" if worker.seconds > 3600 else f"finishes after ~{worker.seconds:g} s"
-        )
-        print(f"  {worker.name:<44} {when}")
-    print(f"Watch one in a terminal: tmux -L {socket_name} attach -t ={workers[0].name}")
+        print(f"  {worker.name:<44} {worker.ending}")
+    longest = max(workers, key=lambda worker: worker.seconds)
+    print(f"Watch one in a terminal: tmux -L {socket_name} attach -t ={longest.name}")
     print(
         f"List them: saga-jupyter ls --output-dir {output_dir} --tmux-socket {socket_name}",
         flush=True,

@@ -27,7 +27,7 @@ from types import FrameType
 from . import cli
 from .core.errors import SagaError
 from .core.settings import OUTPUT_DIR_ENV, STATE_FILE_ENV, TMUX_SOCKET_ENV
-from .demo import DEFAULT_COUNT, DEFAULT_OUTPUT_DIR, DEFAULT_SOCKET, DemoWorker, start_demo
+from .demo import DEFAULT_COUNT, DEFAULT_OUTPUT_DIR, DEFAULT_SOCKET, DemoWorker, lineup, start_demo
 from .demo import stop_demo as stop_demo_workers
 from .notebooks import DASHBOARD, install_dashboard
 
@@ -129,7 +129,8 @@ def run_demo(args: argparse.Namespace, lab_args: list[str]) -> int:
     workspace: Path | None = None  # the demo's own files (notebook, JupyterLab settings)
     status = 0
     try:
-        workers = start_demo(output_dir, args.socket, args.workers)
+        stories, seconds = lineup(args.workers)
+        workers = start_demo(output_dir, args.socket, args.workers, seconds, stories)
         print_workers(workers, output_dir, args.socket)
         if args.no_lab:
             print("Demo workers only (--no-lab). Ctrl-C stops them.", flush=True)

@@ -28,7 +28,7 @@ from .core.errors import SagaError
 from .core.files import create_exclusive, make_private_directory
 from .core.names import output_path, pane_path
 from .core.tmux import Tmux
-from .demo_agent import STORY_BY_SLUGS, Agent, Event, Story, story_of
+from .demo_agent import STORIES, STORY_BY_SLUGS, Agent, Event, Story, story_of
 from .demo_stories import STORIES_BY_ID, StorySpec
 from .demo_v4 import StoryWorker
 
@@ -43,7 +43,7 @@ CYCLE_SECONDS = 15.0  # a v3 worker cycle's length, about
 
 #: A v3 story (``saga__…``, ``.out``) or a v4 one (``saga-story-…``, ``.jsonl``).
 DemoStory: TypeAlias = Story | StorySpec
-#: What ``start_demo`` starts, in order (then again from the top), and for how long.
+#: What ``saga-jupyter demo`` starts (:func:`lineup`), in order, and for how many seconds.
 LINEUP: tuple[tuple[DemoStory, float], ...] = (
     (STORIES_BY_ID["auth-login-flow"], 45.0),  # pipeline_end completed, 2 cycles
     (STORIES_BY_ID["billing-invoice-pdf"], LONG_RUNNING),
@@ -71,18 +71,28 @@ class DemoWorker:
         return [self.output_file, pane_path(self.output_file.parent, self.name)]
 
 
-def default_durations(count: int) -> list[float]:
-    """Seconds each of ``count`` workers runs: the lineup's, from the top again after six.
+def lineup(count: int = DEFAULT_COUNT) -> tuple[list[DemoStory], list[float]]:
+    """The stories of ``saga-jupyter demo``'s ``count`` workers and their seconds.
 
-    >>> default_durations(7)
-    [45.0, 28800.0, 20.0, 75.0, 90.0, 28800.0, 45.0]
+    :data:`LINEUP`, from the top again after six.
+
+    >>> [getattr(story, "id", "v3") for story in lineup(7)[0]][-2:], lineup(7)[1][:4]
+    (['v3', 'auth-login-flow'], [45.0, 28800.0, 20.0, 75.0])
     """
-    return [LINEUP[i % len(LINEUP)][1] for i in range(count)]
+    chosen = [LINEUP[i % len(LINEUP)] for i in range(count)]
+    return [story for story, _ in chosen], [seconds for _, seconds in chosen]
 
 
-def default_stories(count: int) -> list[DemoStory]:
-    """The stories of ``count`` workers: the lineup's, from the top again after six."""
-    return [LINEUP[i % len(LINEUP)][0] for i in range(count)]
+def default_durations(count: int) -> list[float]:
+    """Seconds each of ``count`` seeds' workers runs: every fourth for hours, others 20-90 s.
+
+    >>> default_durations(6)
+    [20.0, 28800.0, 43.3, 66.7, 90.0, 28800.0]
+    """
+    finite = [i for i in range(count) if i % 4 != 1]
+    step = 70 / max(1, len(finite) - 1)
+    spread = {i: round(20 + rank * step, 1) for rank, i in enumerate(finite)}
+    return [spread.get(i, LONG_RUNNING) for i in range(count)]
 
 
 def start_demo(
@@ -95,11 +105,14 @@ def start_demo(
 ) -> list[DemoWorker]:
     """Start ``count`` demo workers on tmux socket ``socket_name`` (``None``: the default one).
 
-    ``stories`` and ``durations`` default to the lineup's; a v4 worker's worktree is under
-    ``project_dir`` (an absolute path: it is in the messages).
+    ``stories`` default to the seeds' (v3) ones in turn, ``durations`` to
+    :func:`default_durations`; ``saga-jupyter demo`` passes :func:`lineup`'s, mostly today's.
+    A v4 worker's worktree is under ``project_dir`` (absolute: it is in the messages).
     """
     seconds = list(durations) if durations is not None else default_durations(count)
-    parts = list(stories) if stories is not None else default_stories(count)
+    parts = (
+        list(stories) if stories is not None else [STORIES[i % len(STORIES)] for i in range(count)]
+    )
     if count < 1 or len(seconds) != count or len(parts) != count:
         raise ValueError(f"need at least one worker, a story and a duration each, not {count}")
     tmux = Tmux(socket_name)
@@ -109,8 +122,9 @@ def start_demo(
     base = int(time.time())  # SAGA's suffix: Unix seconds (``date +%s``)
     workers: list[DemoWorker] = []
     try:
-        for story, duration in zip(parts, seconds, strict=True):
-            suffix = base
+        for index, (story, duration) in enumerate(zip(parts, seconds, strict=True)):
+            # SAGA's own seconds for today's workers; the seeds' apart, as the demo's were.
+            suffix = base if isinstance(story, StorySpec) else base + index
             while True:
                 name = session_name(story, suffix)
                 out = output_path(directory, name)

@@ -231,7 +231,8 @@ def test_v4_workers_write_sagas_messages_and_end_each_their_way(
 
 
 def test_the_lineup_has_both_generations_and_every_ending(server: Server, tmp_path: Path) -> None:
-    workers = demo.start_demo(tmp_path, server.socket_name)
+    stories, seconds = demo.lineup()  # what saga-jupyter demo starts
+    workers = demo.start_demo(tmp_path, server.socket_name, len(stories), seconds, stories)
     try:
         names = [worker.name for worker in workers]
         assert live_sessions(server) == set(names) and len(names) == demo.DEFAULT_COUNT == 6
@@ -249,7 +250,7 @@ def test_the_lineup_has_both_generations_and_every_ending(server: Server, tmp_pa
 def test_the_v3_workers_speak_sagas_format_and_end_each_their_way(
     server: Server, tmp_path: Path
 ) -> None:
-    workers = demo.start_demo(tmp_path, server.socket_name, 4, [1.0] * 4, STORIES[:4])
+    workers = demo.start_demo(tmp_path, server.socket_name, 4, [1.0] * 4)  # the seeds', still
     try:
         discovery = Discovery(tmp_path, Tmux(server.socket_name))
 

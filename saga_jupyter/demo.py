@@ -1,13 +1,13 @@
 """Demo workers: real tmux sessions writing what SAGA workers write, at a human pace.
 
 :func:`start_demo` starts them on a tmux socket and :func:`stop_demo` kills exactly those again.
-Both generations of SAGA are on screen. Most are today's (v4) workers: a session
-``saga-story-<storyId>-<seconds>`` runs ``python -m saga_jupyter.demo story <storyId>
---messages-file <name>.jsonl ...`` (:mod:`saga_jupyter.demo_v4`), which appends SAGA's JSON
-messages to the file and prints SAGA's lines to its pane; one completes, one runs out of cycles,
-one dies before its first cycle (SAGA's ``Error: ...`` on its pane only), one works for hours.
-The others are the seeds' (v3) workers: ``saga__<epic>__<story>__<n>`` runs ``python -m
-saga_jupyter.demo worker <name>.out <seconds>``, which appends what ``saga implement <story>
+``saga-jupyter demo`` starts :func:`lineup`'s, both generations of SAGA side by side. Most are
+today's (v4): a session ``saga-story-<storyId>-<seconds>`` runs ``python -m saga_jupyter.demo
+story <storyId> --messages-file <name>.jsonl ...`` (:mod:`saga_jupyter.demo_v4`), which appends
+SAGA's JSON messages to the file and prints SAGA's lines to its pane; one completes, one runs
+out of cycles, one dies before its first cycle (SAGA's ``Error: ...`` on its pane only), one
+works for hours. The others are the seeds' (v3): ``saga__<epic>__<story>__<n>`` runs ``python
+-m saga_jupyter.demo worker <name>.out <seconds>``, which appends what ``saga implement <story>
 --attached --stream`` prints (:mod:`saga_jupyter.demo_agent`); one ends BLOCKED, one works for
 hours. A worker exits after about its ``seconds``, which ends its session.
 """

@@ -25,8 +25,13 @@ from .demo_stories import StorySpec, Task
 APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
 # A run shorter than this many seconds waits less between messages, so that its few rounds of
 # work fit in its time (the demo's shortest complete a story in 45 s; a test's in a few).
-PACE_SECONDS = 120.0
-SETUP_SHARE = 0.1  # of a run's time: worktree, draft PR and hydration before the first cycle
+PACE_SECONDS = 240.0
+SETUP_SHARE = 0.1
+SETUP_SECONDS = 8.0  # at most, as a real worktree and draft PR take
+PAUSE = (0.3, 1.6)  # seconds after a message, before the pace
+# Messages after a task's last round of work (tests, journal, task and cycle end): that round
+# ends early enough for them to fit in the task's time.
+CLOSING_MESSAGES = 10  # of a run's time: worktree, draft PR and hydration before the first cycle
 THOUGHTS = (
     "{file} owns this behaviour; reading it before changing anything.",
     "The task's doneWhen needs the error path covered, so the test gets a failing case first.",
@@ -75,10 +80,11 @@ class StoryWorker:
         self.rng = rng
         self.sleep = sleep
         self.pace = min(1.0, seconds / PACE_SECONDS)
+        self.closing = CLOSING_MESSAGES * sum(PAUSE) / 2 * self.pace
         self.test_runs = 0
         self.statuses = {task.id: "pending" for task in story.tasks}
 
-    def write(self, message: Message, pause: tuple[float, float] = (0.3, 1.6)) -> None:
+    def write(self, message: Message, pause: tuple[float, float] = PAUSE) -> None:
         """Append a message, then wait a human-paced moment."""
         append_message(self.messages_file, message)
         self.sleep(self.rng.uniform(*pause) * self.pace)
@@ -98,9 +104,10 @@ class StoryWorker:
         self.write(saga_worker("pipeline_start", storyId=story.id), (0, 0))
         if story.ending == "fatal":
             return self.fail(self.seconds)
-        self.set_up(self.seconds * SETUP_SHARE)
+        setup = min(self.seconds * SETUP_SHARE, SETUP_SECONDS)
+        self.set_up(setup)
         plan = cycle_plan(story)
-        cycle_seconds = self.seconds * (1 - SETUP_SHARE) / len(plan)
+        cycle_seconds = (self.seconds - setup) / len(plan)
         for number, tasks in enumerate(plan, 1):
             self.cycle(number, tasks, cycle_seconds)
         completed = story.ending == "completed"
@@ -199,7 +206,7 @@ class StoryWorker:
                       f"The file {self.worktree / source} has been updated.")  # fmt: skip
             # Red first (the test is written before the code), now and then again later.
             self.run_tests(run, test_file, fail=self.test_runs == 0 or self.rng.random() < 0.2)
-            if time.monotonic() >= until:
+            if time.monotonic() >= until - self.closing:
                 break
         if not finishes:
             return

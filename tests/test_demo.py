@@ -123,9 +123,8 @@ def test_workers_of_both_generations_run_finish_and_clean_up(
 ) -> None:
     server.cmd("new-session", "-d", "-s", "other", "sleep 600")
     stories = [LOGIN, INVOICE, STORIES[0]]
-    workers = demo.start_demo(
-        tmp_path, server.socket_name, 3, [1.0, 300, 300], stories, tmp_path / "shop"
-    )
+    seconds = [1.0, demo.LONG_RUNNING, demo.LONG_RUNNING]  # the long ones as in the demo
+    workers = demo.start_demo(tmp_path, server.socket_name, 3, seconds, stories, tmp_path / "shop")
     try:
         names = [worker.name for worker in workers]
         assert live_sessions(server) >= set(names)
@@ -137,6 +136,7 @@ def test_workers_of_both_generations_run_finish_and_clean_up(
             names, ["jsonl", "jsonl", "out"], strict=True)]  # fmt: skip
 
         wait_until(lambda: looks_like_an_agent(workers[2].output_file), timeout=30)
+        # One that works for hours starts its first cycle within seconds all the same.
         wait_until(lambda: "cycle_start" in pipeline(messages_of(workers[1].output_file)), 30)
         wait_until(lambda: names[0] not in live_sessions(server), timeout=30)
         assert messages_of(workers[0].output_file)[-1]["status"] == "completed"

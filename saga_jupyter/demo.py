@@ -164,14 +164,17 @@ def worker_command(story: DemoStory, out: Path, seconds: float, project_dir: Pat
 
 def ending(story: DemoStory, seconds: float) -> str:
     """How a worker ends, in words (``saga-jupyter demo`` lists them)."""
-    after = "after hours" if seconds > 3600 else f"after ~{seconds:g} s"
+    generation = "v3, " if isinstance(story, Story) else ""
+    if seconds > 3600:
+        return f"{generation}works for hours"
+    after = f"after ~{seconds:g} s"
     if isinstance(story, Story):
-        return f"v3, ends {story.outcome} {after}"
+        return f"{generation}ends {story.outcome} {after}"
     if story.ending == "fatal":
-        return f"dies before its first cycle {after} (no task files)"
+        return f"dies before its first cycle {after}: no task files"
     if story.ending == "incomplete":
         return f"runs out of cycles ({story.max_cycles}) {after}"
-    return f"completes its {len(story.tasks)} tasks {after}"
+    return f"completes its {len(story.tasks)} tasks in {story.cycles} cycles {after}"
 
 
 def stop_demo(

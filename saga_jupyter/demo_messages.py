@@ -42,6 +42,7 @@ class HeadlessRun:
         self.rng = rng
         self.cwd = cwd
         self.session_id = self.uuid()
+        self.started = timestamp()
         self.turns = 0
         self.message_id = ""
         self.fresh = True  # the next assistant block starts a new API message (a turn)

@@ -15,7 +15,6 @@ import os
 import random
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -26,12 +25,12 @@ APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLO
 # A run shorter than this many seconds waits less between messages, so that its few rounds of
 # work fit in its time (the demo's shortest complete a story in 45 s; a test's in a few).
 PACE_SECONDS = 240.0
-SETUP_SHARE = 0.1
+SETUP_SHARE = 0.1  # of a run's time: worktree, draft PR and hydration before the first cycle
 SETUP_SECONDS = 8.0  # at most, as a real worktree and draft PR take
 PAUSE = (0.3, 1.6)  # seconds after a message, before the pace
 # Messages after a task's last round of work (tests, journal, task and cycle end): that round
 # ends early enough for them to fit in the task's time.
-CLOSING_MESSAGES = 10  # of a run's time: worktree, draft PR and hydration before the first cycle
+CLOSING_MESSAGES = 10
 THOUGHTS = (
     "{file} owns this behaviour; reading it before changing anything.",
     "The task's doneWhen needs the error path covered, so the test gets a failing case first.",
@@ -71,14 +70,12 @@ class StoryWorker:
         project_dir: Path,
         seconds: float,
         rng: random.Random,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.story = story
         self.messages_file = messages_file
         self.worktree = project_dir / ".saga" / "worktrees" / story.id
         self.seconds = seconds
         self.rng = rng
-        self.sleep = sleep
         self.pace = min(1.0, seconds / PACE_SECONDS)
         self.closing = CLOSING_MESSAGES * sum(PAUSE) / 2 * self.pace
         self.test_runs = 0
@@ -87,7 +84,7 @@ class StoryWorker:
     def write(self, message: Message, pause: tuple[float, float] = PAUSE) -> None:
         """Append a message, then wait a human-paced moment."""
         append_message(self.messages_file, message)
-        self.sleep(self.rng.uniform(*pause) * self.pace)
+        time.sleep(self.rng.uniform(*pause) * self.pace)
 
     def say(self, line: str, stream: TextIO | None = None) -> None:
         """Print a line to the pane (stdout; a closed one is no reason to stop)."""
@@ -130,7 +127,7 @@ class StoryWorker:
     def set_up(self, seconds: float, again: bool = False) -> None:
         """Steps 1 to 4: the worktree, the draft PR (messages), hydrating the tasks (pane)."""
         story, worktree = self.story, self.worktree
-        self.sleep(seconds * 0.3)  # git fetch, git worktree add
+        time.sleep(seconds * 0.3)  # git fetch, git worktree add
         if again:
             self.say(f"[worker] Worktree already exists: {worktree}")
             step = f"Worktree exists at {worktree}"
@@ -138,12 +135,12 @@ class StoryWorker:
             self.say(f"[worker] Created worktree: {worktree} (branch: story/{story.id})")
             step = f"Created worktree at {worktree}"
         self.write(saga_worker("pipeline_step", step=1, message=step))
-        self.sleep(seconds * 0.4)  # git push, gh pr create
+        time.sleep(seconds * 0.4)  # git push, gh pr create
         step = f"PR exists: {story.pr_url}" if again else f"Created draft PR: {story.pr_url}"
         self.write(saga_worker("pipeline_step", step=2, message=step), (0, 0))
         task_list = f"saga__{story.id}__{time.time_ns() // 1_000_000}"
         self.say(f"[worker] Step 4: Hydrated {len(story.tasks)} tasks → {task_list}")
-        self.sleep(seconds * 0.3)
+        time.sleep(seconds * 0.3)
 
     def fail(self, seconds: float) -> int:
         """SAGA's fatal error: the story (made in its worktree) has no tasks; on the pane only."""
@@ -212,8 +209,11 @@ class StoryWorker:
             return
         self.run_tests(run, test_file, fail=False)
         journal = self.worktree / ".saga" / "stories" / self.story.id / "journal.md"
-        self.tool(run, "Edit", {"file_path": str(journal), "old_string": "",
-                                "new_string": f"### Task: {task.id}\n\n{task.subject}: done."},
+        # SAGA's worker instructions: a "### Task: <id>" entry under the session's heading.
+        heading = f"## Session: {run.started}"
+        entry = f"{heading}\n\n### Task: {task.id}\n\n{task.subject}: done, tests pass."
+        self.tool(run, "Edit", {"file_path": str(journal), "old_string": heading,
+                                "new_string": entry},
                   f"The file {journal} has been updated.")  # fmt: skip
         self.statuses[task.id] = "completed"
         self.tool(run, "TaskUpdate", {"taskId": task.id, "status": "completed"},

@@ -17,6 +17,7 @@ from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
 from saga_jupyter.core.dirwatch import watch_kind
+from saga_jupyter.core.names import output_path
 from saga_jupyter.core.tailer import Tailer
 from tests.harness import JupyterProcess as JupyterProcess  # where the tests found them
 from tests.harness import wait_until as wait_until
@@ -179,11 +180,15 @@ class Channel:
             if frame["type"].startswith("logs:") and name in (None, frame["sessionName"]):
                 return frame
 
-    async def subscribe(self, name: str, offset: int | None = None) -> dict[str, Any]:
-        """Subscribe to ``name`` and return the initial frame."""
+    async def subscribe(
+        self, name: str, offset: int | None = None, view: str | None = None
+    ) -> dict[str, Any]:
+        """Subscribe to ``name`` (in ``view``, if given) and return the initial frame."""
         frame: dict[str, Any] = {"type": "subscribe:logs", "sessionName": name}
         if offset is not None:
             frame["offset"] = offset
+        if view is not None:
+            frame["view"] = view
         await self.send(frame)
         return await self.receive_log(name)
 
@@ -263,7 +268,7 @@ async def running(
     saga_app: Any, server: Server, output_dir: Path, name: str, text: str = ""
 ) -> Path:
     """A running session with an output file holding ``text``, listed by the poller."""
-    path = output_dir / f"{name}.out"
+    path = output_path(output_dir, name)
     path.write_text(text)
     start_worker(server, name)
     timeout = saga_app.poller.interval + 2

@@ -8,7 +8,7 @@ completes between two calls gets its real end time) and, while anyone uses it
 other scans every ``interval`` seconds and soon after an output file comes or goes (the watch
 wakes it), and listeners run on it: reads never wait for tmux, which may be slow or hang.
 Widgets only set traits and send messages from either. The last user's
-:meth:`Lease.close` (or its garbage collection) stops the thread and the watch.
+:meth:`Lease.close` (or its garbage collection) stops the threads and the watch.
 
 >>> from saga_jupyter.core.settings import resolve
 >>> engine = engine_for(resolve("/nonexistent", "saga-doctest"))
@@ -32,7 +32,7 @@ from math import inf
 from types import TracebackType
 from typing import Any
 
-from .dirwatch import MEMBERSHIP_EVENTS, DirectoryWatch
+from .dirwatch import MEMBERSHIP_EVENTS, OVERFLOW, DirectoryWatch
 from .discovery import Discovery
 from .follower import Follower, has_ended
 from .info import SessionInfo
@@ -320,6 +320,9 @@ class Engine:
 
     def _on_file_event(self, filename: str, event_type: str) -> None:
         # On the watch's thread: mark, and wake the engine's.
+        if event_type == OVERFLOW:
+            self._on_overflow()
+            return
         with self._followers_lock:
             followers = self._followers.get(filename, ())
             for follower in followers:
@@ -330,6 +333,16 @@ class Engine:
             # Soon, not at once: the rest of a burst of files coming or going joins that scan.
             self._scan_by = min(self._scan_by, time.monotonic() + DEBOUNCE)
             self._scan_wake.set()
+
+    def _on_overflow(self) -> None:
+        """Events were lost: every followed file may have been written, any file come or gone."""
+        with self._followers_lock:
+            for followers in self._followers.values():
+                for follower in followers:
+                    follower.written = True
+        self._scan_by = min(self._scan_by, time.monotonic() + DEBOUNCE)
+        self._wake.set()
+        self._scan_wake.set()
 
     def _run(self, stop: threading.Event) -> None:
         """The reading thread: for each follower whose file was written, or is due."""

@@ -86,6 +86,8 @@ class SessionRecord:
     command: str | None = None
     cwd: str | None = None
     worktree: str | None = None
+    #: saga_jupyter was asked to stop it (today's workers end STOPPED, not ERROR, then).
+    stopped: bool = False
     id: str = field(default_factory=_new_id)
 
     @property
@@ -110,7 +112,8 @@ class SessionRecord:
                 f'"storySlug": "{story}", "status": {_quote(self.status)}, '
                 f'"startTime": {_time(self.start_time)}, "endTime": {_time(self.end_time)}, '
                 f'"lastActivity": {_time(self.last_activity)}, "command": {_quote(self.command)}, '
-                f'"cwd": {_quote(self.cwd)}, "worktree": {_quote(self.worktree)}}}'
+                f'"cwd": {_quote(self.cwd)}, "worktree": {_quote(self.worktree)}, '
+                f'"stopped": {"true" if self.stopped else "false"}}}'
             )
         return line
 
@@ -129,6 +132,7 @@ class SessionRecord:
             "command": self.command,
             "cwd": self.cwd,
             "worktree": self.worktree,
+            "stopped": self.stopped,
         }
 
     @classmethod
@@ -158,6 +162,7 @@ class SessionRecord:
             end_time=parse_time(data.get("endTime")),
             last_activity=parse_time(data.get("lastActivity")),
             id=record_id,
+            stopped=data.get("stopped") is True,
             **texts,
         )
 

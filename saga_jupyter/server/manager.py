@@ -196,7 +196,8 @@ class SessionManager:
     async def stop(self, name: str, user: str) -> None:
         """Kill exactly that tmux session; it turns completed (also when it had ended)."""
         self.require_control()
-        self.get(name)
+        if self.get(name).status == "running":
+            self.poller.stopping(name)  # before the kill: the scan that sees it end knows why
         if await self._tmux(self.poller.discovery.tmux.kill, name):
             self.log.info("saga_jupyter: session stopped by %s: %s", user, name)
         await self.poller.request_scan()

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from tornado.ioloop import PeriodicCallback
 
-from ..core.dirwatch import MEMBERSHIP_EVENTS, DirectoryWatch
+from ..core.dirwatch import MEMBERSHIP_EVENTS, OVERFLOW, DirectoryWatch
 from ..core.discovery import Discovery
 from ..core.info import SessionInfo
 from ..core.launch import Launched
@@ -77,6 +77,7 @@ class Poller:
         self._rescan = False
         self._debounce: asyncio.TimerHandle | None = None
         self._launched: list[Launched] = []
+        self._stopped: list[str] = []
 
     def add_listener(self, listener: SessionsListener) -> None:
         """Call ``listener(update)`` (a :class:`ListUpdate`) whenever the list changes."""
@@ -85,6 +86,10 @@ class Poller:
     def launched(self, launched: Launched) -> None:
         """Remember what a launch started; the next scan records it."""
         self._launched.append(launched)
+
+    def stopping(self, name: str) -> None:
+        """Remember that a session is being stopped on request; the next scan records it."""
+        self._stopped.append(name)
 
     def find(self, name: str) -> SessionInfo | None:
         """The listed session of that name, or ``None``."""
@@ -142,6 +147,8 @@ class Poller:
         # Discovery's memory changes only here, one scan at a time.
         while self._launched:
             self.discovery.remember_launch(self._launched.pop())
+        while self._stopped:
+            self.discovery.remember_stop(self._stopped.pop())
         self.watch.ensure()
         sessions = self.discovery.scan()
         for info in sessions:  # one started before this server, or missed by the watch
@@ -184,13 +191,16 @@ class Poller:
 
     def _on_file_event(self, filename: str, event_type: str) -> None:
         # On the loop (the watch reads its events there): only what can change the list.
-        if event_type not in MEMBERSHIP_EVENTS or self._loop is None:
+        if self._loop is None:
             return
-        name = name_from_output_file(filename)
-        if name is None:
-            return
-        if output_format(name) == "messages":  # a worker of today's SAGA: its pane, at once
-            self.panes.keep(name)
+        if event_type != OVERFLOW:  # events lost: a file may have come or gone unannounced
+            if event_type not in MEMBERSHIP_EVENTS:
+                return
+            name = name_from_output_file(filename)
+            if name is None:
+                return
+            if output_format(name) == "messages":  # a worker of today's SAGA: its pane, at once
+                self.panes.keep(name)
         if self._debounce is None:
             self._debounce = self._loop.call_later(DEBOUNCE, self._debounce_elapsed)
 

@@ -31,6 +31,12 @@ async def test_the_error_of_a_worker_that_failed_at_once_is_kept(
     await wait_for(lambda: pane_summary(output_dir, name, lines=1) == V4_ERROR, timeout=5)
     await wait_for(lambda: status_of(saga_app, name) is not None, timeout=5)
     assert saga_app.poller.panes.kept == {name}
+    # How it ended, and why: what its pane said last.
+    await saga_app.poller.request_scan()
+    await wait_for(lambda: saga_app.poller.find(name).worker.summary is not None, timeout=15)
+    worker = saga_app.poller.find(name).worker
+    assert worker.outcome == "ERROR"
+    assert worker.summary is not None and worker.summary.endswith(V4_ERROR)
 
 
 async def test_running_v4_workers_found_by_a_scan_are_kept_once(

@@ -6,9 +6,13 @@ import asyncio
 import json
 import os
 import random
+import shutil
+import socket
+import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -313,6 +317,20 @@ async def burst_arrives(
     text, frames = await channel.read_text(name, lambda t: len(t) >= len(expected), text=before)
     assert text == expected
     return expected, frames
+
+
+@contextmanager
+def bound_socket(path: Path) -> Iterator[socket.socket]:
+    """A Unix socket listening at ``path`` (bound where the path is short, then moved there)."""
+    short = Path(tempfile.mkdtemp(prefix="saga-"))  # sun_path holds 108 bytes: tmp_path may not
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        try:
+            server.bind(str(short / "s"))
+            server.listen()
+            os.rename(short / "s", path)
+            yield server
+        finally:
+            shutil.rmtree(short)
 
 
 # --- today's SAGA (v4): a worker that fails the way SAGA's does -----------------------------

@@ -11,6 +11,7 @@ import socket
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -331,6 +332,30 @@ def bound_socket(path: Path) -> Iterator[socket.socket]:
             yield server
         finally:
             shutil.rmtree(short)
+
+
+def many_records(path: Path, count: int, running_every: int, output_dir: Path | None = None) -> int:
+    """Write a store file of ``count`` sessions ``saga__e__s__<i>``, started a second apart.
+
+    Every ``running_every``-th one is running, the others completed a minute after their start.
+    Written as text (a few seconds for 10^6 records, not minutes); returns its size.
+    """
+    first = 1795343400  # 2026-11-22T10:30:00Z
+    lines = []
+    for index in range(count):
+        start = time.strftime('"%Y-%m-%dT%H:%M:%SZ"', time.gmtime(first + index))
+        end = time.strftime('"%Y-%m-%dT%H:%M:%SZ"', time.gmtime(first + index + 60))
+        running = index % running_every == 0
+        lines.append(
+            f'{{"name": "saga__e__s__{index}", "id": "{uuid.UUID(int=index)}", '
+            f'"status": "{"running" if running else "completed"}", "startTime": {start}, '
+            f'"endTime": {"null" if running else end}, "lastActivity": null}}'
+        )
+    whose = f'"outputDir": {json.dumps(os.path.realpath(output_dir))}, ' if output_dir else ""
+    text = f'{{"version": 1, {whose}"sessions": [\n' + ",\n".join(lines) + "\n]}\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return len(text)
 
 
 # --- today's SAGA (v4): a worker that fails the way SAGA's does -----------------------------

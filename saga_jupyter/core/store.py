@@ -38,11 +38,11 @@ from typing import Any, cast
 from .files import read_regular
 from .info import ISO_FORMAT, STATUSES, Status, iso
 from .names import is_saga_name, parse_name
+from .retention import MAX_RECORDS, kept, newest_first
 
 logger = logging.getLogger(__name__)
 
 VERSION = 1
-MAX_RECORDS = 10_000  # sessions remembered; a list of more is for no one to read
 # Bytes: MAX_RECORDS records take a few MiB. A larger file is not read (a sparse one can claim a
 # terabyte): it is set aside as damaged.
 MAX_FILE = 64 << 20
@@ -387,37 +387,6 @@ def _is_directory(written_for: str | None, output_dir: str | os.PathLike[str]) -
         return written_for == os.path.realpath(output_dir)
 
 
-def kept(records: Mapping[str, SessionRecord]) -> dict[str, SessionRecord]:
-    """``records``, or the :data:`MAX_RECORDS` kept of them: running first, then the newest."""
-    if len(records) <= MAX_RECORDS:
-        return dict(records)
-    newest = sorted(records.values(), key=_age)[:MAX_RECORDS]
-    return {record.name: record for record in newest}
-
-
-def _age(record: SessionRecord) -> tuple[bool, float]:
-    """Running first, then by end (else start) time, newest first: the order records are kept."""
-    when = record.end_time or record.start_time or 0.0
-    return record.status != "running", -when
-
-
-def _newest_first(items: list[object]) -> list[object]:
-    """Records not read yet, in :func:`_age`'s order told from their raw fields.
-
-    ISO times sort as strings: only the records kept are then read.
-    """
-
-    def when(item: object) -> str:
-        value = item.get("endTime") or item.get("startTime") if isinstance(item, dict) else None
-        return value if isinstance(value, str) else ""
-
-    def completed(item: object) -> bool:
-        return not isinstance(item, dict) or item.get("status") != "running"
-
-    ordered = sorted(items, key=when, reverse=True)  # stable: equal times keep the file's order
-    return sorted(ordered, key=completed)
-
-
 def _records(items: list[object], source: Path | None = None) -> dict[str, SessionRecord]:
     """The usable records by name, without the unusable ones and second records for a name.
 
@@ -426,7 +395,7 @@ def _records(items: list[object], source: Path | None = None) -> dict[str, Sessi
     """
     records: dict[str, SessionRecord] = {}
     dropped = 0
-    ordered = _newest_first(items) if len(items) > MAX_RECORDS else items
+    ordered = newest_first(items) if len(items) > MAX_RECORDS else items
     for index, item in enumerate(ordered):
         if len(records) == MAX_RECORDS:
             if source is not None:

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import saga_jupyter as saga
 from saga_jupyter.core import store as store_module
 from saga_jupyter.core.errors import InvalidSessionName
 from saga_jupyter.core.info import iso
@@ -212,6 +213,22 @@ def test_a_sparse_terabyte_file_is_set_aside_unread(state_file: Path, tmp_path: 
     records = sample()
     assert store.save(records) is True
     assert store_at(state_file).load() == records
+
+
+def test_a_kernel_lists_sessions_beside_a_sparse_terabyte_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # list_sessions() peeks at the store when its engine starts: it raised MemoryError.
+    state_file = tmp_path / "sessions.json"
+    state_file.write_text('{"version": 1, "sessions": []}\n')
+    os.truncate(state_file, 1 << 40)
+    monkeypatch.setenv("SAGA_STATE_FILE", str(state_file))
+    output_dir = tmp_path / "out"
+    output_dir.mkdir()
+    (output_dir / "saga__e__s__1.out").write_text("done\n")
+    listed = saga.list_sessions(output_dir=output_dir, tmux_socket_name="saga-none")
+    assert [info.name for info in listed] == ["saga__e__s__1"]
+    assert state_file.stat().st_size == 1 << 40  # left for the server to set aside
 
 
 def test_a_load_that_fails_otherwise_leaves_the_file_and_the_store_memory_only(

@@ -29,7 +29,7 @@ TOKENS = re.compile(r'[{}\[\]"]')  # outside strings, only these matter
 # What a string may hold: no quote, backslash or control character, or an escaped character.
 STRING_BODY = re.compile(r'(?:[^"\\\x00-\x1f]|\\[^\x00-\x1f])*')
 LINE_START_BRACE = re.compile(r"(?<=\n)\{")
-OPENING = re.compile(r"\{[ \t]*\n")  # a candidate's first line holds only "{"
+OPENING = re.compile(r"\{[ \t\r]*\n")  # a candidate's first line holds only "{" (\r: a split \r\n)
 CLOSERS = {"{": "}", "[": "]"}
 
 

@@ -91,6 +91,14 @@ def test_split_at_every_character() -> None:
         assert read_in_pieces(text, [cut]) == expected, cut
 
 
+def test_split_at_every_character_of_terminal_line_ends() -> None:
+    # script(1) writes \r\n: a feed may end between the "\r" and the "\n" of the line "{".
+    text, expected = _one_output()
+    text = text.replace("\n", "\r\n")
+    for cut in range(len(text) + 1):
+        assert read_in_pieces(text, [cut]) == expected, cut
+
+
 def test_a_marker_quoted_in_a_tool_marker_is_not_one() -> None:
     text = (
         "Starting story implementation...\n--- Worker 2 started ---\n"

@@ -62,10 +62,18 @@ def add_commands(commands: Any) -> None:
         help="print a session's output (-f: follow it until the session ends)",
         description="Print the last lines of a session's output. With -f, go on printing what "
         "it writes until the session ends (also through a truncated or replaced file); "
-        "Ctrl-C stops.",
+        "Ctrl-C stops. A today's worker's JSON messages are shown as a transcript (cycles, "
+        "tool calls, results, cost); --raw prints them as written.",
     )
-    tail.add_argument("name", metavar="NAME", help="the session, saga__<epic>__<story>__<n>")
+    tail.add_argument(
+        "name",
+        metavar="NAME",
+        help="the session: saga-story-<story>-<n> or saga__<epic>__<story>__<n>",
+    )
     tail.add_argument("-f", "--follow", action="store_true", help="follow until the session ends")
+    tail.add_argument(
+        "--raw", action="store_true", help="a today's worker's JSON lines as written, not rendered"
+    )
     tail.add_argument(
         "-n", "--lines", type=_lines, default=10, metavar="N", help="last N lines (default 10)"
     )
@@ -86,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
         if args.command == "ls":
             return ls(settings, args.status, args.epic, args.story, as_json=args.json)
         if args.command == "tail":
-            return tail(settings, args.name, args.lines, follow_on=args.follow)
+            view = "raw" if args.raw else "transcript"
+            return tail(settings, args.name, args.lines, follow_on=args.follow, view=view)
         return status(settings, as_json=args.json)
     except KeyboardInterrupt:
         return INTERRUPTED
@@ -121,12 +130,18 @@ def ls(
 
 
 def table(sessions: Sequence[SessionInfo], now: float) -> str:
-    """The sessions as aligned columns: name, status, outcome (or cycle), age, duration."""
-    rows: list[tuple[str, ...]] = [("NAME", "STATUS", "OUTCOME", "AGE", "DURATION")]
+    """The sessions as aligned columns: name, status, outcome (or cycle), cost, age, duration."""
+    rows: list[tuple[str, ...]] = [("NAME", "STATUS", "OUTCOME", "COST", "AGE", "DURATION")]
     for info in sessions:
         start = info.start_time.timestamp() if info.start_time else None
         age = short_duration(now - start) if start is not None else ""
-        cells = (info.progress, age, short_duration(info.duration))
+        cost = info.worker.cost_usd if info.worker is not None else None
+        cells = (
+            info.progress,
+            f"${cost:.2f}" if cost is not None else "",
+            age,
+            short_duration(info.duration),
+        )
         # "-" for nothing known: every row has every column, for `awk` and the eye.
         rows.append((info.name, info.status, *(cell or "-" for cell in cells)))
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
@@ -136,17 +151,19 @@ def table(sessions: Sequence[SessionInfo], now: float) -> str:
     )
 
 
-def tail(settings: Settings, name: str, lines: int, *, follow_on: bool = False) -> int:
+def tail(
+    settings: Settings, name: str, lines: int, *, follow_on: bool = False, view: str = "transcript"
+) -> int:
     """Print the last ``lines`` lines of the session's output; with ``follow_on`` all it writes."""
-    text, end = read_log_end(name, lines, **settings._asdict())
+    text, end = read_log_end(name, lines, view=view, **settings._asdict())
     _write(text)
     if follow_on:
-        asyncio.run(_follow(settings, name, end))
+        asyncio.run(_follow(settings, name, end, view))
     return 0
 
 
-async def _follow(settings: Settings, name: str, offset: int) -> None:
-    chunks = follow(name, offset=offset, **settings._asdict())
+async def _follow(settings: Settings, name: str, offset: int, view: str) -> None:
+    chunks = follow(name, offset=offset, view=view, **settings._asdict())
     try:
         async for text in chunks:
             _write(text)

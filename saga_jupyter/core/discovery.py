@@ -23,6 +23,7 @@ from .files import directory_warning
 from .info import SessionInfo, Status, seconds, utc
 from .launch import Launched
 from .names import name_from_output_file, output_format, output_path, parse_name
+from .panes import pane_summary
 from .preview import read_preview
 from .saga.messages import MessageFiles
 from .store import SessionRecord
@@ -30,6 +31,8 @@ from .tmux import Tmux, TmuxSession
 from .worker import WorkerFiles, WorkerReading
 
 logger = logging.getLogger(__name__)
+
+PANE_GRACE = 10.0  # seconds after a v4 worker's end its pane is read for why it failed
 
 
 class FileState(NamedTuple):
@@ -141,7 +144,8 @@ class Discovery:
                         stat = entry.stat(follow_symlinks=False)  # a link is not an output file
                     except OSError:
                         continue  # deleted between listing and stat
-                    if not stat_module.S_ISREG(stat.st_mode):
+                    # A hard link can name any file of the file system here: no output file.
+                    if not stat_module.S_ISREG(stat.st_mode) or stat.st_nlink > 1:
                         continue
                     files[name] = FileState(stat.st_size, stat.st_mtime_ns, stat.st_ino)
         except (FileNotFoundError, NotADirectoryError):
@@ -172,10 +176,12 @@ class Discovery:
             preview = read_preview(path, file.size, messages=messages)
             files = self._messages if messages else self._workers
             worker = files.read(name, path, file.size, file.inode)
-        if messages and live is None and (worker is None or worker.outcome is None):
+        if messages and live is None and self._unexplained(name, worker, now):
             # Gone without a pipeline_end: stopped from here, or failed (what its pane said).
             record = self.memory.get(name)
-            worker = self._messages.ended(name, stopped=record is not None and record.stopped)
+            stopped = record is not None and record.stopped
+            summary = None if stopped else pane_summary(self.output_dir, name)
+            worker = self._messages.ended(name, stopped=stopped, pane_summary=summary)
         memory = self._remember(name, live, file, now, worker if messages else None)
         key = (live is not None, memory.start_time, memory.end_time, file, worker)
         if cached is not None and cached[0] == key:
@@ -196,6 +202,22 @@ class Discovery:
         )
         self._infos[name] = (key, info)
         return info
+
+    def _unexplained(self, name: str, worker: WorkerReading | None, now: float) -> bool:
+        """Whether an ended v4 worker's outcome is still to be told (or its pane to be read).
+
+        Its pane's writer may still be writing the last lines when the session is seen gone:
+        the pane is read again for a few seconds after the end until it says something.
+        """
+        if worker is None or worker.outcome is None:
+            return True
+        record = self.memory.get(name)
+        end = record.end_time if record is not None else None
+        return (
+            worker.outcome == "ERROR"
+            and worker.summary is None
+            and (end is None or now - end < PANE_GRACE)
+        )
 
     def _remember(
         self,

@@ -179,7 +179,10 @@ class InotifyWatch:
             return
         for wd, mask, name in _parse(buffer):
             if mask & InotifyConstants.IN_Q_OVERFLOW:
+                # A write's event may be among those lost: without a word, its line would wait
+                # for the file's next write.
                 logger.warning("output directory watch: inotify queue overflowed, events lost")
+                self.tell("", "overflow")
             elif mask & InotifyConstants.IN_IGNORED:
                 self._watch_gone(wd)
             elif wd == self._wd and name and not mask & InotifyConstants.IN_ISDIR:

@@ -27,6 +27,12 @@ read (bytes not in memory, a filesystem that cannot say, a file created, renamed
 the initial window, a backlog, the file changed while a frame was on its way, completion) goes
 through the executor, in rounds: one job reads every subscription that is due, and one round
 runs at a time.
+
+A subscription more than :attr:`LogStreams.catch_up` bytes behind (``truncate -s 1T``) skips
+in its round to the file's last ``initial_log_bytes``, cut at a line start, as the kernel's
+follower does (:meth:`~saga_jupyter.core.tailer.Tailer.catch_up`): that frame's data starts with
+:func:`~saga_jupyter.core.tailer.skip_notice`, its ``skipped`` says how many bytes were left out,
+and its ``offset`` stays the true byte offset to resume from.
 """
 
 from __future__ import annotations
@@ -35,65 +41,35 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from ..core.dirwatch import MEMBERSHIP_EVENTS, DirectoryWatch
+from ..core.dirwatch import MEMBERSHIP_EVENTS, OVERFLOW, DirectoryWatch
 from ..core.errors import InvalidRequest, InvalidSessionName
 from ..core.follower import has_ended
 from ..core.info import SessionInfo
 from ..core.inputs import check_number
 from ..core.names import OUTPUT_SUFFIXES, output_format, output_path, parse_name
 from ..core.saga.transcript import Transcript
-from ..core.tailer import MAX_CHAR_BYTES, Chunk, Tailer
+from ..core.tailer import MAX_CHAR_BYTES, Chunk, Tailer, skip_notice
+from .subscriptions import (
+    VIEWS,
+    Encoded,
+    Read,
+    Stream,
+    Subscriber,
+    Subscription,
+    data_frame,
+    error_frame,
+    read_all,
+    view,
+)
 
 # The most one logs:data frame carries; a larger backlog follows in further frames.
 MAX_FRAME_BYTES = 1 << 20
-
-VIEWS = ("raw", "transcript")
-
-# What one read gives: new text, nothing new, or the error it raised.
-Read = Chunk | Exception | None
-# What one read of a round gives, with whether the session had completed before it began.
-ReadResult = tuple[Read, bool]
-# Frames already encoded for an event or a round, by their values.
-Encoded = dict[tuple[Any, ...], bytes]
-
-
-class Subscriber(Protocol):
-    """What a log stream needs of a channel client."""
-
-    async def send_frame(self, frame: dict[str, Any]) -> bool:
-        """Write one frame; ``False`` when the client is gone."""
-
-    def write_frame(self, frame: bytes) -> asyncio.Future[Any] | None:
-        """Start writing a frame's UTF-8 JSON: done once the socket took it; ``None`` if closed."""
-
-
-@dataclass(eq=False)
-class Stream:
-    """Every subscription to one session: the unit ``logStreams`` counts."""
-
-    name: str
-    subscriptions: dict[Subscriber, Subscription] = field(default_factory=dict)
-    completed: bool = False
-
-
-@dataclass(eq=False)
-class Subscription:
-    """One client following one session's output."""
-
-    client: Subscriber
-    stream: Stream
-    tailer: Tailer
-    transcript: Transcript | None = None  # the transcript view of a messages session
-    # A read or a frame of this subscription is under way: whoever set it owns the tailer
-    # (a round or a frame being written) until its turn is done.
-    busy: bool = True  # from the start: the initial read is the first turn
-    dirty: bool = False  # the file changed while busy: read once more
-    started: bool = False
-    active: bool = True
+# Further behind the file's end than this (or 4 initial windows, if more): skip to its tail.
+# 64 MiB is far more than a log tab shows; a viewer less far behind reads every byte.
+CATCH_UP_BYTES = 64 << 20
 
 
 class LogStreams:
@@ -112,6 +88,8 @@ class LogStreams:
         self.initial_log_bytes = initial_log_bytes
         # The initial frame holds at most initial_log_bytes, what was appended since included.
         self.first_frame_bytes = max(initial_log_bytes, MAX_CHAR_BYTES)
+        #: A subscription further behind its file's end than this skips to its tail.
+        self.catch_up = max(CATCH_UP_BYTES, 4 * initial_log_bytes)
         self.find = find  # the session listed under a name, or None
         self.log = log
         self.streams: dict[str, Stream] = {}
@@ -148,7 +126,7 @@ class LogStreams:
         """
         error = self._refusal(name, offset, view)
         if error is not None:
-            await client.send_frame(_error(name, error))
+            await client.send_frame(error_frame(name, error))
             return
         path = output_path(self.output_dir, name)
         if offset is None:
@@ -157,7 +135,7 @@ class LogStreams:
             tailer = await asyncio.to_thread(Tailer, path, offset)
         if tailer.missing:
             tailer.close()
-            await client.send_frame(_error(name, f"no output file for {name} yet"))
+            await client.send_frame(error_frame(name, f"no output file for {name} yet"))
             return
         self.unsubscribe(client, name)  # subscribing again restarts from the new offset
         stream = self.streams.get(name)
@@ -212,6 +190,9 @@ class LogStreams:
     def _on_file_event(self, filename: str, event_type: str) -> None:
         # On the loop. Streams are keyed by names checked at subscribe: no need to validate
         # every write's.
+        if event_type == OVERFLOW:
+            self._read_all_soon()
+            return
         name = filename.rpartition(".")[0]
         stream = self.streams.get(name)
         if stream is None or not filename.endswith(OUTPUT_SUFFIXES[output_format(name)]):
@@ -240,7 +221,13 @@ class LogStreams:
                     self._read_in_round(subscription)
                     continue
                 reads[mark] = (tailer, chunk)
-            self._send(subscription, _view(subscription.transcript, chunk), False, encoded)
+            self._send(subscription, view(subscription.transcript, chunk), False, encoded)
+
+    def _read_all_soon(self) -> None:
+        """Events were lost: any file may have changed, read each again (in a round)."""
+        for stream in list(self.streams.values()):
+            for subscription in list(stream.subscriptions.values()):
+                self._read_soon(subscription)
 
     def _claim(self, subscription: Subscription) -> bool:
         """Take a turn if nothing is under way; otherwise ask the owner to read once more."""
@@ -271,22 +258,30 @@ class LogStreams:
                 (s.tailer, self._read_limit(s), s.stream.completed, s.transcript) for s in batch
             ]
             try:
-                results = await asyncio.to_thread(_read_all, jobs)
+                results = await asyncio.to_thread(
+                    read_all, jobs, self.catch_up, self.initial_log_bytes
+                )
             except Exception as error:  # the executor shuts down: each subscription ends
-                results = [(error, False)] * len(batch)
+                results = [(error, False, 0)] * len(batch)
             encoded: Encoded = {}
-            for subscription, (chunk, completed) in zip(batch, results, strict=True):
-                self._send(subscription, chunk, completed, encoded)
+            for subscription, (chunk, completed, skipped) in zip(batch, results, strict=True):
+                self._send(subscription, chunk, completed, encoded, skipped)
 
     def _read_limit(self, subscription: Subscription) -> int:
         return MAX_FRAME_BYTES if subscription.started else self.first_frame_bytes
 
     def _send(
-        self, subscription: Subscription, chunk: Read, completed: bool, encoded: Encoded
+        self,
+        subscription: Subscription,
+        chunk: Read,
+        completed: bool,
+        encoded: Encoded,
+        skipped: int = 0,
     ) -> None:
         """End a turn's read: write its chunk as a frame, or finish; then end the turn.
 
-        ``encoded``: the frames of this event or round so far, by what they hold.
+        ``encoded``: the frames of this event or round so far, by what they hold. ``skipped``:
+        bytes the read skipped to catch up, announced in the frame.
         """
         if isinstance(chunk, Exception):
             name = subscription.stream.name
@@ -296,10 +291,14 @@ class LogStreams:
             return
         more = chunk is not None and chunk.more
         finished = completed and not more
-        if not subscription.active or (chunk is None and subscription.started and not finished):
+        quiet = chunk is None and subscription.started and not finished and not skipped
+        if not subscription.active or quiet:
             self._turn_done(subscription)
             return
-        frame = _data(subscription.stream.name, chunk, subscription, finished)
+        frame = data_frame(subscription.stream.name, chunk, subscription, finished)
+        if skipped:
+            frame["data"] = skip_notice(skipped) + frame["data"]
+            frame["skipped"] = skipped
         subscription.started = True
         key = tuple(frame.values())
         payload = encoded.get(key)
@@ -351,64 +350,3 @@ class LogStreams:
                     self._loop.run_in_executor(None, self.watch.ensure)  # stop watching writes
         if idle:
             subscription.tailer.close()
-
-
-def _read_all(jobs: list[tuple[Tailer, int, bool, Transcript | None]]) -> list[ReadResult]:
-    """One round's reads, run in the executor; one failing read does not stop the others.
-
-    Readers of one file at one position (viewers catching up together) share one read; each
-    transcript view renders it here too, off the loop.
-    """
-    results: list[ReadResult] = []
-    reads: dict[tuple[object, ...], tuple[Tailer, Chunk | None]] = {}
-    for tailer, limit, completed, transcript in jobs:
-        key = (tailer.mark, limit)
-        read = reads.get(key)
-        if read is not None and tailer.follow(read[0]):
-            results.append((_view(transcript, read[1]), completed))
-            continue
-        try:
-            chunk = tailer.read(limit)
-        except Exception as error:  # logged on the loop
-            results.append((error, completed))
-            continue
-        reads[key] = (tailer, chunk)
-        results.append((_view(transcript, chunk), completed))
-    return results
-
-
-def _view(transcript: Transcript | None, chunk: Chunk | None) -> Chunk | None:
-    """What a subscription is sent of a chunk: itself, or its complete lines rendered."""
-    if transcript is None or chunk is None:
-        return chunk
-    if chunk.reset:
-        transcript.reset(0)
-    rendered = transcript.feed(chunk.data, chunk.offset)
-    if not rendered.text and not chunk.reset and not chunk.more:
-        return None  # only part of a line so far: nothing to send yet
-    return chunk._replace(data=rendered.text, offset=rendered.offset)
-
-
-def _data(
-    name: str, chunk: Chunk | None, subscription: Subscription, complete: bool
-) -> dict[str, Any]:
-    return {
-        "type": "logs:data",
-        "sessionName": name,
-        "data": chunk.data if chunk else "",
-        "isInitial": not subscription.started,
-        "isComplete": complete,
-        "offset": chunk.offset if chunk else _offset(subscription),
-        "reset": chunk.reset if chunk else False,
-    }
-
-
-def _offset(subscription: Subscription) -> int:
-    """Where a subscription stands in its file: after the last line its transcript rendered."""
-    transcript = subscription.transcript
-    return transcript.offset if transcript is not None else subscription.tailer.offset
-
-
-def _error(name: Any, error: str) -> dict[str, Any]:
-    session_name = name[:200] if isinstance(name, str) else None
-    return {"type": "logs:error", "sessionName": session_name, "error": error}

@@ -1,12 +1,14 @@
 """What SAGA writes: today's workers' JSON messages, read and rendered for a person.
 
-:mod:`.messages` reads them into a worker reading, :mod:`.transcript` renders them as terminal
-text. Pure Python: no server, widget or tmux dependency.
+:mod:`.lines` takes them a line at a time within bounds, :mod:`.messages` reads them into a
+worker reading, :mod:`.transcript` renders them as terminal text (:mod:`.terminal`: bounded,
+styled lines out of untrusted strings). Pure Python: no server, widget or tmux dependency.
 """
 
 from __future__ import annotations
 
-from .messages import MessageFiles, MessageReader, parse_message
+from .lines import parse_message
+from .messages import MessageFiles, MessageReader
 from .transcript import Transcript, render_line
 
 __all__ = ["MessageFiles", "MessageReader", "Transcript", "parse_message", "render_line"]

@@ -27,6 +27,7 @@ from libtmux.server import Server
 from playwright.sync_api import Locator, Page, expect
 
 from saga_jupyter.__main__ import PANEL_FLAG
+from saga_jupyter.core.names import pane_path
 from tests.helpers import QUIET_LAB, JupyterProcess, kill_worker, lab_settings, wait_until
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"
@@ -473,10 +474,14 @@ def test_every_outcome_has_its_word_and_colour_readable_in_both_themes(
     )  # fmt: skip
     failing, stopping = f"saga-story-outcome-failed-{suffix}", f"saga-story-outcome-stop-{suffix}"
     panel = open_panel(page, lab)
+    fatal = f"Error: No task files found in {PROJECT}/.saga/stories/outcome-failed"
     for name in (failing, stopping):  # seen running, then gone without a pipeline_end
+        # As SAGA's worker does: its session, its first message, why it fails on its pane only.
+        lab.tmux.cmd("new-session", "-d", "-s", name, f"echo '{fatal}'; sleep 600")
         lab.output(name).write_text(worker("pipeline_start", "2026-12-07T08:00:00.000Z"))
-        lab.tmux.cmd("new-session", "-d", "-s", name, "sleep 600")
         expect(row(panel, name).locator("[data-status]")).to_have_text("running", timeout=LIVE_MS)
+    kept = pane_path(lab.output_dir, failing)  # the server keeps its pane: wait for the error
+    wait_until(lambda: kept.exists() and fatal in kept.read_text(errors="replace"), timeout=10)
     kill_worker(lab.tmux, failing)
     assert lab.jupyter is not None
     lab.jupyter.request("POST", f"api/saga/sessions/{stopping}/stop")
@@ -490,6 +495,8 @@ def test_every_outcome_has_its_word_and_colour_readable_in_both_themes(
         expect(badge).to_have_text(word, timeout=LIVE_MS)
     blocked = panel.locator('.jp-SagaPanel-badge[data-outcome="BLOCKED"]')
     expect(blocked).to_have_attribute("title", re.compile("BLOCKED because"))
+    failed = row(panel, failing).locator('.jp-SagaPanel-badge[data-outcome="ERROR"]')
+    expect(failed).to_have_attribute("title", re.compile(re.escape(fatal)), timeout=LIVE_MS)
 
     def colours() -> dict[str, tuple[str, str]]:
         read = badges.evaluate_all(

@@ -131,7 +131,7 @@ class Project:
 
     def _children(self, directory: Path) -> list[str]:
         """The directories in ``directory`` named as story ids (links and bad names reported)."""
-        names = []
+        names: list[str] = []
         try:
             with os.scandir(directory) as entries:
                 for entry in entries:

@@ -88,7 +88,13 @@ def attention_rank(info: Any) -> int:
     ``info`` is a :class:`~.info.SessionInfo` (its ``worker`` reading, or ``None``).
     """
     outcome = info.worker.outcome if info.worker is not None else None
-    return ATTENTION.index(outcome) if outcome in ATTENTION else len(ATTENTION)
+    if outcome in ATTENTION:
+        return ATTENTION.index(outcome)
+    # Today's workers: an unresolved blocker in their story's journal (core/saga/catalog.py's
+    # enrich puts it in worker.blocker) is what BLOCKED was.
+    if getattr(info, "output_format", None) == "messages" and info.worker and info.worker.blocker:
+        return 0
+    return len(ATTENTION)
 
 
 class WorkerReader:

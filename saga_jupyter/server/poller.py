@@ -73,6 +73,9 @@ class Poller:
         self._scan: asyncio.Future[None] | None = None
         self._rescan = False
         self._debounce: asyncio.TimerHandle | None = None
+        #: Applied to each scan's list off the loop: today's workers meet their stories there
+        #: (server/projects.py).
+        self.enrich: Callable[[list[SessionInfo]], list[SessionInfo]] = lambda found: found
         self._launched: list[Launched] = []
         self._stopped: list[str] = []
 
@@ -146,7 +149,7 @@ class Poller:
         while self._stopped:
             self.discovery.remember_stop(self._stopped.pop())
         self.watch.ensure()
-        sessions = self.discovery.scan()
+        sessions = self.enrich(self.discovery.scan())
         # Written when what is remembered changed, or when the last write failed (a full disk).
         if self.discovery.changed or self.store.save_error is not None:
             self.discovery.changed = False

@@ -123,25 +123,30 @@ class Projects:
         while self._pending and self._loop is not None:
             pending, self._pending = self._pending, {}
             try:
-                changed = await in_daemon_thread(functools.partial(self._refresh_blocking, pending))
+                found = await in_daemon_thread(functools.partial(self._refresh_blocking, pending))
             except Exception:  # a bug in a read must not stop the others
                 self.log.exception("saga_jupyter: reading the SAGA projects failed")
                 return
-            self._changed(changed)
+            self._changed(*found)
 
-    def _refresh_blocking(self, pending: Pending) -> list[Story]:
-        """Re-read, then watch what there now is; the stories that changed (in a thread)."""
+    def _refresh_blocking(self, pending: Pending) -> tuple[list[Story], set[str]]:
+        """Re-read, then watch what there now is (in a thread).
+
+        The stories that changed or came, and the ids of those too that went.
+        """
         changed: list[Story] = []
+        ids_changed: set[str] = set()
         for path, ids in pending.items():
             project = self.catalog.projects.get(path)
             if project is None:
                 continue
             for story_id in project.refresh(ids):
+                ids_changed.add(story_id)
                 story = project.stories.get(story_id)
                 if story is not None:
                     changed.append(story)
             self._watch_project(project, ids)
-        return changed
+        return changed, ids_changed
 
     def _watch_project(self, project: Project, ids: set[str] | None) -> None:
         """Watch the project's directories as they are now (those of ``ids``, or all)."""
@@ -159,12 +164,11 @@ class Projects:
             for directory, (_, target) in held.items()
         }
 
-    def _changed(self, stories: list[Story]) -> None:
+    def _changed(self, stories: list[Story], ids: set[str]) -> None:
         """On the loop: push the stories that changed; rescan sessions that work on them."""
-        if not stories:
-            return
-        self.broadcast([self.summary(story) for story in stories])
-        if any(story.id in self._sessions for story in stories):
+        if stories:
+            self.broadcast([self.summary(story) for story in stories])
+        if not ids.isdisjoint(self._sessions):
             self.poller.request_scan()  # their epicSlug, blocker, task count
 
     def _on_event(self, directory: Path, filename: str, event_type: str) -> None:

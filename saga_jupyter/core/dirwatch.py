@@ -137,8 +137,9 @@ class DirectoryWatch:
         a system call): call it off the event loop, after :meth:`start`.
         """
         path = Path(directory)
-        with self._lock:
-            self._directory_listeners = {**self._directory_listeners, path: listener}
+        if self._directory_listeners.get(path) != listener:  # copied on change only: a
+            with self._lock:  # project re-arms its thousand directories every few seconds
+                self._directory_listeners = {**self._directory_listeners, path: listener}
         return self._source.add_extra(path, writes)
 
     def remove_directory(self, directory: str | os.PathLike[str]) -> None:

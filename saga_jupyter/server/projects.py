@@ -4,8 +4,9 @@ Every directory of a project's ``.saga/`` that matters (its epics, its stories, 
 and their stories' copies) is watched through the extension's one directory watch
 (:meth:`~saga_jupyter.core.dirwatch.DirectoryWatch.add_directory`). An event re-reads the story
 it concerns (debounced, in a thread), and the stories that changed go to the channel as one
-``stories:updated`` frame. A full re-read every ``interval`` seconds is the backstop, and
-watches the directories that appeared meanwhile. REST reads are served from the last state.
+``stories:updated`` frame. A full re-read every ``interval`` seconds (at least
+:data:`MIN_BACKSTOP`) is the backstop, and watches the directories that appeared meanwhile.
+REST reads are served from the last state.
 
 The projects are the configured ones and every project a v4 worker names (its worktree). A
 session's story enriches its SessionInfo (the poller's :attr:`~.poller.Poller.enrich` hook);
@@ -33,6 +34,9 @@ from ..core.saga.stories import Story
 from .poller import ListUpdate, Poller, in_daemon_thread
 
 DEBOUNCE = 0.05  # a burst of writes (a task file and the journal) becomes one re-read
+# The full re-read, a backstop for what the watch cannot tell (a project moved away, events
+# lost): 10-15 ms of a core for 200 stories, so not at every poll.
+MIN_BACKSTOP = 10.0
 READ_TIMEOUT = 10.0  # what a request waits for the first read, at most
 Pending = dict[Path, set[str] | None]  # by project: the stories to re-read (None: all)
 StoriesListener = Callable[[list[dict[str, Any]]], None]
@@ -70,7 +74,7 @@ class Projects:
     # -- lifecycle
 
     async def start(self) -> None:
-        """Read every project, watch them, re-read all every ``interval`` seconds."""
+        """Read every project, watch them, re-read all now and then (the backstop)."""
         self._loop = asyncio.get_running_loop()
         self.poller.add_listener(self.sessions_updated)
         self.sessions_updated(ListUpdate(self.poller.sessions, self.poller.by_name, b""))
@@ -102,7 +106,8 @@ class Projects:
 
     def _start_timer(self) -> None:
         if self._timer is None and self._loop is not None:
-            self._timer = PeriodicCallback(self._refresh_all, self.interval * 1000)
+            backstop = max(self.interval, MIN_BACKSTOP)
+            self._timer = PeriodicCallback(self._refresh_all, backstop * 1000)
             self._timer.start()
 
     def _refresh_all(self) -> None:
@@ -152,11 +157,16 @@ class Projects:
         """Watch the project's directories as they are now (those of ``ids``, or all)."""
         plan = project.watch_plan()
         old = self._plans.get(project.path, {})
+        # Those not watched (come since, or gone and back), and those of the stories re-read (a
+        # directory replaced is watched anew): re-arming a thousand would cost the idle CPU.
+        watched = self.watch.directories
         for directory, (writes, target) in plan.items():
-            if ids is None or target in ids or directory not in old or target in (ALL, CHILD):
+            if directory not in watched or (ids is not None and target in ids):
                 self.watch.add_directory(directory, self._on_event, writes=writes)
         for directory in old.keys() - plan.keys():
             self.watch.remove_directory(directory)
+        if plan is old:
+            return
         self._plans = {**self._plans, project.path: plan}
         self._targets = {
             directory: (path, target)

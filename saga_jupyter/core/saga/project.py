@@ -79,6 +79,7 @@ class Project:
         self._epic_files: list[tuple[str, str, str, tuple[tuple[str, tuple[str, ...]], ...]]] = []
         self._epic_errors: list[ProjectError] = []
         self._layout_errors: list[ProjectError] = []
+        self._plan: tuple[set[str], dict[Path, tuple[bool, str]]] | None = None
 
     def __repr__(self) -> str:
         return f"<Project {self.path}: {len(self.stories)} stories>"
@@ -155,15 +156,17 @@ class Project:
 
     def _worktree_dir(self, story_id: str, errors: list[ProjectError] | None = None) -> Path | None:
         """The worktree's copy of the story's directory, if every step there is a directory."""
-        step = self.saga / "worktrees"
+        # Strings, not Paths, on the way: every story takes this walk on every full re-read.
+        step = os.path.join(self.saga, "worktrees")
         for part in (story_id, ".saga", "stories", story_id):
-            step = step / part
+            step = os.path.join(step, part)
             kind = _kind(step)
             if kind != "directory":
                 if kind == "link" and errors is not None:
-                    errors.append(self._relative(step, "a link, not a directory: not followed"))
+                    why = "a link, not a directory: not followed"
+                    errors.append(self._relative(Path(step), why))
                 return None
-        return step
+        return Path(step)
 
     def _refresh_story(self, story_id: str) -> bool:
         """Re-read one story if its directory changed; whether what readers see changes."""
@@ -290,6 +293,8 @@ class Project:
         What an event there makes refresh: :data:`EPICS`, :data:`ALL`, :data:`CHILD` (the
         story the file is named after) or a story id.
         """
+        if self._plan is not None and self._plan[0] == self._states.keys():
+            return self._plan[1]  # the same stories: the same directories
         saga, worktrees = self.saga, self.saga / "worktrees"
         plan = {
             saga: (False, ALL),
@@ -304,6 +309,7 @@ class Project:
                 plan[step] = (False, story_id)
                 step = step / part
             plan[step] = (True, story_id)
+        self._plan = (set(self._states), plan)
         return plan
 
     # -- errors
@@ -328,7 +334,7 @@ def _valid_id(story_id: str) -> bool:
     return len(story_id) <= MAX_ID and STORY_ID.match(story_id) is not None
 
 
-def _kind(path: Path) -> str:
+def _kind(path: str | Path) -> str:
     """``"directory"``, ``"link"``, ``"other"`` or ``"missing"``, never following a link."""
     try:
         mode = os.lstat(path).st_mode

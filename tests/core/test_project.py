@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from saga_jupyter.core.info import SessionInfo
 from saga_jupyter.core.saga.catalog import Catalog, enrich, project_of_worktree
 from saga_jupyter.core.saga.journal import parse_journal, unresolved_blockers
 from saga_jupyter.core.saga.project import Project
+from saga_jupyter.core.worker import WorkerReading
 from tests.sagaproject import epic, git_project, story, story_dir, task
 
 
@@ -212,3 +214,34 @@ def test_the_project_of_a_worktree() -> None:
     assert project_of_worktree("/home/u/app") is None
     assert project_of_worktree("relative/.saga/worktrees/x") is None
     assert project_of_worktree(None) is None
+
+
+@dataclass(frozen=True)
+class V4Reading(WorkerReading):
+    """A worker reading with what today's reader adds: its worktree and task counts."""
+
+    worktree: str | None = None
+    tasks: dict[str, int | None] | None = None
+
+
+def test_the_worktree_a_worker_names_chooses_the_project(tmp_path: Path) -> None:
+    story(tmp_path / "p1", "login", "web", {"t1": "pending"})
+    story(tmp_path / "p2", "login", "mobile", {"t1": "pending", "t2": "pending"},
+          journal="## Blocker: Which store?\n")  # fmt: skip
+    catalog = Catalog([tmp_path / "p1", tmp_path / "p2"])
+    catalog.refresh()
+    name = "saga-story-login-1741165923"
+    assert enrich_one(catalog, session(name)) == session(name)  # two projects: neither
+    worktree = str(tmp_path / "p2" / ".saga" / "worktrees" / "login")
+    tasks = {"completed": 1, "inProgress": 0, "total": None}
+    reading = V4Reading(cycle=2, worktree=worktree, tasks=tasks)
+    enriched = enrich_one(catalog, replace(session(name), worker=reading))
+    assert enriched.epic_slug == "mobile"
+    assert enriched.worker == replace(
+        reading, blocker="Which store?", tasks={"completed": 1, "inProgress": 0, "total": 2}
+    )
+
+
+def enrich_one(catalog: Catalog, info: SessionInfo) -> SessionInfo:
+    (enriched,) = catalog.enrich_all([info])
+    return enriched

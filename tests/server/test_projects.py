@@ -15,7 +15,8 @@ from libtmux.server import Server
 from tornado.httpclient import HTTPClientError
 
 from saga_jupyter.core.dirwatch import WATCH_ENV
-from tests.helpers import Channel, saga_config, wait_for
+from saga_jupyter.server.app import SagaJupyterApp
+from tests.helpers import Channel, inotify_watches, inotify_watches_on, saga_config, wait_for
 from tests.sagaproject import epic, git, git_project, story, story_dir, task
 from tests.server.test_openapi import schema
 
@@ -119,6 +120,10 @@ async def test_a_task_changed_in_a_worktree_is_pushed_within_a_second(
 ) -> None:
     channel = await Channel.open(jp_ws_fetch)
     directory = story_dir(project, "login", worktree=True)
+    # Through the server's one watch: the output directory's, one inotify watch per directory.
+    assert saga_app.projects.watch is saga_app.poller.watch
+    assert directory in saga_app.poller.watch.directories
+    assert inotify_watches_on(directory) == inotify_watches(1)
     for status, counts, derived in (
         ("in_progress", (0, 1), "inProgress"),
         ("completed", (1, 0), "pending"),  # t2 is still pending
@@ -191,3 +196,11 @@ async def test_a_project_that_disappears_is_reported(
     assert projects[str(project)]["stories"] == 0
     assert projects[str(project)]["errors"][0]["file"] == ".saga"
     assert len(await get(jp_fetch, "stories")) == 1  # the other project's
+
+
+def test_project_dirs_default_to_saga_project_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SAGA_PROJECT_DIR", raising=False)
+    assert SagaJupyterApp().project_dirs == []
+    monkeypatch.setenv("SAGA_PROJECT_DIR", "/srv/app")
+    assert SagaJupyterApp().project_dirs == ["/srv/app"]
+    assert SagaJupyterApp(project_dirs=["/a", "/b"]).project_dirs == ["/a", "/b"]

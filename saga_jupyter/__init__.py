@@ -9,14 +9,13 @@ from ._python import check_python
 check_python()  # before anything that needs a newer Python than the one running
 
 from .core.api import follow, get_session, list_sessions, read_log  # noqa: E402
-from .core.display import SessionList  # noqa: E402
 from .core.errors import (  # noqa: E402
     InvalidSessionName,
     SagaError,
     SessionNotFound,
     TmuxUnavailable,
 )
-from .core.info import SessionInfo  # noqa: E402
+from .core.info import SessionInfo, SessionList  # noqa: E402
 from .core.saga.catalog import get_story, list_stories  # noqa: E402
 
 if TYPE_CHECKING:

@@ -149,12 +149,18 @@ def ls(
 
 
 def table(sessions: Sequence[SessionInfo], now: float) -> str:
-    """The sessions as aligned columns: name, status, outcome (or cycle), age, duration."""
-    rows: list[tuple[str, ...]] = [("NAME", "STATUS", "OUTCOME", "AGE", "DURATION")]
+    """The sessions as aligned columns: name, status, outcome (or cycle), cost, age, duration."""
+    rows: list[tuple[str, ...]] = [("NAME", "STATUS", "OUTCOME", "COST", "AGE", "DURATION")]
     for info in sessions:
         start = info.start_time.timestamp() if info.start_time else None
         age = short_duration(now - start) if start is not None else ""
-        cells = (info.progress, age, short_duration(info.duration))
+        cost = info.worker.cost_usd if info.worker is not None else None
+        cells = (
+            info.progress,
+            f"${cost:.2f}" if cost is not None else "",
+            age,
+            short_duration(info.duration),
+        )
         # "-" for nothing known: every row has every column, for `awk` and the eye.
         rows.append((info.name, info.status, *(cell or "-" for cell in cells)))
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]

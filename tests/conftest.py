@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,3 +40,24 @@ def saga_app(jp_serverapp: Any, jp_asyncio_loop: Any) -> Iterator[Any]:
     app = jp_serverapp.extension_manager.extension_points["saga_jupyter"].app
     yield app
     jp_asyncio_loop.run_until_complete(app.stop_extension())
+
+
+@pytest.fixture
+def stop_tmux(server: Any) -> Iterator[Callable[[], int]]:
+    """A function that freezes (SIGSTOP) the ``server`` fixture's tmux server; it gives its pid.
+
+    Thawed (SIGCONT) before the ``server`` fixture's teardown asks it to stop.
+    """
+    stopped: list[int] = []
+
+    def stop() -> int:
+        pid = int(server.cmd("display-message", "-p", "#{pid}").stdout[0])
+        os.kill(pid, signal.SIGSTOP)
+        stopped.append(pid)
+        return pid
+
+    try:
+        yield stop
+    finally:
+        for pid in stopped:
+            os.kill(pid, signal.SIGCONT)

@@ -17,6 +17,7 @@ from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
 from saga_jupyter.core.dirwatch import watch_kind
+from saga_jupyter.core.names import output_path
 from saga_jupyter.core.tailer import Tailer
 from tests.harness import JupyterProcess as JupyterProcess  # where the tests found them
 from tests.harness import wait_until as wait_until
@@ -179,11 +180,15 @@ class Channel:
             if frame["type"].startswith("logs:") and name in (None, frame["sessionName"]):
                 return frame
 
-    async def subscribe(self, name: str, offset: int | None = None) -> dict[str, Any]:
-        """Subscribe to ``name`` and return the initial frame."""
+    async def subscribe(
+        self, name: str, offset: int | None = None, view: str | None = None
+    ) -> dict[str, Any]:
+        """Subscribe to ``name`` (in ``view``, if given) and return the initial frame."""
         frame: dict[str, Any] = {"type": "subscribe:logs", "sessionName": name}
         if offset is not None:
             frame["offset"] = offset
+        if view is not None:
+            frame["view"] = view
         await self.send(frame)
         return await self.receive_log(name)
 
@@ -263,7 +268,7 @@ async def running(
     saga_app: Any, server: Server, output_dir: Path, name: str, text: str = ""
 ) -> Path:
     """A running session with an output file holding ``text``, listed by the poller."""
-    path = output_dir / f"{name}.out"
+    path = output_path(output_dir, name)
     path.write_text(text)
     start_worker(server, name)
     timeout = saga_app.poller.interval + 2
@@ -308,3 +313,27 @@ async def burst_arrives(
     text, frames = await channel.read_text(name, lambda t: len(t) >= len(expected), text=before)
     assert text == expected
     return expected, frames
+
+
+# --- today's SAGA (v4): a worker that fails the way SAGA's does -----------------------------
+
+V4_ERROR = "Error: No task files found in /project/.saga/stories/x/tasks"
+
+
+def start_failing_v4_worker(server: Server, name: str, output_dir: Path) -> None:
+    """A v4 worker that says something, writes its first JSONL line, then fails, as SAGA's
+    does: the error on its pane only, and the pane gone at once.
+
+    Between the line and the error it waits (at most 10 s) until its pane is piped, as the
+    real one runs git and gh for seconds there.
+    """
+    jsonl = output_dir / f"{name}.jsonl"
+    line = '{"type":"saga_worker","subtype":"pipeline_start","storyId":"x"}'
+    command = (
+        "echo 'worker starting'; "
+        f"printf '%s\\n' '{line}' >> '{jsonl}'; "
+        'i=0; while [ "$(tmux display -p -t "$TMUX_PANE" \'#{pane_pipe}\')" != 1 ]'
+        " && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; "
+        f"printf '\\033[31m%s\\033[0m\\n' '{V4_ERROR}' >&2; exit 1"
+    )
+    server.cmd("new-session", "-d", "-s", name, command)

@@ -65,13 +65,15 @@ def test_ls_lists_sessions_with_their_outcome_or_cycle(where: list[str]) -> None
     listed = saga("ls", *where)
     assert listed.returncode == 0, listed.stderr
     header, *rows = listed.stdout.splitlines()
-    assert columns(header) == ["NAME", "STATUS", "OUTCOME", "AGE", "DURATION"]
+    assert columns(header) == ["NAME", "STATUS", "OUTCOME", "COST", "AGE", "DURATION"]
     by_name = {columns(row)[0]: columns(row) for row in rows}
     assert by_name.keys() == {RUNNING, BLOCKED, FINISHED}  # never the other tmux session
     assert by_name[RUNNING][1:3] == ["running", "cycle 2"]
     assert by_name[BLOCKED][1:3] == ["completed", "BLOCKED"]
     assert by_name[FINISHED][1:3] == ["completed", "FINISH"]
     assert rows[0].startswith(RUNNING)  # newest first
+
+    assert by_name[RUNNING][3] == "-"  # the seeds' workers say no cost
 
     running = saga("ls", "--status", "running", *where)
     assert [columns(row)[0] for row in running.stdout.splitlines()[1:]] == [RUNNING]
@@ -221,3 +223,20 @@ def test_status_says_how_tmux_and_the_sessions_are(
 
 def server_version() -> str:
     return subprocess.run(["tmux", "-V"], capture_output=True, text=True).stdout.split()[1]
+
+
+def test_ls_shows_todays_workers_with_cycle_cost_and_outcome(
+    where: list[str], server: Server, output_dir: Path
+) -> None:
+    lines = (Path(__file__).parent / "core" / "saga_v4_sample.jsonl").read_bytes().splitlines(True)
+    live, ended = "saga-story-auth-login-flow-1741165923", "saga-story-search-ranking-1741165000"
+    (output_dir / f"{live}.jsonl").write_bytes(b"".join(lines[:23]))  # cycle 2 has started
+    end = b'{"type":"saga_worker","subtype":"pipeline_end","status":"incomplete","exitCode":2}\n'
+    (output_dir / f"{ended}.jsonl").write_bytes(b"".join(lines[:21]) + end)
+    start_worker(server, live)
+    listed = saga("ls", *where)
+    by_name = {columns(row)[0]: columns(row) for row in listed.stdout.splitlines()[1:]}
+    assert by_name[live][1:4] == ["running", "cycle 2/10", "$6.42"]
+    assert by_name[ended][1:4] == ["completed", "INCOMPLETE", "$6.42"]
+    stories = saga("ls", "--story", "search-ranking", "--json", *where)
+    assert [d["name"] for d in json.loads(stories.stdout)] == [ended]

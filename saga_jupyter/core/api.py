@@ -17,19 +17,20 @@ import os
 from collections.abc import AsyncGenerator
 from pathlib import Path
 
-from .display import SessionList
 from .engine import Engine, engine_for
 from .errors import SessionNotFound
 from .files import open_regular
-from .info import STATUSES, SessionInfo
+from .info import STATUSES, SessionInfo, SessionList
 from .names import output_path, parse_name
 from .settings import resolve
-from .tailer import Chunk
+from .tailer import MAX_CHAR_BYTES, Chunk, line_start
 
 logger = logging.getLogger(__name__)
 
 PathArg = str | os.PathLike[str] | None
 TAIL_BLOCK = 64 * 1024
+# The most a tail read (``tail_lines``) reads and holds, whatever the file's size.
+MAX_TAIL_BYTES = 16 << 20
 DEFAULT_POLL = 1.0
 
 
@@ -77,7 +78,9 @@ def read_log(
 ) -> str:
     """A session's output as text (UTF-8, invalid bytes as U+FFFD), or its last ``tail_lines``.
 
-    With ``tail_lines`` only the end of the file is read, as ``tail -n`` does. A session
+    With ``tail_lines`` only the end of the file is read, as ``tail -n`` does, and at most its
+    last :data:`MAX_TAIL_BYTES` (16 MiB): lines longer than that (or a sparse file's hole) give
+    fewer lines, starting at the first line start in those bytes. A session
     running without an output file yet gives ``""``; an unknown session raises
     ``SessionNotFound``, a malformed name ``InvalidSessionName``.
     """
@@ -115,7 +118,7 @@ def read_log_end(
 def _read_output(path: Path, tail_lines: int | None) -> tuple[bytes, int] | None:
     """The file's bytes (all, or its last ``tail_lines`` lines) and where they end in the file.
 
-    ``None`` without a file.
+    ``None`` without a file. The last lines are at most :data:`MAX_TAIL_BYTES`.
     """
     try:
         fd, info = open_regular(path)
@@ -137,15 +140,22 @@ def _read_output(path: Path, tail_lines: int | None) -> tuple[bytes, int] | None
 
 
 def _tail_start(fd: int, size: int, lines: int) -> int:
-    """Where the last ``lines`` lines start, reading blocks backwards from the end only."""
+    """Where the last ``lines`` lines start, reading blocks backwards from the end only.
+
+    At most :data:`MAX_TAIL_BYTES` before the end: fewer lines in them (huge lines, or a
+    sparse file's gigabytes of NULs) start at the first line starting in them (else at the
+    first whole character), as ``tail -n`` would not but a bounded reader must.
+    """
     if lines == 0:
         return size
     # A newline ending the file ends the last line; it does not start another one.
     end = size - 1 if size and os.pread(fd, 1, size - 1) == b"\n" else size
+    floor = max(0, size - MAX_TAIL_BYTES)
     position = end
     found = 0
-    while position > 0:
-        block_start = max(0, position - TAIL_BLOCK)
+    first = -1  # where the earliest newline seen is
+    while position > floor:
+        block_start = max(floor, position - TAIL_BLOCK)
         block = os.pread(fd, position - block_start, block_start)
         index = len(block)
         while True:
@@ -153,10 +163,15 @@ def _tail_start(fd: int, size: int, lines: int) -> int:
             if index < 0:
                 break
             found += 1
+            first = block_start + index
             if found == lines:
-                return block_start + index + 1
+                return first + 1
         position = block_start
-    return 0
+    if floor == 0:
+        return 0
+    if first >= 0:  # fewer lines than asked in the window: from the first that starts in it
+        return first + 1
+    return floor + line_start(os.pread(fd, MAX_CHAR_BYTES, floor))
 
 
 def follow(

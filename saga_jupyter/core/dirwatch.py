@@ -4,7 +4,10 @@ A directory is watched, not its files, so one watch covers every output file. Li
 called with ``(filename, event_type)``, ``event_type`` one of ``created``, ``deleted``, ``moved``
 (each of a file that came or went: :data:`MEMBERSHIP_EVENTS`), ``modified`` and ``closed``
 (written; reported only while :attr:`DirectoryWatch.wants_writes` says so). With an event
-loop, they are called on it; without one, on the watch's own thread.
+loop, they are called on it; without one, on the watch's own thread. ``("", "overflow")``
+(:data:`OVERFLOW`) says events were lost (inotify's queue overflowed while nobody read it): any
+file may have been written, created, renamed or deleted meanwhile, so a listener reads every
+file it follows again and rescans the directory.
 
 Where the events come from (:data:`WATCH_ENV` chooses, for tests of the other paths):
 
@@ -41,6 +44,8 @@ WATCH_ENV = "SAGA_JUPYTER_WATCH"
 KINDS = ("inotify", "native", "polling")
 # The listeners' event types that add or remove a file (the rest: its content changed).
 MEMBERSHIP_EVENTS = frozenset({"created", "deleted", "moved"})
+# Told with no file name when events were lost: everything may have changed.
+OVERFLOW = "overflow"
 
 
 def watch_kind() -> str:

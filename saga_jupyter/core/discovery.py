@@ -20,15 +20,19 @@ from typing import NamedTuple
 
 from .errors import TmuxUnavailable
 from .files import directory_warning
-from .info import SessionInfo, Status, utc
+from .info import SessionInfo, Status, seconds, utc
 from .launch import Launched
-from .names import name_from_output_file, output_path, parse_name
+from .names import name_from_output_file, output_format, output_path, parse_name
+from .panes import pane_summary
 from .preview import read_preview
+from .saga.messages import MessageFiles
 from .store import SessionRecord
 from .tmux import Tmux, TmuxSession
-from .worker import WorkerFiles
+from .worker import WorkerFiles, WorkerReading
 
 logger = logging.getLogger(__name__)
+
+PANE_GRACE = 10.0  # seconds after a v4 worker's end its pane is read for why it failed
 
 
 class FileState(NamedTuple):
@@ -69,7 +73,8 @@ class Discovery:
         # Per session: what its SessionInfo was built from, and that SessionInfo.
         self._infos: dict[str, tuple[tuple[object, ...], SessionInfo]] = {}
         self._file_names: dict[str, str | None] = {}
-        self._workers = WorkerFiles()  # what each output file says of its worker
+        self._workers = WorkerFiles()  # what each .out says of its worker (the seeds' SAGA)
+        self._messages = MessageFiles()  # what each .jsonl says (today's SAGA)
         self._seen: set[str] = set()  # sessions this process has listed
         self._seen_running: set[str] = set()  # sessions this process has seen running
 
@@ -104,6 +109,7 @@ class Discovery:
             del self.memory[name]
             self._infos.pop(name, None)
             self._workers.forget(name)
+            self._messages.forget(name)
             self._seen.discard(name)
             self._seen_running.discard(name)
             self.changed = True
@@ -158,19 +164,27 @@ class Discovery:
     def _session(
         self, name: str, live: TmuxSession | None, file: FileState | None, now: float
     ) -> SessionInfo:
-        memory = self._remember(name, live, file, now)
-        key = (live is not None, memory.start_time, memory.end_time, file)
         cached = self._infos.get(name)
-        if cached is not None and cached[0] == key:
-            return cached[1]  # unchanged: no parsing, no path, no preview
+        messages = output_format(name) == "messages"
         path = str(output_path(self.output_dir, name))
         if file is None:
             preview, worker = None, None
-        elif cached is not None and cached[0][3] == file:
+        elif cached is not None and cached[0][3] == file:  # unchanged: nothing read
             preview, worker = cached[1].output_preview, cached[1].worker
         else:
-            preview = read_preview(path, file.size)
-            worker = self._workers.read(name, path, file.size, file.inode)
+            preview = read_preview(path, file.size, messages=messages)
+            files = self._messages if messages else self._workers
+            worker = files.read(name, path, file.size, file.inode)
+        if messages and live is None and self._unexplained(name, worker, now):
+            # Gone without a pipeline_end: stopped from here, or failed (what its pane said).
+            record = self.memory.get(name)
+            stopped = record is not None and record.stopped
+            summary = None if stopped else pane_summary(self.output_dir, name)
+            worker = self._messages.ended(name, stopped=stopped, pane_summary=summary)
+        memory = self._remember(name, live, file, now, worker if messages else None)
+        key = (live is not None, memory.start_time, memory.end_time, file, worker)
+        if cached is not None and cached[0] == key:
+            return cached[1]
         parts = parse_name(name)
         info = SessionInfo(
             name=name,
@@ -188,10 +202,37 @@ class Discovery:
         self._infos[name] = (key, info)
         return info
 
+    def _unexplained(self, name: str, worker: WorkerReading | None, now: float) -> bool:
+        """Whether an ended v4 worker's outcome is still to be told (or its pane to be read).
+
+        Its pane's writer may still be writing the last lines when the session is seen gone:
+        the pane is read again for a few seconds after the end until it says something.
+        """
+        if worker is None or worker.outcome is None:
+            return True
+        record = self.memory.get(name)
+        end = record.end_time if record is not None else None
+        return (
+            worker.outcome == "ERROR"
+            and worker.summary is None
+            and (end is None or now - end < PANE_GRACE)
+        )
+
     def _remember(
-        self, name: str, live: TmuxSession | None, file: FileState | None, now: float
+        self,
+        name: str,
+        live: TmuxSession | None,
+        file: FileState | None,
+        now: float,
+        told: WorkerReading | None = None,
     ) -> SessionRecord:
-        """Update what is remembered of a session from what this scan saw."""
+        """Update what is remembered of a session from what this scan saw.
+
+        ``told``: what a today's worker's messages say of its start and end
+        (``pipeline_start``, ``pipeline_end``), better than a guess when tmux cannot say.
+        """
+        told_start = seconds(told.started_at) if told is not None else None
+        told_end = seconds(told.ended_at) if told is not None else None
         record = self.memory.get(name)
         if name not in self._seen:
             self._seen.add(name)
@@ -201,17 +242,17 @@ class Discovery:
             if end is not None:  # the same name runs again
                 start = end = None
             if start is None:
-                start = live.created if live.created is not None else now
+                start = live.created if live.created is not None else (told_start or now)
             self._seen_running.add(name)
         else:
             if end is None:
                 if name in self._seen_running:  # seen running: it ended just now
                     end = now
                     logger.info("session completed: %s", name)
-                else:  # ended unseen (before a restart, say): its last write is the best guess
-                    end = file.mtime if file else now
+                else:  # ended unseen (before a restart, say): what it said, or its last write
+                    end = told_end or (file.mtime if file else now)
             if start is None:
-                start = file.mtime if file else end
+                start = told_start or (file.mtime if file else end)
         status: Status = "running" if live else "completed"
         activity = file.mtime if file else (record.last_activity if record else None)
         if record is None:

@@ -1,45 +1,28 @@
 """How sessions show in a notebook: HTML tables, a short form, pandas DataFrames.
 
-:class:`SessionList` is what :func:`~saga_jupyter.core.api.list_sessions` returns: a plain
-``list`` of :class:`~.info.SessionInfo` that a notebook renders as a table. Times are shown in
-the kernel's local time zone; the objects keep them in UTC.
+:class:`~.info.SessionInfo` and :class:`~.info.SessionList` render themselves through these
+functions; this module knows their attributes, never imports them (one direction: info uses
+display). Times are shown in the kernel's local time zone; the objects keep them in UTC.
 
->>> SessionList([])._repr_html_()
+>>> list_html([])
 '<p><em>No SAGA sessions.</em></p>'
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable
-from dataclasses import fields
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .info import TIMES, SessionInfo
-from .worker import WorkerReading
+if TYPE_CHECKING:
+    from .info import SessionInfo
 
 COLUMNS = ("name", "status", "outcome", "started", "duration", "last activity", "last line")
-#: The DataFrame's columns: SessionInfo's fields, the worker reading's in place of ``worker``.
-RECORD_COLUMNS = [
-    *(field.name for field in fields(SessionInfo) if field.name != "worker"),
-    *(field.name for field in fields(WorkerReading)),
-]
 PANDAS_MISSING = (
     "to_dataframe() needs pandas, which saga-jupyter does not install: "
     "`pip install pandas` (or `%pip install pandas` in a notebook), then call it again."
 )
-
-
-class SessionList(list[SessionInfo]):
-    """A list of sessions that a notebook shows as a table; :meth:`to_dataframe` for pandas."""
-
-    def _repr_html_(self) -> str:
-        return list_html(self)
-
-    def to_dataframe(self) -> Any:
-        """The sessions as a pandas DataFrame, one row each (pandas is not a dependency)."""
-        return dataframe(self)
 
 
 def local_time(value: datetime | None) -> str:
@@ -129,15 +112,15 @@ def info_html(info: SessionInfo) -> str:
     return f'<table class="saga-session">{rows}</table>'
 
 
-def dataframe(sessions: Iterable[SessionInfo]) -> Any:
-    """Sessions as a pandas DataFrame: one row each, times as UTC ``datetime64`` columns."""
+def dataframe(
+    records: Iterable[dict[str, Any]], columns: Sequence[str], times: Iterable[str]
+) -> Any:
+    """Records as a pandas DataFrame: one row each, the ``times`` as UTC ``datetime64``."""
     try:
         import pandas as pd
     except ImportError as error:
         raise ImportError(PANDAS_MISSING) from error
-    frame = pd.DataFrame.from_records(
-        [info.to_record() for info in sessions], columns=RECORD_COLUMNS
-    )
-    for name in TIMES:
+    frame = pd.DataFrame.from_records(list(records), columns=list(columns))
+    for name in times:
         frame[name] = pd.to_datetime(frame[name], utc=True)
     return frame

@@ -31,7 +31,7 @@ from math import inf
 from types import TracebackType
 from typing import Any
 
-from .dirwatch import MEMBERSHIP_EVENTS, DirectoryWatch
+from .dirwatch import MEMBERSHIP_EVENTS, OVERFLOW, DirectoryWatch
 from .discovery import Discovery
 from .follower import Follower, has_ended
 from .info import SessionInfo
@@ -308,6 +308,9 @@ class Engine:
 
     def _on_file_event(self, filename: str, event_type: str) -> None:
         # On the watch's thread: mark, and wake the engine's.
+        if event_type == OVERFLOW:
+            self._on_overflow()
+            return
         with self._followers_lock:
             followers = self._followers.get(filename, ())
             for follower in followers:
@@ -318,6 +321,15 @@ class Engine:
             # Soon, not at once: the rest of a burst of files coming or going joins that scan.
             self._scan_by = min(self._scan_by, time.monotonic() + DEBOUNCE)
             self._wake.set()
+
+    def _on_overflow(self) -> None:
+        """Events were lost: every followed file may have been written, any file come or gone."""
+        with self._followers_lock:
+            for followers in self._followers.values():
+                for follower in followers:
+                    follower.written = True
+        self._scan_by = min(self._scan_by, time.monotonic() + DEBOUNCE)
+        self._wake.set()
 
     def _run(self, watch: DirectoryWatch, stop: threading.Event) -> None:
         next_scan = 0.0

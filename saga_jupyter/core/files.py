@@ -56,12 +56,17 @@ def read_regular(path: str | os.PathLike[str]) -> bytes:
         os.close(fd)
 
 
-def create_exclusive(path: str | os.PathLike[str]) -> None:
+def create_exclusive(path: str | os.PathLike[str]) -> int:
     """Create an empty file (``0600``) that must not exist yet, not even as a dangling link.
 
-    Raises ``FileExistsError`` when anything is at ``path``.
+    Returns its inode (what a writer checks it opened: :mod:`.panewriter`). Raises
+    ``FileExistsError`` when anything is at ``path``.
     """
-    os.close(os.open(path, CREATE_FLAGS, 0o600))
+    fd = os.open(path, CREATE_FLAGS, 0o600)
+    try:
+        return os.fstat(fd).st_ino
+    finally:
+        os.close(fd)
 
 
 def make_private_directory(directory: str | os.PathLike[str]) -> None:

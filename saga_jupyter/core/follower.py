@@ -12,16 +12,12 @@ on the event loop.
 
 from __future__ import annotations
 
-import logging
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from .info import SessionInfo
 from .tailer import Chunk, Tailer
-
-logger = logging.getLogger(__name__)
 
 BACKSTOP = 1.0  # seconds: a follower reads at least this often
 
@@ -95,8 +91,8 @@ class Follower:
         self.read_at = time.monotonic()
         ended = self.ended  # before reading: what was written before the end is read now
         while not self.closed:
-            if self.catch_up is not None and self.tailer.pending and self._far_behind():
-                self._skip_to_tail()
+            if self.catch_up is not None and self.tailer.pending:
+                self._catch_up()
             chunk = self.tailer.read()
             if chunk is None:
                 break
@@ -116,17 +112,9 @@ class Follower:
         self.closed = True
         self.forget(self)
 
-    def _far_behind(self) -> bool:
-        assert self.catch_up is not None
-        try:
-            return os.lstat(self.path).st_size - self.tailer.offset > self.catch_up
-        except OSError:
-            return False
-
-    def _skip_to_tail(self) -> None:
+    def _catch_up(self) -> None:
         # A burst larger than anything shown (a file copied in, say) would cost seconds to
         # render for lines dropped at once: start again from the file's tail.
-        logger.info("follower of %s fell behind: skipping to the tail", self.name)
-        self.tailer.close()
-        self.tailer = Tailer.from_tail(self.path, self.window)
-        self.on_chunk(Chunk("", self.tailer.offset, reset=True))
+        assert self.catch_up is not None
+        if self.tailer.catch_up(self.catch_up, self.window):  # logged by the tailer
+            self.on_chunk(Chunk("", self.tailer.offset, reset=True))

@@ -22,6 +22,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from typing import Any, Literal
 
+from .display import dataframe, info_html, list_html
 from .names import OutputFormat, output_format
 from .worker import WorkerReading
 
@@ -109,11 +110,13 @@ class SessionInfo:
 
     @property
     def progress(self) -> str:
-        """The outcome once known, else ``cycle <n>`` while running, else ``""``."""
+        """The outcome once known, else ``cycle <n>`` or ``cycle <n>/<max>`` while running."""
         if self.outcome is not None:
             return self.outcome
-        if self.status == "running" and self.worker is not None and self.worker.cycle:
-            return f"cycle {self.worker.cycle}"
+        worker = self.worker
+        if self.status == "running" and worker is not None and worker.cycle:
+            limit = f"/{worker.max_cycles}" if worker.max_cycles else ""
+            return f"cycle {worker.cycle}{limit}"
         return ""
 
     @property
@@ -151,13 +154,9 @@ class SessionInfo:
 
     def to_dataframe(self) -> Any:
         """A one-row pandas DataFrame of this session (pandas is not a dependency)."""
-        from .display import dataframe
-
-        return dataframe([self])
+        return dataframe([self.to_record()], RECORD_COLUMNS, TIMES)
 
     def _repr_html_(self) -> str:
-        from .display import info_html
-
         return info_html(self)
 
     def sort_key(self) -> tuple[float, str]:
@@ -174,3 +173,27 @@ class SessionInfo:
             and (epic is None or self.epic_slug == epic)
             and (story is None or self.story_slug == story)
         )
+
+
+#: The DataFrame's columns: SessionInfo's fields, the worker reading's in place of ``worker``.
+RECORD_COLUMNS = [
+    *(field.name for field in fields(SessionInfo) if field.name != "worker"),
+    *(field.name for field in fields(WorkerReading)),
+]
+
+
+class SessionList(list[SessionInfo]):
+    """A list of sessions that a notebook shows as a table; :meth:`to_dataframe` for pandas.
+
+    What :func:`~saga_jupyter.core.api.list_sessions` returns.
+
+    >>> SessionList([])._repr_html_()
+    '<p><em>No SAGA sessions.</em></p>'
+    """
+
+    def _repr_html_(self) -> str:
+        return list_html(self)
+
+    def to_dataframe(self) -> Any:
+        """The sessions as a pandas DataFrame, one row each (pandas is not a dependency)."""
+        return dataframe((info.to_record() for info in self), RECORD_COLUMNS, TIMES)

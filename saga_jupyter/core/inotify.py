@@ -188,7 +188,10 @@ class InotifyWatch:
             if wd in self._extras_by_wd and self._tell_extra_event(wd, mask, name):
                 continue
             if mask & InotifyConstants.IN_Q_OVERFLOW:
+                # A write's event may be among those lost: without a word, its line would wait
+                # for the file's next write.
                 logger.warning("output directory watch: inotify queue overflowed, events lost")
+                self.tell("", "overflow")
             elif mask & InotifyConstants.IN_IGNORED:
                 self._watch_gone(wd)
             elif wd == self._wd and name and not mask & InotifyConstants.IN_ISDIR:

@@ -8,7 +8,6 @@ path is validated first.
 from __future__ import annotations
 
 import logging
-import shlex
 import subprocess
 import time
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any
 from .errors import InvalidRequest, TooManySessions
 from .files import create_exclusive, make_private_directory
 from .names import MAX_NAME_LENGTH, is_slug, output_path
+from .panes import pipe_command
 from .tmux import Tmux, literal, target
 
 logger = logging.getLogger(__name__)
@@ -98,11 +98,11 @@ def launch(request: LaunchRequest, tmux: Tmux, output_dir: Path, max_sessions: i
         make_private_directory(output_dir)
     except OSError as error:
         raise InvalidRequest(f"cannot create the output directory {output_dir}: {error}") from None
-    name = _free_name(request, running, output_dir)
+    name, inode = _free_name(request, running, output_dir)
     out = output_path(output_dir, name)
     try:
         cwd = _worktree(request, name) if request.worktree else request.cwd
-        _start(tmux, name, request.command, cwd, out)
+        _start(tmux, name, request.command, cwd, pipe_command(out, inode))
     except BaseException:
         out.unlink(missing_ok=True)  # empty, made by _free_name: no session to list
         raise
@@ -111,12 +111,11 @@ def launch(request: LaunchRequest, tmux: Tmux, output_dir: Path, max_sessions: i
     return Launched(name, request.command, str(cwd) if cwd else None, worktree)
 
 
-def _start(tmux: Tmux, name: str, command: str, cwd: Path | None, out: Path) -> None:
-    """One tmux call: the session, its output piped to ``out`` before anyone reads it."""
+def _start(tmux: Tmux, name: str, command: str, cwd: Path | None, pipe: str) -> None:
+    """One tmux call: the session, its output piped (``pipe``) before anyone reads it."""
     # tmux splits commands at an argument ending in ";": no argument of ours may end so. The
     # command goes in the environment (-e is not expanded); -c and pipe-pane's command are.
     location = ["-c", literal(f"{cwd}/")] if cwd else []
-    pipe = literal(f"cat >> {shlex.quote(str(out))}")
     result = tmux.run(
         "new-session", "-d", "-s", name, *location, "-x", "200", "-y", "50",
         "-e", f"SAGA_COMMAND={command}\n",
@@ -127,8 +126,8 @@ def _start(tmux: Tmux, name: str, command: str, cwd: Path | None, out: Path) -> 
         raise InvalidRequest(f"tmux could not start {name}: {result.stderr.strip()[:300]}")
 
 
-def _free_name(request: LaunchRequest, running: set[str], output_dir: Path) -> str:
-    """A name not running, whose output file this call created empty (exclusively).
+def _free_name(request: LaunchRequest, running: set[str], output_dir: Path) -> tuple[str, int]:
+    """A name not running, whose output file this call created empty (exclusively); its inode.
 
     A name whose output file exists in any form, a dangling link included, is passed over:
     the worker's output is never written through something put there before it.
@@ -142,12 +141,12 @@ def _free_name(request: LaunchRequest, running: set[str], output_dir: Path) -> s
         if name in running:
             continue
         try:
-            create_exclusive(output_path(output_dir, name))
+            inode = create_exclusive(output_path(output_dir, name))
         except FileExistsError:
             continue
         except OSError as error:
             raise InvalidRequest(f"cannot create the output file of {name}: {error}") from None
-        return name
+        return name, inode
     raise InvalidRequest(f"no free session name after {MAX_NAME_TRIES} tries")
 
 

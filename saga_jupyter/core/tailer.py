@@ -124,6 +124,31 @@ class Tailer:
             reset = self._restart("truncated")
         return self._read(max_bytes, reset, size)
 
+    def catch_up(self, far_behind: int, window: int) -> int:
+        """Skip to the file's last ``window`` bytes if more than ``far_behind`` wait; bytes skipped.
+
+        For a reader that fell so far behind (a file copied in, a sparse file grown by
+        gigabytes) that reading it all would cost more than anyone would look at. Lands where
+        :meth:`from_tail` starts (cut at a line start), in the file open now; :attr:`offset`
+        stays a true byte offset of it. Returns 0 (nothing moved) when not that far behind or
+        no file is open. Present the skip with :func:`skip_notice`.
+        """
+        if self._closed:
+            raise ValueError("read from a closed Tailer")
+        if self._fd is None or os.fstat(self._fd).st_size - self.offset <= far_behind:
+            return 0
+        before = self.offset
+        start = _window_start(self._fd, window)
+        if start <= before:
+            return 0
+        self._position = start
+        self._decoder = _utf8_decoder()
+        self.pending = True
+        logger.info(
+            "output file %s: %d bytes behind, skipping to its tail", self.path, start - before
+        )
+        return start - before
+
     def read_available(self, buffer: bytearray) -> Chunk | None:
         """What :meth:`read` would return after a write, read without waiting for a disk.
 
@@ -237,6 +262,11 @@ class Tailer:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+def skip_notice(skipped: int) -> str:
+    """The line a reader shows where :meth:`Tailer.catch_up` skipped ``skipped`` bytes."""
+    return f"[saga-jupyter: skipped {skipped:,} bytes, too far behind the output's end]\n"
 
 
 def initial_offset(path: str | os.PathLike[str], max_bytes: int) -> int:

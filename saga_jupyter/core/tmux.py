@@ -21,6 +21,10 @@ logger = logging.getLogger(__name__)
 CALL_TIMEOUT = 5.0
 # What tmux says when nothing listens on the socket: not an error, just no sessions.
 NO_SERVER_MARKERS = ("no server running", "error connecting to", "No such file or directory")
+# How often a call under way looks whether it was closed, and how long a client that exited
+# may keep its output open (the tmux server closes its copy a moment later).
+SLICE = 0.1
+EXIT_GRACE = 1.0
 FAILURES_BEFORE_BACKOFF = 3
 BACKOFF_FIRST = 2.0
 BACKOFF_MAX = 30.0
@@ -68,6 +72,16 @@ class Tmux:
         wait = self.retry_at - time.monotonic()
         return wait if wait > 0 else None
 
+    @property
+    def error(self) -> str | None:
+        """Why the last call failed (and when tmux is asked again), or ``None`` if it answered."""
+        with self._lock:
+            failures, error = self.failures, self._last_error
+        if not failures:
+            return None
+        wait = self.backoff
+        return error if wait is None else f"{error} (next try in {wait:.0f} s)"
+
     def command(self, *args: str) -> list[str]:
         """The argument list of a tmux command on this socket."""
         return ["tmux", *(["-L", self.socket_name] if self.socket_name else []), *args]
@@ -100,11 +114,7 @@ class Tmux:
         with self._lock:
             self._running.add(process)
         try:
-            stdout, stderr = process.communicate(timeout=self.timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
-            self._failed(f"tmux did not answer within {self.timeout:g} s")
+            stdout, stderr = self._answer(process)
         finally:
             with self._lock:
                 self._running.discard(process)
@@ -112,6 +122,37 @@ class Tmux:
             raise TmuxUnavailable("stopped: tmux is not asked any more")
         self._succeeded()
         return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+    def _answer(self, process: subprocess.Popen[str]) -> tuple[str, str]:
+        """What the client wrote, once its pipes close; within the timeout or never.
+
+        Never read to end of file after a kill: the client hands its stdout to the tmux
+        server, and a stopped server (SIGSTOP) holds it open, in its socket's queue, forever.
+        """
+        deadline = time.monotonic() + self.timeout
+        exited_at: float | None = None
+        while True:
+            now = time.monotonic()
+            try:
+                # In slices: a close() from another thread, or an exit, is noticed soon.
+                return process.communicate(timeout=max(0.0, min(SLICE, deadline - now)))
+            except subprocess.TimeoutExpired:
+                pass
+            now = time.monotonic()
+            if exited_at is None and process.poll() is not None:
+                exited_at = now
+            if self.closed:
+                error = "stopped: tmux is not asked any more"
+            elif exited_at is not None and now - exited_at > EXIT_GRACE:
+                error = "tmux exited but its output stayed open (a stopped tmux server?)"
+            elif now >= deadline:
+                error = f"tmux did not answer within {self.timeout:g} s"
+            else:
+                continue
+            _abandon(process)
+            if self.closed:
+                raise TmuxUnavailable(error)
+            self._failed(error)
 
     def close(self) -> None:
         """Ask tmux nothing more, and end the calls under way (a stopping server waits for none).
@@ -206,6 +247,18 @@ class Tmux:
         except TmuxUnavailable:
             return None
         return result.stdout.strip().removeprefix("tmux ") or None
+
+
+def _abandon(process: subprocess.Popen[str]) -> None:
+    """Kill a client, reap it (a killed process exits at once) and close its pipes unread."""
+    with contextlib.suppress(OSError):
+        process.kill()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(EXIT_GRACE)
+    for pipe in (process.stdout, process.stderr):
+        if pipe is not None:
+            with contextlib.suppress(OSError):
+                pipe.close()
 
 
 def _session_line(line: str) -> TmuxSession | None:

@@ -25,15 +25,19 @@ import json
 import os
 import re
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from .files import open_regular
 from .text import ANSI_PATTERN
 
 RESULTS = ("ONGOING", "FINISH", "BLOCKED")
-OUTCOMES = ("FINISH", "BLOCKED", "TIMEOUT", "MAX_CYCLES", "ERROR")
-# Outcomes that need a person, most urgent first (sort=attention).
-ATTENTION = ("BLOCKED", "ERROR", "TIMEOUT", "MAX_CYCLES")
+# v3's five, then today's: INCOMPLETE (its cycles or time ran out), STOPPED (asked to stop).
+OUTCOMES = ("FINISH", "BLOCKED", "TIMEOUT", "MAX_CYCLES", "ERROR", "INCOMPLETE", "STOPPED")
+# Outcomes that need a person, most urgent first (sort=attention): blocked, failed, ran out.
+ATTENTION = ("BLOCKED", "ERROR", "INCOMPLETE", "TIMEOUT", "MAX_CYCLES")
+ATTENTION_RANKS = {"BLOCKED": 0, "ERROR": 1, "INCOMPLETE": 2, "TIMEOUT": 2, "MAX_CYCLES": 2}
+RUNNING_RANK, REST_RANK = 3, 4  # then the sessions still running, then all the others
 
 # Each marker starts with its own literal, so the regex engine skips to it at C speed (one
 # pattern of alternatives would try every position: 20 times slower).
@@ -53,8 +57,27 @@ RESULT_END = re.compile(r"^\}[ \t]*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
+class TaskCounts:
+    """A story's tasks as a worker's ``TaskUpdate`` calls left them; ``total`` from its files."""
+
+    completed: int = 0
+    in_progress: int = 0
+    total: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The contract's ``tasks`` object."""
+        return {"completed": self.completed, "inProgress": self.in_progress, "total": self.total}
+
+
+@dataclass(frozen=True)
 class WorkerReading:
-    """What a worker's output says: its cycle, last result and tool, and how it ended."""
+    """What a worker's output says: its cycle, last result and tool, and how it ended.
+
+    The first seven fields are read from both generations (v3 terminal output, v4 messages;
+    ``last_result`` is v3's only); the others only from a v4 worker's messages (``None`` for
+    v3). ``story_id``, ``project``, ``started_at`` and ``ended_at`` are for the caller (the
+    session's story, project and times), not part of the ``worker`` object.
+    """
 
     cycle: int | None = None
     last_result: str | None = None
@@ -63,11 +86,21 @@ class WorkerReading:
     summary: str | None = None
     blocker: str | None = None
     elapsed_minutes: float | None = None
+    max_cycles: int | None = None
+    cost_usd: float | None = None
+    turns: int | None = None
+    tasks: TaskCounts | None = None
+    worktree: str | None = None
+    pr: str | None = None
+    story_id: str | None = None
+    project: str | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
 
     @property
     def needs_attention(self) -> bool:
-        """Whether it ended in a way that needs a person (blocked, failed)."""
-        return self.outcome in ATTENTION
+        """Whether it ended in a way that needs a person (blocked, failed, ran out)."""
+        return self.outcome in ATTENTION or self.blocker is not None
 
     def to_json(self) -> dict[str, Any]:
         """The contract's ``worker`` object."""
@@ -79,22 +112,29 @@ class WorkerReading:
             "summary": self.summary,
             "blocker": self.blocker,
             "elapsedMinutes": self.elapsed_minutes,
+            "maxCycles": self.max_cycles,
+            "costUsd": self.cost_usd,
+            "turns": self.turns,
+            "tasks": None if self.tasks is None else self.tasks.to_json(),
+            "worktree": self.worktree,
+            "pr": self.pr,
         }
 
 
 def attention_rank(info: Any) -> int:
-    """Where a session stands when those needing a person come first: blocked, failed, rest.
+    """Where a session stands when those needing a person come first (0 first).
 
-    ``info`` is a :class:`~.info.SessionInfo` (its ``worker`` reading, or ``None``).
+    Blocked (a v3 outcome, or a blocker its story's journal leaves unresolved), then failed,
+    then out of cycles or time, then running, then the rest. ``info`` is a
+    :class:`~.info.SessionInfo` (its ``status`` and ``worker`` reading, or ``None``).
     """
-    outcome = info.worker.outcome if info.worker is not None else None
-    if outcome in ATTENTION:
-        return ATTENTION.index(outcome)
-    # Today's workers: an unresolved blocker in their story's journal (core/saga/catalog.py's
-    # enrich puts it in worker.blocker) is what BLOCKED was.
-    if getattr(info, "output_format", None) == "messages" and info.worker and info.worker.blocker:
-        return 0
-    return len(ATTENTION)
+    worker = info.worker
+    if worker is not None and worker.blocker is not None:
+        return ATTENTION_RANKS["BLOCKED"]
+    outcome = worker.outcome if worker is not None else None
+    if outcome in ATTENTION_RANKS:
+        return ATTENTION_RANKS[outcome]
+    return RUNNING_RANK if info.status == "running" else REST_RANK
 
 
 class WorkerReader:

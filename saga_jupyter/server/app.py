@@ -72,6 +72,13 @@ class SagaJupyterApp(ExtensionApp):
         help="Close a channel client that stopped reading (WebSocket code 1008) once this many "
         "bytes of frames wait for it; it can reconnect and resume each log by offset.",
     )
+    max_unsent_bytes_total = Int(
+        256 << 20,
+        config=True,
+        help="Bound the frames waiting for all channel clients together: past it, the clients "
+        "with the most waiting are closed first (WebSocket code 1008), as max_unsent_bytes "
+        "closes one; they can reconnect and resume each log by offset.",
+    )
     state_file = Unicode(
         config=True,
         help="The metadata store (JSON) that remembers sessions across restarts. Default: "
@@ -110,7 +117,7 @@ class SagaJupyterApp(ExtensionApp):
             raise TraitError(f"poll_interval must be between 0.05 and 3600 seconds, not {value}")
         return value
 
-    @validate("initial_log_bytes", "max_sessions", "max_unsent_bytes")
+    @validate("initial_log_bytes", "max_sessions", "max_unsent_bytes", "max_unsent_bytes_total")
     def _validate_positive(self, proposal: dict[str, Any]) -> int:
         value = int(proposal["value"])
         if value < 1:
@@ -134,7 +141,7 @@ class SagaJupyterApp(ExtensionApp):
         discovery = Discovery(self.output_dir, Tmux(self.tmux_socket_name))
         store = MetadataStore(self.state_file, output_dir=self.output_dir)
         self.poller = Poller(discovery, store, self.poll_interval, self.log)
-        self.channels = Channels(self.max_unsent_bytes)
+        self.channels = Channels(self.max_unsent_bytes, self.max_unsent_bytes_total)
         self.log_streams = LogStreams(
             self.output_dir,
             self.poller.watch,

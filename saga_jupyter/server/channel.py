@@ -3,7 +3,9 @@
 Every frame is a JSON object with a ``type``. Frames the server cannot understand get an
 ``error`` frame back and the connection stays open. A broadcast is serialised once and written
 to every client. A client that stops reading is closed (1008) once more than
-``max_unsent_bytes`` of frames wait for it; it can reconnect and resume by offset.
+``max_unsent_bytes`` of frames wait for it; it can reconnect and resume by offset. Many slow
+clients together are bounded too: past ``max_unsent_bytes_total`` waiting for all of them, those
+with the most waiting are closed the same way, until what waits for the rest is within it.
 
 Frames go straight to the connection's stream as whole WebSocket frames (:func:`text_frame`),
 not through ``write_message``: that one wraps every write in a task of its own, which with
@@ -40,8 +42,12 @@ MAX_ACCEPTED_FRAME = 32 * 1024 * 1024
 class Channels:
     """The open channel connections of one extension."""
 
-    def __init__(self, max_unsent_bytes: int) -> None:
+    def __init__(self, max_unsent_bytes: int, max_unsent_bytes_total: int | None = None) -> None:
         self.max_unsent_bytes = max_unsent_bytes
+        self.max_unsent_bytes_total = max_unsent_bytes_total
+        #: Bytes of frames the sockets of all clients have not taken, closing clients' included
+        #: (tornado holds them until the connection ends).
+        self.unsent = 0
         self._clients: set[ChannelHandler] = set()
         self._sends: set[asyncio.Future[bool]] = set()
 
@@ -55,6 +61,26 @@ class Channels:
     def discard(self, client: ChannelHandler) -> None:
         """Forget a closed connection."""
         self._clients.discard(client)
+
+    def unsent_grew(self, size: int) -> None:
+        """Count ``size`` more bytes waiting; past the total bound, close the slowest clients."""
+        self.unsent += size
+        total = self.max_unsent_bytes_total
+        if total is None or self.unsent <= total:
+            return
+        # Closing clients free their bytes once tornado gives up on them (its close timeout):
+        # only the open ones can be asked to give way now, the most waiting first.
+        open_clients = [client for client in self._clients if not client.closing]
+        waiting = sum(client.unsent for client in open_clients)
+        for client in sorted(open_clients, key=lambda client: client.unsent, reverse=True):
+            if waiting <= total:
+                break
+            waiting -= client.unsent
+            client.close_slow(f"over {total} bytes unsent to all clients, the most to this one")
+
+    def unsent_shrank(self, size: int) -> None:
+        """Count ``size`` bytes the socket took (or dropped on closing)."""
+        self.unsent -= size
 
     def sessions_updated(self, update: ListUpdate) -> None:
         """Broadcast the new session list to every client."""
@@ -189,20 +215,38 @@ class ChannelHandler(SagaMixin, WebSocketMixin, WebSocketHandler, JupyterHandler
             self._count_unsent(len(data), written)
         return written
 
+    @property
+    def unsent(self) -> int:
+        """Bytes of frames written to this client that its socket has not taken yet."""
+        return self._unsent
+
+    @property
+    def closing(self) -> bool:
+        """Whether the connection is closed or closing: no further frame will be written."""
+        protocol = self.ws_connection
+        return protocol is None or protocol.is_closing()
+
+    def close_slow(self, why: str) -> None:
+        """Close a client that lets frames wait (1008): it may reconnect and resume by offset."""
+        self.log.warning(
+            "saga_jupyter: closing a channel client that stopped reading: %d bytes unsent (%s)",
+            self._unsent,
+            why,
+        )
+        self.close(1008, f"too slow: {why}; reconnect, resume by offset")
+
     def _count_unsent(self, size: int, written: asyncio.Future[None]) -> None:
         """Count a frame the socket has not taken; close a client that lets too many wait."""
         self._unsent += size
         written.add_done_callback(lambda _: self._taken(size))
         limit = self.channels.max_unsent_bytes
         if self._unsent > limit:  # then closing: no further frame gets this far
-            self.log.warning(
-                "saga_jupyter: closing a channel client that stopped reading: %d bytes unsent",
-                self._unsent,
-            )
-            self.close(1008, f"too slow: over {limit} bytes unsent; reconnect, resume by offset")
+            self.close_slow(f"over {limit} bytes unsent")
+        self.channels.unsent_grew(size)
 
     def _taken(self, size: int) -> None:
         self._unsent -= size
+        self.channels.unsent_shrank(size)
 
     def send_sessions(self, frame: bytes) -> None:
         """Send a session list; a newer one replaces any not yet sent."""
@@ -226,7 +270,7 @@ class ChannelHandler(SagaMixin, WebSocketMixin, WebSocketHandler, JupyterHandler
             await self.send_frame({"type": "pong"})
         elif frame["type"] == "subscribe:logs":
             await self.manager.log_streams.subscribe(
-                self, frame.get("sessionName"), frame.get("offset")
+                self, frame.get("sessionName"), frame.get("offset"), frame.get("view", "raw")
             )
         elif frame["type"] == "unsubscribe:logs":
             self.manager.log_streams.unsubscribe(self, frame.get("sessionName"))

@@ -11,6 +11,12 @@ costs one frame of memory per session and lags behind in the file; it catches up
 a byte. Subscribed to many sessions, it is closed once the channel's ``max_unsent_bytes`` wait
 for it, and resumes by offset after reconnecting.
 
+A subscription to a today's worker's messages may ask for ``"view": "transcript"``: its frames
+then hold the complete lines read so far rendered by the one transcript renderer
+(:mod:`~saga_jupyter.core.saga.transcript`), and ``offset`` is the byte offset after the last
+line rendered, so a client resumes there as from a raw stream. Rounds render in the executor
+with their reads; what the loop reads for a write (a line or a few) it renders itself.
+
 Nothing here waits for a disk on the event loop. The directory watch reads its events on the
 loop, and what a write announces is read right there, for every subscription with nothing under
 way, but only if it is in memory (:meth:`~saga_jupyter.core.tailer.Tailer.read_available`:
@@ -21,6 +27,12 @@ read (bytes not in memory, a filesystem that cannot say, a file created, renamed
 the initial window, a backlog, the file changed while a frame was on its way, completion) goes
 through the executor, in rounds: one job reads every subscription that is due, and one round
 runs at a time.
+
+A subscription more than :attr:`LogStreams.catch_up` bytes behind (``truncate -s 1T``) skips
+in its round to the file's last ``initial_log_bytes``, cut at a line start, as the kernel's
+follower does (:meth:`~saga_jupyter.core.tailer.Tailer.catch_up`): that frame's data starts with
+:func:`~saga_jupyter.core.tailer.skip_notice`, its ``skipped`` says how many bytes were left out,
+and its ``offset`` stays the true byte offset to resume from.
 """
 
 from __future__ import annotations
@@ -33,21 +45,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..core.dirwatch import MEMBERSHIP_EVENTS, DirectoryWatch
+from ..core.dirwatch import MEMBERSHIP_EVENTS, OVERFLOW, DirectoryWatch
 from ..core.errors import InvalidRequest, InvalidSessionName
 from ..core.follower import has_ended
 from ..core.info import SessionInfo
 from ..core.inputs import check_number
 from ..core.names import OUTPUT_SUFFIXES, output_format, output_path, parse_name
-from ..core.tailer import MAX_CHAR_BYTES, Chunk, Tailer
+from ..core.saga.transcript import Transcript
+from ..core.tailer import MAX_CHAR_BYTES, Chunk, Tailer, skip_notice
 
 # The most one logs:data frame carries; a larger backlog follows in further frames.
 MAX_FRAME_BYTES = 1 << 20
+# Further behind the file's end than this (or 4 initial windows, if more): skip to its tail.
+# 64 MiB is far more than a log tab shows; a viewer less far behind reads every byte.
+CATCH_UP_BYTES = 64 << 20
+
+VIEWS = ("raw", "transcript")
 
 # What one read gives: new text, nothing new, or the error it raised.
 Read = Chunk | Exception | None
-# What one read of a round gives, with whether the session had completed before it began.
-ReadResult = tuple[Read, bool]
+# What one read of a round gives, whether the session had completed before it began, and the
+# bytes skipped to catch up first.
+ReadResult = tuple[Read, bool, int]
 # Frames already encoded for an event or a round, by their values.
 Encoded = dict[tuple[Any, ...], bytes]
 
@@ -78,6 +97,7 @@ class Subscription:
     client: Subscriber
     stream: Stream
     tailer: Tailer
+    transcript: Transcript | None = None  # the transcript view of a messages session
     # A read or a frame of this subscription is under way: whoever set it owns the tailer
     # (a round or a frame being written) until its turn is done.
     busy: bool = True  # from the start: the initial read is the first turn
@@ -102,6 +122,8 @@ class LogStreams:
         self.initial_log_bytes = initial_log_bytes
         # The initial frame holds at most initial_log_bytes, what was appended since included.
         self.first_frame_bytes = max(initial_log_bytes, MAX_CHAR_BYTES)
+        #: A subscription further behind its file's end than this skips to its tail.
+        self.catch_up = max(CATCH_UP_BYTES, 4 * initial_log_bytes)
         self.find = find  # the session listed under a name, or None
         self.log = log
         self.streams: dict[str, Stream] = {}
@@ -128,9 +150,15 @@ class LogStreams:
                 self._release(subscription)
         self._loop = None
 
-    async def subscribe(self, client: Subscriber, name: Any, offset: Any = None) -> None:
-        """Start streaming ``name`` to ``client``: the initial frame, then every appended byte."""
-        error = self._refusal(name, offset)
+    async def subscribe(
+        self, client: Subscriber, name: Any, offset: Any = None, view: Any = "raw"
+    ) -> None:
+        """Start streaming ``name`` to ``client``: the initial frame, then every appended byte.
+
+        ``view``: ``"raw"`` (the bytes) or ``"transcript"`` (a messages session rendered; for
+        a terminal session both are the bytes).
+        """
+        error = self._refusal(name, offset, view)
         if error is not None:
             await client.send_frame(_error(name, error))
             return
@@ -152,10 +180,14 @@ class LogStreams:
                 await asyncio.to_thread(self.watch.ensure)  # before the first read: no gap
         stream.completed = stream.completed or has_ended(self.find(name))
         subscription = Subscription(client, stream, tailer)
+        if view == "transcript" and output_format(name) == "messages":
+            subscription.transcript = Transcript(tailer.offset)
         stream.subscriptions[client] = subscription
         self._read_in_round(subscription)
 
-    def _refusal(self, name: Any, offset: Any) -> str | None:
+    def _refusal(self, name: Any, offset: Any, view: Any) -> str | None:
+        if view not in VIEWS:
+            return f"view must be 'raw' or 'transcript', not {str(view)[:40]!r}"
         try:
             parse_name(name)
             if offset is not None:
@@ -192,6 +224,9 @@ class LogStreams:
     def _on_file_event(self, filename: str, event_type: str) -> None:
         # On the loop. Streams are keyed by names checked at subscribe: no need to validate
         # every write's.
+        if event_type == OVERFLOW:
+            self._read_all_soon()
+            return
         name = filename.rpartition(".")[0]
         stream = self.streams.get(name)
         if stream is None or not filename.endswith(OUTPUT_SUFFIXES[output_format(name)]):
@@ -220,7 +255,13 @@ class LogStreams:
                     self._read_in_round(subscription)
                     continue
                 reads[mark] = (tailer, chunk)
-            self._send(subscription, chunk, completed=False, encoded=encoded)
+            self._send(subscription, _view(subscription.transcript, chunk), False, encoded)
+
+    def _read_all_soon(self) -> None:
+        """Events were lost: any file may have changed, read each again (in a round)."""
+        for stream in list(self.streams.values()):
+            for subscription in list(stream.subscriptions.values()):
+                self._read_soon(subscription)
 
     def _claim(self, subscription: Subscription) -> bool:
         """Take a turn if nothing is under way; otherwise ask the owner to read once more."""
@@ -247,24 +288,34 @@ class LogStreams:
         while self._due:
             batch = list(self._due)
             self._due.clear()
-            jobs = [(s.tailer, self._read_limit(s), s.stream.completed) for s in batch]
+            jobs = [
+                (s.tailer, self._read_limit(s), s.stream.completed, s.transcript) for s in batch
+            ]
             try:
-                results = await asyncio.to_thread(_read_all, jobs)
+                results = await asyncio.to_thread(
+                    _read_all, jobs, self.catch_up, self.initial_log_bytes
+                )
             except Exception as error:  # the executor shuts down: each subscription ends
-                results = [(error, False)] * len(batch)
+                results = [(error, False, 0)] * len(batch)
             encoded: Encoded = {}
-            for subscription, (chunk, completed) in zip(batch, results, strict=True):
-                self._send(subscription, chunk, completed, encoded)
+            for subscription, (chunk, completed, skipped) in zip(batch, results, strict=True):
+                self._send(subscription, chunk, completed, encoded, skipped)
 
     def _read_limit(self, subscription: Subscription) -> int:
         return MAX_FRAME_BYTES if subscription.started else self.first_frame_bytes
 
     def _send(
-        self, subscription: Subscription, chunk: Read, completed: bool, encoded: Encoded
+        self,
+        subscription: Subscription,
+        chunk: Read,
+        completed: bool,
+        encoded: Encoded,
+        skipped: int = 0,
     ) -> None:
         """End a turn's read: write its chunk as a frame, or finish; then end the turn.
 
-        ``encoded``: the frames of this event or round so far, by what they hold.
+        ``encoded``: the frames of this event or round so far, by what they hold. ``skipped``:
+        bytes the read skipped to catch up, announced in the frame.
         """
         if isinstance(chunk, Exception):
             name = subscription.stream.name
@@ -274,10 +325,14 @@ class LogStreams:
             return
         more = chunk is not None and chunk.more
         finished = completed and not more
-        if not subscription.active or (chunk is None and subscription.started and not finished):
+        quiet = chunk is None and subscription.started and not finished and not skipped
+        if not subscription.active or quiet:
             self._turn_done(subscription)
             return
         frame = _data(subscription.stream.name, chunk, subscription, finished)
+        if skipped:
+            frame["data"] = skip_notice(skipped) + frame["data"]
+            frame["skipped"] = skipped
         subscription.started = True
         key = tuple(frame.values())
         payload = encoded.get(key)
@@ -331,27 +386,48 @@ class LogStreams:
             subscription.tailer.close()
 
 
-def _read_all(jobs: list[tuple[Tailer, int, bool]]) -> list[ReadResult]:
+def _read_all(
+    jobs: list[tuple[Tailer, int, bool, Transcript | None]], catch_up: int, window: int
+) -> list[ReadResult]:
     """One round's reads, run in the executor; one failing read does not stop the others.
 
-    Readers of one file at one position (viewers catching up together) share one read.
+    Readers of one file at one position (viewers catching up together) share one read, and
+    one skip ahead (``catch_up``, ``window``: see :meth:`Tailer.catch_up`); each transcript
+    view renders it here too, off the loop.
     """
     results: list[ReadResult] = []
-    reads: dict[tuple[object, ...], tuple[Tailer, Chunk | None]] = {}
-    for tailer, limit, completed in jobs:
+    reads: dict[tuple[object, ...], tuple[Tailer, Chunk | None, int]] = {}
+    for tailer, limit, completed, transcript in jobs:
         key = (tailer.mark, limit)
         read = reads.get(key)
         if read is not None and tailer.follow(read[0]):
-            results.append((read[1], completed))
+            results.append((_view(transcript, read[1], read[2]), completed, read[2]))
             continue
         try:
+            skipped = tailer.catch_up(catch_up, window)
             chunk = tailer.read(limit)
         except Exception as error:  # logged on the loop
-            results.append((error, completed))
+            results.append((error, completed, 0))
             continue
-        reads[key] = (tailer, chunk)
-        results.append((chunk, completed))
+        reads[key] = (tailer, chunk, skipped)
+        results.append((_view(transcript, chunk, skipped), completed, skipped))
     return results
+    return results
+
+
+def _view(transcript: Transcript | None, chunk: Chunk | None, skipped: int = 0) -> Chunk | None:
+    """What a subscription is sent of a chunk: itself, or its complete lines rendered.
+
+    After a reset or a skip ahead (both start at a line start) nothing held counts any more.
+    """
+    if transcript is None or chunk is None:
+        return chunk
+    if chunk.reset or skipped:
+        transcript.reset(0)
+    rendered = transcript.feed(chunk.data, chunk.offset)
+    if not rendered.text and not chunk.reset and not chunk.more:
+        return None  # only part of a line so far: nothing to send yet
+    return chunk._replace(data=rendered.text, offset=rendered.offset)
 
 
 def _data(
@@ -363,9 +439,15 @@ def _data(
         "data": chunk.data if chunk else "",
         "isInitial": not subscription.started,
         "isComplete": complete,
-        "offset": chunk.offset if chunk else subscription.tailer.offset,
+        "offset": chunk.offset if chunk else _offset(subscription),
         "reset": chunk.reset if chunk else False,
     }
+
+
+def _offset(subscription: Subscription) -> int:
+    """Where a subscription stands in its file: after the last line its transcript rendered."""
+    transcript = subscription.transcript
+    return transcript.offset if transcript is not None else subscription.tailer.offset
 
 
 def _error(name: Any, error: str) -> dict[str, Any]:

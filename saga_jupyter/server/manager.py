@@ -10,10 +10,11 @@ Reads are served from the poller's state, never computed per request; anything t
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..core.errors import (
     ControlDisabled,
@@ -29,7 +30,11 @@ from ..core.names import parse_name
 from ..core.tmux import target
 from ..core.worker import OUTCOMES, attention_rank
 from .logstreams import LogStreams
-from .poller import Poller
+from .poller import Poller, in_daemon_thread
+
+T = TypeVar("T")
+# Requests' tmux calls under way at once; more wait on the event loop, holding no thread.
+TMUX_CALLS = 4
 
 
 class SessionManager:
@@ -52,6 +57,16 @@ class SessionManager:
         self.max_sessions = max_sessions
         self.log = log
         self._launch_lock = asyncio.Lock()  # one launch at a time: max_sessions holds
+        self._tmux_calls = asyncio.Semaphore(TMUX_CALLS)
+
+    async def _tmux(self, function: Callable[..., T], *args: Any) -> T:
+        """Run a call that asks tmux on a daemon thread of its own, a few at a time.
+
+        Never in the shared executor: file reads and log streams would queue behind a tmux
+        that hangs, and a thread stuck there would keep a stopping server alive.
+        """
+        async with self._tmux_calls:
+            return await in_daemon_thread(functools.partial(function, *args), "saga-tmux")
 
     def get(self, name: str) -> SessionInfo:
         """The session called ``name``; ``SessionNotFound`` (or ``InvalidSessionName``)."""
@@ -105,26 +120,33 @@ class SessionManager:
         body["windows"] = []
         if info.status == "running":
             try:
-                if discovery.tmux_error is not None:  # failing now: do not wait for it again
-                    raise TmuxUnavailable(discovery.tmux_error)
-                body["windows"] = await asyncio.to_thread(discovery.tmux.windows, name) or []
+                error = self.tmux_error()
+                if error is not None:  # failing now: do not wait for it again
+                    raise TmuxUnavailable(error)
+                body["windows"] = await self._tmux(discovery.tmux.windows, name) or []
             except TmuxUnavailable as error:
                 body["windows"] = None
                 body["tmuxError"] = str(error)
         return body
+
+    def tmux_error(self) -> str | None:
+        """Why tmux failed at the last scan or the last call (the breaker open), or ``None``."""
+        discovery = self.poller.discovery
+        return discovery.tmux_error or discovery.tmux.error
 
     def status(self) -> dict[str, Any]:
         """Health of tmux, the store, the output directory and the channel."""
         poller = self.poller
         discovery, store = poller.discovery, poller.store
         running = sum(1 for info in poller.sessions if info.status == "running")
+        tmux_error = self.tmux_error()
         return {
             "tmux": {
-                "available": discovery.tmux_error is None,
+                "available": tmux_error is None,
                 "serverRunning": discovery.tmux.server_running,
                 "version": poller.tmux_version,
                 "socketName": discovery.tmux.socket_name,
-                "error": discovery.tmux_error,
+                "error": tmux_error,
                 "backoff": discovery.tmux.backoff,
             },
             "store": {
@@ -163,7 +185,7 @@ class SessionManager:
         request = await asyncio.to_thread(parse_launch, parsed, root_dir)
         poller = self.poller
         async with self._launch_lock:
-            launched = await asyncio.to_thread(
+            launched = await self._tmux(
                 launch, request, poller.discovery.tmux, poller.discovery.output_dir,
                 self.max_sessions,
             )  # fmt: skip
@@ -176,7 +198,7 @@ class SessionManager:
         self.require_control()
         if self.get(name).status == "running":
             self.poller.stopping(name)  # before the kill: the scan that sees it end knows why
-        if await asyncio.to_thread(self.poller.discovery.tmux.kill, name):
+        if await self._tmux(self.poller.discovery.tmux.kill, name):
             self.log.info("saga_jupyter: session stopped by %s: %s", user, name)
         await self.poller.request_scan()
 

@@ -18,11 +18,12 @@ from typing import Any, NamedTuple, TypeVar
 
 from tornado.ioloop import PeriodicCallback
 
-from ..core.dirwatch import MEMBERSHIP_EVENTS, DirectoryWatch
+from ..core.dirwatch import MEMBERSHIP_EVENTS, OVERFLOW, DirectoryWatch
 from ..core.discovery import Discovery
 from ..core.info import SessionInfo
 from ..core.launch import Launched
-from ..core.names import name_from_output_file
+from ..core.names import name_from_output_file, output_format
+from ..core.panes import PaneKeeper
 from ..core.store import MetadataStore
 
 
@@ -54,6 +55,8 @@ class Poller:
         self.interval = interval
         self.log = log
         self.watch = DirectoryWatch(discovery.output_dir)
+        # Today's SAGA writes a worker's fatal error only to its pane: kept in <name>.pane.
+        self.panes = PaneKeeper(discovery.tmux, discovery.output_dir)
         self.sessions: list[SessionInfo] = []
         self.sessions_json: list[dict[str, Any]] = []
         # sessions_json encoded once per change, not once per request or per client.
@@ -115,6 +118,7 @@ class Poller:
             self._debounce.cancel()
             self._debounce = None
         self._loop = None
+        self.panes.close()
         self.discovery.tmux.close()  # a tmux call under way (hung, say) ends now
         if self._scan is not None:
             # Bounded: a scan stuck in the kernel (a hung file system) must not hold up shutdown.
@@ -150,6 +154,9 @@ class Poller:
             self.discovery.remember_stop(self._stopped.pop())
         self.watch.ensure()
         sessions = self.enrich(self.discovery.scan())
+        for info in sessions:  # one started before this server, or missed by the watch
+            if info.status == "running" and info.output_format == "messages":
+                self.panes.keep(info.name)
         # Written when what is remembered changed, or when the last write failed (a full disk).
         if self.discovery.changed or self.store.save_error is not None:
             self.discovery.changed = False
@@ -187,12 +194,17 @@ class Poller:
 
     def _on_file_event(self, filename: str, event_type: str) -> None:
         # On the loop (the watch reads its events there): only what can change the list.
-        if (
-            event_type in MEMBERSHIP_EVENTS
-            and name_from_output_file(filename)
-            and self._debounce is None
-            and self._loop is not None
-        ):
+        if self._loop is None:
+            return
+        if event_type != OVERFLOW:  # events lost: a file may have come or gone unannounced
+            if event_type not in MEMBERSHIP_EVENTS:
+                return
+            name = name_from_output_file(filename)
+            if name is None:
+                return
+            if output_format(name) == "messages":  # a worker of today's SAGA: its pane, at once
+                self.panes.keep(name)
+        if self._debounce is None:
             self._debounce = self._loop.call_later(DEBOUNCE, self._debounce_elapsed)
 
     def _debounce_elapsed(self) -> None:
@@ -200,7 +212,7 @@ class Poller:
         self.request_scan()
 
 
-def in_daemon_thread(function: Callable[[], T]) -> asyncio.Future[T]:
+def in_daemon_thread(function: Callable[[], T], name: str = "saga-scan") -> asyncio.Future[T]:
     """Run ``function`` on a thread of its own that never holds up the process's exit.
 
     The executor's threads are joined at exit: one stuck in a system call (a hung file system)
@@ -225,5 +237,5 @@ def in_daemon_thread(function: Callable[[], T]) -> asyncio.Future[T]:
         with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
             loop.call_soon_threadsafe(settle, result, error)
 
-    threading.Thread(target=run, name="saga-scan", daemon=True).start()
+    threading.Thread(target=run, name=name, daemon=True).start()
     return future

@@ -26,9 +26,9 @@ from typing import Any
 
 from tornado.ioloop import PeriodicCallback
 
-from ..core.dirwatch import DirectoryWatch
+from ..core.dirwatch import OVERFLOW, DirectoryWatch
 from ..core.info import SessionInfo
-from ..core.saga.catalog import Catalog, project_of_worktree, worktree_of
+from ..core.saga.catalog import Catalog, project_of_session
 from ..core.saga.project import ALL, CHILD, EPICS, Project
 from ..core.saga.stories import Story
 from .poller import ListUpdate, Poller, in_daemon_thread
@@ -77,6 +77,7 @@ class Projects:
         """Read every project, watch them, re-read all now and then (the backstop)."""
         self._loop = asyncio.get_running_loop()
         self.poller.add_listener(self.sessions_updated)
+        self.watch.add_listener(self._on_overflow)
         self.sessions_updated(ListUpdate(self.poller.sessions, self.poller.by_name, b""))
         await self.request_refresh({path: None for path in self.catalog.projects})
         self.read.set()
@@ -92,6 +93,7 @@ class Projects:
             self._debounce.cancel()
             self._debounce = None
         self._loop = None
+        self.watch.remove_listener(self._on_overflow)
         if self._refresh is not None:
             await asyncio.wait([self._refresh], timeout=READ_TIMEOUT)
         for directory in self._targets:
@@ -198,6 +200,11 @@ class Projects:
         if self._debounce is None:
             self._debounce = self._loop.call_later(DEBOUNCE, self._debounce_elapsed)
 
+    def _on_overflow(self, filename: str, event_type: str) -> None:
+        """On the loop: events were lost (the watch's queue overflowed): re-read everything."""
+        if event_type == OVERFLOW and self._loop is not None:
+            self._refresh_all()
+
     def _debounce_elapsed(self) -> None:
         self._debounce = None
         self.request_refresh({})
@@ -211,7 +218,7 @@ class Projects:
             if info.output_format != "messages":
                 continue
             sessions.setdefault(info.story_slug, []).append(info.name)
-            project = project_of_worktree(worktree_of(info))
+            project = project_of_session(info)
             if project is not None and self.catalog.add(project) is not None:
                 self.log.info("saga_jupyter: SAGA project named by %s: %s", info.name, project)
                 self.request_refresh({project: None})
@@ -239,7 +246,7 @@ class Projects:
                 name
                 for name in names
                 if (info := by_name.get(name)) is None
-                or project_of_worktree(worktree_of(info)) in (None, Path(story.project))
+                or project_of_session(info) in (None, Path(story.project))
             )
         return replace(story, sessions=names) if names != story.sessions else story
 

@@ -11,6 +11,7 @@ import pytest
 from libtmux.server import Server
 
 import saga_jupyter as saga
+from saga_jupyter.core.api import MAX_TAIL_BYTES
 from saga_jupyter.core.engine import engine_for
 from saga_jupyter.core.errors import InvalidSessionName, SessionNotFound
 from saga_jupyter.core.info import utc
@@ -196,6 +197,29 @@ def test_read_log_tail_of_a_1_gib_file_reads_only_its_tail(
     read = read_bytes_of_this_process() - before
     assert text == "line 4997 ✓\nline 4998 ✓\nline 4999 ✓\n"
     assert read < 200_000, f"read {read} bytes of a 1 GiB file"
+
+
+@pytest.mark.parametrize("size", [10 << 30])
+def test_read_log_tail_of_a_sparse_file_with_too_few_lines_is_bounded(
+    sessions: dict[str, str], output_dir: Path, size: int
+) -> None:
+    path = output_dir / f"{DONE}.out"
+    with path.open("wb") as file:
+        file.write(b"the only line before the hole\n")
+        file.truncate(size)  # sparse: 10 GiB of NUL bytes, not one line in them
+        file.seek(size)
+        file.write(b"no newline")
+    before = read_bytes_of_this_process()
+    text = saga.read_log(DONE, tail_lines=5, **sessions)
+    read = read_bytes_of_this_process() - before
+    assert read < MAX_TAIL_BYTES * 2 + 100_000, f"read {read} bytes of a 10 GiB file"
+    # Not 5 lines: the bounded window, from its first whole character (no line starts in it).
+    assert len(text) == MAX_TAIL_BYTES and text.endswith("\x00no newline")
+    assert set(text[: -len("no newline")]) == {"\x00"}
+    # With lines starting in the window: from the first of them.
+    with path.open("ab") as file:
+        file.write(b"\none\ntwo\n")
+    assert saga.read_log(DONE, tail_lines=5, **sessions) == "one\ntwo\n"
 
 
 async def test_follow_yields_appended_text_and_ends_on_completion(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from saga_jupyter.core.dirwatch import KINDS, WATCH_ENV, DirectoryWatch
-from tests.helpers import inotify_watches_on, own_threads
+from tests.helpers import inotify_watches_on, own_threads, wait_for
 
 
 def events_until(
@@ -156,3 +156,37 @@ def test_an_unknown_kind_falls_back_to_the_native_observer(
 ) -> None:
     monkeypatch.setenv(WATCH_ENV, "fsevents-on-linux")
     assert DirectoryWatch(tmp_path).kind == "native"
+
+
+def flood_of_events(directory: Path, count: int) -> None:
+    """``count`` modify events that inotify cannot merge (two files written in turn)."""
+    paths = [directory / "noise-a.log", directory / "noise-b.log"]
+    with paths[0].open("ab", buffering=0) as first, paths[1].open("ab", buffering=0) as second:
+        for i in range(count):
+            (first if i % 2 else second).write(b".")
+
+
+def queue_limit() -> int:
+    """inotify's per-instance queue (system-wide, not changed here)."""
+    return int(Path("/proc/sys/fs/inotify/max_queued_events").read_text())
+
+
+def test_events_lost_while_unread_are_told_as_an_overflow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(WATCH_ENV, "inotify")
+
+    async def main() -> None:
+        watch = DirectoryWatch(tmp_path)
+        told: list[tuple[str, str]] = []
+        watch.add_listener(lambda name, kind: told.append((name, kind)))
+        watch.start(asyncio.get_running_loop())
+        assert await asyncio.to_thread(watch.ensure) is True
+        # On the loop, not awaiting: the watch's descriptor is not read meanwhile.
+        flood_of_events(tmp_path, queue_limit() + 100)
+        (tmp_path / "a.out").write_text("lost in the overflow\n")
+        await wait_for(lambda: ("", "overflow") in told)
+        assert ("a.out", "created") not in told  # past the queue's end: only the overflow says
+        watch.stop()
+
+    asyncio.run(main())

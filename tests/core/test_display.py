@@ -11,8 +11,8 @@ import pytest
 from libtmux.server import Server
 
 import saga_jupyter as saga
-from saga_jupyter.core.display import PANDAS_MISSING, RECORD_COLUMNS, SessionList
-from saga_jupyter.core.info import SessionInfo
+from saga_jupyter.core.display import PANDAS_MISSING
+from saga_jupyter.core.info import RECORD_COLUMNS, SessionInfo, SessionList
 from saga_jupyter.core.worker import WorkerReading
 from tests.helpers import start_worker
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,10 +10,10 @@ import pytest
 import saga_jupyter as saga
 from saga_jupyter.core.errors import AmbiguousStory, StoryNotFound
 from saga_jupyter.core.info import SessionInfo
-from saga_jupyter.core.saga.catalog import Catalog, enrich, project_of_worktree
+from saga_jupyter.core.saga.catalog import Catalog, enrich
 from saga_jupyter.core.saga.journal import parse_journal, unresolved_blockers
 from saga_jupyter.core.saga.project import Project
-from saga_jupyter.core.worker import WorkerReading
+from saga_jupyter.core.worker import TaskCounts, WorkerReading
 from tests.sagaproject import epic, git_project, story, story_dir, task
 
 
@@ -208,22 +208,6 @@ def test_a_v4_session_meets_its_story(tmp_path: Path) -> None:
     assert enrich(v3, catalog.get_story("login")) is v3
 
 
-def test_the_project_of_a_worktree() -> None:
-    assert project_of_worktree("/home/u/app/.saga/worktrees/login") == Path("/home/u/app")
-    assert project_of_worktree("/home/u/app/.saga/worktrees/login/") == Path("/home/u/app")
-    assert project_of_worktree("/home/u/app") is None
-    assert project_of_worktree("relative/.saga/worktrees/x") is None
-    assert project_of_worktree(None) is None
-
-
-@dataclass(frozen=True)
-class V4Reading(WorkerReading):
-    """A worker reading with what today's reader adds: its worktree and task counts."""
-
-    worktree: str | None = None
-    tasks: dict[str, int | None] | None = None
-
-
 def test_the_worktree_a_worker_names_chooses_the_project(tmp_path: Path) -> None:
     story(tmp_path / "p1", "login", "web", {"t1": "pending"})
     story(tmp_path / "p2", "login", "mobile", {"t1": "pending", "t2": "pending"},
@@ -232,14 +216,17 @@ def test_the_worktree_a_worker_names_chooses_the_project(tmp_path: Path) -> None
     catalog.refresh()
     name = "saga-story-login-1741165923"
     assert enrich_one(catalog, session(name)) == session(name)  # two projects: neither
-    worktree = str(tmp_path / "p2" / ".saga" / "worktrees" / "login")
-    tasks = {"completed": 1, "inProgress": 0, "total": None}
-    reading = V4Reading(cycle=2, worktree=worktree, tasks=tasks)
+    # What the reader of its messages found: pipeline_step 1's worktree, hence its project.
+    worktree = tmp_path / "p2" / ".saga" / "worktrees" / "login"
+    reading = WorkerReading(
+        cycle=2, worktree=str(worktree), project=str(tmp_path / "p2"), tasks=TaskCounts(1, 0)
+    )
     enriched = enrich_one(catalog, replace(session(name), worker=reading))
     assert enriched.epic_slug == "mobile"
-    assert enriched.worker == replace(
-        reading, blocker="Which store?", tasks={"completed": 1, "inProgress": 0, "total": 2}
-    )
+    assert enriched.worker == replace(reading, blocker="Which store?", tasks=TaskCounts(1, 0, 2))
+    # No TaskUpdate seen yet: the total all the same.
+    enriched = enrich_one(catalog, replace(session(name), worker=replace(reading, tasks=None)))
+    assert enriched.worker is not None and enriched.worker.tasks == TaskCounts(0, 0, 2)
 
 
 def enrich_one(catalog: Catalog, info: SessionInfo) -> SessionInfo:

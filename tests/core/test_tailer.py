@@ -395,3 +395,22 @@ def test_read_available_never_waits_on_a_filesystem_that_cannot_say(tmpfs_dir: P
             assert text_of(read_all(tailer)) == "x\n"  # read() has it all
         else:
             assert chunk == Chunk("x\n", 2, reset=False)
+
+
+def test_catch_up_skips_a_sparse_gigabyte_reading_only_the_window(tmp_path: Path) -> None:
+    path = tmp_path / "sparse.out"
+    path.write_bytes(b"start\n")
+    with Tailer(path) as tailer:
+        assert tailer.read() == Chunk("start\n", 6, False)
+        os.truncate(path, 1 << 30)
+        with path.open("ab") as file:
+            file.write(b"\nlast line \xe2\x9c\xbb\n")
+        size = path.stat().st_size
+        assert tailer.catch_up(size - 6, 4096) == 0  # not further behind than that: stays
+        before = read_bytes_of_this_process()
+        skipped = tailer.catch_up(64 << 20, 4096)
+        read = read_bytes_of_this_process() - before
+        assert read < 4096 + 1024, f"read {read} bytes to skip"
+        assert skipped == (1 << 30) + 1 - 6 and tailer.offset == (1 << 30) + 1
+        assert tailer.read() == Chunk("last line ✻\n", size, False)
+        assert tailer.catch_up(0, 4096) == 0  # at the end: nothing to skip

@@ -17,6 +17,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (app.poll_interval, app.initial_log_bytes) == (3.0, 262144)
     assert (app.allow_control, app.max_sessions) == (False, 4)
     assert app.max_unsent_bytes == 16 << 20
+    assert app.max_unsent_bytes_total == 256 << 20
     assert app.state_file.endswith("sessions.json")
 
 
@@ -30,7 +31,7 @@ def test_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     ("trait", "value"),
     [("poll_interval", 0), ("poll_interval", -1), ("max_sessions", 0), ("initial_log_bytes", 0),
-     ("max_unsent_bytes", 0), ("tmux_socket_name", "../sock")],
+     ("max_unsent_bytes", 0), ("max_unsent_bytes_total", 0), ("tmux_socket_name", "../sock")],
 )  # fmt: skip
 def test_bounds(trait: str, value: object) -> None:
     with pytest.raises(TraitError):

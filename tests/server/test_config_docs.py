@@ -63,4 +63,4 @@ def test_help_all_lists_every_setting_with_its_help() -> None:
     for name in configurable():
         assert f"--SagaJupyterApp.{name}=" in result.stdout
     words = " ".join(result.stdout.split())  # as wrapped to the terminal's width
-    assert "Where the <name>.out output files live. Default: $SAGA_SESSIONS_DIR, else" in words
+    assert "Where the output files live: <name>.out (the seeds' SAGA)" in words

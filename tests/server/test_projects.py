@@ -204,3 +204,29 @@ def test_project_dirs_default_to_saga_project_dir(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("SAGA_PROJECT_DIR", "/srv/app")
     assert SagaJupyterApp().project_dirs == ["/srv/app"]
     assert SagaJupyterApp(project_dirs=["/a", "/b"]).project_dirs == ["/a", "/b"]
+
+
+async def test_a_project_a_worker_names_is_read_and_watched(
+    jp_fetch: Any, jp_ws_fetch: Any, saga_app: Any, tmp_path: Path, output_dir: Path
+) -> None:
+    named = tmp_path / "named"
+    directory = git_project(named, "pay", {"t1": "pending", "t2": "pending", "t3": "pending"})
+    channel = await Channel.open(jp_ws_fetch)
+    step = {
+        "type": "saga_worker",
+        "subtype": "pipeline_step",
+        "step": 1,
+        "message": f"Created worktree at {named}/.saga/worktrees/pay",
+    }
+    name = "saga-story-pay-1741165923"
+    (output_dir / f"{name}.jsonl").write_text(json.dumps(step) + "\n")
+    frame = await stories_frame(channel, lambda s: s["id"] == "pay")
+    assert frame["stories"][0]["project"] == str(named)
+    assert str(named) in [p["path"] for p in await get(jp_fetch, "projects")]
+    await wait_for(lambda: saga_app.poller.find(name).epic_slug == "e1", timeout=5)
+    info = await get(jp_fetch, "sessions", name)
+    assert info["worker"]["tasks"]["total"] == 3
+    assert (await get(jp_fetch, "stories", "pay"))["sessions"] == [name]
+    task(directory, "t1", "in_progress")  # its worktree is watched as the configured ones
+    await stories_frame(channel, lambda s: s["id"] == "pay" and s["status"] == "inProgress")
+    channel.close()

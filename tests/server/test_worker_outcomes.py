@@ -66,6 +66,9 @@ async def test_outcomes_are_read_filtered_sorted_and_pushed(
     assert worker["saga__e__stuck__2"] == {
         "cycle": 2, "lastResult": "BLOCKED", "lastTool": "Bash", "outcome": "BLOCKED",
         "summary": "ended BLOCKED", "blocker": "which database?", "elapsedMinutes": 3.5,
+        # Read from today's workers' messages only.
+        "maxCycles": None, "costUsd": None, "turns": None, "tasks": None, "worktree": None,
+        "pr": None,
     }  # fmt: skip
     assert (
         worker["saga__e__busy__5"]["outcome"] is None and worker["saga__e__busy__5"]["cycle"] == 2

@@ -253,6 +253,16 @@ def test_a_replaced_file_resets_the_view(open_viewer: Any, output_dir: Path) -> 
     shows(viewer, ["new file, longer than the old one"])
 
 
+def test_far_behind_it_jumps_to_the_tail(open_viewer: Any, output_dir: Path) -> None:
+    path = output_dir / f"{NAME}.out"
+    write(path, "first\n")
+    viewer = open_viewer()
+    shows(viewer, ["first"])
+    os.truncate(path, 64 << 20)  # sparse: 64 MiB of NUL bytes, far more than SKIP_BYTES
+    write(path, "\n" + numbered(0, 10))
+    shows(viewer, numbered(0, 10).splitlines())  # the tail, not a line of 64 MiB of NULs
+
+
 def test_switching_to_another_session(open_viewer: Any, output_dir: Path) -> None:
     write(output_dir / f"{NAME}.out", "one\n")
     write(output_dir / f"{OTHER}.out", "two\n")

@@ -1,10 +1,11 @@
 """The SAGA projects a process knows, and the questions asked of them all at once.
 
 A :class:`Catalog` holds :class:`~.project.Project` objects by path: those configured
-(``project_dirs``, ``$SAGA_PROJECT_DIR``) and those today's workers name (their worktree,
-``<project>/.saga/worktrees/<storyId>``, gives ``<project>``). It lists and finds stories
-across them (an id two projects share needs the project named), and tells a v4 session what
-its story says (:func:`enrich`). Reads see each project's last published state.
+(``project_dirs``, ``$SAGA_PROJECT_DIR``) and those today's workers name
+(:func:`project_of_session`: their worktree ``<project>/.saga/worktrees/<storyId>`` gives
+``<project>``). It lists and finds stories across them (an id two projects share needs the
+project named), and tells a v4 session what its story says (:func:`enrich`). Reads see each
+project's last published state.
 
 The notebook's :func:`list_stories` and :func:`get_story` read through the catalog of their
 project directories, kept per process so a second call re-reads only what changed.
@@ -17,11 +18,10 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from ..errors import AmbiguousStory, InvalidRequest, StoryNotFound
 from ..info import SessionInfo
-from ..worker import WorkerReading
+from ..worker import TaskCounts, WorkerReading
 from .project import Project
 from .stories import STATUSES, Epic, Story, StoryList
 
@@ -35,26 +35,14 @@ def default_project_dirs() -> list[str]:
     return [value] if value else []
 
 
-def project_of_worktree(worktree: str | None) -> Path | None:
-    """``<project>`` of a worktree path ``<project>/.saga/worktrees/<storyId>``, else ``None``."""
-    if not worktree or "\0" in worktree:
-        return None
-    path = Path(os.path.normpath(worktree))
-    if not path.is_absolute() or path.parent.name != "worktrees":
-        return None
-    if path.parent.parent.name != ".saga":
-        return None
-    return path.parent.parent.parent
+def project_of_session(info: SessionInfo) -> Path | None:
+    """The project a v4 worker named in its messages, else ``None``.
 
-
-def worktree_of(info: SessionInfo) -> str | None:
-    """The worktree a v4 worker named in its messages, once the reader of them gives it.
-
-    The hook for ``worker.worktree`` (``pipeline_step`` 1's path, or ``system`` ``init``'s
-    ``cwd``), read from the worker's reading when it has one.
+    Its reader (:mod:`.messages`) takes it from ``pipeline_step`` 1's worktree path, else
+    ``system`` ``init``'s ``cwd``.
     """
-    value = getattr(info.worker, "worktree", None)
-    return value if isinstance(value, str) else None
+    project = info.worker.project if info.worker is not None else None
+    return Path(project) if project else None
 
 
 class Catalog:
@@ -131,7 +119,7 @@ class Catalog:
         """The story a v4 session works on: in its worktree's project, else the only one."""
         if info.output_format != "messages":
             return None
-        project = project_of_worktree(worktree_of(info))
+        project = project_of_session(info)
         if project is not None:
             held = self.projects.get(project)
             return None if held is None else held.stories.get(info.story_slug)
@@ -157,14 +145,16 @@ def enrich(info: SessionInfo, story: Story | None) -> SessionInfo:
         return info
     worker = info.worker if info.worker is not None else WorkerReading()
     blockers = story.blockers
-    changes: dict[str, Any] = {"blocker": blockers[0] if blockers else worker.blocker}
-    tasks = getattr(worker, "tasks", None)
-    total = len(story.tasks)
-    if isinstance(tasks, dict):
-        changes["tasks"] = {**tasks, "total": total}
-    elif tasks is not None and hasattr(tasks, "total"):
-        changes["tasks"] = replace(tasks, total=total)
-    return replace(info, epic_slug=story.epic, worker=replace(worker, **changes))
+    tasks = worker.tasks if worker.tasks is not None else TaskCounts()
+    return replace(
+        info,
+        epic_slug=story.epic,
+        worker=replace(
+            worker,
+            blocker=blockers[0] if blockers else worker.blocker,
+            tasks=replace(tasks, total=len(story.tasks)),
+        ),
+    )
 
 
 def _project_key(project: str | None) -> Path | None:

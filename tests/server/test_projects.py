@@ -230,3 +230,19 @@ async def test_a_project_a_worker_names_is_read_and_watched(
     task(directory, "t1", "in_progress")  # its worktree is watched as the configured ones
     await stories_frame(channel, lambda s: s["id"] == "pay" and s["status"] == "inProgress")
     channel.close()
+
+
+async def test_a_story_written_into_a_worktree_made_before_it(
+    jp_ws_fetch: Any, saga_app: Any, project: Path
+) -> None:
+    channel = await Channel.open(jp_ws_fetch)
+    worktree = project / ".saga" / "worktrees" / "late"
+    git(project, "worktree", "add", "-q", "-b", "story/late", str(worktree))
+    # Read with no story yet, and watched: the story's directories are awaited there.
+    await wait_for(lambda: worktree / ".saga" in saga_app.poller.watch.directories, timeout=5)
+    started = time.monotonic()
+    story(project, "late", "auth", {"t1": "in_progress"}, in_worktree=True)
+    frame = await stories_frame(channel, lambda s: s["id"] == "late")
+    assert time.monotonic() - started < 1.0
+    assert frame["stories"][0]["status"] == "inProgress"
+    channel.close()

@@ -118,17 +118,14 @@ class Project:
         return changed
 
     def _story_ids(self) -> set[str]:
-        """Every story id with a directory, on main or in a worktree."""
+        """Every story id with a directory on main, or a worktree."""
         if not _is_directory(self.saga):
             self._layout_errors.append(
                 ProjectError(".saga", "no .saga directory here: the project was moved or deleted?")
             )
             return set()
-        found = set(self._children(self.saga / "stories"))
-        for story_id in self._children(self.saga / "worktrees"):
-            if self._worktree_dir(story_id) is not None:
-                found.add(story_id)
-        return found
+        # Every worktree, its story there yet or not: watched, its story is seen as it appears.
+        return {*self._children(self.saga / "stories"), *self._children(self.saga / "worktrees")}
 
     def _children(self, directory: Path) -> list[str]:
         """The directories in ``directory`` named as story ids (links and bad names reported)."""
@@ -183,8 +180,12 @@ class Project:
             state.story = self._read_story(story_id, directory, names, errors)
         else:
             state.story = None
-        if state.story is None and not errors:
-            del self._states[story_id]  # gone without a trace
+        if (
+            state.story is None
+            and not errors
+            and _kind(self.saga / "worktrees" / story_id) == "missing"
+        ):
+            del self._states[story_id]  # gone without a trace (a worktree stays: its story comes)
         return state.story != before or errors != errors_before
 
     def _locate(self, story_id: str, errors: list[ProjectError]) -> Path | None:

@@ -2,7 +2,9 @@
 
 An observer reads events on threads of its own; each event is handed to the event loop given
 to :meth:`ObserverWatch.start` (the server), or told right there (a kernel). Writes are always
-reported by these observers: the ones not wanted are dropped here.
+reported by these observers: the ones not wanted are dropped here. Further directories (a
+SAGA project's) are not given to the observer, which would take a thread or a kernel handle
+each, but to one :class:`~.dirpoll.DirectoryPoller`.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import stat
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,8 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver, ObservedWatch
 from watchdog.observers.polling import PollingObserver
+
+from .dirpoll import DirectoryPoller
 
 logger = logging.getLogger(__name__)
 
@@ -53,9 +56,9 @@ class ObserverWatch(FileSystemEventHandler):
         self._observer: BaseObserver | None = None
         self._watch: ObservedWatch | None = None
         self._inode: int | None = None
-        # Further directories on the same observer (DirectoryWatch.add_directory).
+        # Further directories (DirectoryWatch.add_directory): polled by one thread.
         self.tell_extra: TellExtra | None = None
-        self._extras: dict[Path, tuple[ObservedWatch, int, bool]] = {}
+        self._poller = DirectoryPoller(self._hand_over_extra)
 
     @property
     def inode(self) -> int | None:
@@ -116,7 +119,7 @@ class ObserverWatch(FileSystemEventHandler):
             observer, self._observer = self._observer, None
             self._watch = self._inode = None
             self._loop = None
-            self._extras = {}
+        self._poller.stop()
         if observer is not None:
             emitters = list(observer.emitters)  # stop() lets them go without waiting for them
             observer.stop()
@@ -143,52 +146,22 @@ class ObserverWatch(FileSystemEventHandler):
         with contextlib.suppress(RuntimeError):  # the loop closed: nobody listens any more
             loop.call_soon_threadsafe(self.tell, filename, event_type)
 
-    # -- further directories, on the same observer
+    # -- further directories: one thread polls them all (see .dirpoll for why)
 
     @property
     def extras(self) -> set[Path]:
         """The further directories watched now."""
-        return set(self._extras)
+        return self._poller.directories
 
     def add_extra(self, directory: Path, writes: bool) -> bool:
         """Watch one more directory (not through a link); ``False`` if it cannot be."""
-        with self._lock:
-            observer = self._observer
-            if observer is None:
-                return False
-            try:
-                info = os.lstat(directory)
-            except OSError:
-                info = None
-            held = self._extras.get(directory)
-            if held is not None and info is not None and held[1:] == (info.st_ino, writes):
-                return True
-            if held is not None:
-                self._unschedule(observer, directory)
-            if info is None or not stat.S_ISDIR(info.st_mode):
-                return False
-            handler = _ExtraHandler(self, directory, writes)
-            try:
-                watch = observer.schedule(handler, os.fspath(directory), recursive=False)
-            except OSError as error:
-                logger.debug("cannot watch %s: %s", directory, error)
-                return False
-            self._extras = {**self._extras, directory: (watch, info.st_ino, writes)}
-            return True
+        if self._observer is None:
+            return False
+        return self._poller.add(directory, writes)
 
     def remove_extra(self, directory: Path) -> None:
         """Stop watching a further directory."""
-        with self._lock:
-            if self._observer is not None:
-                self._unschedule(self._observer, directory)
-
-    def _unschedule(self, observer: BaseObserver, directory: Path) -> None:
-        held = self._extras.get(directory)
-        if held is None:
-            return
-        with contextlib.suppress(KeyError, OSError):  # its emitter may be gone already
-            observer.unschedule(held[0])
-        self._extras = {k: v for k, v in self._extras.items() if k != directory}
+        self._poller.remove(directory)
 
     def _hand_over_extra(self, directory: Path, filename: str, event_type: str) -> None:
         tell, loop = self.tell_extra, self._loop
@@ -199,24 +172,3 @@ class ObserverWatch(FileSystemEventHandler):
             return
         with contextlib.suppress(RuntimeError):  # the loop closed: nobody listens any more
             loop.call_soon_threadsafe(tell, directory, filename, event_type)
-
-
-class _ExtraHandler(FileSystemEventHandler):
-    """Events of one further directory, its subdirectories' included, to its owner."""
-
-    def __init__(self, owner: ObserverWatch, directory: Path, writes: bool) -> None:
-        self.owner = owner
-        self.directory = directory
-        self.writes = writes
-
-    def dispatch(self, event: FileSystemEvent) -> None:
-        """On the observer's thread: tell about each name in the directory the event names."""
-        if event.event_type not in EVENT_TYPES:
-            return
-        if event.event_type in WRITE_EVENT_TYPES and not self.writes:
-            return
-        paths = [event.src_path, *([event.dest_path] if event.event_type == "moved" else [])]
-        for path in paths:
-            directory, filename = os.path.split(os.fsdecode(path))
-            if filename and os.path.normpath(directory) == os.path.normpath(self.directory):
-                self.owner._hand_over_extra(self.directory, filename, event.event_type)

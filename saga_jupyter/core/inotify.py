@@ -233,7 +233,9 @@ class InotifyWatch:
                 logger.debug("cannot watch %s: %s", directory, os.strerror(ctypes.get_errno()))
                 self._drop_extra(directory)
                 return False
-            if held is not None and held[0] != wd:
+            if held is not None and held[0] != wd:  # replaced: the old one (moved away) unwatched
+                if held[0] != self._wd:
+                    inotify_rm_watch(self._fd, WatchDescriptor(held[0]))
                 self._drop_extra(directory)
             self._extras = {**self._extras, directory: (wd, info.st_ino, mask)}
             self._extras_by_wd = {**self._extras_by_wd, wd: directory}

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from saga_jupyter.core.dirwatch import KINDS, WATCH_ENV, DirectoryWatch
-from tests.helpers import own_threads
+from tests.helpers import inotify_watches_on, own_threads
 
 Event = tuple[Path, str, str]
 
@@ -74,6 +74,7 @@ def test_further_directories_share_the_watch(kind: str, tmp_path: Path) -> None:
         leaf.rename(tmp_path / "old")
         leaf.mkdir()
         assert watch.add_directory(leaf, lambda *event: events.put(event), writes=True)
+        assert inotify_watches_on(tmp_path / "old") == 0  # the one moved away: unwatched
         (leaf / "t2.json").write_text("{}")
         events_until(events, (leaf, "t2.json", "created"))
         link = tmp_path / "link"

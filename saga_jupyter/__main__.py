@@ -27,7 +27,7 @@ from types import FrameType
 from . import cli
 from .core.errors import SagaError
 from .core.settings import OUTPUT_DIR_ENV, STATE_FILE_ENV, TMUX_SOCKET_ENV
-from .demo import DEFAULT_COUNT, DEFAULT_OUTPUT_DIR, DEFAULT_SOCKET, DemoWorker, start_demo
+from .demo import DEFAULT_COUNT, DEFAULT_OUTPUT_DIR, DEFAULT_SOCKET, DemoWorker, lineup, start_demo
 from .demo import stop_demo as stop_demo_workers
 from .notebooks import DASHBOARD, install_dashboard
 
@@ -70,7 +70,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "every interface, the token still needed)",
     )
     demo.add_argument("--no-lab", action="store_true", help="only the workers, no JupyterLab")
-    demo.add_argument("--keep-output", action="store_true", help="keep .out files at the end")
+    demo.add_argument(
+        "--keep-output",
+        action="store_true",
+        help="keep the output files at the end (.out, .jsonl, .pane)",
+    )
     demo.add_argument(
         "--notebook-dir",
         type=Path,
@@ -125,7 +129,8 @@ def run_demo(args: argparse.Namespace, lab_args: list[str]) -> int:
     workspace: Path | None = None  # the demo's own files (notebook, JupyterLab settings)
     status = 0
     try:
-        workers = start_demo(output_dir, args.socket, args.workers)
+        stories, seconds = lineup(args.workers)
+        workers = start_demo(output_dir, args.socket, args.workers, seconds, stories)
         print_workers(workers, output_dir, args.socket)
         if args.no_lab:
             print("Demo workers only (--no-lab). Ctrl-C stops them.", flush=True)
@@ -198,11 +203,9 @@ def print_workers(workers: list[DemoWorker], output_dir: Path, socket_name: str)
     """List the demo sessions and when they finish."""
     print(f"Started {len(workers)} demo workers on tmux -L {socket_name}, output in {output_dir}:")
     for worker in workers:
-        when = (
-            "runs for hours" if worker.seconds > 3600 else f"finishes after ~{worker.seconds:g} s"
-        )
-        print(f"  {worker.name:<44} {when}")
-    print(f"Watch one in a terminal: tmux -L {socket_name} attach -t ={workers[0].name}")
+        print(f"  {worker.name:<44} {worker.ending}")
+    longest = max(workers, key=lambda worker: worker.seconds)
+    print(f"Watch one in a terminal: tmux -L {socket_name} attach -t ={longest.name}")
     print(
         f"List them: saga-jupyter ls --output-dir {output_dir} --tmux-socket {socket_name}",
         flush=True,

@@ -69,10 +69,18 @@ def add_commands(commands: Any) -> None:
         help="print a session's output (-f: follow it until the session ends)",
         description="Print the last lines of a session's output. With -f, go on printing what "
         "it writes until the session ends (also through a truncated or replaced file); "
-        "Ctrl-C stops.",
+        "Ctrl-C stops. A today's worker's JSON messages are shown as a transcript (cycles, "
+        "tool calls, results, cost); --raw prints them as written.",
     )
-    tail.add_argument("name", metavar="NAME", help="the session, saga__<epic>__<story>__<n>")
+    tail.add_argument(
+        "name",
+        metavar="NAME",
+        help="the session: saga-story-<story>-<n> or saga__<epic>__<story>__<n>",
+    )
     tail.add_argument("-f", "--follow", action="store_true", help="follow until the session ends")
+    tail.add_argument(
+        "--raw", action="store_true", help="a today's worker's JSON lines as written, not rendered"
+    )
     tail.add_argument(
         "-n", "--lines", type=_lines, default=10, metavar="N", help="last N lines (default 10)"
     )
@@ -114,7 +122,8 @@ def run(args: argparse.Namespace) -> int:
                 settings, args.project_dir, args.epic, args.status, as_json=args.json
             )
         if args.command == "tail":
-            return tail(settings, args.name, args.lines, follow_on=args.follow)
+            view = "raw" if args.raw else "transcript"
+            return tail(settings, args.name, args.lines, follow_on=args.follow, view=view)
         return status(settings, as_json=args.json)
     except KeyboardInterrupt:
         return INTERRUPTED
@@ -170,17 +179,19 @@ def table(sessions: Sequence[SessionInfo], now: float) -> str:
     )
 
 
-def tail(settings: Settings, name: str, lines: int, *, follow_on: bool = False) -> int:
+def tail(
+    settings: Settings, name: str, lines: int, *, follow_on: bool = False, view: str = "transcript"
+) -> int:
     """Print the last ``lines`` lines of the session's output; with ``follow_on`` all it writes."""
-    text, end = read_log_end(name, lines, **settings._asdict())
+    text, end = read_log_end(name, lines, view=view, **settings._asdict())
     _write(text)
     if follow_on:
-        asyncio.run(_follow(settings, name, end))
+        asyncio.run(_follow(settings, name, end, view))
     return 0
 
 
-async def _follow(settings: Settings, name: str, offset: int) -> None:
-    chunks = follow(name, offset=offset, **settings._asdict())
+async def _follow(settings: Settings, name: str, offset: int, view: str) -> None:
+    chunks = follow(name, offset=offset, view=view, **settings._asdict())
     try:
         async for text in chunks:
             _write(text)

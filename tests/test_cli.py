@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -240,3 +241,50 @@ def test_ls_shows_todays_workers_with_cycle_cost_and_outcome(
     assert by_name[ended][1:4] == ["completed", "INCOMPLETE", "$6.42"]
     stories = saga("ls", "--story", "search-ranking", "--json", *where)
     assert [d["name"] for d in json.loads(stories.stdout)] == [ended]
+
+
+STORY = "saga-story-auth-login-1741165923"
+SAMPLE = Path(__file__).parent / "core" / "saga_v4_sample.jsonl"
+
+
+def plain(text: str) -> str:
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+def test_tail_shows_a_v4_workers_transcript_or_with_raw_its_lines(
+    where: list[str], output_dir: Path
+) -> None:
+    (output_dir / f"{STORY}.jsonl").write_bytes(SAMPLE.read_bytes())
+    last = saga("tail", "-n", "2", STORY, *where)
+    assert last.returncode == 0
+    assert plain(last.stdout) == (
+        "── cycle 2 ended (exit 1) ──\n10:02:11 ■ pipeline completed: 3 cycles, 50.1 min (exit 0)\n"
+    )
+    assert "\x1b[1;32m" in last.stdout  # coloured: a completed pipeline is green
+    raw = saga("tail", "--raw", "-n", "2", STORY, *where)
+    assert raw.stdout.encode() == b"".join(SAMPLE.read_bytes().splitlines(keepends=True)[-2:])
+
+
+def test_tail_follow_renders_a_v4_worker_until_it_ends(
+    where: list[str], server: Server, output_dir: Path, tmp_path: Path
+) -> None:
+    lines = SAMPLE.read_bytes().splitlines(keepends=True)
+    path = output_dir / f"{STORY}.jsonl"
+    path.write_bytes(lines[0])
+    server.cmd("new-session", "-d", "-s", STORY, "sleep 600")
+    tail = Tail(tmp_path, STORY, *where)
+    try:
+        tail.wait_for("auth-login-flow\x1b[0m\n")
+        with path.open("ab") as file:
+            file.write(lines[3][:30])  # half a line: nothing yet
+            file.flush()
+            file.write(lines[3][30:] + lines[7])
+        tail.wait_for("npm test -- src/auth.test.ts\n")
+        kill_worker(server, STORY)
+        assert tail.process.wait(20) == 0
+    finally:
+        tail.stop()
+    assert plain(tail.printed()) == (
+        "09:12:03 ▶ pipeline started: story auth-login-flow\n── cycle 1/10 ── 09:12:09\n"
+        "▸ Bash npm test -- src/auth.test.ts\n"
+    )

@@ -20,8 +20,10 @@ from pathlib import Path
 from .engine import Engine, engine_for
 from .errors import SessionNotFound
 from .files import open_regular
+from .follower import VIEWS
 from .info import STATUSES, SessionInfo, SessionList
-from .names import output_path, parse_name
+from .names import output_format, output_path, parse_name
+from .saga.transcript import Transcript
 from .settings import resolve
 from .tailer import MAX_CHAR_BYTES, Chunk, line_start
 
@@ -73,6 +75,7 @@ def read_log(
     name: str,
     tail_lines: int | None = None,
     *,
+    view: str = "transcript",
     output_dir: PathArg = None,
     tmux_socket_name: str | None = None,
 ) -> str:
@@ -80,12 +83,14 @@ def read_log(
 
     With ``tail_lines`` only the end of the file is read, as ``tail -n`` does, and at most its
     last :data:`MAX_TAIL_BYTES` (16 MiB): lines longer than that (or a sparse file's hole) give
-    fewer lines, starting at the first line start in those bytes. A session
-    running without an output file yet gives ``""``; an unknown session raises
-    ``SessionNotFound``, a malformed name ``InvalidSessionName``.
+    fewer lines, starting at the first line start in those bytes. A today's worker's messages
+    are rendered as a transcript (its complete lines; ``tail_lines``: of the last
+    ``tail_lines`` messages, the last ``tail_lines`` lines) unless ``view="raw"``: the JSON
+    lines as written. A session running without an output file yet gives ``""``; an unknown
+    session raises ``SessionNotFound``, a malformed name ``InvalidSessionName``.
     """
     text, _ = read_log_end(
-        name, tail_lines, output_dir=output_dir, tmux_socket_name=tmux_socket_name
+        name, tail_lines, view=view, output_dir=output_dir, tmux_socket_name=tmux_socket_name
     )
     return text
 
@@ -94,25 +99,49 @@ def read_log_end(
     name: str,
     tail_lines: int | None = None,
     *,
+    view: str = "transcript",
     output_dir: PathArg = None,
     tmux_socket_name: str | None = None,
 ) -> tuple[str, int]:
     """:func:`read_log`, and the byte offset in the file where the text read ends.
 
-    ``follow(name, offset=end)`` then goes on from there with nothing missed or repeated, as
-    ``tail -f`` does.
+    ``follow(name, offset=end, view=view)`` then goes on from there with nothing missed or
+    repeated, as ``tail -f`` does (a transcript ends after the last complete line).
     """
     if tail_lines is not None and (type(tail_lines) is not int or tail_lines < 0):
         raise ValueError(f"tail_lines must be a non-negative integer or None: {tail_lines!r}")
+    _check_view(view)
     settings = resolve(output_dir, tmux_socket_name)
-    read = _read_output(output_path(settings.output_dir, name), tail_lines)
+    transcribing = view == "transcript" and output_format(name) == "messages"
+    # A transcript's lines are complete messages: one more, for a last line still written.
+    lines = tail_lines + 1 if transcribing and tail_lines is not None else tail_lines
+    read = _read_output(output_path(settings.output_dir, name), lines)
     if read is None:
         get_session(
             name, output_dir=settings.output_dir, tmux_socket_name=settings.tmux_socket_name
         )
         return "", 0
     data, end = read
+    if transcribing:
+        return _transcript(data, end, tail_lines)
     return data.decode("utf-8", errors="replace"), end
+
+
+def _transcript(data: bytes, end: int, tail_lines: int | None) -> tuple[str, int]:
+    """The transcript of ``data`` (a file's bytes from a line start up to ``end``)."""
+    start, complete = end - len(data), data.rfind(b"\n") + 1
+    text, offset = Transcript(start).feed(
+        data[:complete].decode("utf-8", errors="replace"), start + complete
+    )
+    if tail_lines is not None:  # messages render to one line or more: keep the last lines
+        lines = text.splitlines(keepends=True)
+        text = "".join(lines[max(0, len(lines) - tail_lines) :])
+    return text, offset
+
+
+def _check_view(view: object) -> None:
+    if view not in VIEWS:
+        raise ValueError(f"view must be one of {', '.join(VIEWS)}: {view!r}")
 
 
 def _read_output(path: Path, tail_lines: int | None) -> tuple[bytes, int] | None:
@@ -179,6 +208,7 @@ def follow(
     *,
     offset: int | None = 0,
     poll: float = DEFAULT_POLL,
+    view: str = "transcript",
     output_dir: PathArg = None,
     tmux_socket_name: str | None = None,
 ) -> AsyncGenerator[str, None]:
@@ -189,7 +219,9 @@ def follow(
     or a replacement of the file the text continues with the new file from its start. The
     process's engine (:mod:`.engine`) reads it within milliseconds of a write, and asks tmux at
     least every ``poll`` seconds whether the session still runs; it ends once the session is
-    not running and everything written was yielded. Closing it (``aclose()``,
+    not running and everything written was yielded. A today's worker's messages come as their
+    transcript (:mod:`.saga.transcript`; ``offset`` then at a line start) unless
+    ``view="raw"``. Closing it (``aclose()``,
     leaving ``async for`` and letting it go) releases the file::
 
         async for text in saga.follow(name):
@@ -204,11 +236,12 @@ def follow(
         raise ValueError(f"offset must be a non-negative integer or None: {offset!r}")
     if not poll > 0:
         raise ValueError(f"poll must be positive: {poll!r}")
-    return _follow(name, engine_for(resolve(output_dir, tmux_socket_name)), offset, poll)
+    _check_view(view)
+    return _follow(name, engine_for(resolve(output_dir, tmux_socket_name)), offset, poll, view)
 
 
 async def _follow(
-    name: str, engine: Engine, offset: int | None, poll: float
+    name: str, engine: Engine, offset: int | None, poll: float, view: str
 ) -> AsyncGenerator[str, None]:
     loop = asyncio.get_running_loop()
     texts: asyncio.Queue[str | None] = asyncio.Queue()  # None: the end
@@ -228,7 +261,12 @@ async def _follow(
 
     # No offset: from the end (a tail window of nothing).
     follower = await asyncio.to_thread(
-        engine.follower, name, offset, on_chunk=on_chunk, on_end=lambda: hand_over(None)
+        engine.follower,
+        name,
+        offset,
+        on_chunk=on_chunk,
+        on_end=lambda: hand_over(None),
+        view=view,
     )
     engine.follow(follower, poll)
     try:

@@ -19,6 +19,26 @@ if TYPE_CHECKING:
     from .info import SessionInfo
 
 COLUMNS = ("name", "status", "outcome", "started", "duration", "last activity", "last line")
+#: One word per outcome, of both generations, in every view (as the JupyterLab panel says it).
+OUTCOME_LABELS = {
+    "FINISH": "finished",
+    "INCOMPLETE": "incomplete",
+    "ERROR": "failed",
+    "STOPPED": "stopped",
+    "BLOCKED": "blocked",
+    "TIMEOUT": "timed out",
+    "MAX_CYCLES": "out of cycles",
+}
+#: One colour per outcome (background, text), the panel's (Material colours, both themes).
+OUTCOME_COLOURS = {
+    "FINISH": ("#2e7d32", "#fff"),
+    "INCOMPLETE": ("#1976d2", "#fff"),
+    "ERROR": ("#d32f2f", "#fff"),
+    "STOPPED": ("#616161", "#fff"),
+    "BLOCKED": ("#ffb300", "rgba(0, 0, 0, 0.87)"),
+    "TIMEOUT": ("#00796b", "#fff"),
+    "MAX_CYCLES": ("#7b1fa2", "#fff"),
+}
 PANDAS_MISSING = (
     "to_dataframe() needs pandas, which saga-jupyter does not install: "
     "`pip install pandas` (or `%pip install pandas` in a notebook), then call it again."

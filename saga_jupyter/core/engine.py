@@ -3,11 +3,12 @@
 Widgets, ``follow()`` and the plain functions of a notebook all go through the engine of their
 settings (:func:`engine_for`). It holds the one :class:`~.discovery.Discovery` (so a session that
 completes between two calls gets its real end time) and, while anyone uses it
-(:meth:`Engine.use`), one directory watch and one thread. The thread scans every ``interval``
-seconds and soon after an output file comes or goes (the watch wakes it), and reads for every
-:class:`~.follower.Follower` when its file is written. Listeners and followers' callbacks run on
-that thread: widgets only set traits and send messages from them. The last user's
-:meth:`Lease.close` (or its garbage collection) stops the thread and the watch.
+(:meth:`Engine.use`), one directory watch and two threads. One reads for every
+:class:`~.follower.Follower` when its file is written, and followers' callbacks run on it; the
+other scans every ``interval`` seconds and soon after an output file comes or goes (the watch
+wakes it), and listeners run on it: reads never wait for tmux, which may be slow or hang.
+Widgets only set traits and send messages from either. The last user's
+:meth:`Lease.close` (or its garbage collection) stops the threads and the watch.
 
 >>> from saga_jupyter.core.settings import resolve
 >>> engine = engine_for(resolve("/nonexistent", "saga-doctest"))
@@ -116,8 +117,10 @@ class Engine:
         self._users_lock = threading.Lock()
         self._watch: DirectoryWatch
         self._stop: threading.Event
-        self._thread: threading.Thread | None = None
-        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None  # reads
+        self._scan_thread: threading.Thread | None = None  # scans
+        self._wake = threading.Event()  # wakes the reading thread
+        self._scan_wake = threading.Event()  # wakes the scanning thread
         self._scan_by = inf  # a scan is wanted by then (monotonic): sooner than the next
 
     # -- users
@@ -157,12 +160,15 @@ class Engine:
             if self._users or self._thread is None:
                 return
             thread, self._thread = self._thread, None
+            scan_thread, self._scan_thread = self._scan_thread, None
             watch, stop = self._watch, self._stop
         # Outside the lock: the thread may be releasing a follower's lease as it ends.
         stop.set()
         self._wake.set()
-        if thread is not threading.current_thread():
-            thread.join(JOIN_TIMEOUT)
+        self._scan_wake.set()
+        for ending in (thread, scan_thread):
+            if ending is not None and ending is not threading.current_thread():
+                ending.join(JOIN_TIMEOUT)  # a scan's tmux call ends within its timeout
         watch.stop()
         logger.info("engine stopped: %s", self.settings.output_dir)
 
@@ -172,9 +178,13 @@ class Engine:
         watch.add_listener(self._on_file_event)
         watch.start()
         self._thread = threading.Thread(
-            target=self._run, args=(watch, stop), name="saga-engine", daemon=True
+            target=self._run, args=(stop,), name="saga-engine", daemon=True
+        )
+        self._scan_thread = threading.Thread(
+            target=self._run_scans, args=(watch, stop), name="saga-engine", daemon=True
         )
         self._thread.start()
+        self._scan_thread.start()
         logger.info("engine started: %s", self.settings.output_dir)
 
     # -- sessions
@@ -257,6 +267,7 @@ class Engine:
             follower.forget = self._forget
             self._scan_by = 0.0  # it ends on a scan made after it started: one now
         self._wake.set()
+        self._scan_wake.set()
 
     def _forget(self, follower: Follower) -> None:
         """Stop reading for ``follower``, release its file and its hold (in the caller's thread).
@@ -286,6 +297,7 @@ class Engine:
                 for follower in followers:
                     follower.written = True
         self._wake.set()
+        self._scan_wake.set()
 
     def _wants_writes(self) -> bool:
         return bool(self._followers)
@@ -320,7 +332,7 @@ class Engine:
         if event_type in MEMBERSHIP_EVENTS and name_from_output_file(filename) is not None:
             # Soon, not at once: the rest of a burst of files coming or going joins that scan.
             self._scan_by = min(self._scan_by, time.monotonic() + DEBOUNCE)
-            self._wake.set()
+            self._scan_wake.set()
 
     def _on_overflow(self) -> None:
         """Events were lost: every followed file may have been written, any file come or gone."""
@@ -330,25 +342,42 @@ class Engine:
                     follower.written = True
         self._scan_by = min(self._scan_by, time.monotonic() + DEBOUNCE)
         self._wake.set()
+        self._scan_wake.set()
 
-    def _run(self, watch: DirectoryWatch, stop: threading.Event) -> None:
-        next_scan = 0.0
+    def _run(self, stop: threading.Event) -> None:
+        """The reading thread: for each follower whose file was written, or is due."""
         while not stop.is_set():
-            wait = min(next_scan, self._scan_by, self._next_read()) - time.monotonic()
+            wait = self._next_read() - time.monotonic()
             if wait > 0:
-                self._wake.wait(wait)
+                self._wake.wait(None if wait == inf else wait)  # inf: until woken
             self._wake.clear()
             if stop.is_set():
                 break
             try:
-                self._read_due()  # first: what was written shows before a scan's tmux call
-                if time.monotonic() >= min(next_scan, self._scan_by):
-                    self._scan_by = inf
-                    watch.ensure()  # the directory may have appeared or been replaced
-                    self.refresh()
-                    next_scan = time.monotonic() + self.interval
+                self._read_due()
             except Exception:
                 logger.exception("engine of %s failed; going on", self.settings.output_dir)
+
+    def _run_scans(self, watch: DirectoryWatch, stop: threading.Event) -> None:
+        """The scanning thread: every ``interval`` seconds, and soon when asked."""
+        next_scan = 0.0
+        while not stop.is_set():
+            wait = min(next_scan, self._scan_by) - time.monotonic()
+            if wait > 0:
+                self._scan_wake.wait(wait)
+            self._scan_wake.clear()
+            if stop.is_set():
+                break
+            if time.monotonic() < min(next_scan, self._scan_by):
+                continue
+            self._scan_by = inf
+            try:
+                watch.ensure()  # the directory may have appeared or been replaced
+                self.refresh()
+            except Exception:
+                logger.exception("engine of %s failed; going on", self.settings.output_dir)
+            next_scan = time.monotonic() + self.interval
+            self._wake.set()  # followers of sessions that ended read their last and end
 
     def _next_read(self) -> float:
         with self._followers_lock:

@@ -6,6 +6,10 @@ event can be lost), and when the session ended (or runs again), to read what is 
 reads more often than ``min_interval`` (a view that repaints at most so often). The
 :class:`~saga_jupyter.core.tailer.Tailer` underneath sees truncations and rotations.
 
+With ``view="transcript"``, a today's worker's messages (``.jsonl``) are handed on rendered
+(:mod:`.saga.transcript`: complete lines only, each chunk's ``offset`` just after the last line
+rendered); a terminal session's bytes are the same in either view.
+
 The server's log streams share the tailer and :func:`has_ended`, and keep their own fast path
 on the event loop.
 """
@@ -17,9 +21,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .info import SessionInfo
+from .names import output_format
+from .saga.transcript import Transcript
 from .tailer import Chunk, Tailer
 
 BACKSTOP = 1.0  # seconds: a follower reads at least this often
+VIEWS = ("raw", "transcript")  # the file's text as written; a v4 worker's messages rendered
 
 
 def has_ended(info: SessionInfo | None) -> bool:
@@ -37,7 +44,7 @@ class Follower:
     wrote was read). With ``ends``, the follower stops once complete, after one ``on_end()``;
     without, it follows on (a view of a file that may still change, or a session run again).
     ``catch_up``: when more than this many bytes wait, skip to the file's last ``window``
-    bytes instead of reading them all.
+    bytes instead of reading them all. ``view``: ``"raw"`` or ``"transcript"`` (see the module).
     """
 
     def __init__(
@@ -53,7 +60,10 @@ class Follower:
         min_interval: float = 0.0,
         catch_up: int | None = None,
         ends: bool = True,
+        view: str = "raw",
     ) -> None:
+        if view not in VIEWS:
+            raise ValueError(f"view must be one of {', '.join(VIEWS)}: {view!r}")
         self.name = name
         self.path = path
         self.filename = path.name
@@ -63,6 +73,10 @@ class Follower:
         self.catch_up = catch_up
         self.ends = ends
         self.tailer = Tailer(path, offset) if offset is not None else Tailer.from_tail(path, window)
+        #: Whether the chunks are a transcript (a v4 session's, asked for) rather than the text.
+        self.transcribing = view == "transcript" and output_format(name) == "messages"
+        if self.transcribing:
+            self.on_chunk = _transcribing(on_chunk, Transcript(self.tailer.offset))
         #: Set by the engine: written since the last read / the session has ended (as of
         #: the last scan).
         self.written = True
@@ -118,3 +132,18 @@ class Follower:
         assert self.catch_up is not None
         if self.tailer.catch_up(self.catch_up, self.window):  # logged by the tailer
             self.on_chunk(Chunk("", self.tailer.offset, reset=True))
+
+
+def _transcribing(
+    on_chunk: Callable[[Chunk], None], transcript: Transcript
+) -> Callable[[Chunk], None]:
+    """``on_chunk`` fed the transcript of the chunks instead of their text."""
+
+    def on_text(chunk: Chunk) -> None:
+        if chunk.reset:  # at byte 0 (the file restarted), or where a skip ahead landed
+            transcript.reset(0 if chunk.data else chunk.offset)
+        rendered = transcript.feed(chunk.data, chunk.offset)
+        if rendered.text or chunk.reset:
+            on_chunk(Chunk(rendered.text, rendered.offset, chunk.reset, chunk.more))
+
+    return on_text

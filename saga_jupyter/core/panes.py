@@ -87,7 +87,8 @@ class PaneKeeper:
 
     :meth:`keep` returns at once (the event loop may call it); the panes are kept one after
     the other, each with one tmux call. A session whose pane could not be kept because tmux
-    failed is forgotten, so that it is tried again when given again.
+    failed (or its file could not be made) is forgotten, so that it is tried again when given
+    again: the poller gives every running v4 session at each scan.
     """
 
     def __init__(self, tmux: Tmux, output_dir: str | Path) -> None:
@@ -126,7 +127,8 @@ class PaneKeeper:
             try:
                 if keep_pane(self.tmux, self.output_dir, name):
                     logger.info("keeping the pane of %s", name)
-            except TmuxUnavailable:
+            except (TmuxUnavailable, OSError) as error:  # tmux failing, no directory yet
+                logger.debug("pane of %s not kept yet: %s", name, error)
                 with self._lock:
                     self.kept.discard(name)  # tried again when given again
             except Exception:  # one session's failure must not stop the others

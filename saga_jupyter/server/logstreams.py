@@ -41,9 +41,8 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from ..core.dirwatch import MEMBERSHIP_EVENTS, OVERFLOW, DirectoryWatch
 from ..core.errors import InvalidRequest, InvalidSessionName
@@ -53,57 +52,24 @@ from ..core.inputs import check_number
 from ..core.names import OUTPUT_SUFFIXES, output_format, output_path, parse_name
 from ..core.saga.transcript import Transcript
 from ..core.tailer import MAX_CHAR_BYTES, Chunk, Tailer, skip_notice
+from .subscriptions import (
+    VIEWS,
+    Encoded,
+    Read,
+    Stream,
+    Subscriber,
+    Subscription,
+    data_frame,
+    error_frame,
+    read_all,
+    view,
+)
 
 # The most one logs:data frame carries; a larger backlog follows in further frames.
 MAX_FRAME_BYTES = 1 << 20
 # Further behind the file's end than this (or 4 initial windows, if more): skip to its tail.
 # 64 MiB is far more than a log tab shows; a viewer less far behind reads every byte.
 CATCH_UP_BYTES = 64 << 20
-
-VIEWS = ("raw", "transcript")
-
-# What one read gives: new text, nothing new, or the error it raised.
-Read = Chunk | Exception | None
-# What one read of a round gives, whether the session had completed before it began, and the
-# bytes skipped to catch up first.
-ReadResult = tuple[Read, bool, int]
-# Frames already encoded for an event or a round, by their values.
-Encoded = dict[tuple[Any, ...], bytes]
-
-
-class Subscriber(Protocol):
-    """What a log stream needs of a channel client."""
-
-    async def send_frame(self, frame: dict[str, Any]) -> bool:
-        """Write one frame; ``False`` when the client is gone."""
-
-    def write_frame(self, frame: bytes) -> asyncio.Future[Any] | None:
-        """Start writing a frame's UTF-8 JSON: done once the socket took it; ``None`` if closed."""
-
-
-@dataclass(eq=False)
-class Stream:
-    """Every subscription to one session: the unit ``logStreams`` counts."""
-
-    name: str
-    subscriptions: dict[Subscriber, Subscription] = field(default_factory=dict)
-    completed: bool = False
-
-
-@dataclass(eq=False)
-class Subscription:
-    """One client following one session's output."""
-
-    client: Subscriber
-    stream: Stream
-    tailer: Tailer
-    transcript: Transcript | None = None  # the transcript view of a messages session
-    # A read or a frame of this subscription is under way: whoever set it owns the tailer
-    # (a round or a frame being written) until its turn is done.
-    busy: bool = True  # from the start: the initial read is the first turn
-    dirty: bool = False  # the file changed while busy: read once more
-    started: bool = False
-    active: bool = True
 
 
 class LogStreams:
@@ -160,7 +126,7 @@ class LogStreams:
         """
         error = self._refusal(name, offset, view)
         if error is not None:
-            await client.send_frame(_error(name, error))
+            await client.send_frame(error_frame(name, error))
             return
         path = output_path(self.output_dir, name)
         if offset is None:
@@ -169,7 +135,7 @@ class LogStreams:
             tailer = await asyncio.to_thread(Tailer, path, offset)
         if tailer.missing:
             tailer.close()
-            await client.send_frame(_error(name, f"no output file for {name} yet"))
+            await client.send_frame(error_frame(name, f"no output file for {name} yet"))
             return
         self.unsubscribe(client, name)  # subscribing again restarts from the new offset
         stream = self.streams.get(name)
@@ -255,7 +221,7 @@ class LogStreams:
                     self._read_in_round(subscription)
                     continue
                 reads[mark] = (tailer, chunk)
-            self._send(subscription, _view(subscription.transcript, chunk), False, encoded)
+            self._send(subscription, view(subscription.transcript, chunk), False, encoded)
 
     def _read_all_soon(self) -> None:
         """Events were lost: any file may have changed, read each again (in a round)."""
@@ -293,7 +259,7 @@ class LogStreams:
             ]
             try:
                 results = await asyncio.to_thread(
-                    _read_all, jobs, self.catch_up, self.initial_log_bytes
+                    read_all, jobs, self.catch_up, self.initial_log_bytes
                 )
             except Exception as error:  # the executor shuts down: each subscription ends
                 results = [(error, False, 0)] * len(batch)
@@ -329,7 +295,7 @@ class LogStreams:
         if not subscription.active or quiet:
             self._turn_done(subscription)
             return
-        frame = _data(subscription.stream.name, chunk, subscription, finished)
+        frame = data_frame(subscription.stream.name, chunk, subscription, finished)
         if skipped:
             frame["data"] = skip_notice(skipped) + frame["data"]
             frame["skipped"] = skipped
@@ -384,72 +350,3 @@ class LogStreams:
                     self._loop.run_in_executor(None, self.watch.ensure)  # stop watching writes
         if idle:
             subscription.tailer.close()
-
-
-def _read_all(
-    jobs: list[tuple[Tailer, int, bool, Transcript | None]], catch_up: int, window: int
-) -> list[ReadResult]:
-    """One round's reads, run in the executor; one failing read does not stop the others.
-
-    Readers of one file at one position (viewers catching up together) share one read, and
-    one skip ahead (``catch_up``, ``window``: see :meth:`Tailer.catch_up`); each transcript
-    view renders it here too, off the loop.
-    """
-    results: list[ReadResult] = []
-    reads: dict[tuple[object, ...], tuple[Tailer, Chunk | None, int]] = {}
-    for tailer, limit, completed, transcript in jobs:
-        key = (tailer.mark, limit)
-        read = reads.get(key)
-        if read is not None and tailer.follow(read[0]):
-            results.append((_view(transcript, read[1], read[2]), completed, read[2]))
-            continue
-        try:
-            skipped = tailer.catch_up(catch_up, window)
-            chunk = tailer.read(limit)
-        except Exception as error:  # logged on the loop
-            results.append((error, completed, 0))
-            continue
-        reads[key] = (tailer, chunk, skipped)
-        results.append((_view(transcript, chunk, skipped), completed, skipped))
-    return results
-    return results
-
-
-def _view(transcript: Transcript | None, chunk: Chunk | None, skipped: int = 0) -> Chunk | None:
-    """What a subscription is sent of a chunk: itself, or its complete lines rendered.
-
-    After a reset or a skip ahead (both start at a line start) nothing held counts any more.
-    """
-    if transcript is None or chunk is None:
-        return chunk
-    if chunk.reset or skipped:
-        transcript.reset(0)
-    rendered = transcript.feed(chunk.data, chunk.offset)
-    if not rendered.text and not chunk.reset and not chunk.more:
-        return None  # only part of a line so far: nothing to send yet
-    return chunk._replace(data=rendered.text, offset=rendered.offset)
-
-
-def _data(
-    name: str, chunk: Chunk | None, subscription: Subscription, complete: bool
-) -> dict[str, Any]:
-    return {
-        "type": "logs:data",
-        "sessionName": name,
-        "data": chunk.data if chunk else "",
-        "isInitial": not subscription.started,
-        "isComplete": complete,
-        "offset": chunk.offset if chunk else _offset(subscription),
-        "reset": chunk.reset if chunk else False,
-    }
-
-
-def _offset(subscription: Subscription) -> int:
-    """Where a subscription stands in its file: after the last line its transcript rendered."""
-    transcript = subscription.transcript
-    return transcript.offset if transcript is not None else subscription.tailer.offset
-
-
-def _error(name: Any, error: str) -> dict[str, Any]:
-    session_name = name[:200] if isinstance(name, str) else None
-    return {"type": "logs:error", "sessionName": session_name, "error": error}

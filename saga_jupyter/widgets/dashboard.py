@@ -16,6 +16,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from ..core.display import OUTCOME_COLOURS, OUTCOME_LABELS
 from ..core.engine import DEFAULT_INTERVAL, Engine, engine_for
 from ..core.info import SessionInfo
 from ..core.settings import resolve
@@ -34,8 +35,8 @@ SUCCESS, WARN, ERROR = (
     "var(--jp-error-color1, #c62828)",
 )
 MUTED = "var(--jp-ui-font-color2, #888)"
+SELECTED = "var(--jp-brand-color1, #1565c0)"
 COLOURS = {"running": SUCCESS, "completed": "var(--jp-layout-color4, #607d8b)"}
-OUTCOME_COLOURS = {"FINISH": "var(--jp-brand-color1, #1565c0)", "BLOCKED": WARN}
 # The hover label: the bar's story, status and duration, above the bar, in the theme's colours.
 TIMELINE_CSS = """<style>
 .saga-bar { position: absolute; min-width: 2px; border-radius: 2px; cursor: default; }
@@ -99,7 +100,8 @@ def bar_label(info: SessionInfo, start: float, end: float) -> str:
     >>> bar_label(info, 0, 65)
     'login · completed · 1m 05s'
     """
-    status = f"{info.status} ({info.progress})" if info.progress else info.status
+    progress = OUTCOME_LABELS.get(info.outcome or "", info.progress)
+    status = f"{info.status} ({progress})" if progress else info.status
     return f"{info.story_slug} · {status} · {format_duration(end - start)}"
 
 
@@ -137,9 +139,7 @@ def render_timeline(
             start, end = _start(info, first), _end(info, now)
             left = (start - first) / span * 100
             width = max(0.0, end - start) / span * 100
-            outline = (
-                f"outline:2px solid {OUTCOME_COLOURS['FINISH']};" if info.name == selected else ""
-            )
+            outline = f"outline:2px solid {SELECTED};" if info.name == selected else ""
             label = bar_label(info, start, end)
             tip = f"{info.name} · started {format_time(start)}"
             parts.append(
@@ -249,4 +249,4 @@ def _colour(info: SessionInfo) -> str:
     outcome = info.outcome
     if info.status == "running" or outcome is None:
         return COLOURS[info.status]
-    return OUTCOME_COLOURS.get(outcome, ERROR)
+    return OUTCOME_COLOURS[outcome][0] if outcome in OUTCOME_COLOURS else ERROR

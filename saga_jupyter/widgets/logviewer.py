@@ -1,8 +1,11 @@
 r"""LogViewer: one session's output, followed live in the kernel, shown in a terminal-like pane.
 
-The kernel's engine follows ``<output_dir>/<name>.out`` for it (a :class:`~..core.follower.
+The kernel's engine follows the session's output file for it (a :class:`~..core.follower.
 Follower`, read on the engine's one thread when the file is written); the viewer renders what
-was appended to HTML lines (:mod:`.ansi`) and sends only those to the page as custom messages. The
+was appended to HTML lines (:mod:`.ansi`) and sends only those to the page as custom messages.
+A today's worker's JSON messages (``.jsonl``) are shown as their transcript
+(:mod:`~..core.saga.transcript`, the renderer every client shares; ``view="raw"``: as written),
+each line knowing the file offset of the message it shows, for "load earlier". The
 kernel keeps the lines shown (at most ``max_lines``) so that a view opened later, or a reloaded
 page, asks for them once (``ready``) instead of the kernel re-sending everything on each update.
 
@@ -32,8 +35,9 @@ import anywidget
 import traitlets
 
 from ..core.engine import engine_for
-from ..core.follower import Follower
-from ..core.names import output_path, parse_name
+from ..core.follower import VIEWS, Follower
+from ..core.names import output_format, output_path, parse_name
+from ..core.saga.transcript import Transcript
 from ..core.settings import resolve
 from ..core.tailer import Chunk, line_start, read_range
 from .ansi import AnsiRenderer, Line
@@ -74,6 +78,9 @@ class LogViewer(anywidget.AnyWidget):
     has_earlier = traitlets.Bool(False, help="Whether the file holds earlier output.").tag(
         sync=True
     )
+    view = traitlets.Enum(
+        VIEWS, "transcript", help="A today's worker's messages rendered, or raw (as written)."
+    )
 
     def __init__(
         self,
@@ -82,6 +89,7 @@ class LogViewer(anywidget.AnyWidget):
         output_dir: str | os.PathLike[str] | None = None,
         tmux_socket_name: str | None = None,
         max_lines: int = 5000,
+        view: str = "transcript",
         **kwargs: Any,
     ) -> None:
         settings = resolve(output_dir, tmux_socket_name)
@@ -95,9 +103,10 @@ class LogViewer(anywidget.AnyWidget):
         self._closed = False
         self._follower: Follower | None = None
         self._reading: _Reading | None = None
+        self._transcribing = False  # the session shown is shown as a transcript
         if name is not None:
             parse_name(name)  # before the widget exists: a bad name makes no comm
-        super().__init__(max_lines=max_lines, **kwargs)
+        super().__init__(max_lines=max_lines, view=view, **kwargs)
         self.on_msg(self._on_page_message)
         self.name = name
 
@@ -141,6 +150,7 @@ class LogViewer(anywidget.AnyWidget):
         """
         with self._lock:
             generation, path, end = self._generation, self.output_file, self._first_offset()
+            transcribing = self._transcribing
         if path is None or end <= 0:
             return 0
         # One byte more, before the range: a newline there means the range starts a line.
@@ -149,7 +159,7 @@ class LogViewer(anywidget.AnyWidget):
             data, _ = read_range(path, start, end - start)
         except OSError:
             return 0
-        lines = _render_range(data, start)[-max_lines:]
+        lines = _render_range(data, start, transcribing)[-max_lines:]
         with self._lock:
             if self._closed or generation != self._generation or end != self._first_offset():
                 return 0  # another session, a reset or trimming came first: the range is stale
@@ -182,6 +192,11 @@ class LogViewer(anywidget.AnyWidget):
         if proposal["value"] < 1:
             raise traitlets.TraitError(f"max_lines must be at least 1: {proposal['value']}")
         return int(proposal["value"])
+
+    @traitlets.observe("view")
+    def _view_changed(self, change: dict[str, Any]) -> None:
+        if self.name is not None:
+            self._switch({"new": self.name})  # the same session, from its tail again
 
     @traitlets.observe("name")
     def _switch(self, change: dict[str, Any]) -> None:
@@ -270,7 +285,8 @@ class LogViewer(anywidget.AnyWidget):
 
     def _start(self, name: str) -> None:
         generation = self._generation
-        reading = _Reading(self.max_lines * PAUSED_FACTOR)
+        transcribing = self.view == "transcript" and output_format(name) == "messages"
+        reading = _Reading(self.max_lines * PAUSED_FACTOR, transcribing)
         follower: Follower
         follower = self._engine.follower(
             name,
@@ -281,12 +297,13 @@ class LogViewer(anywidget.AnyWidget):
             on_chunk=reading.add,
             on_flush=lambda: self._flush(generation, reading, follower),
         )
-        reading.renderer.reset(follower.tailer.offset)
+        reading.start(follower.tailer.offset)
         with self._lock:
             if self._closed or generation != self._generation:
                 follower.tailer.close()  # switched or closed meanwhile
                 return
             self._follower = follower
+            self._transcribing = transcribing
         self._engine.follow(follower)
         logger.info("log viewer following %s", name)
 
@@ -307,19 +324,29 @@ class LogViewer(anywidget.AnyWidget):
 class _Reading:
     """The rendering side of one followed session: lines not yet sent (engine thread only)."""
 
-    def __init__(self, keep: int) -> None:
+    def __init__(self, keep: int, transcribing: bool = False) -> None:
         self.keep = keep  # lines worth rendering into one update: more would be trimmed
         self.renderer = AnsiRenderer(0)
+        self.transcript = Transcript() if transcribing else None
         self.reset = False
         self.lines: list[Line] = []
         self.sent_open: Line | None = None
+
+    def start(self, offset: int) -> None:
+        """Start at byte ``offset`` of the file (where the follower starts reading)."""
+        self.renderer.reset(offset)
+        if self.transcript is not None:
+            self.transcript.reset(offset)
 
     def add(self, chunk: Chunk) -> None:
         """Render a chunk (a reset starts over: at byte 0, or where a skip ahead landed)."""
         if chunk.reset:
             self.reset, self.lines = True, []
-            self.renderer.reset(0 if chunk.data else chunk.offset)
-        self.lines.extend(self.renderer.feed(chunk.data, chunk.offset))
+            self.start(0 if chunk.data else chunk.offset)
+        if self.transcript is None:
+            self.lines.extend(self.renderer.feed(chunk.data, chunk.offset))
+        else:
+            self.lines.extend(_transcribed(self.transcript.feed_lines(chunk.data, chunk.offset)))
         del self.lines[: -self.keep]
 
     def take(self) -> tuple[bool, list[Line], Line | None] | None:
@@ -332,13 +359,27 @@ class _Reading:
         return reset, lines, open_line
 
 
-def _render_range(data: bytes, start: int) -> list[Line]:
+def _render_range(data: bytes, start: int, transcribing: bool = False) -> list[Line]:
     """Render bytes read from ``start``: from the first line start after their first byte.
 
     Without a newline in them (one long line) they start at their first whole character.
+    A transcript renders their complete lines only (they end where a message shown starts).
     """
     if start > 0:
         skip = line_start(data)
         data, start = data[skip:], start + skip
+    text = data.decode("utf-8", errors="replace")
+    if transcribing:
+        return _transcribed(Transcript(start).feed_lines(text, start + len(data)))
     renderer = AnsiRenderer(start)
-    return renderer.feed(data.decode("utf-8", errors="replace")) + renderer.flush()
+    return renderer.feed(text) + renderer.flush()
+
+
+def _transcribed(messages: list[tuple[int, str]]) -> list[Line]:
+    """The HTML lines of rendered messages, each line at the offset of its message."""
+    renderer = AnsiRenderer(0)
+    lines: list[Line] = []
+    for start, rendering in messages:
+        renderer.reset(start)
+        lines += [line._replace(start=start) for line in renderer.feed(rendering)]
+    return lines

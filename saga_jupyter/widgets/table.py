@@ -20,6 +20,7 @@ import anywidget
 import ipywidgets as widgets
 import traitlets
 
+from ..core.display import OUTCOME_COLOURS, OUTCOME_LABELS
 from ..core.engine import DEFAULT_INTERVAL, engine_for
 from ..core.info import STATUSES, SessionInfo, seconds
 from ..core.settings import resolve
@@ -96,12 +97,12 @@ CSS = """
 .saga-badge { border-radius: 8px; padding: 0 6px; color: #fff; font-weight: 600; }
 .saga-running { background: var(--jp-success-color1, #388e3c); }
 .saga-completed { background: #607d8b; }
-.saga-outcome-finish { background: var(--jp-brand-color1, #1976d2); }
-.saga-outcome-blocked { background: var(--jp-warn-color1, #f57c00); cursor: help; }
-.saga-outcome-error, .saga-outcome-timeout, .saga-outcome-max-cycles {
-  background: var(--jp-error-color1, #d32f2f); }
+.saga-outcome[title] { cursor: help; }
 .saga-cycle { color: var(--jp-ui-font-color2, rgba(0, 0, 0, .54)); }
-"""
+""" + "".join(
+    f".saga-outcome-{outcome.lower().replace('_', '-')} {{ background: {back}; color: {text}; }}\n"
+    for outcome, (back, text) in OUTCOME_COLOURS.items()
+)
 
 
 class SessionRows(anywidget.AnyWidget):
@@ -203,29 +204,22 @@ def _row_parts(info: SessionInfo) -> RowParts:
     return before, after, start if ticking else None
 
 
-OUTCOME_LABELS = {
-    "FINISH": "finished",
-    "BLOCKED": "blocked",
-    "ERROR": "error",
-    "TIMEOUT": "timeout",
-    "MAX_CYCLES": "max cycles",
-}
-
-
 def worker_badge(info: SessionInfo) -> str:
     """How a SAGA worker ended (a blocked one's blocker on hover), or its cycle while it runs."""
     worker = info.worker
     if worker is None:
         return ""
+    cost = f" ${worker.cost_usd:.2f}" if worker.cost_usd is not None else ""
     if worker.outcome in OUTCOME_LABELS:
         hover = worker.blocker or worker.summary or ""
         kind = worker.outcome.lower().replace("_", "-")
         return (
             f' <span class="saga-badge saga-outcome saga-outcome-{kind}" '
             f'title="{html.escape(hover)}">{OUTCOME_LABELS[worker.outcome]}</span>'
+            + (f'<span class="saga-cycle">{cost}</span>' if cost else "")
         )
     if worker.cycle is not None and info.status == "running":
-        return f' <span class="saga-cycle">cycle {worker.cycle}</span>'
+        return f' <span class="saga-cycle">{html.escape(info.progress)}{cost}</span>'
     return ""
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import re
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timezone
@@ -11,10 +12,11 @@ import pytest
 from libtmux.server import Server
 
 import saga_jupyter as saga
-from saga_jupyter.core.api import MAX_TAIL_BYTES
+from saga_jupyter.core.api import MAX_TAIL_BYTES, read_log_end
 from saga_jupyter.core.engine import engine_for
 from saga_jupyter.core.errors import InvalidSessionName, SessionNotFound
 from saga_jupyter.core.info import utc
+from saga_jupyter.core.saga.transcript import Transcript
 from saga_jupyter.core.settings import DEFAULT_OUTPUT_DIR, resolve
 from saga_jupyter.core.store import MetadataStore, SessionRecord
 from tests.helpers import (
@@ -313,3 +315,59 @@ async def test_a_follow_left_behind_is_cleaned_up_when_collected(sessions: dict[
     assert await first_line() == "started\n"
     gc.collect()
     await wait_for(lambda: own_threads() == before)
+
+
+# -- today's workers: their messages as a transcript unless asked for the raw lines
+
+STORY = "saga-story-auth-login-1741165923"
+SAMPLE = Path(__file__).with_name("saga_v4_sample.jsonl")
+SGR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def test_read_log_of_a_v4_worker_is_its_transcript(
+    sessions: dict[str, str], output_dir: Path
+) -> None:
+    data = SAMPLE.read_bytes()
+    path = output_dir / f"{STORY}.jsonl"
+    path.write_bytes(data + b'{"type":"result","subt')  # a line being written
+    text = saga.read_log(STORY, **sessions)
+    assert SGR.sub("", text) == SGR.sub("", Transcript().feed(data.decode()).text)
+    assert "✓ cycle 1: 64 turns, 19m45s, $6.42" in SGR.sub("", text)
+    assert saga.read_log(STORY, view="raw", **sessions) == path.read_text()
+    last = saga.read_log(STORY, tail_lines=3, **sessions)
+    assert SGR.sub("", last) == (
+        "  API Error: 529 overloaded\n── cycle 2 ended (exit 1) ──\n"
+        "10:02:11 ■ pipeline completed: 3 cycles, 50.1 min (exit 0)\n"
+    )
+    assert read_log_end(STORY, 3, **sessions)[1] == len(data)  # after the last complete line
+    assert read_log_end(STORY, 3, view="raw", **sessions)[1] == path.stat().st_size
+    with pytest.raises(ValueError, match="view"):
+        saga.read_log(STORY, view="pretty", **sessions)
+    assert saga.read_log(DONE, view="transcript", **sessions) == "signed up\n"  # v3: the bytes
+
+
+async def test_follow_a_v4_worker_renders_each_line_once_complete(
+    sessions: dict[str, str], server: Server, output_dir: Path
+) -> None:
+    server.cmd("new-session", "-d", "-s", STORY, "sleep 600")
+    path = output_dir / f"{STORY}.jsonl"
+    lines = SAMPLE.read_bytes().splitlines(keepends=True)
+    path.write_bytes(lines[0])
+    stream = saga.follow(STORY, poll=POLL, **sessions)
+    raw = saga.follow(STORY, poll=POLL, view="raw", **sessions)
+    try:
+        started = "▶ pipeline started: story auth-login-flow"
+        assert started in SGR.sub("", await collect(stream, started))
+        assert await collect(raw, "\n") == lines[0].decode()
+        with path.open("ab", buffering=0) as file:
+            file.write(lines[3][:20])
+            assert await collect(raw, lines[3][:20].decode()) == lines[3][:20].decode()
+            file.write(lines[3][20:])  # the line complete: rendered now, once
+            assert SGR.sub("", await collect(stream, "──\x1b[0m")) == "── cycle 1/10 ── 09:12:09\n"
+        path.write_bytes(lines[1])  # truncated and rewritten: the transcript starts again
+        assert "step 1: Created worktree" in await collect(stream, "auth-login-flow\x1b[0m\n")
+        kill_worker(server, STORY)
+        assert await drain(stream) == ""
+    finally:
+        await stream.aclose()
+        await raw.aclose()

@@ -14,7 +14,7 @@ from libtmux.server import Server
 from saga_jupyter.core import launch as launch_module
 from saga_jupyter.core.files import create_exclusive
 from saga_jupyter.core.launch import launch, parse_launch
-from saga_jupyter.core.panes import WRITER, keep_pane, pane_summary
+from saga_jupyter.core.panes import WRITER, PaneKeeper, keep_pane, pane_summary
 from saga_jupyter.core.tmux import Tmux
 from tests.helpers import V4_ERROR, start_failing_v4_worker, wait_until
 
@@ -156,3 +156,18 @@ def test_the_summary_never_follows_a_link_and_reads_a_bounded_tail(
     assert pane_summary(output_dir, NAME) is None  # none at all
     pane.write_bytes(b"x" * (10 << 20) + b"\n\r\n  \nprogress 10%\rprogress 100%\n\n")
     assert pane_summary(output_dir, NAME, lines=3) == "progress 100%"
+
+
+def test_a_pane_not_kept_for_want_of_a_directory_is_kept_when_given_again(
+    server: Server, tmp_path: Path
+) -> None:
+    server.cmd("new-session", "-d", "-s", NAME, "sleep 600")
+    output_dir = tmp_path / "not-yet"
+    keeper = PaneKeeper(Tmux(server.socket_name), output_dir)
+    keeper.keep(NAME)
+    wait_until(lambda: NAME not in keeper.kept)  # failed: forgotten
+    output_dir.mkdir()
+    keeper.keep(NAME)
+    wait_until(lambda: (output_dir / f"{NAME}.pane").exists())
+    piped = server.cmd("display-message", "-p", "-t", f"={NAME}:", "#{pane_pipe}").stdout
+    assert piped == ["1"] and keeper.kept == {NAME}

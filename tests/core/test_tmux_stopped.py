@@ -11,11 +11,15 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from saga_jupyter.core.engine import Engine
 from saga_jupyter.core.errors import TmuxUnavailable
+from saga_jupyter.core.settings import resolve
 from saga_jupyter.core.tmux import EXIT_GRACE, FAILURES_BEFORE_BACKOFF, Tmux
-from tests.helpers import start_worker
+from tests.harness import children
+from tests.helpers import start_worker, wait_until
 
 TIMEOUT = 0.5
 BOUND = TIMEOUT + EXIT_GRACE + 1.5  # the timeout, reaping the killed client, a loaded machine
@@ -72,3 +76,26 @@ def test_close_ends_a_call_to_a_stopped_tmux_at_once(server: Any, stop_tmux: Any
     took, error = call_bounded(tmux.list_sessions)
     assert isinstance(error, TmuxUnavailable) and "stopped" in str(error)
     assert took < 0.3 + EXIT_GRACE + 1
+
+
+def test_an_engine_reads_on_while_its_scan_waits_for_a_stopped_tmux(
+    server: Any, stop_tmux: Any, output_dir: Path
+) -> None:
+    name = "saga__e__follow__1"
+    path = output_dir / f"{name}.out"
+    path.write_text("")
+    start_worker(server, name)
+    engine = Engine(resolve(output_dir, server.socket_name))  # its own, not the process's
+    texts: list[str] = []
+    follower = engine.follower(name, 0, on_chunk=lambda chunk: texts.append(chunk.data))
+    engine.follow(follower, 0.1)
+    try:
+        wait_until(lambda: name in engine.by_name)
+        stop_tmux()
+        # A scan is under way, waiting for tmux (for its timeout, 5 s): write now.
+        wait_until(lambda: any(c.startswith("tmux") for _, c in children(os.getpid())))
+        with path.open("a") as file:
+            file.write("during\n")
+        wait_until(lambda: "".join(texts) == "during\n", timeout=2)
+    finally:
+        follower.close()

@@ -22,6 +22,7 @@ from libtmux.server import Server
 from tests.helpers import wait_until
 
 READY = re.compile(r"(http://127\.0\.0\.1:\d+/)api/saga/sessions\?token=(\w+)")
+LISTED = re.compile(r"^  (saga\S+) ", re.MULTILINE)  # the workers the demo says it started
 
 
 def environment(pid: int) -> dict[str, str]:
@@ -71,9 +72,18 @@ def test_demo_shows_its_workers_to_the_extension_and_the_kernels(
         notebook = fetch_json(f"{base}api/contents/dashboard.ipynb?token={token}")
         code = [cell for cell in notebook["content"]["cells"] if cell["cell_type"] == "code"]
         assert code and all(cell["metadata"].get("trusted") is True for cell in code)
-        listed = {s["name"] for s in fetch_json(f"{base}api/saga/sessions?token={token}")}
-        workers = {session.name for session in server.sessions}
-        assert len(workers) == 3 and listed == workers
+        started = LISTED.findall(printed.read_text())
+        assert len(started) == 3
+        # Listed whether still running or ended (one of three dies within seconds, by design).
+        sessions = fetch_json(f"{base}api/saga/sessions?token={token}")
+        assert {s["name"] for s in sessions} == set(started)
+        assert {session.name for session in server.sessions} <= set(started)
+        # Today's SAGA workers, writing JSON messages; the first one's file, a line at a time.
+        formats = {s["name"]: s["outputFormat"] for s in sessions}
+        assert [formats[n] for n in started] == ["messages"] * 3
+        *lines, _being_written = (output_dir / f"{started[0]}.jsonl").read_bytes().split(b"\n")
+        assert json.loads(lines[0])["subtype"] == "pipeline_start"
+        assert all(isinstance(json.loads(line), dict) for line in lines)
         # JupyterLab, and so every kernel it starts, has the demo's settings in its environment.
         (lab,) = subprocess.run(
             ["pgrep", "-P", str(demo.pid)], capture_output=True, text=True, check=True

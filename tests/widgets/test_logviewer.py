@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import os
 import queue
 import time
@@ -394,3 +395,53 @@ def test_a_closed_viewer_is_freed(output_dir: Path) -> None:
     del viewer
     gc.collect()
     assert freed() is None  # nothing (a thread, a watch, anywidget) keeps it and its lines
+
+
+# -- today's workers: their JSON messages as a transcript
+
+STORY = "saga-story-viewer-tail-1741165923"
+SAMPLE = Path(__file__).parents[1] / "core" / "saga_v4_sample.jsonl"
+
+
+def step(number: int) -> str:
+    """A v4 message line, rendered as ``step <number>: ...`` (no clock: no timestamp)."""
+    message = {"type": "saga_worker", "subtype": "pipeline_step", "step": number}
+    return json.dumps({**message, "message": f"message {number:06d}"}, separators=(",", ":")) + "\n"
+
+
+def test_a_v4_workers_messages_show_as_their_transcript(open_viewer: Any, output_dir: Path) -> None:
+    path = output_dir / f"{STORY}.jsonl"
+    lines = SAMPLE.read_text().splitlines(keepends=True)
+    write(path, "".join(lines[:4]) + lines[4][:50])  # the last line not written whole yet
+    viewer = open_viewer(STORY)
+    expected = [
+        "09:12:03 ▶ pipeline started: story auth-login-flow",
+        "09:12:04 step 1: Created worktree at /home/me/proj/.saga/worktrees/auth-login-flow",
+        "09:12:09 step 2: PR exists: https://github.com/me/proj/pull/42",
+        "── cycle 1/10 ── 09:12:09",
+    ]
+    shows(viewer, expected)
+    write(path, lines[4][50:] + lines[5])
+    session = "⚙ session: claude-opus-4-6 in /home/me/proj/.saga/worktrees/auth-login-flow"
+    shows(viewer, [*expected, session + " (claude 2.1.x)", "✻ thinking Which task first?"])
+    assert viewer.snapshot()["lines"][3].startswith('<span class="sj-f6 sj-bold">── cycle 1/10')
+    raw = open_viewer(STORY, view="raw")  # the JSON lines as written
+    shows(raw, [line.rstrip("\n") for line in lines[:6]])
+    raw.view = "transcript"
+    shows(raw, viewer.lines)
+
+
+def test_load_earlier_in_a_transcript_starts_at_a_message(
+    open_viewer: Any, output_dir: Path
+) -> None:
+    path = output_dir / f"{STORY}.jsonl"
+    write(path, "".join(step(number) for number in range(6_000)))  # 560 kB: over the window
+    viewer = open_viewer(STORY, max_lines=1_000)
+    wait_until(lambda: viewer.lines[-1:] == ["step 5999: message 005999"])
+    assert viewer.has_earlier
+    shown = [f"step {number}: message {number:06d}" for number in range(5_000, 6_000)]
+    assert viewer.lines == shown
+    assert viewer.load_earlier(max_lines=500) == 500
+    assert viewer.lines == [f"step {n}: message {n:06d}" for n in range(4_500, 6_000)]
+    assert viewer.load_earlier(max_bytes=940) == 10  # 94 bytes a message: no half one
+    assert viewer.lines[0] == "step 4490: message 004490"

@@ -13,6 +13,7 @@ from libtmux.server import Server
 
 from saga_jupyter.core.engine import engine_for
 from saga_jupyter.core.info import SessionInfo, utc
+from saga_jupyter.core.names import parse_name
 from saga_jupyter.core.settings import resolve
 from saga_jupyter.core.store import MetadataStore, SessionRecord
 from saga_jupyter.core.worker import WorkerReading
@@ -33,7 +34,8 @@ NOW = 1_800_000_000.0
 def info(
     name: str, status: str = "running", preview: str | None = "hello", start: float = NOW - 65
 ) -> SessionInfo:
-    _, epic, story, _ = name.split("__")
+    parts = parse_name(name)
+    epic, story = parts.epic, parts.story
     return SessionInfo(
         name=name,
         epic_slug=epic,
@@ -242,6 +244,12 @@ def test_outcome_badges_and_the_cycle(offline: SessionTable) -> None:
         replace(info("saga__e__done__3", "completed"), worker=WorkerReading(outcome="FINISH")),
         replace(info("saga__e__busy__4"), worker=WorkerReading(cycle=3, last_tool="Bash")),
         info("saga__e__plain__5"),  # not a worker's output: no badge
+        # Today's workers: cycle of its limit and cost while running, incomplete once ended.
+        replace(info("saga-story-x-6"), worker=WorkerReading(cycle=2, max_cycles=10, cost_usd=1.5)),
+        replace(
+            info("saga-story-y-7", "completed"),
+            worker=WorkerReading(outcome="INCOMPLETE", summary="ran out", cost_usd=6.42),
+        ),
     ]
     offline.update(sessions)
     row = lambda name: row_of(offline, name)  # noqa: E731
@@ -249,8 +257,12 @@ def test_outcome_badges_and_the_cycle(offline: SessionTable) -> None:
         '<span class="saga-badge saga-outcome saga-outcome-blocked" '
         'title="needs &lt;a&gt; &quot;key&quot;">blocked</span>'
     ) in row("saga__e__blocked__1")
-    assert "saga-outcome-error" in row("saga__e__failed__2") and ">error<" in row(
+    assert "saga-outcome-error" in row("saga__e__failed__2") and ">failed<" in row(
         "saga__e__failed__2"
+    )
+    assert '<span class="saga-cycle">cycle 2/10 $1.50</span>' in row("saga-story-x-6")
+    assert 'title="ran out">incomplete</span><span class="saga-cycle"> $6.42</span>' in row(
+        "saga-story-y-7"
     )
     assert ">finished<" in row("saga__e__done__3")
     assert '<span class="saga-cycle">cycle 3</span>' in row("saga__e__busy__4")

@@ -21,7 +21,6 @@ in any way is skipped and counted, never raised. Unknown types and subtypes are 
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -33,11 +32,10 @@ from typing import Any
 
 from ..files import open_regular
 from ..worker import TaskCounts, WorkerReading
+from .lines import LineBuffer, parse_message
 
 logger = logging.getLogger(__name__)
 
-MAX_LINE_BYTES = 16 << 20  # a longer line is skipped: no message SAGA needs is this large
-MAX_DEPTH = 32  # JSON nested deeper than this is not parsed (the contract's bound)
 MAX_TEXT = 2000  # characters kept of a summary
 MAX_TASKS = 10_000  # task ids tracked: a story has a handful
 MAX_PATH = 4096
@@ -45,48 +43,6 @@ READ_CHUNK = 1 << 20  # bytes read from a file at a time
 READ_BUDGET = 64 << 20  # bytes one look at a file reads at most: the rest at the next look
 STORY_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 URL = re.compile(r"https?://[^\s\"'<>]{1,2000}")
-
-# The depth check sees only brackets outside strings: every other byte is deleted.
-_STRUCTURE = b'[]{}"'
-_NOT_STRUCTURE = bytes(byte for byte in range(256) if byte not in _STRUCTURE)
-_INNERMOST = re.compile(rb"\[\]|\{\}")
-
-
-def nesting_ok(raw: bytes, limit: int = MAX_DEPTH) -> bool:
-    """Whether the JSON text ``raw`` nests at most ``limit`` deep (for valid JSON; C speed).
-
-    >>> nesting_ok(b'{"a": [1, "[[[[", {}]}', 3), nesting_ok(b"[[[[]]]]", 3)
-    (True, False)
-    """
-    if raw.count(b"[") + raw.count(b"{") <= limit:
-        return True
-    # Escaped backslashes first, then escaped quotes: what is left of the quotes delimits strings.
-    structure = raw.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_STRUCTURE)
-    structure = b"".join(structure.split(b'"')[::2])
-    # Each pass drops the innermost (adjacent) pairs: one level of depth.
-    for _ in range(limit):
-        if not structure:
-            return True
-        structure = _INNERMOST.sub(b"", structure)
-    return not structure
-
-
-def parse_message(raw: bytes, text: str | None = None) -> tuple[dict[str, Any] | None, str]:
-    """One line (without its newline) as a message, or ``None`` and why not.
-
-    ``text``: the line already decoded, if it is. Never raises: a line that is not JSON, nests
-    deeper than :data:`MAX_DEPTH`, holds a number Python refuses (over 4300 digits) or is not
-    an object gives ``None`` with a short reason.
-    """
-    if not nesting_ok(raw):
-        return None, f"nested deeper than {MAX_DEPTH}"
-    try:
-        value = json.loads(raw.decode("utf-8", errors="replace") if text is None else text)
-    except (ValueError, RecursionError):
-        return None, "not JSON"
-    if not isinstance(value, dict):
-        return None, "not an object"
-    return value, ""
 
 
 @dataclass
@@ -121,9 +77,7 @@ class MessageReader:
         #: Complete lines read, and those of them skipped (not a message, or over the bounds).
         self.lines = 0
         self.skipped = 0
-        self._parts: list[bytes] = []  # the partial line held
-        self._held = 0  # its bytes (or those of the line being skipped)
-        self._skipping = False  # the partial line is over MAX_LINE_BYTES: dropped as it comes
+        self._lines = LineBuffer(b"\n")
         self._read = _Read()
         self._recognised = False
         self._end: tuple[str, str | None] | None = None  # (ERROR or STOPPED, pane summary)
@@ -140,27 +94,13 @@ class MessageReader:
 
     def feed(self, data: bytes) -> None:
         """Take the bytes appended since the last feed."""
-        start = 0
-        while (newline := data.find(b"\n", start)) >= 0:
-            length = self._held + newline - start
-            if self._skipping or length > MAX_LINE_BYTES:
+        for line, size in self._lines.split(data):
+            if line is None:
                 self.lines += 1
                 self.skipped += 1
-                logger.debug("skipped a line of %d bytes", length)
+                logger.debug("skipped a line of %d bytes", size)
             else:
-                line = data[start:newline]
-                if self._parts:
-                    self._parts.append(line)
-                    line = b"".join(self._parts)
                 self._line(line)
-            self._parts, self._held, self._skipping = [], 0, False
-            start = newline + 1
-        if start < len(data):
-            self._held += len(data) - start
-            if self._skipping or self._held > MAX_LINE_BYTES:
-                self._parts, self._skipping = [], True  # never held whole
-            else:
-                self._parts.append(data[start:])
 
     def ended(self, stopped: bool = False, pane_summary: str | None = None) -> None:
         """Say that its tmux session is gone, so how it ended if no ``pipeline_end`` says how.

@@ -11,24 +11,38 @@ viewer's terminal).
 
 >>> render_line(b'{"type":"saga_worker","subtype":"cycle_start","cycle":2,"maxCycles":10}')
 '\x1b[1;36m── cycle 2/10 ──\x1b[0m\n'
-"""  # noqa: E501
+"""
 
 from __future__ import annotations
 
-import json
-import re
 from typing import Any, NamedTuple
 
-from .messages import MAX_LINE_BYTES, parse_message
+from .lines import LineBuffer, parse_message
+from .terminal import (
+    ARG_CHARS,
+    BOLD,
+    CYAN,
+    DIM,
+    GREEN,
+    JSON_CHARS,
+    MAGENTA,
+    MAX_LINE_CHARS,
+    RED,
+    RESULT_LINES,
+    YELLOW,
+    clock,
+    compact_json,
+    count_lines,
+    cut,
+    duration,
+    first_lines,
+    one_line,
+    paint,
+    plain,
+    text_lines,
+)
 
-RESET = "\x1b[0m"
-BOLD, DIM, RED, GREEN, YELLOW, CYAN, MAGENTA = "1", "2", "31", "32", "33", "36", "35"
-MAX_LINE_CHARS = 2000  # a rendered line longer than this is cut, with "…"
-MAX_TEXT_LINES = 200  # of one text block; then "… (+N lines)"
 MAX_BLOCKS = 50  # content blocks rendered of one message
-RESULT_LINES = 3  # a tool result, an error list, a final result: its first lines
-ARG_CHARS = 160  # a tool call's argument
-JSON_CHARS = 200  # a message shown as compact JSON
 # Tool name -> the argument that says what the call does (as SAGA's own LogViewer picks).
 KEY_ARGUMENTS = {
     "Bash": "command",
@@ -48,13 +62,6 @@ KEY_ARGUMENTS = {
     "Skill": "skill",
 }
 TASK_COLOURS = {"completed": GREEN, "in_progress": YELLOW}
-# C0 and C1 controls but tab and newline, and DEL: a worker's text must not drive a terminal.
-CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def paint(style: str, text: str) -> str:
-    """``text`` in an SGR style (``"1;31"``: bold red), reset after."""
-    return f"\x1b[{style}m{text}{RESET}"
 
 
 def render_line(line: bytes | str | dict[str, Any], *, cycle: int | None = None) -> str:
@@ -75,7 +82,7 @@ def render_line(line: bytes | str | dict[str, Any], *, cycle: int | None = None)
     except Exception:  # a shape we did not foresee: shown as unknown, never lost
         lines = [_compact(message)]
     # Every part is bounded already; this bounds what styles and indents add to a line.
-    return "".join(f"{_cut(line, 2 * MAX_LINE_CHARS)}\n" for line in lines)
+    return "".join(f"{cut(line, 2 * MAX_LINE_CHARS)}\n" for line in lines)
 
 
 class Rendered(NamedTuple):
@@ -90,7 +97,7 @@ class Transcript:
 
     ``offset``: the byte offset in the file of the first text fed, at a line start. Only
     complete lines are rendered; a partial one waits for its newline (one over
-    :data:`~.messages.MAX_LINE_BYTES` is dropped as it comes and said so once complete).
+    :data:`~.lines.MAX_LINE_BYTES` is dropped as it comes and said so once complete).
     """
 
     def __init__(self, offset: int = 0) -> None:
@@ -100,9 +107,7 @@ class Transcript:
         """Start again at byte ``offset`` (a line start), nothing held."""
         #: The byte offset just after the last complete line rendered.
         self.offset = offset
-        self._parts: list[str] = []
-        self._held = 0  # bytes of the partial line (held, or being skipped)
-        self._skipping = False
+        self._lines = LineBuffer("\n", _bytes)
         self._cycle: int | None = None
 
     def feed(self, text: str, end_offset: int | None = None) -> Rendered:
@@ -120,31 +125,15 @@ class Transcript:
         :attr:`offset` right again after each chunk: only the held partial line is counted.
         """
         rendered: list[tuple[int, str]] = []
-        start = 0
-        while (newline := text.find("\n", start)) >= 0:
-            piece = text[start:newline]
-            length = self._held + _bytes(piece)
-            if self._skipping or length > MAX_LINE_BYTES:
-                rendering = paint(YELLOW, f"⚠ a line of {length} bytes, over the limit: skipped")
-                rendering += "\n"
+        for line, size in self._lines.split(text):
+            if line is None:
+                notice = f"⚠ a line of {size} bytes, over the limit: skipped"
+                rendered.append((self.offset, paint(YELLOW, notice) + "\n"))
             else:
-                if self._parts:
-                    self._parts.append(piece)
-                    piece = "".join(self._parts)
-                rendering = self._render(piece)
-            rendered.append((self.offset, rendering))
-            self.offset += length + 1
-            self._parts, self._held, self._skipping = [], 0, False
-            start = newline + 1
-        if start < len(text):
-            rest = text[start:]
-            self._held += _bytes(rest)
-            if self._skipping or self._held > MAX_LINE_BYTES:
-                self._parts, self._skipping = [], True  # never held whole
-            else:
-                self._parts.append(rest)
+                rendered.append((self.offset, self._render(line)))
+            self.offset += size + 1
         if end_offset is not None:
-            self.offset = end_offset - self._held
+            self.offset = end_offset - self._lines.held
         return rendered
 
     def _render(self, line: str) -> str:
@@ -188,20 +177,20 @@ def _render(message: dict[str, Any], cycle: int | None) -> list[str]:
 
 
 def _worker(subtype: object, message: dict[str, Any]) -> list[str] | None:
-    clock = _clock(message.get("timestamp"))
+    at = clock(message.get("timestamp"))
     if subtype == "cycle_start":
-        of = f"/{_plain(message.get('maxCycles'))}" if "maxCycles" in message else ""
-        line = paint(f"{BOLD};{CYAN}", f"── cycle {_plain(message.get('cycle'))}{of} ──")
-        return [f"{line} {paint(DIM, clock)}" if clock else line]
+        of = f"/{plain(message.get('maxCycles'))}" if "maxCycles" in message else ""
+        line = paint(f"{BOLD};{CYAN}", f"── cycle {plain(message.get('cycle'))}{of} ──")
+        return [f"{line} {paint(DIM, at)}" if at else line]
     if subtype == "cycle_end":
         code = message.get("exitCode")
-        text = f"── cycle {_plain(message.get('cycle'))} ended (exit {_plain(code)}) ──"
+        text = f"── cycle {plain(message.get('cycle'))} ended (exit {plain(code)}) ──"
         return [paint(DIM if code == 0 else RED, text)]
-    prefix = paint(DIM, clock) + " " if clock else ""
+    prefix = paint(DIM, at) + " " if at else ""
     if subtype == "pipeline_start":
-        return [prefix + paint(CYAN, f"▶ pipeline started: story {_plain(message.get('storyId'))}")]
+        return [prefix + paint(CYAN, f"▶ pipeline started: story {plain(message.get('storyId'))}")]
     if subtype == "pipeline_step":
-        step = f"step {_plain(message.get('step'))}: {_plain(message.get('message'), ARG_CHARS)}"
+        step = f"step {plain(message.get('step'))}: {plain(message.get('message'), ARG_CHARS)}"
         return [prefix + paint(CYAN, step)]
     if subtype == "pipeline_end":
         status = message.get("status")
@@ -210,8 +199,8 @@ def _worker(subtype: object, message: dict[str, Any]) -> list[str] | None:
         took = f"{minutes:.1f} min" if isinstance(minutes, int | float) else "? min"
         why = " (its cycles or time ran out)" if status == "incomplete" else ""
         text = (
-            f"■ pipeline {_plain(status)}{why}: {_plain(message.get('cycles'))} cycles, {took}"
-            f" (exit {_plain(message.get('exitCode'))})"
+            f"■ pipeline {plain(status)}{why}: {plain(message.get('cycles'))} cycles, {took}"
+            f" (exit {plain(message.get('exitCode'))})"
         )
         return [prefix + paint(f"{BOLD};{style}", text)]
     return None
@@ -220,18 +209,18 @@ def _worker(subtype: object, message: dict[str, Any]) -> list[str] | None:
 def _assistant(api_message: object) -> list[str] | None:
     content = api_message.get("content") if isinstance(api_message, dict) else None
     if isinstance(content, str):
-        return _text_lines(content)
+        return text_lines(content)
     if not isinstance(content, list):
         return None
     lines: list[str] = []
     for block in content[:MAX_BLOCKS]:
         kind = block.get("type") if isinstance(block, dict) else None
         if kind == "text":
-            lines += _text_lines(block.get("text"))
+            lines += text_lines(block.get("text"))
         elif kind == "tool_use":
             lines.append(_tool_call(block.get("name"), block.get("input")))
         elif kind in ("thinking", "redacted_thinking"):
-            first = _first_lines(block.get("thinking"), 1)
+            first = first_lines(block.get("thinking"), 1)
             lines.append(paint(f"{DIM};3", f"✻ thinking {first[0] if first else '…'}"))
         else:
             lines.append(paint(DIM, _compact(block)))
@@ -241,18 +230,18 @@ def _assistant(api_message: object) -> list[str] | None:
 
 
 def _tool_call(name: object, arguments: object) -> str:
-    name = _plain(name, 80)
+    name = plain(name, 80)
     arguments = arguments if isinstance(arguments, dict) else {}
     if name == "TaskUpdate":
         status = arguments.get("status")
-        argument = _plain(arguments.get("taskId"), 40)
+        argument = plain(arguments.get("taskId"), 40)
         if status is not None:
-            argument += " → " + paint(TASK_COLOURS.get(str(status), DIM), _plain(status, 40))
+            argument += " → " + paint(TASK_COLOURS.get(str(status), DIM), plain(status, 40))
     elif name in KEY_ARGUMENTS:
-        argument = _one_line(arguments.get(KEY_ARGUMENTS[name]))
+        argument = one_line(arguments.get(KEY_ARGUMENTS[name]))
     elif arguments:
         key, value = next(iter(arguments.items()))
-        argument = f"{_plain(key, 40)}={_one_line(value)}"
+        argument = f"{plain(key, 40)}={one_line(value)}"
     else:
         argument = ""
     return f"{paint(f'{BOLD};{MAGENTA}', '▸ ' + name)} {argument}".rstrip()
@@ -261,7 +250,7 @@ def _tool_call(name: object, arguments: object) -> str:
 def _user(api_message: object) -> list[str] | None:
     content = api_message.get("content") if isinstance(api_message, dict) else None
     if isinstance(content, str):
-        return [paint(DIM, f"» {line}") for line in _first_lines(content, RESULT_LINES)]
+        return [paint(DIM, f"» {line}") for line in first_lines(content, RESULT_LINES)]
     if not isinstance(content, list):
         return None
     lines: list[str] = []
@@ -270,7 +259,7 @@ def _user(api_message: object) -> list[str] | None:
         if kind == "tool_result":
             lines += _tool_result(block.get("content"), block.get("is_error") is True)
         elif kind == "text":
-            lines += [paint(DIM, f"» {line}") for line in _first_lines(block.get("text"), 3)]
+            lines += [paint(DIM, f"» {line}") for line in first_lines(block.get("text"), 3)]
         else:
             lines.append(paint(DIM, _compact(block)))
     return lines
@@ -279,31 +268,31 @@ def _user(api_message: object) -> list[str] | None:
 def _tool_result(content: object, is_error: bool) -> list[str]:
     if isinstance(content, list):  # [{"type": "text", "text": ...}, {"type": "image"}, ...]
         texts = [
-            str(part.get("text")) if part.get("type") == "text" else f"[{_plain(part.get('type'))}]"
+            str(part.get("text")) if part.get("type") == "text" else f"[{plain(part.get('type'))}]"
             for part in content[:MAX_BLOCKS]
             if isinstance(part, dict)
         ]
         content = "\n".join(texts)
-    text = content if isinstance(content, str) else _compact_json(content)
-    first = _first_lines(text, RESULT_LINES) or [""]
+    text = content if isinstance(content, str) else compact_json(content)
+    first = first_lines(text, RESULT_LINES) or [""]
     more = text.rstrip("\n").count("\n") + 1 - len(first) if text else 0
     if more > 0:
-        first[-1] += f" … (+{more} lines)"
+        first[-1] += f" … (+{count_lines(more)})"
     mark, style = ("✗", RED) if is_error else ("⎿", DIM)
     return [paint(style, f"  {mark if index == 0 else ' '} {line}") for index, line in
             enumerate(first)]  # fmt: skip
 
 
 def _result(message: dict[str, Any], cycle: int | None) -> list[str]:
-    subtype = _plain(message.get("subtype"), 60)
+    subtype = plain(message.get("subtype"), 60)
     failed = message.get("is_error") is True or subtype != "success"
     facts = [] if subtype == "success" else [subtype]
     turns = message.get("num_turns")
     if type(turns) is int:
         facts.append(f"{turns} turns")
-    duration = message.get("duration_ms")
-    if isinstance(duration, int | float) and not isinstance(duration, bool) and duration >= 0:
-        facts.append(_duration(duration / 1000))
+    took = message.get("duration_ms")
+    if isinstance(took, int | float) and not isinstance(took, bool) and took >= 0:
+        facts.append(duration(took / 1000))
     cost = message.get("total_cost_usd")
     if isinstance(cost, int | float) and not isinstance(cost, bool):
         facts.append(f"${cost:.2f}")
@@ -313,21 +302,21 @@ def _result(message: dict[str, Any], cycle: int | None) -> list[str]:
     text = message.get("result")
     errors = message.get("errors")
     if isinstance(text, str) and text:
-        lines += [paint(RED if failed else DIM, f"  {line}") for line in _first_lines(text)]
+        lines += [paint(RED if failed else DIM, f"  {line}") for line in first_lines(text)]
     if isinstance(errors, list):
         for error in errors[:RESULT_LINES]:
-            lines += [paint(RED, f"  {line}") for line in _first_lines(str(error)[:10_000], 2)]
+            lines += [paint(RED, f"  {line}") for line in first_lines(str(error)[:10_000], 2)]
     return lines
 
 
 def _system(subtype: object, message: dict[str, Any]) -> list[str]:
     if subtype == "init":
-        model, cwd = _plain(message.get("model"), 80), _plain(message.get("cwd"), 300)
+        model, cwd = plain(message.get("model"), 80), plain(message.get("cwd"), 300)
         version = message.get("claude_code_version")
-        claude = f" (claude {_plain(version, 40)})" if version is not None else ""
+        claude = f" (claude {plain(version, 40)})" if version is not None else ""
         return [paint(DIM, f"⚙ session: {model} in {cwd}{claude}")]
     rest = {key: value for key, value in message.items() if key not in _NOISE}
-    return [paint(DIM, f"⚙ {_plain(subtype, 60)} {_compact_json(rest)}".rstrip())]
+    return [paint(DIM, f"⚙ {plain(subtype, 60)} {compact_json(rest)}".rstrip())]
 
 
 _NOISE = ("type", "subtype", "session_id", "uuid")
@@ -336,89 +325,14 @@ _NOISE = ("type", "subtype", "session_id", "uuid")
 def _compact(message: object) -> str:
     """An unknown message: its type (and subtype) and a truncated compact JSON of the rest."""
     if not isinstance(message, dict):
-        return paint(DIM, f"· {_compact_json(message)}")
-    name = _plain(message.get("type"), 60)
+        return paint(DIM, f"· {compact_json(message)}")
+    name = plain(message.get("type"), 60)
     if "subtype" in message:
-        name += "/" + _plain(message.get("subtype"), 60)
+        name += "/" + plain(message.get("subtype"), 60)
     rest = {key: value for key, value in message.items() if key not in _NOISE}
-    return paint(DIM, f"· {name} {_compact_json(rest)}".rstrip())
+    return paint(DIM, f"· {name} {compact_json(rest)}".rstrip())
 
 
 def _not_a_message(problem: str, raw: bytes) -> str:
-    shown = _plain(raw[: JSON_CHARS * 4].decode("utf-8", errors="replace"), JSON_CHARS)
+    shown = plain(raw[: JSON_CHARS * 4].decode("utf-8", errors="replace"), JSON_CHARS)
     return paint(YELLOW, f"⚠ {problem} ({len(raw)} bytes): {shown}") + "\n"
-
-
-# -- text
-
-
-def _plain(value: object, limit: int = ARG_CHARS) -> str:
-    """A value as one short line of plain text (``?`` for none)."""
-    if value is None:
-        return "?"
-    text = value if isinstance(value, str) else _compact_json(value)
-    return _one_line(text, limit)
-
-
-def _one_line(value: object, limit: int = ARG_CHARS) -> str:
-    text = value if isinstance(value, str) else ("" if value is None else _compact_json(value))
-    head, newline, _ = text[: limit * 4].partition("\n")
-    head = CONTROLS.sub("", head.replace("\t", " ")).strip()
-    if len(head) > limit or newline:
-        return head[:limit] + "…"
-    return head
-
-
-def _first_lines(value: object, count: int = RESULT_LINES) -> list[str]:
-    """The first ``count`` non-empty lines of a text, cleaned and cut."""
-    if not isinstance(value, str):
-        return []
-    lines = []
-    for line in value[: (count + 20) * MAX_LINE_CHARS].split("\n"):
-        if line.strip():
-            lines.append(_cut(CONTROLS.sub("", line.rstrip())))
-            if len(lines) == count:
-                break
-    return lines
-
-
-def _text_lines(value: object) -> list[str]:
-    """Assistant text as written (controls removed), at most :data:`MAX_TEXT_LINES` lines."""
-    if not isinstance(value, str):
-        return []
-    lines = value.strip("\n").split("\n", MAX_TEXT_LINES)
-    cleaned = [_cut(CONTROLS.sub("", line)) for line in lines[:MAX_TEXT_LINES]]
-    if len(lines) > MAX_TEXT_LINES:
-        extra = lines[MAX_TEXT_LINES].count("\n") + 1
-        cleaned.append(paint(DIM, f"… (+{extra} lines)"))
-    return cleaned
-
-
-def _cut(line: str, limit: int = MAX_LINE_CHARS) -> str:
-    return line if len(line) <= limit else line[:limit] + "…" + RESET
-
-
-def _compact_json(value: object) -> str:
-    try:
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
-    except (ValueError, TypeError, RecursionError):
-        text = repr(value)
-    return _one_line(text, JSON_CHARS)
-
-
-def _clock(timestamp: object) -> str:
-    """``09:12:03`` from an ISO 8601 timestamp, or ``""``."""
-    if isinstance(timestamp, str) and len(timestamp) >= 19 and timestamp[10] == "T":
-        clock = timestamp[11:19]
-        if re.fullmatch(r"[0-9]{2}:[0-9]{2}:[0-9]{2}", clock):
-            return clock
-    return ""
-
-
-def _duration(seconds: float) -> str:
-    """``19m45s``, ``1h02m03s`` or ``40s``."""
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours:
-        return f"{hours}h{minutes:02d}m{secs:02d}s"
-    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"

@@ -1,0 +1,132 @@
+"""One log subscription, what one round of its reads does off the loop, and its frames.
+
+A :class:`Subscription` is one client following one session from its own byte position (its
+own :class:`~saga_jupyter.core.tailer.Tailer`); :func:`read_all` is a round's reads in the
+executor (shared by position, a far-behind reader skipped ahead, the transcript view rendered
+there too); :func:`data_frame` and :func:`error_frame` are what a client is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..core.saga.transcript import Transcript
+from ..core.tailer import Chunk, Tailer
+
+VIEWS = ("raw", "transcript")
+
+# What one read gives: new text, nothing new, or the error it raised.
+Read = Chunk | Exception | None
+# What one read of a round gives, whether the session had completed before it began, and the
+# bytes skipped to catch up first.
+ReadResult = tuple[Read, bool, int]
+# Frames already encoded for an event or a round, by their values.
+Encoded = dict[tuple[Any, ...], bytes]
+
+
+class Subscriber(Protocol):
+    """What a log stream needs of a channel client."""
+
+    async def send_frame(self, frame: dict[str, Any]) -> bool:
+        """Write one frame; ``False`` when the client is gone."""
+
+    def write_frame(self, frame: bytes) -> asyncio.Future[Any] | None:
+        """Start writing a frame's UTF-8 JSON: done once the socket took it; ``None`` if closed."""
+
+
+@dataclass(eq=False)
+class Stream:
+    """Every subscription to one session: the unit ``logStreams`` counts."""
+
+    name: str
+    subscriptions: dict[Subscriber, Subscription] = field(default_factory=dict)
+    completed: bool = False
+
+
+@dataclass(eq=False)
+class Subscription:
+    """One client following one session's output."""
+
+    client: Subscriber
+    stream: Stream
+    tailer: Tailer
+    transcript: Transcript | None = None  # the transcript view of a messages session
+    # A read or a frame of this subscription is under way: whoever set it owns the tailer
+    # (a round or a frame being written) until its turn is done.
+    busy: bool = True  # from the start: the initial read is the first turn
+    dirty: bool = False  # the file changed while busy: read once more
+    started: bool = False
+    active: bool = True
+
+
+def read_all(
+    jobs: list[tuple[Tailer, int, bool, Transcript | None]], catch_up: int, window: int
+) -> list[ReadResult]:
+    """One round's reads, run in the executor; one failing read does not stop the others.
+
+    Readers of one file at one position (viewers catching up together) share one read, and
+    one skip ahead (``catch_up``, ``window``: see :meth:`Tailer.catch_up`); each transcript
+    view renders it here too, off the loop.
+    """
+    results: list[ReadResult] = []
+    reads: dict[tuple[object, ...], tuple[Tailer, Chunk | None, int]] = {}
+    for tailer, limit, completed, transcript in jobs:
+        key = (tailer.mark, limit)
+        read = reads.get(key)
+        if read is not None and tailer.follow(read[0]):
+            results.append((view(transcript, read[1], read[2]), completed, read[2]))
+            continue
+        try:
+            skipped = tailer.catch_up(catch_up, window)
+            chunk = tailer.read(limit)
+        except Exception as error:  # logged on the loop
+            results.append((error, completed, 0))
+            continue
+        reads[key] = (tailer, chunk, skipped)
+        results.append((view(transcript, chunk, skipped), completed, skipped))
+    return results
+    return results
+
+
+def view(transcript: Transcript | None, chunk: Chunk | None, skipped: int = 0) -> Chunk | None:
+    """What a subscription is sent of a chunk: itself, or its complete lines rendered.
+
+    After a reset or a skip ahead (both start at a line start) nothing held counts any more.
+    """
+    if transcript is None or chunk is None:
+        return chunk
+    if chunk.reset or skipped:
+        transcript.reset(0)
+    rendered = transcript.feed(chunk.data, chunk.offset)
+    if not rendered.text and not chunk.reset and not chunk.more:
+        return None  # only part of a line so far: nothing to send yet
+    return chunk._replace(data=rendered.text, offset=rendered.offset)
+
+
+def data_frame(
+    name: str, chunk: Chunk | None, subscription: Subscription, complete: bool
+) -> dict[str, Any]:
+    """A ``logs:data`` frame of ``chunk`` (``None``: nothing new) for ``subscription``."""
+    return {
+        "type": "logs:data",
+        "sessionName": name,
+        "data": chunk.data if chunk else "",
+        "isInitial": not subscription.started,
+        "isComplete": complete,
+        "offset": chunk.offset if chunk else position(subscription),
+        "reset": chunk.reset if chunk else False,
+    }
+
+
+def position(subscription: Subscription) -> int:
+    """Where a subscription stands in its file: after the last line its transcript rendered."""
+    transcript = subscription.transcript
+    return transcript.offset if transcript is not None else subscription.tailer.offset
+
+
+def error_frame(name: Any, error: str) -> dict[str, Any]:
+    """A ``logs:error`` frame about ``name`` (cut short: it may be anything a client sent)."""
+    session_name = name[:200] if isinstance(name, str) else None
+    return {"type": "logs:error", "sessionName": session_name, "error": error}

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import replace
@@ -69,6 +70,9 @@ class Projects:
         self._plans: dict[Path, dict[Path, tuple[bool, str]]] = {}
         self._targets: dict[Path, tuple[Path, str]] = {}
         self._sessions: dict[str, tuple[str, ...]] = {}  # v4 sessions by story id, newest first
+        self._sessions_seen = 0  # counts the session lists seen
+        # Bodies of unfiltered lists, by route, with the versions they were built from.
+        self._bodies: dict[str, tuple[Any, bytes]] = {}
         poller.enrich = self.enrich
 
     # -- lifecycle
@@ -224,6 +228,7 @@ class Projects:
                 self.request_refresh({project: None})
                 self._start_timer()
         before, self._sessions = self._sessions, {k: tuple(v) for k, v in sessions.items()}
+        self._sessions_seen += 1  # the list changed: a story's sessions (or their projects) may
         moved = {
             k
             for k in before.keys() | self._sessions.keys()
@@ -260,15 +265,26 @@ class Projects:
         """``GET /api/saga/projects``."""
         return [project.summary_json() for project in self.catalog.projects.values()]
 
-    def epics_json(self) -> list[dict[str, Any]]:
-        """``GET /api/saga/epics``."""
-        return [epic.to_json() for epic in self.catalog.epics()]
+    def epics_body(self) -> bytes:
+        """``GET /api/saga/epics``: encoded once per change, not per request."""
+        return self._cached("epics", lambda: [epic.to_json() for epic in self.catalog.epics()])
 
     def stories_json(
         self, epic: str | None, status: str | None, project: str | None
-    ) -> list[dict[str, Any]]:
-        """``GET /api/saga/stories``."""
-        return [self.summary(story) for story in self.catalog.list_stories(epic, status, project)]
+    ) -> bytes | list[dict[str, Any]]:
+        """``GET /api/saga/stories``: the encoded body when unfiltered (once per change)."""
+        found = self.catalog.list_stories(epic, status, project)  # the filters checked first
+        if epic is status is project is None:
+            return self._cached("stories", lambda: [self.summary(story) for story in found])
+        return [self.summary(story) for story in found]
+
+    def _cached(self, name: str, build: Callable[[], list[dict[str, Any]]]) -> bytes:
+        """The JSON body ``build`` gives, rebuilt when a project or the sessions changed."""
+        version = (tuple(p.version for p in self.catalog.projects.values()), self._sessions_seen)
+        held = self._bodies.get(name)
+        if held is None or held[0] != version:
+            held = self._bodies[name] = (version, json.dumps(build()).encode())
+        return held[1]
 
     def story_json(self, story_id: str, project: str | None) -> dict[str, Any]:
         """``GET /api/saga/stories/{id}``."""

@@ -26,6 +26,11 @@ class ProjectsBase(SagaHandler):
         await super().prepare()
         await self.projects.wait_read()
 
+    def write_body(self, body: bytes) -> None:
+        """Finish with a JSON body already encoded."""
+        self.set_header("Content-Type", "application/json")
+        self.finish(body)
+
     def _argument(self, name: str) -> str | None:
         value: str | None = self.get_query_argument(name, None)
         return value
@@ -48,7 +53,7 @@ class EpicsHandler(ProjectsBase):
     @authorized
     def get(self) -> None:
         """List the epics."""
-        self.write_json(self.projects.epics_json())
+        self.write_body(self.projects.epics_body())
 
 
 class StoriesHandler(ProjectsBase):
@@ -62,7 +67,10 @@ class StoriesHandler(ProjectsBase):
         found = self.projects.stories_json(
             argument("epic"), argument("status"), argument("project")
         )
-        self.write_json(found)
+        if isinstance(found, bytes):
+            self.write_body(found)
+        else:
+            self.write_json(found)
 
 
 class StoryHandler(ProjectsBase):

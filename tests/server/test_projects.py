@@ -116,7 +116,7 @@ async def test_rest_shapes_filters_and_errors(
 
 
 async def test_a_task_changed_in_a_worktree_is_pushed_within_a_second(
-    kind: str, jp_ws_fetch: Any, saga_app: Any, project: Path
+    kind: str, jp_fetch: Any, jp_ws_fetch: Any, saga_app: Any, project: Path
 ) -> None:
     channel = await Channel.open(jp_ws_fetch)
     directory = story_dir(project, "login", worktree=True)
@@ -135,6 +135,14 @@ async def test_a_task_changed_in_a_worktree_is_pushed_within_a_second(
         (login,) = [s for s in frame["stories"] if s["id"] == "login"]
         assert (login["tasks"]["completed"], login["tasks"]["inProgress"]) == counts
         assert login["status"] == derived
+        # What REST serves (encoded once per change) has changed with it.
+        listed = {s["id"]: s for s in await get(jp_fetch, "stories", project=str(project))}
+        assert listed["login"] == login
+        unfiltered = [s for s in await get(jp_fetch, "stories") if s["id"] == "login"]
+        assert unfiltered == [login]
+    # An epic renamed: no story changed, the epics' body all the same.
+    epic(project, "auth", ["login", "logout"], title="Authentication")
+    await wait_for(lambda: epic_titles(jp_fetch), timeout=2)
     # A story created in a new worktree (as create-story does) is found and watched.
     worktree = project / ".saga" / "worktrees" / "signup"
     git(project, "worktree", "add", "-q", "-b", "story/signup", str(worktree))
@@ -147,6 +155,10 @@ async def test_a_task_changed_in_a_worktree_is_pushed_within_a_second(
     (new / "journal.md").write_text("## Blocker: Which provider?\n")
     await stories_frame(channel, lambda s: s["blockers"] == ["Which provider?"])
     channel.close()
+
+
+async def epic_titles(jp_fetch: Any) -> bool:
+    return [e["title"] for e in await get(jp_fetch, "epics")] == ["Authentication"]
 
 
 async def stories_frame(channel: Channel, wanted: Any, timeout: float = 5.0) -> dict[str, Any]:

@@ -74,6 +74,8 @@ class Project:
         self.stories: dict[str, Story] = {}
         self.epics: list[Epic] = []
         self.errors: list[ProjectError] = []
+        #: Counts the states published: what was built from one (a JSON body) holds till the next.
+        self.version = 0
         self._states: dict[str, _StoryState] = {}
         self._epics_signature: Signature | None = None
         self._epic_files: list[tuple[str, str, str, tuple[tuple[str, tuple[str, ...]], ...]]] = []
@@ -285,6 +287,7 @@ class Project:
         for state in self._states.values():
             errors.extend(state.errors)
         self.stories, self.errors = stories, errors
+        self.version += 1
 
     # -- watching
 

@@ -3,7 +3,8 @@ idle CPU. ``run(plan, workdir, tmux, report)`` plugs in as the other cases (``CA
 in ``bench/__main__.py``); ``python -m bench.projects [--quick]`` runs it alone.
 
 - ``GET /api/saga/epics`` and ``/api/saga/stories``: one request every 10 ms on one kept-alive
-  connection, the time to the last byte of the body.
+  connection, the time to the last byte of the body; ``/api/saga/status`` beside them, the
+  floor of this machine at that moment (it reads nothing of the projects).
 - task change to frame: a task file of a story in its worktree rewritten as SAGA's sync hook
   does (the whole file), to the ``stories:updated`` frame holding that story with the new
   status, on one channel client; random pauses between changes.
@@ -113,11 +114,15 @@ async def run(plan: Plan, workdir: Path, tmux: Any, report: Report) -> None:
         f"--SagaJupyterApp.project_dirs={root}",
     ]
     with JupyterProcess(workdir, *args) as jupyter:
+        # /status: the floor on this machine now (a route that reads nothing of the projects).
+        floor, _ = await asyncio.to_thread(gets, jupyter.port, jupyter.headers, "/api/saga/status",
+                                           count)  # fmt: skip
         for path in ("/api/saga/epics", "/api/saga/stories"):
             times, body = await asyncio.to_thread(gets, jupyter.port, jupyter.headers, path, count)
             assert len(body) == (EPICS if path.endswith("epics") else stories), body
             report.quantiles(f"GET {path}, {stories} stories x {TASKS} tasks", times, None,
                              "≤ 20 ms", 20)  # fmt: skip
+        report.quantiles("GET /api/saga/status (the floor: reads no project)", floor, None, "")
         log(f"{changed} task changes in worktrees")
         times = await changes(jupyter, root, ids, changed)
         report.quantiles("task change in a worktree to stories:updated", times, None,

@@ -15,7 +15,7 @@ from typing import Any
 from libtmux.server import Server
 
 from bench import MIB, Plan, Report, log, percentile, saga_latency, worker_output
-from bench.messages import dumps, messages_jsonl
+from bench.messages import messages_jsonl
 from bench.sessions import cpu_of, start
 from saga_jupyter.core.discovery import Discovery
 from saga_jupyter.core.saga.messages import MessageFiles
@@ -97,9 +97,10 @@ def appended(path: Path, report: Report, lines: int = 200) -> None:
     files, transcript = MessageFiles(), Transcript()
     stat = path.stat()
     files.read(path.stem, str(path), stat.st_size, stat.st_ino)
-    line = dumps({"type": "assistant", "message": {"content": [{"type": "text", "text": "ok"}]}})
+    following = messages_jsonl(256 << 10, seed=7).splitlines(keepends=True)[2:]
     ours, theirs = [], []
     for k in range(lines):
+        line = following[k % len(following)]  # what a worker writes next, line after line
         with path.open("ab") as file:
             file.write(line)
         stat = path.stat()
@@ -156,17 +157,17 @@ def scans(plan: Plan, workdir: Path, tmux: Any, report: Report) -> None:
         cold = {side: cpu_of(d.scan, sides[side][0]) for side, d in discoveries.items()}
         steady: dict[str, list[float]] = {side: [] for side in sides}
         grown: dict[str, list[float]] = {side: [] for side in sides}
-        v3_line = worker_output(200).splitlines(keepends=True)[0]
-        v4_line = dumps(
-            {"type": "assistant", "message": {"content": [{"type": "text", "text": "Fixed."}]}}
-        )
-        for _ in range(plan.saga_scans):  # interleaved, so that noise falls on both alike
+        # What each worker writes next: the following lines of a realistic output, in turn.
+        terminal = worker_output(64 << 10).splitlines(keepends=True)
+        messages = messages_jsonl(256 << 10, seed=7).splitlines(keepends=True)[2:]
+        for k in range(plan.saga_scans):  # interleaved, so that noise falls on both alike
             for side, discovery in discoveries.items():
                 steady[side].append(cpu_of(discovery.scan, sides[side][0]))
             for side, (server, paths) in sides.items():
                 for path in paths[-half:]:  # v3: half its files; mixed: every .jsonl
                     with path.open("ab") as file:
-                        file.write(v4_line if path.suffix == ".jsonl" else v3_line)
+                        lines = messages if path.suffix == ".jsonl" else terminal
+                        file.write(lines[k % len(lines)])
                 grown[side].append(cpu_of(discoveries[side].scan, server))
         listed = {side: len(d.scan()) for side, d in discoveries.items()}
         assert listed == {"v3": 2 * half, "mixed": 2 * half}, listed

@@ -62,7 +62,7 @@ QUICK = Plan(
     stalled_mib=8, sessions=40, gets=100, idle_polls=1, new_sessions=3, new_without_file=1,
     scans=5, store_runs=5, table_sessions=200, table_updates=10, viewer_mib=64, viewer_runs=2,
     saga_read_mib=2, saga_first_mib=2, saga_runs=1, saga_sessions=40, saga_scans=3,
-    saga_viewers=(1, 3), saga_order=("raw", "transcript"),
+    saga_viewers=(1, 3), saga_order=("transcript",),
 )  # fmt: skip
 
 

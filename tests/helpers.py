@@ -6,9 +6,14 @@ import asyncio
 import json
 import os
 import random
+import shutil
+import socket
+import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -313,6 +318,44 @@ async def burst_arrives(
     text, frames = await channel.read_text(name, lambda t: len(t) >= len(expected), text=before)
     assert text == expected
     return expected, frames
+
+
+@contextmanager
+def bound_socket(path: Path) -> Iterator[socket.socket]:
+    """A Unix socket listening at ``path`` (bound where the path is short, then moved there)."""
+    short = Path(tempfile.mkdtemp(prefix="saga-"))  # sun_path holds 108 bytes: tmp_path may not
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        try:
+            server.bind(str(short / "s"))
+            server.listen()
+            os.rename(short / "s", path)
+            yield server
+        finally:
+            shutil.rmtree(short)
+
+
+def many_records(path: Path, count: int, running_every: int, output_dir: Path | None = None) -> int:
+    """Write a store file of ``count`` sessions ``saga__e__s__<i>``, started a second apart.
+
+    Every ``running_every``-th one is running, the others completed a minute after their start.
+    Written as text (a few seconds for 10^6 records, not minutes); returns its size.
+    """
+    first = 1795343400  # 2026-11-22T10:30:00Z
+    lines = []
+    for index in range(count):
+        start = time.strftime('"%Y-%m-%dT%H:%M:%SZ"', time.gmtime(first + index))
+        end = time.strftime('"%Y-%m-%dT%H:%M:%SZ"', time.gmtime(first + index + 60))
+        running = index % running_every == 0
+        lines.append(
+            f'{{"name": "saga__e__s__{index}", "id": "{uuid.UUID(int=index)}", '
+            f'"status": "{"running" if running else "completed"}", "startTime": {start}, '
+            f'"endTime": {"null" if running else end}, "lastActivity": null}}'
+        )
+    whose = f'"outputDir": {json.dumps(os.path.realpath(output_dir))}, ' if output_dir else ""
+    text = f'{{"version": 1, {whose}"sessions": [\n' + ",\n".join(lines) + "\n]}\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return len(text)
 
 
 # --- today's SAGA (v4): a worker that fails the way SAGA's does -----------------------------

@@ -144,7 +144,8 @@ class Discovery:
                         stat = entry.stat(follow_symlinks=False)  # a link is not an output file
                     except OSError:
                         continue  # deleted between listing and stat
-                    if not stat_module.S_ISREG(stat.st_mode):
+                    # A hard link can name any file of the file system here: no output file.
+                    if not stat_module.S_ISREG(stat.st_mode) or stat.st_nlink > 1:
                         continue
                     files[name] = FileState(stat.st_size, stat.st_mtime_ns, stat.st_ino)
         except (FileNotFoundError, NotADirectoryError):

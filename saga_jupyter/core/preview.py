@@ -15,6 +15,7 @@ from .text import ANSI_PATTERN, resolve_carriage_returns, split_lines
 PREVIEW_LINES = 5
 PREVIEW_CHARS = 500
 FIRST_READ = 8 * 1024
+MESSAGES_READ = 16 * 1024  # a today's worker's messages: ~1 KiB a line, a long result more
 # Bounds the cost of a preview whatever the file holds (a 1 GiB file of blank lines included).
 MAX_READ = 64 * 1024
 
@@ -36,14 +37,15 @@ def read_preview(
     try:
         if size is None:
             size = info.st_size
-        window = FIRST_READ
+        window = MESSAGES_READ if messages else FIRST_READ
         while True:
             start = max(0, size - window)
             # A window that starts mid-line drops that line, unless it is all there is to show.
             partial = start > 0 and window < MAX_READ
             tail = os.pread(fd, size - start, start)
             lines = _last_messages(tail, start > 0) if messages else _last_lines(tail, partial)
-            if len(lines) >= PREVIEW_LINES or start == 0 or window >= MAX_READ:
+            # Messages are rendered, not just split: one window, not a second, larger one.
+            if len(lines) >= PREVIEW_LINES or start == 0 or window >= MAX_READ or messages:
                 break
             window = min(window * 4, MAX_READ)
     except OSError:

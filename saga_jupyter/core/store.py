@@ -7,11 +7,14 @@ ending in ``Z``, in whole seconds. In memory, times are Unix timestamps (as in
 replaced atomically and only when the records changed.
 A path that is there but is no regular file (a directory, a link, a FIFO) is never read, moved
 or replaced: the records are then kept in memory only, and ``refusal`` says why.
-A file that cannot be used is moved aside to ``<state_file>.corrupt-<UTC time>``, one of
-another output directory to ``<state_file>.other-<UTC time>``, and reported once; the caller
-rebuilds its state from tmux and the output directory. A file without ``outputDir`` (written
-before it was added) is used by the server, which writes it again with the field at once;
-:func:`peek` does not use it.
+A file that cannot be used (damaged, or larger than :data:`MAX_FILE`) is moved aside to
+``<state_file>.corrupt-<UTC time>``, one of another output directory to
+``<state_file>.other-<UTC time>``, and reported once; the caller rebuilds its state from tmux and
+the output directory. Any other failure to load (a bug, no memory) leaves the file as it is and
+the records in memory only. At most :data:`MAX_RECORDS` records are kept, read or written: the
+oldest completed sessions are forgotten first, running ones last.
+A file without ``outputDir`` (written before it was added) is used by the server, which writes
+it again with the field at once; :func:`peek` does not use it.
 """
 
 from __future__ import annotations
@@ -35,10 +38,15 @@ from typing import Any, cast
 from .files import read_regular
 from .info import ISO_FORMAT, STATUSES, Status, iso
 from .names import is_saga_name, parse_name
+from .retention import MAX_RECORDS, kept, newest_first
 
 logger = logging.getLogger(__name__)
 
 VERSION = 1
+# Bytes: MAX_RECORDS records take a few MiB. A larger file is not read (a sparse one can claim a
+# terabyte): it is set aside as damaged.
+MAX_FILE = 64 << 20
+MAX_DROPPED_LOGGED = 20  # unusable records named in the log; the rest are counted
 _TIME = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\Z")
 QUOTED_ISO = f'"{ISO_FORMAT}"'  # a time as its JSON string, in one strftime
 
@@ -190,16 +198,32 @@ class MetadataStore:
         self.last_error: str | None = None
         self.backup_path: Path | None = None
         self.save_error: str | None = None
-        #: Why ``state_file`` is not used at all (it is no regular file), or ``None``.
+        #: Why ``state_file`` is not used at all (it is no regular file, or loading it failed
+        #: unexpectedly), or ``None``.
         self.refusal: str | None = None
+        self._failure: str | None = None  # why load failed unexpectedly: the file is left alone
         self._saved: dict[str, SessionRecord] | None = None  # what the file holds, when known
         self._temporary_prefix = f".{self.state_file.name}."
 
     def load(self) -> dict[str, SessionRecord]:
         """The records in the file; ``{}`` when it is missing, damaged or of another directory.
 
-        A damaged file, or one of another output directory, is moved aside and logged.
+        A damaged file, or one of another output directory, is moved aside and logged. Any other
+        failure is logged and makes the store memory-only: it never raises.
         """
+        self._failure = None
+        try:
+            return self._load()
+        except Exception as error:  # no memory, a bug: the caller starts all the same
+            self._saved = None
+            self._failure = self.refusal = self.last_error = (
+                f"state_file {self.state_file} cannot be loaded ({type(error).__name__}: "
+                f"{error}): sessions are remembered in memory only, the file is left as it is"
+            )
+            logger.exception("metadata store: %s", self.refusal)
+            return {}
+
+    def _load(self) -> dict[str, SessionRecord]:
         self.last_error, self.backup_path, self._saved = None, None, None
         self.refusal = self._refusal()
         if self.refusal is not None:
@@ -208,7 +232,7 @@ class MetadataStore:
             return {}
         self._remove_temporary_files()
         try:
-            data = read_regular(self.state_file)
+            data = read_regular(self.state_file, MAX_FILE, hard_links=True)
         except FileNotFoundError:
             self.refusal = self.last_error = self._refusal()  # something else appeared meanwhile
             self._saved = None if self.refusal else {}
@@ -234,7 +258,7 @@ class MetadataStore:
         A failed write is logged (once, until a write succeeds) and kept in ``save_error``;
         the next save tries again. A name that is not SAGA raises ``InvalidSessionName``.
         """
-        snapshot = dict(records)
+        snapshot = kept(records)
         if snapshot == self._saved:
             return False
         refusal = self._refusal()
@@ -263,8 +287,11 @@ class MetadataStore:
         """Why the path cannot be the store (it is there, but no regular file), or ``None``.
 
         Such a path is the operator's mistake, or a trap: it is neither read nor replaced, and
-        the sessions are remembered in memory only while it stays so.
+        the sessions are remembered in memory only while it stays so. So is a file whose
+        loading failed unexpectedly, until the next load.
         """
+        if self._failure is not None:
+            return self._failure
         try:
             mode = os.lstat(self.state_file).st_mode
         except OSError:
@@ -338,10 +365,13 @@ def peek(
     beside the server (a notebook's kernel): only the server repairs the file.
     """
     try:
-        written_for, sessions = _parse(read_regular(state_file))
+        written_for, sessions = _parse(read_regular(state_file, MAX_FILE, hard_links=True))
+        return _records(sessions) if _is_directory(written_for, output_dir) else {}
     except (OSError, ValueError):
         return {}
-    return _records(sessions) if _is_directory(written_for, output_dir) else {}
+    except Exception:  # no memory, a bug: a kernel lists what tmux and the files say
+        logger.exception("cannot read the metadata store %s", state_file)
+        return {}
 
 
 def _is_directory(written_for: str | None, output_dir: str | os.PathLike[str]) -> bool:
@@ -360,19 +390,32 @@ def _is_directory(written_for: str | None, output_dir: str | os.PathLike[str]) -
 def _records(items: list[object], source: Path | None = None) -> dict[str, SessionRecord]:
     """The usable records by name, without the unusable ones and second records for a name.
 
-    Each one dropped is logged as a warning naming ``source``, when one is given.
+    Each one dropped is logged as a warning naming ``source``, when one is given (the first
+    few, then how many). Of more than :data:`MAX_RECORDS`, the newest (running first) are kept.
     """
     records: dict[str, SessionRecord] = {}
-    for index, item in enumerate(items):
+    dropped = 0
+    ordered = newest_first(items) if len(items) > MAX_RECORDS else items
+    for index, item in enumerate(ordered):
+        if len(records) == MAX_RECORDS:
+            if source is not None:
+                logger.warning(
+                    "%s: %d session records beyond the %d kept (the oldest completed) forgotten",
+                    source, len(items) - index, MAX_RECORDS,
+                )  # fmt: skip
+            break
         try:
             record = SessionRecord.from_json(item)
             if record.name in records:
                 raise ValueError(f"a second record for {record.name}")
         except ValueError as error:
-            if source is not None:
+            dropped += 1
+            if source is not None and dropped <= MAX_DROPPED_LOGGED:
                 logger.warning("%s: dropping session record %d: %s", source, index, error)
             continue
         records[record.name] = record
+    if source is not None and dropped > MAX_DROPPED_LOGGED:
+        logger.warning("%s: %d session records dropped in all", source, dropped)
     return records
 
 

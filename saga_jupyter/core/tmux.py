@@ -19,8 +19,14 @@ from .names import is_saga_name, parse_name
 logger = logging.getLogger(__name__)
 
 CALL_TIMEOUT = 5.0
-# What tmux says when nothing listens on the socket: not an error, just no sessions.
-NO_SERVER_MARKERS = ("no server running", "error connecting to", "No such file or directory")
+# What tmux says when nothing listens on the socket: not an error, just no sessions. "server
+# exited unexpectedly": its last session ended while we asked (1 ask in ~60 right after a kill).
+NO_SERVER_MARKERS = (
+    "no server running",
+    "error connecting to",
+    "No such file or directory",
+    "server exited unexpectedly",
+)
 # How often a call under way looks whether it was closed, and how long a client that exited
 # may keep its output open (the tmux server closes its copy a moment later).
 SLICE = 0.1

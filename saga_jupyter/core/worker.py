@@ -29,6 +29,7 @@ from datetime import datetime
 from typing import Any
 
 from .files import open_regular
+from .jsonend import ObjectEnds
 from .text import ANSI_PATTERN
 
 RESULTS = ("ONGOING", "FINISH", "BLOCKED")
@@ -48,12 +49,10 @@ TOOL_MARKER = re.compile(r"\[Tool: (?P<tool>[^\]\r\n]{1,100})\]")
 TOOL_OPEN = re.compile(r"\[Tool: [^\]\r\n]{0,100}\Z")  # a tool marker its "]" may still close
 HEADER = re.compile(r"Starting story implementation\.\.\.")  # at a line's start
 MAX_MARKER = 160  # characters: longer than any marker, so one split across feeds is kept
-MAX_RESULT = 64 * 1024  # the final JSON is small; anything larger is not it
+MAX_RESULT = 64 * 1024  # the final JSON is small; anything larger is not it, and never parsed
+MAX_RESULT_DEPTH = 16  # nor is anything nested deeper (it is flat)
 FIRST_READ = 64 * 1024  # bytes: where a file seen for the first time is read from its end
 MAX_STEP = 4 << 20  # bytes appended between two looks past which only the end is read
-# The final JSON starts at a line holding only "{" and ends at one holding only "}".
-RESULT_START = re.compile(r"\{[ \t]*\n")
-RESULT_END = re.compile(r"^\}[ \t]*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -144,7 +143,8 @@ class WorkerReader:
         self.reading: WorkerReading | None = None
         self._held = ""  # an escape sequence cut at the end of the last feed, raw
         self._tail = ""  # the plain text after the last marker: one may continue here
-        self._result: str | None = None  # the final JSON, while it is being written
+        # The final JSON, from a line holding only "{" to a line "}": found in linear time.
+        self._objects = ObjectEnds(max_size=MAX_RESULT, max_depth=MAX_RESULT_DEPTH)
 
     def feed(self, text: str) -> None:
         """Take the text appended since the last feed."""
@@ -158,7 +158,7 @@ class WorkerReader:
         # What a tool marker not closed yet holds (a quoted cycle marker) waits for its "]".
         open_tool = TOOL_OPEN.search(window, max(0, len(window) - MAX_MARKER))
         consumed = self._markers(window[: open_tool.start()] if open_tool else window)
-        self._results(window, new)
+        self._results(new)
         self._tail = window[max(consumed, len(window) - MAX_MARKER) :]
 
     def _markers(self, window: str) -> int:
@@ -191,23 +191,15 @@ class WorkerReader:
         self.reading = reading
         return max(match.end() for match in found)
 
-    def _results(self, window: str, new: str) -> None:
-        """Follow the final JSON, from a line ``{`` to a line ``}``, and read it."""
-        if self.reading is None:
-            return  # only a recognised worker's JSON counts
-        if self._result is None:
-            start = _at_line_start(RESULT_START, window)
-            if start is None:
-                return
-            self._result = window[start.start() :]
-        else:
-            self._result += new
-        for end in RESULT_END.finditer(self._result):
-            if self._ended(self._result[: end.end()]):
-                self._result = None
-                return
-        if len(self._result) > MAX_RESULT:
-            self._result = None  # not the result: look for the next one
+    def _results(self, new: str) -> None:
+        """Read the final JSON, once its last line ``}`` is there.
+
+        Every candidate is followed once and parsed at most once, when it closes within
+        :data:`MAX_RESULT` characters (:class:`~.jsonend.ObjectEnds`): linear in the text.
+        """
+        for document in self._objects.feed(new):
+            if self.reading is not None:  # only a recognised worker's JSON counts
+                self._ended(document)
 
     def _ended(self, document: str) -> bool:
         """Take ``document`` as the final result if it is one."""

@@ -84,7 +84,7 @@ class Channels:
 
     def sessions_updated(self, update: ListUpdate) -> None:
         """Broadcast the new session list to every client."""
-        frame = sessions_frame(update.body)
+        frame = sessions_frame(update.body, update.total)
         for client in list(self._clients):
             client.send_sessions(frame)
 
@@ -113,9 +113,12 @@ def text_frame(payload: bytes) -> bytes:
     return struct.pack("!BBQ", 0x81, 127, size) + payload
 
 
-def sessions_frame(sessions_body: bytes) -> bytes:
-    """The ``sessions:updated`` frame (UTF-8 JSON text) for an already encoded list."""
-    return b'{"type": "sessions:updated", "sessions": ' + sessions_body + b"}"
+def sessions_frame(sessions_body: bytes, total: int) -> bytes:
+    """The ``sessions:updated`` frame (UTF-8 JSON text) for an already encoded list.
+
+    ``total``: how many sessions there are; the list holds the newest (see ``MAX_LISTED``).
+    """
+    return b'{"type": "sessions:updated", "total": %d, "sessions": ' % total + sessions_body + b"}"
 
 
 def error_frame(error: str) -> dict[str, Any]:
@@ -167,7 +170,8 @@ class ChannelHandler(SagaMixin, WebSocketMixin, WebSocketHandler, JupyterHandler
         self._done = asyncio.get_running_loop().create_future()  # what a frame sent whole gives
         self._done.set_result(None)
         self.channels.add(self)
-        self.send_sessions(sessions_frame(self.manager.poller.sessions_body))
+        poller = self.manager.poller
+        self.send_sessions(sessions_frame(poller.sessions_body, poller.total))
 
     def on_close(self) -> None:
         """Forget the client and release its log subscriptions."""

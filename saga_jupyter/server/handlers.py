@@ -22,15 +22,19 @@ class SessionsHandler(SagaHandler):
     @web.authenticated
     @authorized
     def get(self) -> None:
-        """List sessions, newest first."""
+        """List sessions, newest first; ``X-Saga-Total``: how many match, listed or not.
+
+        The list holds the newest ``MAX_LISTED`` (1,000) of them, and every running one.
+        """
         argument = self.get_query_argument
-        found = self.manager.sessions(
+        found, total = self.manager.sessions(
             argument("status", None),
             argument("epicSlug", None),
             argument("storySlug", None),
             argument("outcome", None),
             argument("sort", None),
         )
+        self.set_header("X-Saga-Total", str(total))
         if isinstance(found, bytes):  # encoded once per change, not per request
             self.set_header("Content-Type", "application/json")
             self.finish(found)

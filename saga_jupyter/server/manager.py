@@ -30,7 +30,7 @@ from ..core.names import parse_name
 from ..core.tmux import target
 from ..core.worker import OUTCOMES, attention_rank
 from .logstreams import LogStreams
-from .poller import Poller, in_daemon_thread
+from .poller import Poller, in_daemon_thread, newest
 
 T = TypeVar("T")
 # Requests' tmux calls under way at once; more wait on the event loop, holding no thread.
@@ -83,10 +83,13 @@ class SessionManager:
         story: str | None = None,
         outcome: str | None = None,
         sort: str | None = None,
-    ) -> bytes | list[dict[str, Any]]:
-        """The sessions matching every filter, newest first: the encoded body when unfiltered.
+    ) -> tuple[bytes | list[dict[str, Any]], int]:
+        """The sessions matching every filter, newest first, and how many match.
 
-        ``sort="attention"``: blocked, then failed sessions first (see :data:`ATTENTION`).
+        Unfiltered, the list is the poller's encoded body. It holds the newest
+        :data:`~.poller.MAX_LISTED` and every running one (see :func:`~.poller.newest`).
+        ``sort="attention"``: of those, blocked, then failed sessions first (see
+        :data:`ATTENTION`).
         """
         if status is not None and status not in STATUSES:
             raise InvalidRequest(f"status must be 'running' or 'completed', not {status[:40]!r}")
@@ -96,16 +99,17 @@ class SessionManager:
             raise InvalidRequest(f"sort must be 'start' or 'attention', not {sort[:40]!r}")
         poller = self.poller
         if status is epic is story is outcome is None and sort != "attention":
-            return poller.sessions_body
+            return poller.sessions_body, poller.total
         found = [
             (info, body)
             for info, body in zip(poller.sessions, poller.sessions_json, strict=True)
             if info.matches(status, epic, story)
             and (outcome is None or (info.worker is not None and info.worker.outcome == outcome))
         ]
+        listed = newest(found)
         if sort == "attention":
-            found.sort(key=lambda pair: attention_rank(pair[0]))  # stable: newest first within
-        return [body for _, body in found]
+            listed.sort(key=lambda pair: attention_rank(pair[0]))  # stable: newest first within
+        return [body for _, body in listed], len(found)
 
     async def detail(self, name: str) -> dict[str, Any]:
         """One session's SessionInfo, what launched it, and its tmux windows while running."""

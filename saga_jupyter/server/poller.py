@@ -3,6 +3,8 @@
 A scan runs on every ``poll_interval`` tick (a Tornado ``PeriodicCallback``, the backstop) and
 soon after an output file appears, disappears or is renamed (one watchdog inotify watch on the
 directory, debounced). At most one scan runs at a time; a request during a scan runs one more.
+The scan's thread also compares the list with the last one and encodes it: with thousands of
+sessions that took the event loop seconds per poll.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, TypeVar
 
 from tornado.ioloop import PeriodicCallback
@@ -30,9 +32,11 @@ from ..core.store import MetadataStore
 class ListUpdate(NamedTuple):
     """The session list after a change, as listeners need it."""
 
-    sessions: list[SessionInfo]  # newest first
+    sessions: list[SessionInfo]  # newest first, every one
     by_name: dict[str, SessionInfo]
-    body: bytes  # the JSON list, encoded once
+    body: bytes  # the JSON list of the first MAX_LISTED (and every running one), encoded once
+    total: int  # how many sessions there are, listed in body or not
+    json: list[dict[str, Any]]  # the JSON of every session, in the order of sessions
 
 
 SessionsListener = Callable[[ListUpdate], None]
@@ -40,7 +44,17 @@ DEBOUNCE = 0.05
 # Longer than a tmux call may take (its timeout), far shorter than a user waits for a stop.
 STOP_TIMEOUT = 10.0
 LISTED_TIMEOUT = 10.0  # longer than a first scan takes, with tmux at its call timeout
+# Sessions one list carries (REST, a channel frame), newest first, besides every running one:
+# 10,000 remembered sessions made a 5 MiB frame per connect and per change.
+MAX_LISTED = 1000
 T = TypeVar("T")
+S = TypeVar("S", bound=tuple[SessionInfo, Any])
+
+
+def newest(found: Sequence[S]) -> list[S]:
+    """The first :data:`MAX_LISTED` ``(session, ...)`` pairs, and every running one after them."""
+    head = list(found[:MAX_LISTED])
+    return head + [pair for pair in found[MAX_LISTED:] if pair[0].status == "running"]
 
 
 class Poller:
@@ -59,8 +73,9 @@ class Poller:
         self.panes = PaneKeeper(discovery.tmux, discovery.output_dir)
         self.sessions: list[SessionInfo] = []
         self.sessions_json: list[dict[str, Any]] = []
-        # sessions_json encoded once per change, not once per request or per client.
+        # sessions_json (its newest) encoded once per change, not once per request or per client.
         self.sessions_body = b"[]"
+        self.total = 0  # sessions listed in all, sessions_body holding the newest of them
         self.by_name: dict[str, SessionInfo] = {}
         self.last_poll: float | None = None
         #: Set once the first scan listed the sessions: what clients are served until then
@@ -140,13 +155,13 @@ class Poller:
         while self._rescan and self._loop is not None:
             self._rescan = False
             try:
-                sessions = await in_daemon_thread(self._scan_blocking)
+                update = await in_daemon_thread(self._scan_blocking)
             except Exception:  # a bug in a scan must not stop the poller
                 self.log.exception("saga_jupyter: scan failed")
                 return
-            self._update(sessions)
+            self._update(update)
 
-    def _scan_blocking(self) -> list[SessionInfo]:
+    def _scan_blocking(self) -> ListUpdate | None:
         # Discovery's memory changes only here, one scan at a time.
         while self._launched:
             self.discovery.remember_launch(self._launched.pop())
@@ -165,7 +180,22 @@ class Poller:
         self.output_dir_warning = self.discovery.output_dir_warning
         if self.tmux_version is None and self.discovery.tmux_error is None:
             self.tmux_version = self.discovery.tmux.version()
-        return sessions
+        return self._listing(sessions)
+
+    def _listing(self, sessions: list[SessionInfo]) -> ListUpdate | None:
+        """The list as listeners take it, or ``None`` when it did not change; on the scan's thread.
+
+        ``self.sessions`` changes only on the loop, between two scans: it is not changing here.
+        """
+        if sessions == self.sessions:
+            return None
+        old = self._json
+        self._json = {info: old.get(info) or info.to_json() for info in sessions}
+        everything = [self._json[info] for info in sessions]
+        listed = newest(list(zip(sessions, everything, strict=True)))
+        body = json.dumps([body for _, body in listed]).encode()
+        by_name = {info.name: info for info in sessions}
+        return ListUpdate(sessions, by_name, body, len(sessions), everything)
 
     async def wait_listed(self, timeout: float = LISTED_TIMEOUT) -> None:
         """Wait (at most ``timeout`` seconds) until the first scan listed the sessions.
@@ -177,18 +207,18 @@ class Poller:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.listed.wait(), timeout)
 
-    def _update(self, sessions: list[SessionInfo]) -> None:
+    def _update(self, update: ListUpdate | None) -> None:
+        # On the loop: only assignments, everything was computed on the scan's thread.
         self.last_poll = time.time()
         self.listed.set()
-        if sessions == self.sessions:
+        if update is None:
             return
-        old = self._json
-        self._json = {info: old.get(info) or info.to_json() for info in sessions}
-        self.sessions = sessions
-        self.sessions_json = [self._json[info] for info in sessions]
-        self.sessions_body = json.dumps(self.sessions_json).encode()
-        self.by_name = {info.name: info for info in sessions}
-        update = ListUpdate(sessions, self.by_name, self.sessions_body)
+        self.sessions, self.by_name, self.sessions_json = (
+            update.sessions,
+            update.by_name,
+            update.json,
+        )
+        self.sessions_body, self.total = update.body, update.total
         for listener in self._listeners:
             listener(update)
 

@@ -17,9 +17,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import saga_jupyter as saga
+from saga_jupyter.core import store as store_module
 from saga_jupyter.core.errors import InvalidSessionName
 from saga_jupyter.core.info import iso
-from saga_jupyter.core.store import MetadataStore, SessionRecord, parse_time, peek
+from saga_jupyter.core.store import (
+    MAX_FILE,
+    MAX_RECORDS,
+    MetadataStore,
+    SessionRecord,
+    parse_time,
+    peek,
+)
+from tests.helpers import many_records, read_bytes_of_this_process
 
 START = 1795343400.0  # 2026-11-22T10:30:00Z
 BACKUP_SUFFIX = ".corrupt-20261122T103000Z"
@@ -182,6 +192,84 @@ def test_damaged_file_is_moved_aside_and_reported_once(
     assert store.save(records) is True
     assert store_at(state_file).load() == records
     assert len(warnings_of(caplog)) == 1
+
+
+def test_a_sparse_terabyte_file_is_set_aside_unread(state_file: Path, tmp_path: Path) -> None:
+    # Reading it whole raised MemoryError: the extension never started, kernels failed to list.
+    state_file.parent.mkdir(parents=True)
+    state_file.write_text('{"version": 1, "sessions": []}\n')
+    os.truncate(state_file, 1 << 40)
+    before = read_bytes_of_this_process()
+    assert peek(state_file, tmp_path) == {}  # a kernel's read: no MemoryError, nothing moved
+    store = store_at(state_file)
+    assert store.load() == {}
+    assert read_bytes_of_this_process() - before < 1 << 20  # the size was checked, not read
+    assert store.last_error == (
+        f"cannot read it: too large ({1 << 40} bytes; at most {MAX_FILE} are read)"
+    )
+    assert store.backup_path == state_file.with_name(state_file.name + BACKUP_SUFFIX)
+    assert store.backup_path.stat().st_size == 1 << 40 and not state_file.exists()
+    assert store.refusal is None  # set aside as damaged: the next save writes a good one
+    records = sample()
+    assert store.save(records) is True
+    assert store_at(state_file).load() == records
+
+
+def test_a_kernel_lists_sessions_beside_a_sparse_terabyte_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # list_sessions() peeks at the store when its engine starts: it raised MemoryError.
+    state_file = tmp_path / "sessions.json"
+    state_file.write_text('{"version": 1, "sessions": []}\n')
+    os.truncate(state_file, 1 << 40)
+    monkeypatch.setenv("SAGA_STATE_FILE", str(state_file))
+    output_dir = tmp_path / "out"
+    output_dir.mkdir()
+    (output_dir / "saga__e__s__1.out").write_text("done\n")
+    listed = saga.list_sessions(output_dir=output_dir, tmux_socket_name="saga-none")
+    assert [info.name for info in listed] == ["saga__e__s__1"]
+    assert state_file.stat().st_size == 1 << 40  # left for the server to set aside
+
+
+def test_a_load_that_fails_otherwise_leaves_the_file_and_the_store_memory_only(
+    state_file: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    records = sample()
+    store_at(state_file).save(records)
+    content = state_file.read_bytes()
+
+    def out_of_memory(data: bytes) -> Any:
+        raise MemoryError
+
+    monkeypatch.setattr(store_module, "_parse", out_of_memory)  # what no file can be made to do
+    store = store_at(state_file)
+    assert store.load() == {}  # never raises: the extension starts all the same
+    assert store.refusal is not None and store.last_error == store.refusal
+    assert "cannot be loaded (MemoryError" in store.refusal and "memory only" in store.refusal
+    assert store.save(keyed(SessionRecord("saga__e__s__9"))) is False
+    assert state_file.read_bytes() == content and store.backup_path is None
+    assert len(warnings_of(caplog)) == 1
+    monkeypatch.undo()
+    assert store.load() == records and store.refusal is None  # the next load tries again
+
+
+def test_at_most_max_records_are_read_and_written(state_file: Path) -> None:
+    # 200,000 records: running ones are kept, then the newest completed; the rest never read.
+    count, running_every = 200_000, 25_000
+    many_records(state_file, count, running_every)
+    store = store_at(state_file)
+    loaded = store.load()
+    running = {f"saga__e__s__{index}" for index in range(0, count, running_every)}
+    completed = [f"saga__e__s__{index}" for index in range(count - 1, -1, -1)]
+    newest = [name for name in completed if name not in running][: MAX_RECORDS - len(running)]
+    assert loaded.keys() == running | set(newest)
+    # Written back capped too, and a new session pushes out the oldest completed one.
+    new = SessionRecord("saga__e__s__999999", "completed", START + count, START + count + 1)
+    assert store.save({**loaded, new.name: new}) is True
+    saved = store_at(state_file).load()
+    assert len(saved) == MAX_RECORDS and new.name in saved and running <= saved.keys()
+    assert saved.keys() == loaded.keys() - {newest[-1]} | {new.name}
+    assert store.save({**loaded, new.name: new}) is False  # the same once capped: not rewritten
 
 
 def plant(kind: str, path: Path) -> None:

@@ -88,3 +88,17 @@ def _try(tmux: Tmux) -> object:
         return tmux.list_sessions()
     except TmuxUnavailable:
         return None
+
+
+def test_a_server_exiting_as_it_is_asked_has_no_sessions(server: Server) -> None:
+    """Its last session killed, a server may answer "server exited unexpectedly": no sessions.
+
+    Before, that one answer in ~60 was an error and a scan kept the ended session running.
+    """
+    tmux = Tmux(server.socket_name)
+    for attempt in range(80):
+        name = f"saga__e__s__{attempt}"
+        server.cmd("new-session", "-d", "-s", name, "sleep 600")
+        server.cmd("kill-session", "-t", f"={name}")
+        assert tmux.list_sessions() == []
+    assert tmux.failures == 0

@@ -19,11 +19,13 @@ from libtmux.server import Server
 from saga_jupyter.core.api import read_log
 from saga_jupyter.core.discovery import Discovery
 from saga_jupyter.core.errors import SessionNotFound
+from saga_jupyter.core.files import open_regular
 from saga_jupyter.core.launch import launch, parse_launch
 from saga_jupyter.core.preview import read_preview
 from saga_jupyter.core.tailer import Tailer, initial_offset, read_range
 from saga_jupyter.core.tmux import Tmux
-from tests.helpers import wait_until
+from saga_jupyter.core.worker import WorkerFiles
+from tests.helpers import bound_socket, wait_until
 
 NAME = "saga__e__s__1"
 SECRET = "the secret of another directory\n"
@@ -90,6 +92,37 @@ def test_a_linked_output_file_is_never_followed(output_dir: Path, tmp_path: Path
         read_log(NAME, output_dir=output_dir, tmux_socket_name="saga-none")
     # Not listed: a link is no output file, so no session stands behind it.
     assert Discovery(output_dir, Tmux("saga-none")).scan() == []
+
+
+def test_a_hard_link_to_a_file_elsewhere_is_never_read(output_dir: Path, tmp_path: Path) -> None:
+    # Same file system, other directory: the link is a second name of the secret itself.
+    path = output_dir / f"{NAME}.out"
+    os.link(outside_file(tmp_path), path)
+    with pytest.raises(FileNotFoundError, match="hard link"):
+        open_regular(path)
+    assert read_preview(path) is None
+    assert Tailer(path).missing
+    assert initial_offset(path, 5) == 0
+    with pytest.raises(FileNotFoundError):
+        read_range(path, 0, 100)
+    assert WorkerFiles().read(NAME, str(path), path.stat().st_size, path.stat().st_ino) is None
+    with pytest.raises(SessionNotFound):
+        read_log(NAME, output_dir=output_dir, tmux_socket_name="saga-none")
+    assert Discovery(output_dir, Tmux("saga-none")).scan() == []  # not listed either
+
+
+def test_a_socket_is_no_output_file(output_dir: Path) -> None:
+    # open(2) of a socket fails with ENXIO: that is "no regular file", not an error to pass on.
+    path = output_dir / f"{NAME}.out"
+    with bound_socket(path):
+        with pytest.raises(FileNotFoundError, match="socket"):
+            open_regular(path)
+        assert read_preview(path) is None
+        assert Tailer(path).missing
+        with pytest.raises(FileNotFoundError):
+            read_range(path, 0, 100)
+        with pytest.raises(SessionNotFound):
+            read_log(NAME, output_dir=output_dir, tmux_socket_name="saga-none")
 
 
 def test_a_file_replaced_by_a_link_is_not_followed(output_dir: Path, tmp_path: Path) -> None:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from saga_jupyter.core.worker import WorkerFiles, WorkerReader, WorkerReading
+import saga_jupyter as saga
+from saga_jupyter.core import worker
+from saga_jupyter.core.worker import MAX_RESULT_DEPTH, WorkerFiles, WorkerReader, WorkerReading
 from tests.helpers import read_bytes_of_this_process
 
 # The last one quotes a marker: a tool marker's text is never read as a cycle marker.
@@ -87,6 +91,14 @@ def test_split_at_every_character() -> None:
         assert read_in_pieces(text, [cut]) == expected, cut
 
 
+def test_split_at_every_character_of_terminal_line_ends() -> None:
+    # script(1) writes \r\n: a feed may end between the "\r" and the "\n" of the line "{".
+    text, expected = _one_output()
+    text = text.replace("\n", "\r\n")
+    for cut in range(len(text) + 1):
+        assert read_in_pieces(text, [cut]) == expected, cut
+
+
 def test_a_marker_quoted_in_a_tool_marker_is_not_one() -> None:
     text = (
         "Starting story implementation...\n--- Worker 2 started ---\n"
@@ -138,3 +150,107 @@ def test_a_file_is_read_from_its_tail_then_only_where_it_grew(tmp_path: Path) ->
     assert reading == WorkerReading(cycle=7, last_result="FINISH", last_tool="Bash")
     path.write_text("other output\n")  # truncated and rewritten: read afresh, no worker's
     assert files.read("saga__a__b__1", str(path), path.stat().st_size, path.stat().st_ino) is None
+
+
+class CountedParsing:
+    """Stands for the ``json`` module in :mod:`saga_jupyter.core.worker`: counts what it parses.
+
+    More than ``budget`` characters in all fails at once (the quadratic reading took minutes).
+    """
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.calls = 0
+        self.characters = 0
+
+    def loads(self, text: str) -> Any:
+        self.calls += 1
+        self.characters += len(text)
+        assert self.characters <= self.budget, f"parsed {self.characters} characters so far"
+        return json.loads(text)
+
+
+@contextmanager
+def counted_parsing(budget: int) -> Iterator[CountedParsing]:
+    counted = CountedParsing(budget)
+    original = worker.json
+    worker.json = counted  # type: ignore[assignment]
+    try:
+        yield counted
+    finally:
+        worker.json = original
+
+
+# Parsed at most once per candidate, and a character is in at most one candidate per open
+# bracket of those nested around it: a bound per character fed, whatever the text.
+PER_CHARACTER = MAX_RESULT_DEPTH + 1
+HEADER = "--- Worker 1 started ---\n"
+RESULT = json.dumps({"status": "FINISH", "summary": "done", "cycles": 1}, indent=2) + "\n"
+
+
+def hostile(shape: str, n: int) -> str:
+    """Output that made every read parse the text so far at each line ``}``."""
+    if shape == "repro":  # the issue's: '{' then an array never closed, then n lines '}'
+        return '{\n"a": [' + "1," * n + "\n" + "}\n" * n
+    if shape == "nested":  # objects closed one per line: open until the last
+        return "{\n" + '"a": {' * min(n, 40) + "\n" + "}\n" * n
+    if shape == "flat":  # n objects that close and parse, none a result
+        return '{\n  "x": 1\n}\n' * n
+    if shape == "deep":  # n lines '{', every one a candidate inside the others
+        return "{\n" * n + "}\n" * n
+    return '{\n  "a": "' + "x" * n + "\n}\n" * n  # a string cut by a newline
+
+
+@settings(max_examples=60, derandomize=True, deadline=None)
+@given(
+    st.sampled_from(["repro", "nested", "flat", "deep", "string"]),
+    st.integers(1, 3000),
+    st.lists(st.integers(0, 1 << 30), max_size=20),
+)
+def test_the_work_per_character_is_bounded_however_the_output_is_split(
+    shape: str, n: int, cuts: list[int]
+) -> None:
+    text = HEADER + hostile(shape, n) + RESULT
+    with counted_parsing(PER_CHARACTER * len(text)) as counted:
+        reading = read_in_pieces(text, [cut % (len(text) + 1) for cut in cuts])
+    assert reading is not None and reading.outcome == "FINISH"  # the real result, found after
+    assert counted.characters <= PER_CHARACTER * len(text)
+    assert counted.calls <= text.count("{\n") + 1
+
+
+def test_the_issue_s_400_kb_are_read_with_bounded_work(tmp_path: Path) -> None:
+    # The issue's repro: read once, then 400 KB appended. It spun a core for six minutes.
+    name = "saga__dos__x__1"
+    path = tmp_path / f"{name}.out"
+    path.write_text(HEADER)
+    files = WorkerFiles()
+    assert files.read(name, str(path), path.stat().st_size, path.stat().st_ino) is not None
+    appended = hostile("repro", 100_000)
+    assert len(appended) > 400_000
+    with path.open("a") as file:
+        file.write(appended)
+    with counted_parsing(PER_CHARACTER * len(appended)) as counted:
+        reading = files.read(name, str(path), path.stat().st_size, path.stat().st_ino)
+        assert reading == WorkerReading(cycle=1)
+        with path.open("a") as file:
+            file.write(RESULT)
+        reading = files.read(name, str(path), path.stat().st_size, path.stat().st_ino)
+    assert reading is not None and reading.outcome == "FINISH"
+    assert counted.calls == 1 and counted.characters == len(RESULT) - 1  # the result, once
+
+
+def test_a_kernel_lists_the_issue_s_output_with_bounded_work(tmp_path: Path) -> None:
+    # list_sessions() reads the same way (one engine per process, its WorkerFiles).
+    name = "saga__dos__x__1"
+    path = tmp_path / f"{name}.out"
+    path.write_text(HEADER)
+    where = {"output_dir": tmp_path, "tmux_socket_name": "saga-none"}
+    (listed,) = saga.list_sessions(**where)
+    assert listed.worker == WorkerReading(cycle=1)
+    appended = hostile("repro", 100_000)
+    with path.open("a") as file:
+        file.write(appended)
+    with counted_parsing(PER_CHARACTER * len(appended)) as counted:
+        (listed,) = saga.list_sessions(**where)
+    assert listed.worker == WorkerReading(cycle=1) and listed.output_preview == "}\n}\n}\n}\n}"
+    assert counted.characters == 0  # no '}' line closes that '{': nothing to parse

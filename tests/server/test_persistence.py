@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -12,9 +13,18 @@ import pytest
 from libtmux.server import Server
 
 from saga_jupyter.core.info import utc
-from saga_jupyter.core.store import MetadataStore, SessionRecord
+from saga_jupyter.core.store import MAX_FILE, MAX_RECORDS, MetadataStore, SessionRecord
 from saga_jupyter.core.tmux import BACKOFF_FIRST
-from tests.helpers import hanging_tmux, saga_config, start_worker, wait_for
+from saga_jupyter.server.poller import MAX_LISTED
+from tests.helpers import (
+    Channel,
+    hanging_tmux,
+    many_records,
+    saga_config,
+    start_worker,
+    status_of,
+    wait_for,
+)
 
 POLL = 0.2
 DAMAGED = {
@@ -32,7 +42,9 @@ REMEMBERED = {  # a session with an output file, and one that never wrote it
 
 
 @pytest.fixture
-def state_file(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
+def state_file(
+    tmp_path: Path, output_dir: Path, server: Server, request: pytest.FixtureRequest
+) -> Path:
     path = tmp_path / "state" / "sessions.json"
     path.parent.mkdir()
     damage = getattr(request, "param", "none")
@@ -45,6 +57,13 @@ def state_file(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
         MetadataStore(path, output_dir="/elsewhere").save(REMEMBERED)
     elif damage == "no output_dir":  # as written before the store said whose sessions it holds
         MetadataStore(path).save(REMEMBERED)
+    elif damage == "sparse terabyte":  # reading it whole raised MemoryError: no extension
+        path.write_text('{"version": 1, "sessions": []}\n')
+        os.truncate(path, 1 << 40)
+    elif damage == "200,000 records":  # the first, and every 50,000th, running
+        many_records(path, 200_000, 50_000, output_dir)
+        # Running since before the server started: its old start puts it far down the list.
+        start_worker(server, "saga__e__s__50000")
     return path
 
 
@@ -173,3 +192,48 @@ async def test_a_hanging_tmux_never_slows_the_routes(
     start_worker(server, "saga__e__s__2")
     await wait_for(lambda: saga_app.poller.by_name.get("saga__e__s__2"), timeout=8 * BACKOFF_FIRST)
     assert (await status(jp_fetch))["tmux"]["available"] is True
+
+
+@pytest.mark.parametrize("state_file", ["sparse terabyte"], indirect=True)
+async def test_a_sparse_terabyte_store_is_set_aside_and_the_extension_runs(
+    jp_fetch: Any, saga_app: Any, server: Server, output_dir: Path, state_file: Path
+) -> None:
+    start_worker(server, "saga__e__s__1")
+    (output_dir / "saga__e__s__2.out").write_text("done\n")
+    assert saga_app.poller.listed.is_set()  # started: no client waits 10 s for an empty list
+    await wait_for(lambda: len(saga_app.poller.sessions) == 2, timeout=POLL + 3)
+    store = (await status(jp_fetch))["store"]
+    assert (
+        store["error"]
+        == f"cannot read it: too large ({1 << 40} bytes; at most {MAX_FILE} are read)"
+    )
+    backup = Path(store["backup"])
+    assert backup.name.startswith("sessions.json.corrupt-") and backup.stat().st_size == 1 << 40
+    assert store["memoryOnly"] is False
+    await wait_for(lambda: state_file.is_file() and "saga__e__s__1" in state_file.read_text())
+
+
+@pytest.mark.parametrize("state_file", ["200,000 records"], indirect=True)
+async def test_a_huge_store_is_read_up_to_its_cap_and_lists_are_bounded(
+    jp_fetch: Any, jp_ws_fetch: Any, saga_app: Any, server: Server, state_file: Path
+) -> None:
+    poller = saga_app.poller
+    assert len(poller.discovery.memory) <= MAX_RECORDS  # read at start: at most the cap
+    await wait_for(lambda: status_of(saga_app, "saga__e__s__50000") == "running", timeout=5)
+    assert len(poller.sessions) == MAX_RECORDS
+    response = await jp_fetch("api", "saga", "sessions")
+    listed = [session["name"] for session in json.loads(response.body)]
+    assert response.headers["X-Saga-Total"] == str(MAX_RECORDS)
+    assert len(listed) == MAX_LISTED + 1 and listed[-1] == "saga__e__s__50000"
+    assert listed[:MAX_LISTED] == [session.name for session in poller.sessions[:MAX_LISTED]]
+    completed = await jp_fetch("api", "saga", "sessions", params={"status": "completed"})
+    assert len(json.loads(completed.body)) == MAX_LISTED
+    assert completed.headers["X-Saga-Total"] == str(MAX_RECORDS - 1)
+    channel = Channel(await jp_ws_fetch("api", "saga", "channels"))
+    frame = await channel.receive()  # the first frame: the list as it is now
+    channel.close()
+    assert frame["total"] == MAX_RECORDS and len(frame["sessions"]) == MAX_LISTED + 1
+    assert len(json.dumps(frame)) < 1 << 20  # was a frame of every record: 300 MiB for 10^6
+    # The file is written back with the cap's records only.
+    await wait_for(lambda: state_file.stat().st_size < 400 * MAX_RECORDS, timeout=POLL + 5)
+    assert len(json.loads(state_file.read_text())["sessions"]) == MAX_RECORDS

@@ -49,7 +49,12 @@ async def test_list_get_and_filters(
     write_out(output_dir, "saga__billing__login__3", "c\n", mtime=1_700_000_200)
     start_worker(server, "saga__billing__refunds__4")
 
-    sessions = await wait_for(lambda: get_json(jp_fetch, "sessions"), timeout=POLL + 2)
+    async def all_four() -> list[dict[str, Any]] | None:
+        # The watch may list the files before tmux has the running one: wait for all four.
+        found: list[dict[str, Any]] = await get_json(jp_fetch, "sessions")
+        return found if len(found) == 4 else None
+
+    sessions = await wait_for(all_four, timeout=POLL + 2)
     names = [s["name"] for s in sessions]
     # The running one started now: newest first.
     assert names == [

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -14,7 +16,7 @@ from libtmux.server import Server
 from tornado.httpclient import HTTPClientError
 
 from saga_jupyter.server import poller as poller_module
-from tests.helpers import Channel, saga_config, start_worker, wait_for
+from tests.helpers import Channel, bound_socket, saga_config, start_worker, wait_for
 
 POLL = 0.3
 NAME = "saga__e__s__1"
@@ -29,24 +31,39 @@ async def status(jp_fetch: Any) -> Any:
     return json.loads((await jp_fetch("api", "saga", "status")).body)
 
 
-async def test_a_linked_output_file_is_served_nowhere(
-    jp_fetch: Any, jp_ws_fetch: Any, saga_app: Any, server: Server, output_dir: Path, tmp_path: Path
+@pytest.mark.parametrize("kind", ["symbolic link", "hard link", "socket"])
+async def test_what_is_no_output_file_is_served_nowhere(
+    jp_fetch: Any,
+    jp_ws_fetch: Any,
+    saga_app: Any,
+    server: Server,
+    output_dir: Path,
+    tmp_path: Path,
+    kind: str,
 ) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("private key\n")
-    (output_dir / f"{NAME}.out").symlink_to(secret)
-    start_worker(server, NAME)
-    info = await wait_for(lambda: saga_app.poller.by_name.get(NAME), timeout=POLL + 3)
-    assert (info.status, info.output_available, info.output_preview) == ("running", False, None)
-    with pytest.raises(HTTPClientError) as caught:
-        await jp_fetch("api", "saga", "sessions", NAME, "log")
-    assert caught.value.code == 404
-    channel = await Channel.open(jp_ws_fetch)
-    frame = await channel.subscribe(NAME)
-    assert frame["type"] == "logs:error" and "no output file" in frame["error"]
-    listed = (await jp_fetch("api", "saga", "sessions")).body.decode()
-    assert "private key" not in listed
-    channel.close()
+    path = output_dir / f"{NAME}.out"
+    with contextlib.ExitStack() as stack:
+        if kind == "symbolic link":
+            path.symlink_to(secret)
+        elif kind == "hard link":  # another name of the secret itself: only its count tells
+            os.link(secret, path)
+        else:
+            stack.enter_context(bound_socket(path))  # open(2) fails with ENXIO: was a 500
+        start_worker(server, NAME)
+        info = await wait_for(lambda: saga_app.poller.by_name.get(NAME), timeout=POLL + 3)
+        assert (info.status, info.output_available, info.output_preview) == ("running", False, None)
+        with pytest.raises(HTTPClientError) as caught:
+            await jp_fetch("api", "saga", "sessions", NAME, "log")
+        assert caught.value.code == 404
+        assert json.loads(caught.value.response.body)["message"] == f"{NAME} has no output file"
+        channel = await Channel.open(jp_ws_fetch)
+        frame = await channel.subscribe(NAME)
+        assert frame["type"] == "logs:error" and "no output file" in frame["error"]
+        listed = (await jp_fetch("api", "saga", "sessions")).body.decode()
+        assert "private key" not in listed
+        channel.close()
 
 
 async def test_an_output_directory_others_can_write_to_is_reported(

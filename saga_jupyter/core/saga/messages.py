@@ -21,6 +21,7 @@ in any way is skipped and counted, never raised. Unknown types and subtypes are 
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -246,6 +247,12 @@ def project_of(path: object) -> str | None:
     """
     if not isinstance(path, str) or not path.startswith("/") or len(path) > MAX_PATH:
         return None
+    return _project_of(path)
+
+
+@functools.lru_cache(maxsize=1024)
+def _project_of(path: str) -> str | None:
+    # Once per path, not once per reading: a reading is made on every look at a grown file.
     worktree = PurePosixPath(path)
     if ".." in worktree.parts or "\x00" in path:
         return None

@@ -82,7 +82,7 @@ class Projects:
         self._loop = asyncio.get_running_loop()
         self.poller.add_listener(self.sessions_updated)
         self.watch.add_listener(self._on_overflow)
-        self.sessions_updated(ListUpdate(self.poller.sessions, self.poller.by_name, b""))
+        self.sessions_seen(self.poller.sessions)
         await self.request_refresh({path: None for path in self.catalog.projects})
         self.read.set()
         if self.catalog.projects:  # with none, a worker naming one starts the timer
@@ -216,9 +216,13 @@ class Projects:
     # -- sessions
 
     def sessions_updated(self, update: ListUpdate) -> None:
+        """The poller's listener: see :meth:`sessions_seen`."""
+        self.sessions_seen(update.sessions)
+
+    def sessions_seen(self, listed: list[SessionInfo]) -> None:
         """On the loop: learn the projects workers name, and which sessions each story has."""
         sessions: dict[str, list[str]] = {}
-        for info in update.sessions:
+        for info in listed:
             if info.output_format != "messages":
                 continue
             sessions.setdefault(info.story_slug, []).append(info.name)

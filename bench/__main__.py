@@ -30,9 +30,15 @@ from typing import Any
 
 from libtmux.server import Server
 
-from bench import QUICK, REPO, Plan, Report, Row, log, logs, saga, sessions, widgets
+from bench import QUICK, REPO, Plan, Report, Row, log, logs, projects, saga, sessions, widgets
 
-CASES = {"logs": logs.run, "sessions": sessions.run, "widgets": widgets.run, "saga": saga.run}
+CASES = {
+    "logs": logs.run,
+    "sessions": sessions.run,
+    "widgets": widgets.run,
+    "saga": saga.run,
+    "projects": projects.run,
+}
 PACKAGES = "tornado jupyter_server jupyter_server_terminals terminado ipykernel ipywidgets libtmux"
 
 

@@ -3,7 +3,7 @@
 Each case runs on its own private tmux server and temporary directory (removed at the end, on
 failure too). Prints one markdown table on stdout (progress on stderr) and writes the run, with
 the machine, the versions and the commit, to ``bench/results/<time>-<mode>.json`` (and the
-table beside it, ``.md``). ``--quick`` is the test suite's: small sizes, every figure, ~45 s.
+table beside it, ``.md``). ``--quick`` is the test suite's: small sizes, every figure, ~1 min.
 """
 
 from __future__ import annotations
@@ -30,9 +30,15 @@ from typing import Any
 
 from libtmux.server import Server
 
-from bench import QUICK, REPO, Plan, Report, Row, log, logs, sessions, widgets
+from bench import QUICK, REPO, Plan, Report, Row, log, logs, projects, saga, sessions, widgets
 
-CASES = {"logs": logs.run, "sessions": sessions.run, "widgets": widgets.run}
+CASES = {
+    "logs": logs.run,
+    "sessions": sessions.run,
+    "widgets": widgets.run,
+    "saga": saga.run,
+    "projects": projects.run,
+}
 PACKAGES = "tornado jupyter_server jupyter_server_terminals terminado ipykernel ipywidgets libtmux"
 
 

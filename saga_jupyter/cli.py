@@ -1,5 +1,8 @@
 """The command line's session commands, in the style of kubectl: ``ls``, ``tail``, ``status``.
 
+``stories`` lists the stories of the SAGA projects (``--project-dir``, else
+``$SAGA_PROJECT_DIR``), each with the sessions that worked on it.
+
 They run on the notebook's API (:mod:`saga_jupyter.core.api`) and the kernel's engine, with the
 same settings: ``--output-dir`` and ``--tmux-socket``, else ``$SAGA_SESSIONS_DIR`` and
 ``$SAGA_TMUX_SOCKET``. No Jupyter server is needed. Output is for people (aligned columns), or
@@ -17,6 +20,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from .core.api import follow, list_sessions, read_log_end
@@ -24,9 +28,12 @@ from .core.display import short_duration
 from .core.engine import engine_for
 from .core.errors import SagaError
 from .core.info import STATUSES, SessionInfo, iso
+from .core.saga.catalog import PROJECT_DIR_ENV, catalog_for, list_stories
+from .core.saga.stories import STATUSES as STORY_STATUSES
+from .core.saga.stories import Story
 from .core.settings import OUTPUT_DIR_ENV, TMUX_SOCKET_ENV, Settings, resolve, state_file
 
-COMMANDS = ("ls", "tail", "status")
+COMMANDS = ("ls", "tail", "status", "stories")
 INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
 BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader went away (`| head`)
 GAP = "   "  # between columns, as kubectl prints them
@@ -85,6 +92,23 @@ def add_commands(commands: Any) -> None:
         "when tmux cannot be asked.",
     )
     status.add_argument("--json", action="store_true", help="as JSON")
+    stories = commands.add_parser(
+        "stories",
+        parents=[settings],
+        help="list the stories of the SAGA projects: status, tasks, blockers",
+        description="List the stories of the SAGA projects (the worktree's copy where there is "
+        "one): derived status, tasks done, unresolved journal blockers. Files that could not "
+        "be read are reported on stderr.",
+    )
+    stories.add_argument(
+        "--project-dir",
+        action="append",
+        metavar="DIR",
+        help=f"a SAGA project (holding .saga/); repeat for several (default: ${PROJECT_DIR_ENV})",
+    )
+    stories.add_argument("--epic", metavar="ID", help="only this epic's")
+    stories.add_argument("--status", choices=STORY_STATUSES, help="only stories in this status")
+    stories.add_argument("--json", action="store_true", help="the contract's StorySummary list")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -93,6 +117,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.command == "ls":
             return ls(settings, args.status, args.epic, args.story, as_json=args.json)
+        if args.command == "stories":
+            return list_stories_command(
+                settings, args.project_dir, args.epic, args.status, as_json=args.json
+            )
         if args.command == "tail":
             view = "raw" if args.raw else "transcript"
             return tail(settings, args.name, args.lines, follow_on=args.follow, view=view)
@@ -228,6 +256,55 @@ def _health_lines(health: dict[str, Any]) -> str:
             f"sessions:    {sessions}",
             f"state file:  {health['stateFile']}",
         ]
+    )
+
+
+def list_stories_command(
+    settings: Settings,
+    project_dirs: list[str] | None,
+    epic: str | None = None,
+    status: str | None = None,
+    *,
+    as_json: bool = False,
+) -> int:
+    """Print the stories (a table, or JSON), each with its sessions; failed files on stderr."""
+    catalog = catalog_for(project_dirs)
+    stories = list_stories(epic, status, project_dirs=project_dirs)
+    for project in catalog.projects.values():
+        for error in project.errors:
+            print(
+                f"saga-jupyter stories: {project.path}/{error.file}: {error.error}", file=sys.stderr
+            )
+    sessions: dict[str, list[str]] = {}
+    for info in list_sessions(**settings._asdict()):
+        if info.output_format == "messages":
+            sessions.setdefault(info.story_slug, []).append(info.name)
+    found = [replace(story, sessions=tuple(sessions.get(story.id, ()))) for story in stories]
+    if as_json:
+        print(json.dumps([story.summary_json() for story in found], indent=2, ensure_ascii=False))
+    elif not catalog.projects:
+        print(f"No SAGA project: give --project-dir or set ${PROJECT_DIR_ENV}.", file=sys.stderr)
+    elif not found:
+        print("No SAGA stories found.", file=sys.stderr)
+    else:
+        print(stories_table(found))
+    return 0
+
+
+def stories_table(stories: Sequence[Story]) -> str:
+    """The stories as aligned columns: id, epic, status, tasks, blockers, last session."""
+    rows: list[tuple[str, ...]] = [("STORY", "EPIC", "STATUS", "TASKS", "BLOCKERS", "SESSION")]
+    for story in stories:
+        counts = story.task_counts()
+        tasks = f"{counts['completed']}/{counts['total']}"
+        session = story.sessions[0] if story.sessions else ""
+        # "-" for nothing known, as ls prints it.
+        optional = [cell or "-" for cell in ("; ".join(story.blockers), session)]
+        rows.append((story.id, story.epic or "-", story.status, tasks, *optional))
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    return "\n".join(
+        GAP.join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
     )
 
 

@@ -34,7 +34,7 @@ OUTCOME_COLOURS = {
     "FINISH": ("#2e7d32", "#fff"),
     "INCOMPLETE": ("#1976d2", "#fff"),
     "ERROR": ("#d32f2f", "#fff"),
-    "STOPPED": ("#616161", "#fff"),
+    "STOPPED": ("#546e7a", "#fff"),
     "BLOCKED": ("#ffb300", "rgba(0, 0, 0, 0.87)"),
     "TIMEOUT": ("#00796b", "#fff"),
     "MAX_CYCLES": ("#7b1fa2", "#fff"),

@@ -35,3 +35,11 @@ class SessionNotRunning(SagaError):
 
 class ControlDisabled(SagaError):
     """Stop, attach and launch are off unless the operator enables them (``allow_control``)."""
+
+
+class StoryNotFound(SagaError, LookupError):
+    """No story of that id in the projects watched (or in the project named)."""
+
+
+class AmbiguousStory(SagaError):
+    """Two projects hold a story of that id: the project must be named (``?project=``)."""

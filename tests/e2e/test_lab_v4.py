@@ -29,6 +29,7 @@ from playwright.sync_api import Locator, Page, expect
 from saga_jupyter.__main__ import PANEL_FLAG
 from saga_jupyter.core.names import pane_path
 from tests.helpers import QUIET_LAB, JupyterProcess, kill_worker, lab_settings, wait_until
+from tests.sagaproject import epic, story
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 LOAD_MS = 90_000  # a busy two-core machine takes ~15 s to load JupyterLab's page
@@ -304,6 +305,32 @@ def test_the_panel_lists_v4_workers_by_story_with_cycle_cost_and_outcome(
     assert colours[0] == "rgb(255, 255, 255)" and colours[1] != "rgba(0, 0, 0, 0)", colours
     expect(page.locator(".jp-SagaStatus")).to_have_text("SAGA 1 running · 1 done")
     screenshot(page, "lab-v4-panel.png")
+
+
+def test_a_worker_of_a_known_project_is_listed_under_its_epic(
+    lab: Lab, page: Page, tmp_path: Path
+) -> None:
+    project, story_id = tmp_path / "app", "auth-remember-me"
+    epic(project, "auth", [story_id])
+    story(project, story_id, "auth", {"t1": "completed", "t2": "in_progress", "t3": "pending"})
+    worktree = project / ".saga" / "worktrees" / story_id
+    name = f"saga-story-{story_id}-{int(time.time())}"
+    panel = open_panel(page, lab)
+    lab.tmux.cmd("new-session", "-d", "-s", name, "sleep 600")
+    lab.output(name).write_text(
+        worker("pipeline_start", "2026-12-07T09:40:00.000Z", storyId=story_id)
+        + worker("pipeline_step", "2026-12-07T09:40:01.000Z", step=1,
+                 message=f"Worktree exists at {worktree}")
+        + worker("cycle_start", "2026-12-07T09:40:02.000Z", cycle=1, maxCycles=10)
+        + assistant(tool_use("TaskUpdate", taskId="t1", status="completed"))
+        + assistant(tool_use("TaskUpdate", taskId="t2", status="in_progress"))
+    )  # fmt: skip
+    # Its project is named by its worktree: under its story's epic, tasks of the story's three.
+    known = panel.locator(f'[data-epic="auth"] .jp-SagaPanel-row[data-name="{name}"]')
+    expect(known.locator(".jp-SagaPanel-tasks")).to_have_text("tasks 1/3", timeout=LIVE_MS)
+    expect(known.locator(".jp-SagaPanel-cycle")).to_have_text("cycle 1/10")
+    expect(panel.locator(".jp-SagaPanel-epicName")).to_have_text(["auth", "no epic"])
+    kill_worker(lab.tmux, name)
 
 
 def test_a_log_tab_shows_the_transcript_live_with_a_raw_toggle(lab: Lab, page: Page) -> None:

@@ -222,12 +222,12 @@ function Groups(props: IViewProps & { sessions: ISessionInfo[] }): JSX.Element {
   );
 }
 
-/** Epics alphabetically, "no epic" ('') last. */
+/** Epics in code-point order (as before today's SAGA), "no epic" ('') last. */
 function byEpicName(a: string, b: string): number {
   if (!a || !b) {
     return Number(!a) - Number(!b);
   }
-  return a.localeCompare(b);
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function Rows(props: IViewProps & { sessions: ISessionInfo[] }): JSX.Element {

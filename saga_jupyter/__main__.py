@@ -139,7 +139,7 @@ def run_demo(args: argparse.Namespace, lab_args: list[str]) -> int:
     try:
         stories, seconds = lineup(args.workers)
         workers = start_demo(output_dir, args.socket, args.workers, seconds, stories)
-        print_workers(workers, output_dir, args.socket)
+        print_workers(workers, output_dir, args.socket, output_dir / STATE_FILE)
         if args.no_lab:
             print("Demo workers only (--no-lab). Ctrl-C stops them.", flush=True)
             stop.wait()
@@ -207,15 +207,22 @@ class StopRequest:
         return self.signum is not None
 
 
-def print_workers(workers: list[DemoWorker], output_dir: Path, socket_name: str) -> None:
-    """List the demo sessions and when they finish."""
+def print_workers(
+    workers: list[DemoWorker], output_dir: Path, socket_name: str, state_file: Path
+) -> None:
+    """List the demo sessions and when they finish, and the command that lists them.
+
+    The command names the store the demo's JupyterLab writes: with it, an ended worker's
+    duration is what the panel shows (its output file alone says only when it last wrote).
+    """
     print(f"Started {len(workers)} demo workers on tmux -L {socket_name}, output in {output_dir}:")
     for worker in workers:
         print(f"  {worker.name:<44} {worker.ending}")
     longest = max(workers, key=lambda worker: worker.seconds)
     print(f"Watch one in a terminal: tmux -L {socket_name} attach -t ={longest.name}")
     print(
-        f"List them: saga-jupyter ls --output-dir {output_dir} --tmux-socket {socket_name}",
+        f"List them: saga-jupyter ls --output-dir {output_dir} --tmux-socket {socket_name} "
+        f"--state-file {state_file}",
         flush=True,
     )
 

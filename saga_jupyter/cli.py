@@ -1,10 +1,12 @@
 """The command line's session commands, in the style of kubectl: ``ls``, ``tail``, ``status``.
 
 They run on the notebook's API (:mod:`saga_jupyter.core.api`) and the kernel's engine, with the
-same settings: ``--output-dir`` and ``--tmux-socket``, else ``$SAGA_SESSIONS_DIR`` and
-``$SAGA_TMUX_SOCKET``. No Jupyter server is needed. Output is for people (aligned columns), or
-with ``--json`` for scripts: the contract's JSON, as the REST API gives it. Errors are one line
-on stderr and exit status 1; Ctrl-C ends a command with status 130 and no traceback.
+same settings: ``--output-dir``, ``--tmux-socket`` and ``--state-file``, else
+``$SAGA_SESSIONS_DIR``, ``$SAGA_TMUX_SOCKET`` and ``$SAGA_STATE_FILE``. No Jupyter server is
+needed; the server's metadata store (read, never written) gives the times of sessions that
+ended before the command ran. Output is for people (aligned columns), or with ``--json`` for
+scripts: the contract's JSON, as the REST API gives it. Errors are one line on stderr and exit
+status 1; Ctrl-C ends a command with status 130 and no traceback.
 """
 
 from __future__ import annotations
@@ -20,11 +22,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from .core.api import follow, list_sessions, read_log_end
-from .core.display import short_duration
+from .core.durations import elapsed, format_duration
 from .core.engine import engine_for
 from .core.errors import SagaError
 from .core.info import STATUSES, SessionInfo, iso
-from .core.settings import OUTPUT_DIR_ENV, TMUX_SOCKET_ENV, Settings, resolve, state_file
+from .core.settings import (
+    OUTPUT_DIR_ENV,
+    STATE_FILE_ENV,
+    TMUX_SOCKET_ENV,
+    Settings,
+    resolve,
+    state_file,
+)
 
 COMMANDS = ("ls", "tail", "status")
 INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
@@ -45,12 +54,20 @@ def add_commands(commands: Any) -> None:
         metavar="NAME",
         help=f"tmux -L socket to look at (default: ${TMUX_SOCKET_ENV} or tmux's default server)",
     )
+    settings.add_argument(
+        "--state-file",
+        metavar="FILE",
+        help="the Jupyter server's metadata store, read for when ended sessions started and "
+        f"ended (default: ${STATE_FILE_ENV} or the server's default, in the Jupyter data dir)",
+    )
     ls = commands.add_parser(
         "ls",
         parents=[settings],
         help="list the SAGA sessions, newest first",
         description="List the SAGA sessions, newest first: status, how the worker ended (or "
-        "its cycle while it runs), age and duration.",
+        "its cycle while it runs), age and duration. A session that ended before the command "
+        "ran has the start and end the Jupyter server recorded (its --state-file), else those "
+        "its output file tells.",
     )
     ls.add_argument("--status", choices=STATUSES, help="only running or only completed ones")
     ls.add_argument("--epic", metavar="SLUG", help="only this epic's")
@@ -90,6 +107,9 @@ def add_commands(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run a command of :data:`COMMANDS`; its exit status."""
     settings = resolve(args.output_dir, args.tmux_socket)
+    if args.state_file:
+        # The engine finds the store as a kernel does, in the environment: this process's own.
+        os.environ[STATE_FILE_ENV] = args.state_file
     try:
         if args.command == "ls":
             return ls(settings, args.status, args.epic, args.story, as_json=args.json)
@@ -134,13 +154,13 @@ def table(sessions: Sequence[SessionInfo], now: float) -> str:
     rows: list[tuple[str, ...]] = [("NAME", "STATUS", "OUTCOME", "COST", "AGE", "DURATION")]
     for info in sessions:
         start = info.start_time.timestamp() if info.start_time else None
-        age = short_duration(now - start) if start is not None else ""
+        age = format_duration(elapsed(start, now)) if start is not None else ""
         cost = info.worker.cost_usd if info.worker is not None else None
         cells = (
             info.progress,
             f"${cost:.2f}" if cost is not None else "",
             age,
-            short_duration(info.duration),
+            format_duration(info.duration),
         )
         # "-" for nothing known: every row has every column, for `awk` and the eye.
         rows.append((info.name, info.status, *(cell or "-" for cell in cells)))

@@ -8,16 +8,20 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from libtmux.server import Server
 
-from tests.helpers import kill_worker, start_worker, wait_until
+from saga_jupyter.core.durations import elapsed, format_duration
+from tests.helpers import JupyterProcess, kill_worker, start_worker, wait_until
 from tests.server.test_worker_outcomes import HEADER, cycles, result
 
 RUNNING = "saga__auth__login-form__4242"
@@ -288,3 +292,75 @@ def test_tail_follow_renders_a_v4_worker_until_it_ends(
         "09:12:03 ▶ pipeline started: story auth-login-flow\n── cycle 1/10 ── 09:12:09\n"
         "▸ Bash npm test -- src/auth.test.ts\n"
     )
+
+
+def test_ls_with_the_servers_state_file_shows_the_panels_durations(
+    where: list[str], server: Server, output_dir: Path, tmp_path: Path
+) -> None:
+    """As the demo says to run it: an ended worker's duration is the one the panel shows."""
+    store = tmp_path / "state.json"
+    (output_dir / f"{BLOCKED}.out").write_text(HEADER + cycles("BLOCKED"))
+    start_worker(server, BLOCKED)
+    began = time.time()
+    traits = {"output_dir": output_dir, "tmux_socket_name": server.socket_name, "state_file": store}
+    args = [f"--SagaJupyterApp.{trait}={value}" for trait, value in traits.items()]
+    with JupyterProcess(tmp_path, *args, "--SagaJupyterApp.poll_interval=0.1") as jupyter:
+        # Seen running by the server for a few seconds: a duration the output file cannot tell.
+        wait_until(lambda: time.time() - began > 2.5 and jupyter.get("api/saga/sessions"), 10, 0.2)
+        with (output_dir / f"{BLOCKED}.out").open("a") as file:
+            file.write(result("BLOCKED", "which wins?"))
+        kill_worker(server, BLOCKED)
+        (session,) = wait_until(
+            lambda: [s for s in jupyter.get("api/saga/sessions") if s["endTime"]], 10
+        )
+    # The panel's duration: from startTime to endTime, each to the second (src/format.ts).
+    panel = format_duration(elapsed(parse_iso(session["startTime"]), parse_iso(session["endTime"])))
+    assert panel not in ("0s", "1s")
+    home = {**os.environ, "JUPYTER_DATA_DIR": str(tmp_path / "no-data")}  # no default store
+    for run in (
+        saga("ls", *where, "--state-file", str(store), env=home),
+        saga("ls", *where, env={**home, "SAGA_STATE_FILE": str(store)}),
+    ):
+        assert run.returncode == 0, run.stderr
+        (row,) = [columns(line) for line in run.stdout.splitlines()[1:]]
+        assert row[:3] == [BLOCKED, "completed", "BLOCKED"]
+        assert row[-1] == panel
+    listed = json.loads(saga("ls", "--json", *where, "--state-file", str(store), env=home).stdout)
+    assert [(s["startTime"], s["endTime"]) for s in listed] == [
+        (session["startTime"], session["endTime"])
+    ]
+    # Without the store, a command started afterwards knows only when the file was last written.
+    unaware = saga("ls", *where, env=home)
+    assert columns(unaware.stdout.splitlines()[1])[-1] == "0s"
+
+
+def parse_iso(text: str) -> float:
+    """An ISO 8601 UTC time of the JSON as a Unix timestamp."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def test_the_demo_prints_the_command_that_lists_its_workers_with_their_durations(
+    server: Server, tmp_path: Path
+) -> None:
+    output_dir = tmp_path / "sessions"
+    printed = tmp_path / "printed.txt"
+    command = [
+        sys.executable, "-m", "saga_jupyter", "demo", "--no-lab", "--workers", "1",
+        "--output-dir", str(output_dir), "--socket", server.socket_name,
+    ]  # fmt: skip
+    with printed.open("wb") as out:
+        demo = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        line = wait_until(lambda: re.search(r"List them: (.*)\n", printed.read_text()), 30)
+        demo.send_signal(signal.SIGINT)
+        assert demo.wait(30) == 0, printed.read_text()
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+    assert shlex.split(line[1]) == [
+        "saga-jupyter", "ls", "--output-dir", str(output_dir), "--tmux-socket",
+        server.socket_name, "--state-file", str(output_dir / ".saga-demo-state.json"),
+    ]  # fmt: skip
+    # The store the demo's JupyterLab writes (and its kernels read).
+    assert f"--state-file {output_dir / '.saga-demo-state.json'}" in line[1]

@@ -26,6 +26,8 @@ from .core.durations import elapsed, format_duration
 from .core.engine import engine_for
 from .core.errors import SagaError
 from .core.info import STATUSES, SessionInfo, iso
+from .core.lookup import choose
+from .core.names import is_saga_name
 from .core.settings import (
     OUTPUT_DIR_ENV,
     STATE_FILE_ENV,
@@ -39,6 +41,8 @@ COMMANDS = ("ls", "tail", "status")
 INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
 BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader went away (`| head`)
 GAP = "   "  # between columns, as kubectl prints them
+TMUX_FAILED = 1  # `status`: tmux cannot be asked
+NO_OUTPUT_DIR = 3  # `status`: the output directory is missing (2 is argparse's usage error)
 
 
 def add_commands(commands: Any) -> None:
@@ -80,12 +84,15 @@ def add_commands(commands: Any) -> None:
         description="Print the last lines of a session's output. With -f, go on printing what "
         "it writes until the session ends (also through a truncated or replaced file); "
         "Ctrl-C stops. A today's worker's JSON messages are shown as a transcript (cycles, "
-        "tool calls, results, cost); --raw prints them as written.",
+        "tool calls, results, cost); --raw prints them as written. NAME is a session's "
+        "name, else the start of one, else its story, as long as one session fits: when "
+        "several do, they are listed and the exit status is 1.",
     )
     tail.add_argument(
         "name",
         metavar="NAME",
-        help="the session: saga-story-<story>-<n> or saga__<epic>__<story>__<n>",
+        help="the session: saga-story-<story>-<n> or saga__<epic>__<story>__<n>, the start of "
+        "one (saga__search__rank), or its story (ranking, auth-login-flow)",
     )
     tail.add_argument("-f", "--follow", action="store_true", help="follow until the session ends")
     tail.add_argument(
@@ -98,8 +105,10 @@ def add_commands(commands: Any) -> None:
         "status",
         parents=[settings],
         help="whether tmux answers, the output directory, how many sessions",
-        description="Health: tmux, the output directory, the sessions by status. Exit status 1 "
-        "when tmux cannot be asked.",
+        description="Health: tmux, the output directory, the sessions by status. Exit status: "
+        f"0 when tmux answers (with or without a server on the socket) and the output "
+        f"directory exists; {TMUX_FAILED} when tmux cannot be asked (not installed, no answer, "
+        f"failing); {NO_OUTPUT_DIR} when the output directory is missing; 2 for a usage error.",
     )
     status.add_argument("--json", action="store_true", help="as JSON")
 
@@ -174,7 +183,12 @@ def table(sessions: Sequence[SessionInfo], now: float) -> str:
 def tail(
     settings: Settings, name: str, lines: int, *, follow_on: bool = False, view: str = "transcript"
 ) -> int:
-    """Print the last ``lines`` lines of the session's output; with ``follow_on`` all it writes."""
+    """Print the last ``lines`` lines of the session's output; with ``follow_on`` all it writes.
+
+    ``name`` may be the start of a session's name or its story (:func:`~.core.lookup.choose`).
+    """
+    if not is_saga_name(name):  # a whole name needs no listing: it is that session or none
+        name = choose(name, list_sessions(**settings._asdict()))
     text, end = read_log_end(name, lines, view=view, **settings._asdict())
     _write(text)
     if follow_on:
@@ -224,7 +238,9 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
         "checkedAt": iso(time.time()),
     }
     print(json.dumps(health, indent=2) if as_json else _health_lines(health))
-    return 0 if engine.tmux_error is None else 1
+    if engine.tmux_error is not None:
+        return TMUX_FAILED
+    return 0 if engine.output_dir_exists else NO_OUTPUT_DIR
 
 
 def _health_lines(health: dict[str, Any]) -> str:

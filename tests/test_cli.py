@@ -121,7 +121,7 @@ def test_tail_prints_the_last_lines_as_written(where: list[str], output_dir: Pat
     assert unknown.returncode == 1
     assert unknown.stderr == "saga-jupyter tail: no SAGA session named saga__auth__nobody__1\n"
     bad = saga("tail", "../etc/passwd", *where)
-    assert bad.returncode == 1 and "not a SAGA session name" in bad.stderr
+    assert bad.returncode == 1 and "no SAGA session matches '../etc/passwd'" in bad.stderr
     assert "Traceback" not in unknown.stderr + bad.stderr
 
 
@@ -224,6 +224,21 @@ def test_status_says_how_tmux_and_the_sessions_are(
     missing = saga("status", *where, env=env)
     assert missing.returncode == 1
     assert "tmux:        unavailable: tmux is not installed" in missing.stdout
+
+
+def test_status_exits_3_when_the_output_directory_is_missing(
+    server: Server, output_dir: Path, tmp_path: Path
+) -> None:
+    start_worker(server, RUNNING)
+    gone = ["--output-dir", str(output_dir / "gone"), "--tmux-socket", server.socket_name]
+    missing = saga("status", *gone)
+    assert missing.returncode == 3, missing.stderr
+    assert f"output dir:  {output_dir / 'gone'} (missing)" in missing.stdout
+    assert "1 running" in missing.stdout  # the rest is still said
+    assert saga("status", "--json", *gone).returncode == 3
+    # tmux that cannot be asked says more: 1 when both are wrong.
+    assert saga("status", *gone, env={**os.environ, "PATH": str(tmp_path)}).returncode == 1
+    assert "3 when the output directory is missing" in " ".join(saga("status", "-h").stdout.split())
 
 
 def server_version() -> str:
@@ -364,3 +379,53 @@ def test_the_demo_prints_the_command_that_lists_its_workers_with_their_durations
     ]  # fmt: skip
     # The store the demo's JupyterLab writes (and its kernels read).
     assert f"--state-file {output_dir / '.saga-demo-state.json'}" in line[1]
+
+
+RANKING = "saga__search__ranking__1796627675"
+LOGIN_FLOW = "saga-story-auth-login-flow-1796627000"
+
+
+@pytest.fixture
+def stories(server: Server, output_dir: Path) -> None:
+    """A v3 worker of story ``ranking`` and a today's one of story ``auth-login-flow``, ended."""
+    (output_dir / f"{RANKING}.out").write_text("ranking 1\nranking 2\n")
+    (output_dir / f"{LOGIN_FLOW}.jsonl").write_bytes(SAMPLE.read_bytes())
+    (output_dir / "saga__search__typo-tolerance__5.out").write_text("typos\n")
+    start_worker(server, "saga__auth__ranking-ui__9")  # a story that only starts like one
+
+
+@pytest.mark.usefixtures("stories")
+def test_tail_finds_a_session_by_the_start_of_its_name_or_its_story(where: list[str]) -> None:
+    for typed in ("ranking", "saga__search__rank", RANKING):
+        found = saga("tail", "-n", "1", typed, *where)
+        assert (found.returncode, found.stdout, found.stderr) == (0, "ranking 2\n", "")
+    story = saga("tail", "-n", "1", "auth-login-flow", *where)
+    assert story.returncode == 0, story.stderr
+    assert "pipeline completed" in plain(story.stdout)  # the today's worker's transcript
+    assert saga("tail", "-n", "1", "saga-story-auth", *where).stdout == story.stdout
+    # -f on an ended session: its last lines, and the end at once.
+    assert saga("tail", "-f", "-n", "1", "ranking", *where).stdout == "ranking 2\n"
+
+
+@pytest.mark.usefixtures("stories")
+def test_tail_names_every_session_that_fits_when_more_than_one_does(
+    where: list[str], server: Server
+) -> None:
+    again = "saga__search__ranking__1796629999"
+    start_worker(server, again)  # the story runs again: "ranking" is no longer one session
+    ambiguous = saga("tail", "ranking", *where)
+    assert (ambiguous.returncode, ambiguous.stdout) == (1, "")
+    first, *candidates = ambiguous.stderr.splitlines()
+    assert first == "saga-jupyter tail: 'ranking' matches 2 SAGA sessions; give one's name:"
+    # Newest first, as ls lists them; no guess, not even the running one.
+    assert sorted(candidates) == [f"  {RANKING}  (completed)", f"  {again}  (running)"]
+    prefix = saga("tail", "saga__search__", *where)
+    assert prefix.returncode == 1 and prefix.stderr.count("\n  saga__search__") == 3
+    assert saga("tail", RANKING, *where).stdout == "ranking 1\nranking 2\n"  # a whole name
+    # A whole name is that session or none, never the start of another (…__12 is not …__123).
+    cut = saga("tail", RANKING[:-1], *where)
+    assert cut.returncode == 1
+    assert cut.stderr == f"saga-jupyter tail: no SAGA session named {RANKING[:-1]}\n"
+    nothing = saga("tail", "checkout", *where)
+    assert nothing.returncode == 1 and "no SAGA session matches 'checkout'" in nothing.stderr
+    assert "Traceback" not in ambiguous.stderr + cut.stderr + nothing.stderr

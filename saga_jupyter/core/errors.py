@@ -35,3 +35,11 @@ class SessionNotRunning(SagaError):
 
 class ControlDisabled(SagaError):
     """Stop, attach and launch are off unless the operator enables them (``allow_control``)."""
+
+
+class AmbiguousSessionName(SagaError, LookupError):
+    """What a person typed for a session fits several: ``candidates`` names them."""
+
+    def __init__(self, message: str, candidates: list[str]) -> None:
+        super().__init__(message)
+        self.candidates = candidates

@@ -429,3 +429,30 @@ def test_tail_names_every_session_that_fits_when_more_than_one_does(
     nothing = saga("tail", "checkout", *where)
     assert nothing.returncode == 1 and "no SAGA session matches 'checkout'" in nothing.stderr
     assert "Traceback" not in ambiguous.stderr + cut.stderr + nothing.stderr
+
+
+# What a session command must not wait for: the server's, the widgets', the demo's and
+# nbformat's modules (nbformat's JSON schema checkers alone took seconds).
+HEAVY = (
+    "jupyter_server", "tornado", "ipywidgets", "anywidget", "pandas", "nbformat", "jsonschema",
+    "saga_jupyter.widgets", "saga_jupyter.server", "saga_jupyter.demo", "urllib.request",
+)  # fmt: skip
+
+
+def imported(*args: str) -> set[str]:
+    """The modules ``saga-jupyter ARGS`` imports (``python -X importtime``)."""
+    run = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "saga_jupyter", *args],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    lines = [line for line in run.stderr.splitlines() if line.startswith("import time:")]
+    return {line.rsplit("|", 1)[1].strip() for line in lines[1:]}  # [0]: the header
+
+
+@pytest.mark.usefixtures("stories")
+def test_session_commands_start_without_the_heavy_modules(where: list[str]) -> None:
+    for command in (["ls"], ["tail", "ranking"], ["status"]):
+        modules = imported(*command, *where)
+        assert "saga_jupyter.core.engine" in modules  # it did look
+        assert not {m for m in modules if m.startswith(HEAVY)}, command

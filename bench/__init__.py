@@ -46,6 +46,7 @@ class Plan:
     table_updates: int = 200
     viewer_mib: int = 1024
     viewer_runs: int = 10
+    cli_runs: int = 10  # each command line figure: runs of ours and of the peer, in turn
 
 
 # Small sizes: every figure in under a minute, for the test suite (no speed asserted).
@@ -54,6 +55,7 @@ QUICK = Plan(
     warmup=0.3, throughput_mib=8, catchup_mib=2, catchup_viewers=5, first_mib=8, first_runs=3,
     stalled_mib=8, sessions=40, gets=100, idle_polls=1, new_sessions=3, new_without_file=1,
     scans=5, store_runs=5, table_sessions=200, table_updates=10, viewer_mib=64, viewer_runs=2,
+    cli_runs=2,
 )  # fmt: skip
 
 

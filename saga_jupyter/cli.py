@@ -119,6 +119,12 @@ def run(args: argparse.Namespace) -> int:
     if args.state_file:
         # The engine finds the store as a kernel does, in the environment: this process's own.
         os.environ[STATE_FILE_ENV] = args.state_file
+        if not os.path.lexists(args.state_file):  # a typo would silently give times of files
+            print(
+                f"saga-jupyter {args.command}: no metadata store at {args.state_file}: the "
+                "times of ended sessions are those of their output files",
+                file=sys.stderr,
+            )
     try:
         if args.command == "ls":
             return ls(settings, args.status, args.epic, args.story, as_json=args.json)

@@ -347,6 +347,12 @@ def test_ls_with_the_servers_state_file_shows_the_panels_durations(
     # Without the store, a command started afterwards knows only when the file was last written.
     unaware = saga("ls", *where, env=home)
     assert columns(unaware.stdout.splitlines()[1])[-1] == "0s"
+    typo = saga("ls", *where, "--state-file", str(tmp_path / "stat.json"), env=home)
+    assert typo.returncode == 0 and columns(typo.stdout.splitlines()[1])[-1] == "0s"
+    assert typo.stderr == (
+        f"saga-jupyter ls: no metadata store at {tmp_path / 'stat.json'}: the times of ended "
+        "sessions are those of their output files\n"
+    )
 
 
 def parse_iso(text: str) -> float:

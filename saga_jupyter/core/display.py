@@ -15,6 +15,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from .durations import format_duration
+
 if TYPE_CHECKING:
     from .info import SessionInfo
 
@@ -51,18 +53,12 @@ def local_time(value: datetime | None) -> str:
 
 
 def short_duration(seconds: float | None) -> str:
-    """``1h02m03s``, ``2m03s`` or ``3s``; ``""`` for ``None``.
+    """A duration as every view shows it (:func:`~.durations.format_duration`); ``""`` for ``None``.
 
     >>> short_duration(3723), short_duration(123), short_duration(3)
-    ('1h02m03s', '2m03s', '3s')
+    ('1h 02m', '2m 3s', '3s')
     """
-    if seconds is None:
-        return ""
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours:
-        return f"{hours}h{minutes:02d}m{secs:02d}s"
-    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+    return format_duration(seconds)
 
 
 def last_line(info: SessionInfo) -> str:

@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from typing import Any, Literal
 
 from .display import dataframe, info_html, list_html
+from .durations import elapsed
 from .names import OutputFormat, output_format
 from .worker import WorkerReading
 
@@ -120,13 +121,15 @@ class SessionInfo:
         return ""
 
     @property
-    def duration(self) -> float | None:
-        """Seconds from start to end (to now while running), or ``None`` without a start."""
+    def duration(self) -> int | None:
+        """Whole seconds from start to end (to now while running), or ``None`` without a start.
+
+        Counted as every view counts them (:func:`~.durations.elapsed`).
+        """
         if self.start_time is None:
             return None
         end = self.end_time if self.status == "completed" and self.end_time else None
-        stop = end.timestamp() if end is not None else time.time()
-        return max(0.0, stop - self.start_time.timestamp())
+        return elapsed(self.start_time, end if end is not None else time.time())
 
     def to_json(self) -> dict[str, Any]:
         """The contract's JSON object for this session."""

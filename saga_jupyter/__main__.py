@@ -26,9 +26,11 @@ from types import FrameType
 
 from . import cli
 from .core.errors import SagaError
+from .core.saga.catalog import PROJECT_DIR_ENV
 from .core.settings import OUTPUT_DIR_ENV, STATE_FILE_ENV, TMUX_SOCKET_ENV
 from .demo import DEFAULT_COUNT, DEFAULT_OUTPUT_DIR, DEFAULT_SOCKET, DemoWorker, lineup, start_demo
 from .demo import stop_demo as stop_demo_workers
+from .demo_project import DemoProject, make_project
 from .notebooks import DASHBOARD, install_dashboard
 
 HOST = "127.0.0.1"
@@ -73,7 +75,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument(
         "--keep-output",
         action="store_true",
-        help="keep the output files at the end (.out, .jsonl, .pane)",
+        help="keep the output files (.out, .jsonl, .pane) and the demo project at the end",
+    )
+    demo.add_argument(
+        "--project-dir",
+        type=Path,
+        help="where the demo's SAGA project (a git repository with worktrees) is made: absent "
+        "or empty (default: a temporary one next to the output directory)",
     )
     demo.add_argument(
         "--notebook-dir",
@@ -127,11 +135,14 @@ def run_demo(args: argparse.Namespace, lab_args: list[str]) -> int:
     workers: list[DemoWorker] = []
     lab: subprocess.Popen[bytes] | None = None
     workspace: Path | None = None  # the demo's own files (notebook, JupyterLab settings)
+    project: DemoProject | None = None
     status = 0
     try:
+        project = make_project(output_dir, args.project_dir)
         stories, seconds = lineup(args.workers)
-        workers = start_demo(output_dir, args.socket, args.workers, seconds, stories)
+        workers = start_demo(output_dir, args.socket, args.workers, seconds, stories, project.path)
         print_workers(workers, output_dir, args.socket)
+        print(f"Their SAGA project (git worktree list, .saga/): {project.path}", flush=True)
         if args.no_lab:
             print("Demo workers only (--no-lab). Ctrl-C stops them.", flush=True)
             stop.wait()
@@ -147,7 +158,7 @@ def run_demo(args: argparse.Namespace, lab_args: list[str]) -> int:
                 f"--LabApp.app_settings_dir={lab_settings(workspace)}",
                 *lab_args,
             ]
-            lab = start_lab(port, token, output_dir, args.socket, extra, args.ip)
+            lab = start_lab(port, token, output_dir, args.socket, extra, args.ip, project.path)
             if not wait_ready(lab, port, token, stop, args.ip) and lab.poll() is None:
                 print("saga-jupyter: no answer from the extension yet", file=sys.stderr)
             if not stop.is_set() and lab.poll() is None:
@@ -171,6 +182,8 @@ def run_demo(args: argparse.Namespace, lab_args: list[str]) -> int:
             (output_dir / STATE_FILE).unlink(missing_ok=True)
         if workspace is not None:
             shutil.rmtree(workspace, ignore_errors=True)
+        if project is not None and not args.keep_output:
+            project.remove()
     return status
 
 
@@ -257,9 +270,15 @@ def lab_settings(workspace: Path) -> Path:
 
 
 def start_lab(
-    port: int, token: str, output_dir: Path, socket_name: str, extra: list[str], ip: str = HOST
+    port: int,
+    token: str,
+    output_dir: Path,
+    socket_name: str,
+    extra: list[str],
+    ip: str = HOST,
+    project_dir: Path | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Launch ``jupyter lab`` from this Python, watching the demo's directory and socket."""
+    """Launch ``jupyter lab`` from this Python, watching the demo's directory, socket, project."""
     command = [
         sys.executable, "-m", "jupyter", "lab", "--no-browser",
         f"--ServerApp.ip={ip}", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
@@ -282,6 +301,8 @@ def start_lab(
         TMUX_SOCKET_ENV: socket_name,
         STATE_FILE_ENV: str(output_dir / STATE_FILE),
     }
+    if project_dir is not None:  # its epics show even with no worker naming the project
+        env[PROJECT_DIR_ENV] = str(project_dir)
     return subprocess.Popen(
         [*command, *extra], stdin=subprocess.DEVNULL, start_new_session=True, env=env
     )

@@ -6,6 +6,8 @@ steps 1 and 2, then per cycle ``cycle_start``, a headless run's SDK messages and
 then ``pipeline_end``) and prints SAGA's ``[worker] ...`` lines to its tmux pane. A story in the
 table (:mod:`saga_jupyter.demo_stories`) ends completed, incomplete (its cycles ran out), or
 with SAGA's fatal ``Error: ...`` on the pane only, no ``pipeline_end``, exit 1.
+Each ``TaskUpdate`` it writes also moves the task's file in the story's worktree, as SAGA's
+hooks do, when the demo's project is there (:mod:`saga_jupyter.demo_project`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import TextIO
 
 from .demo_messages import HeadlessRun, Message, saga_worker
+from .demo_project import sync_task
 from .demo_stories import StorySpec, Task
 
 APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -240,9 +243,16 @@ class StoryWorker:
         self, run: HeadlessRun, name: str, arguments: dict[str, object], result: str,
         is_error: bool = False,
     ) -> None:  # fmt: skip
-        """A tool call in the current turn and, after it ran, its result."""
+        """A tool call in the current turn and, after it ran, its result.
+
+        A ``TaskUpdate`` moves the task's file in the worktree before its result, as SAGA's
+        PostToolUse hooks do (:func:`~saga_jupyter.demo_project.sync_task`).
+        """
         message, tool_id = run.tool_use(name, arguments)
         self.write(message)
+        if name == "TaskUpdate":
+            sync_task(self.worktree, self.story.id, str(arguments["taskId"]),
+                      str(arguments["status"]))  # fmt: skip
         self.write(run.tool_result(tool_id, result, is_error))
 
 

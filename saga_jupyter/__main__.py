@@ -142,7 +142,10 @@ def run_demo(args: argparse.Namespace, lab_args: list[str]) -> int:
         stories, seconds = lineup(args.workers)
         workers = start_demo(output_dir, args.socket, args.workers, seconds, stories, project.path)
         print_workers(workers, output_dir, args.socket)
-        print(f"Their SAGA project (git worktree list, .saga/): {project.path}", flush=True)
+        print(
+            f"Their SAGA project, a git repository with a worktree per story: {project.path}",
+            flush=True,
+        )
         if args.no_lab:
             print("Demo workers only (--no-lab). Ctrl-C stops them.", flush=True)
             stop.wait()

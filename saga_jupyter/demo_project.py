@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
 from datetime import datetime, timedelta, timezone
@@ -28,6 +29,7 @@ from .demo_stories import EPICS, STORIES_BY_ID, STORY_TABLE, StorySpec
 GIT = ("git", "-c", "user.name=SAGA demo", "-c", "user.email=saga-demo@example.com")
 GIT_ENV = {"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0"}
 GIT_TIMEOUT = 30.0  # seconds, for one local git command
+MAX_FILE = 1 << 20  # characters of a task file or journal the demo rewrites
 MERGED = "auth-session-timeout"  # merged to main already: its files are in main's .saga/
 #: Epic children's ``blockedBy``.
 BLOCKED_BY = {"auth-password-reset": ("auth-login-flow",)}
@@ -153,8 +155,8 @@ def sync_task(worktree: Path, story_id: str, task_id: str, status: str) -> bool:
     """SAGA's sync and auto-commit hooks after a ``TaskUpdate``; whether the task file was there.
 
     The sync hook rewrites the whole task file, its ``status`` changed; on ``completed`` the
-    auto-commit hook commits it (the push left out: no network). A file missing (no project
-    there), a link or not JSON: nothing is done.
+    auto-commit hook commits the story's files (the push left out: no network). A file missing
+    (no project there), a link or not JSON: nothing is done.
     """
     path = story_dir(worktree, story_id) / f"{task_id}.json"
     try:
@@ -162,8 +164,10 @@ def sync_task(worktree: Path, story_id: str, task_id: str, status: str) -> bool:
     except OSError:
         return False
     with os.fdopen(fd, "r+", encoding="utf-8") as file:
+        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+            return False
         try:
-            value = json.load(file)
+            value = json.loads(file.read(MAX_FILE))
         except ValueError:
             return False
         if not isinstance(value, dict):
@@ -173,11 +177,35 @@ def sync_task(worktree: Path, story_id: str, task_id: str, status: str) -> bool:
         file.truncate()
         file.write(json.dumps(value, indent=2) + "\n")
     if status == "completed":
-        try:
-            git(worktree, "commit", "-q", "-m", f"feat({story_id}): complete {task_id}", "--",
-                str(path))  # fmt: skip
+        try:  # the story's files: the task and the journal entry written before it
+            git(worktree, "add", "-A", "--", str(path.parent))
+            git(worktree, "commit", "-q", "-m", f"feat({story_id}): complete {task_id}")
         except SagaError:
             pass  # as SAGA's hook, a failed commit does not stop the worker
+    return True
+
+
+def edit_journal(worktree: Path, story_id: str, heading: str, entry: str) -> bool:
+    """The worker's ``Edit`` of its story's ``journal.md``: ``heading`` becomes ``entry``.
+
+    The session's heading is added first if the journal lacks it (the file made if the story's
+    directory is there); whether the journal was written. A link is not followed.
+    """
+    path = story_dir(worktree, story_id) / "journal.md"
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, 0o644)
+    except OSError:
+        return False
+    with os.fdopen(fd, "r+", encoding="utf-8") as file:
+        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+            return False
+        text = file.read(MAX_FILE)
+        if heading not in text:
+            text = f"{text.rstrip()}\n\n{heading}\n" if text.strip() else f"{heading}\n"
+        file.seek(0)
+        file.truncate()
+        file.write(text.replace(heading, entry, 1))
     return True
 
 

@@ -17,11 +17,13 @@ import os
 import random
 import sys
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TextIO
 
 from .demo_messages import HeadlessRun, Message, saga_worker
-from .demo_project import sync_task
+from .demo_project import edit_journal, sync_task
 from .demo_stories import StorySpec, Task
 
 APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -215,9 +217,10 @@ class StoryWorker:
         # SAGA's worker instructions: a "### Task: <id>" entry under the session's heading.
         heading = f"## Session: {run.started}"
         entry = f"{heading}\n\n### Task: {task.id}\n\n{task.subject}: done, tests pass."
+        write_entry = partial(edit_journal, self.worktree, self.story.id, heading, entry)
         self.tool(run, "Edit", {"file_path": str(journal), "old_string": heading,
                                 "new_string": entry},
-                  f"The file {journal} has been updated.")  # fmt: skip
+                  f"The file {journal} has been updated.", effect=write_entry)  # fmt: skip
         self.statuses[task.id] = "completed"
         self.tool(run, "TaskUpdate", {"taskId": task.id, "status": "completed"},
                   f"Updated task #{task.id} status")  # fmt: skip
@@ -241,15 +244,18 @@ class StoryWorker:
 
     def tool(
         self, run: HeadlessRun, name: str, arguments: dict[str, object], result: str,
-        is_error: bool = False,
+        is_error: bool = False, effect: Callable[[], object] | None = None,
     ) -> None:  # fmt: skip
         """A tool call in the current turn and, after it ran, its result.
 
         A ``TaskUpdate`` moves the task's file in the worktree before its result, as SAGA's
-        PostToolUse hooks do (:func:`~saga_jupyter.demo_project.sync_task`).
+        PostToolUse hooks do (:func:`~saga_jupyter.demo_project.sync_task`); ``effect`` is what
+        the tool does to the worktree.
         """
         message, tool_id = run.tool_use(name, arguments)
         self.write(message)
+        if effect is not None:
+            effect()
         if name == "TaskUpdate":
             sync_task(self.worktree, self.story.id, str(arguments["taskId"]),
                       str(arguments["status"]))  # fmt: skip

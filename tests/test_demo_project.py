@@ -12,7 +12,13 @@ from libtmux.server import Server
 from saga_jupyter import demo
 from saga_jupyter.core.errors import SagaError
 from saga_jupyter.core.saga.catalog import Catalog, list_stories
-from saga_jupyter.demo_project import make_project, story_dir, sync_task, worktree_of
+from saga_jupyter.demo_project import (
+    edit_journal,
+    make_project,
+    story_dir,
+    sync_task,
+    worktree_of,
+)
 from saga_jupyter.demo_stories import STORIES_BY_ID
 from tests.helpers import wait_until
 
@@ -108,6 +114,11 @@ def test_a_demo_workers_task_moves_reach_its_story(server: Server, tmp_path: Pat
         f"feat(auth-login-flow): complete t{n}" for n in (4, 3, 2, 1)
     ]
     assert git(worktree, "status", "--porcelain") == ""
+    # Its journal has an entry per task, under the heading of the session that completed it.
+    journal = (story_dir(worktree, LOGIN.id) / "journal.md").read_text()
+    assert journal.startswith("## Session: ") and journal.count("## Session: ") == 2
+    tasks = [line for line in journal.splitlines() if line.startswith("### Task: ")]
+    assert sorted(tasks) == [f"### Task: t{n}" for n in (1, 2, 3, 4)]
     task = json.loads((story_dir(worktree, LOGIN.id) / "t1.json").read_text())
     assert task == {**task, "id": "t1", "subject": LOGIN.tasks[0].subject, "status": "completed"}
     project.remove()
@@ -157,7 +168,7 @@ def test_a_project_dir_must_be_absent_or_empty(tmp_path: Path) -> None:
     assert empty.is_dir() and list(empty.iterdir()) == []  # the directory was there before
 
 
-def test_a_task_file_that_is_a_link_is_not_followed(tmp_path: Path) -> None:
+def test_a_task_file_or_journal_that_is_a_link_is_not_followed(tmp_path: Path) -> None:
     directory = story_dir(tmp_path, "s")
     directory.mkdir(parents=True)
     target = tmp_path / "elsewhere.json"
@@ -166,4 +177,9 @@ def test_a_task_file_that_is_a_link_is_not_followed(tmp_path: Path) -> None:
     assert sync_task(tmp_path, "s", "t1", "completed") is False
     assert sync_task(tmp_path, "s", "t2", "completed") is False  # no such task: nothing made
     assert target.read_text() == '{"id": "t1", "status": "pending"}'
-    assert sorted(p.name for p in directory.iterdir()) == ["t1.json"]
+    (directory / "journal.md").symlink_to(target)
+    assert edit_journal(tmp_path, "s", "## Session: x", "## Session: x\n\n### Task: t1") is False
+    assert target.read_text() == '{"id": "t1", "status": "pending"}'
+    assert edit_journal(tmp_path, "gone", "## Session: x", "## Session: x\n") is False
+    assert sorted(p.name for p in directory.iterdir()) == ["journal.md", "t1.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".saga", "elsewhere.json"]

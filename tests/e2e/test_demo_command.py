@@ -23,7 +23,7 @@ from tests.helpers import wait_until
 
 READY = re.compile(r"(http://127\.0\.0\.1:\d+/)api/saga/sessions\?token=(\w+)")
 LISTED = re.compile(r"^  (saga\S+) ", re.MULTILINE)  # the workers the demo says it started
-PROJECT = re.compile(r"^Their SAGA project .*: (/\S+)$", re.MULTILINE)
+PROJECT = re.compile(r"^Their SAGA project, .*: (/\S+)$", re.MULTILINE)
 
 
 def environment(pid: int) -> dict[str, str]:

@@ -185,7 +185,9 @@ def run_demo(args: argparse.Namespace, lab_args: list[str]) -> int:
             (output_dir / STATE_FILE).unlink(missing_ok=True)
         if workspace is not None:
             shutil.rmtree(workspace, ignore_errors=True)
-        if project is not None and not args.keep_output:
+        if project is not None and args.keep_output:
+            print(f"Kept their SAGA project: {project.path}", flush=True)
+        elif project is not None:
             project.remove()
     return status
 

@@ -25,11 +25,13 @@ from typing import TYPE_CHECKING
 
 from . import cli
 from .core.errors import SagaError
+from .core.saga.catalog import PROJECT_DIR_ENV
 from .core.settings import OUTPUT_DIR_ENV, STATE_FILE_ENV, TMUX_SOCKET_ENV
 from .notebooks import DASHBOARD, install_dashboard
 
 if TYPE_CHECKING:
     from .demo import DemoWorker
+    from .demo_project import DemoProject
 
 HOST = "127.0.0.1"
 WILDCARDS = ("0.0.0.0", "::")  # noqa: S104 - every interface, only when asked with --ip
@@ -79,7 +81,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument(
         "--keep-output",
         action="store_true",
-        help="keep the output files at the end (.out, .jsonl, .pane)",
+        help="keep the output files (.out, .jsonl, .pane) and the demo project at the end",
+    )
+    demo.add_argument(
+        "--project-dir",
+        type=Path,
+        help="where the demo's SAGA project (a git repository with worktrees) is made: absent "
+        "or empty (default: a temporary one next to the output directory)",
     )
     demo.add_argument(
         "--notebook-dir",
@@ -127,6 +135,7 @@ def serve(argv: list[str]) -> int:
 def run_demo(args: argparse.Namespace, lab_args: list[str]) -> int:
     """Start the workers (and JupyterLab) and clean both up on SIGINT or SIGTERM."""
     from .demo import lineup, start_demo
+    from .demo_project import make_project
 
     stop = StopRequest()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -135,11 +144,17 @@ def run_demo(args: argparse.Namespace, lab_args: list[str]) -> int:
     workers: list[DemoWorker] = []
     lab: subprocess.Popen[bytes] | None = None
     workspace: Path | None = None  # the demo's own files (notebook, JupyterLab settings)
+    project: DemoProject | None = None
     status = 0
     try:
+        project = make_project(output_dir, args.project_dir)
         stories, seconds = lineup(args.workers)
-        workers = start_demo(output_dir, args.socket, args.workers, seconds, stories)
+        workers = start_demo(output_dir, args.socket, args.workers, seconds, stories, project.path)
         print_workers(workers, output_dir, args.socket, output_dir / STATE_FILE)
+        print(
+            f"Their SAGA project, a git repository with a worktree per story: {project.path}",
+            flush=True,
+        )
         if args.no_lab:
             print("Demo workers only (--no-lab). Ctrl-C stops them.", flush=True)
             stop.wait()
@@ -155,7 +170,7 @@ def run_demo(args: argparse.Namespace, lab_args: list[str]) -> int:
                 f"--LabApp.app_settings_dir={lab_settings(workspace)}",
                 *lab_args,
             ]
-            lab = start_lab(port, token, output_dir, args.socket, extra, args.ip)
+            lab = start_lab(port, token, output_dir, args.socket, extra, args.ip, project.path)
             if not wait_ready(lab, port, token, stop, args.ip) and lab.poll() is None:
                 print("saga-jupyter: no answer from the extension yet", file=sys.stderr)
             if not stop.is_set() and lab.poll() is None:
@@ -179,6 +194,10 @@ def run_demo(args: argparse.Namespace, lab_args: list[str]) -> int:
             (output_dir / STATE_FILE).unlink(missing_ok=True)
         if workspace is not None:
             shutil.rmtree(workspace, ignore_errors=True)
+        if project is not None and args.keep_output:
+            print(f"Kept their SAGA project: {project.path}", flush=True)
+        elif project is not None:
+            project.remove()
     return status
 
 
@@ -272,9 +291,15 @@ def lab_settings(workspace: Path) -> Path:
 
 
 def start_lab(
-    port: int, token: str, output_dir: Path, socket_name: str, extra: list[str], ip: str = HOST
+    port: int,
+    token: str,
+    output_dir: Path,
+    socket_name: str,
+    extra: list[str],
+    ip: str = HOST,
+    project_dir: Path | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Launch ``jupyter lab`` from this Python, watching the demo's directory and socket."""
+    """Launch ``jupyter lab`` from this Python, watching the demo's directory, socket, project."""
     command = [
         sys.executable, "-m", "jupyter", "lab", "--no-browser",
         f"--ServerApp.ip={ip}", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
@@ -297,6 +322,8 @@ def start_lab(
         TMUX_SOCKET_ENV: socket_name,
         STATE_FILE_ENV: str(output_dir / STATE_FILE),
     }
+    if project_dir is not None:  # its epics show even with no worker naming the project
+        env[PROJECT_DIR_ENV] = str(project_dir)
     return subprocess.Popen(
         [*command, *extra], stdin=subprocess.DEVNULL, start_new_session=True, env=env
     )

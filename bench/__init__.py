@@ -162,3 +162,10 @@ def worker_output(size: int) -> bytes:
     block = ("\n".join(lines) + "\n").encode()
     data = block * (size // len(block) + 1)
     return data[: data.rindex(b"\n", 0, max(size, len(block))) + 1]
+
+
+def table(rows: list[Row]) -> str:
+    """The rows as one markdown table."""
+    head = ["case", "figure", "ours", "peer", "target", "result"]
+    lines = [head, ["---"] * len(head), *(row.cells() for row in rows)]
+    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)

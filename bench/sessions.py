@@ -26,7 +26,8 @@ from libtmux.server import Server
 
 from bench import REPO, Plan, Report, log, percentile, timed, worker_output
 from saga_jupyter.core.discovery import Discovery
-from saga_jupyter.core.store import MetadataStore, SessionRecord
+from saga_jupyter.core.records import SessionRecord
+from saga_jupyter.core.store import MetadataStore
 from saga_jupyter.core.tmux import Tmux
 from saga_jupyter.server.app import SagaJupyterApp
 from saga_jupyter.server.poller import Poller

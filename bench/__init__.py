@@ -53,6 +53,7 @@ class Plan:
     saga_scans: int = 30
     saga_viewers: tuple[int, ...] = (1, 20)  # v4 latency: viewers of each view, one file each
     saga_order: tuple[str, ...] = ("raw", "transcript", "transcript", "raw")  # subscribed first
+    cli_runs: int = 10  # each command line figure: runs of ours and of the peer, in turn
 
 
 # Small sizes: every figure in under a minute, for the test suite (no speed asserted).
@@ -63,6 +64,7 @@ QUICK = Plan(
     scans=5, store_runs=5, table_sessions=200, table_updates=10, viewer_mib=64, viewer_runs=2,
     saga_read_mib=2, saga_first_mib=2, saga_runs=1, saga_sessions=40, saga_scans=3,
     saga_viewers=(1, 3), saga_order=("transcript",),
+    cli_runs=2,
 )  # fmt: skip
 
 
@@ -160,3 +162,10 @@ def worker_output(size: int) -> bytes:
     block = ("\n".join(lines) + "\n").encode()
     data = block * (size // len(block) + 1)
     return data[: data.rindex(b"\n", 0, max(size, len(block))) + 1]
+
+
+def table(rows: list[Row]) -> str:
+    """The rows as one markdown table."""
+    head = ["case", "figure", "ours", "peer", "target", "result"]
+    lines = [head, ["---"] * len(head), *(row.cells() for row in rows)]
+    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)

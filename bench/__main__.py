@@ -30,7 +30,19 @@ from typing import Any
 
 from libtmux.server import Server
 
-from bench import QUICK, REPO, Plan, Report, Row, log, logs, projects, saga, sessions, widgets
+from bench import (
+    QUICK,
+    REPO,
+    Plan,
+    Report,
+    log,
+    logs,
+    projects,
+    saga,
+    sessions,
+    table,
+    widgets,
+)
 
 CASES = {
     "logs": logs.run,
@@ -67,13 +79,6 @@ def environment(plan: Plan, argv: list[str]) -> dict[str, Any]:
         "versions": versions, "saga_jupyter": saga_jupyter.__file__,
         "plan": dataclasses.asdict(plan),
     }  # fmt: skip
-
-
-def table(rows: list[Row]) -> str:
-    """The rows as one markdown table."""
-    head = ["case", "figure", "ours", "peer", "target", "result"]
-    lines = [head, ["---"] * len(head), *(row.cells() for row in rows)]
-    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
 
 
 def finite(value: Any) -> Any:

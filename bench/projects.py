@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import QUICK, Plan, Report, log
+from bench import QUICK, Plan, Report, log, table
 from tests.harness import JupyterProcess, timed_connect, tree_cpu
 from tests.sagaproject import epic, story, story_dir, task
 
@@ -141,8 +141,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes")
     args = parser.parse_args(argv)
     from libtmux.server import Server
-
-    from bench.__main__ import table
 
     plan, report = (QUICK if args.quick else Plan()), Report()
     tmux = Server(socket_name=f"saga-bench-projects-{time.time_ns()}")

@@ -25,8 +25,8 @@ from .launch import Launched
 from .names import name_from_output_file, output_format, output_path, parse_name
 from .panes import pane_summary
 from .preview import read_preview
+from .records import SessionRecord
 from .saga.messages import MessageFiles
-from .store import SessionRecord
 from .tmux import Tmux, TmuxSession
 from .worker import WorkerFiles, WorkerReading
 

@@ -43,3 +43,11 @@ class StoryNotFound(SagaError, LookupError):
 
 class AmbiguousStory(SagaError):
     """Two projects hold a story of that id: the project must be named (``?project=``)."""
+
+
+class AmbiguousSessionName(SagaError, LookupError):
+    """What a person typed for a session fits several: ``candidates`` names them."""
+
+    def __init__(self, message: str, candidates: list[str]) -> None:
+        super().__init__(message)
+        self.candidates = candidates

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ..display import dataframe, html_table
 from .journal import JournalEntry, unresolved_blockers
 
 Status = Literal["pending", "inProgress", "completed"]
@@ -155,7 +156,7 @@ class Story:
 
     def to_dataframe(self) -> Any:
         """A pandas DataFrame of its tasks, one row each (pandas is not a dependency)."""
-        return _frame([task.to_json() for task in self.tasks], TASK_COLUMNS)
+        return dataframe([task.to_json() for task in self.tasks], TASK_COLUMNS)
 
     def _repr_html_(self) -> str:
         esc = html.escape
@@ -214,26 +215,16 @@ class StoryList(list[Story]):
     """Stories that a notebook shows as a table; :meth:`to_dataframe` for pandas."""
 
     def _repr_html_(self) -> str:
-        esc = html.escape
-        if not self:
-            return "<p><em>No SAGA stories.</em></p>"
-        head = "".join(
-            f"<th>{name}</th>" for name in ("story", "epic", "status", "tasks", "blockers")
-        )
-        rows = "".join(
-            f"<tr><td>{esc(story.id)}</td><td>{esc(story.epic or '')}</td>"
-            f"<td>{esc(story.status)}</td><td>{esc(story.progress)}</td>"
-            f"<td>{esc('; '.join(story.blockers))}</td></tr>"
+        rows = (
+            (story.id, story.epic or "", story.status, story.progress, "; ".join(story.blockers))
             for story in self
         )
-        return (
-            f'<table class="saga-stories"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{rows}</tbody></table>"
-        )
+        columns = ("story", "epic", "status", "tasks", "blockers")
+        return html_table(columns, rows, "No SAGA stories.", "saga-stories")
 
     def to_dataframe(self) -> Any:
         """The stories as a pandas DataFrame, one row each (pandas is not a dependency)."""
-        return _frame([story.to_record() for story in self], STORY_COLUMNS)
+        return dataframe([story.to_record() for story in self], STORY_COLUMNS)
 
 
 TASK_COLUMNS = ["id", "subject", "description", "status", "blockedBy", "activeForm"]
@@ -241,13 +232,3 @@ STORY_COLUMNS = [
     "id", "title", "epic", "project", "status", "tasks", "completed", "blockers", "branch",
     "pr", "sessions",
 ]  # fmt: skip
-
-
-def _frame(records: list[dict[str, Any]], columns: list[str]) -> Any:
-    from ..display import PANDAS_MISSING
-
-    try:
-        import pandas as pd
-    except ImportError as error:
-        raise ImportError(PANDAS_MISSING) from error
-    return pd.DataFrame.from_records(records, columns=columns)

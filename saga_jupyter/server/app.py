@@ -22,7 +22,7 @@ from ..core.settings import (
     state_file,
 )
 from ..core.store import MetadataStore
-from ..core.tmux import Tmux
+from ..core.tmux.client import Tmux
 from .channel import ChannelHandler, Channels
 from .control import ConnectHandler, StopHandler
 from .handlers import LogHandler, SessionHandler, SessionsHandler, StatusHandler

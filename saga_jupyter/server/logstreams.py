@@ -1,9 +1,9 @@
 """Log streams: every session's output, tail -f style, to every subscriber of the channel.
 
 All subscriptions share the extension's one directory watch, dispatched here by file name. Each
-subscription has its own :class:`~saga_jupyter.core.tailer.Tailer` (its own byte position), so
+subscription has its own :class:`~saga_jupyter.core.watch.tailer.Tailer` (its own byte position), so
 one client's pace never moves another's. Those at one position, as all that keep up are, share
-one read (:meth:`~saga_jupyter.core.tailer.Tailer.follow`) and one encoded frame: with twenty
+one read (:meth:`~saga_jupyter.core.watch.tailer.Tailer.follow`) and one encoded frame: with twenty
 viewers of a session, a write costs one read, one decode, one JSON encoding and twenty sends.
 Nothing is queued per client beyond the frame being written: the file itself is the buffer. A
 subscription reads only after its previous frame was written, so a client that stops reading
@@ -19,7 +19,7 @@ with their reads; what the loop reads for a write (a line or a few) it renders i
 
 Nothing here waits for a disk on the event loop. The directory watch reads its events on the
 loop, and what a write announces is read right there, for every subscription with nothing under
-way, but only if it is in memory (:meth:`~saga_jupyter.core.tailer.Tailer.read_available`:
+way, but only if it is in memory (:meth:`~saga_jupyter.core.watch.tailer.Tailer.read_available`:
 ``RWF_NOWAIT``), which a line just written always is. So a line costs the loop one wake-up and
 no hand-over between threads: on a loaded machine the hand-overs cost more than all the work
 (the bench's p50: 0.9-3.7 ms with reads on the watch's thread, 0.3 ms here). Every other
@@ -30,9 +30,9 @@ runs at a time.
 
 A subscription more than :attr:`LogStreams.catch_up` bytes behind (``truncate -s 1T``) skips
 in its round to the file's last ``initial_log_bytes``, cut at a line start, as the kernel's
-follower does (:meth:`~saga_jupyter.core.tailer.Tailer.catch_up`): that frame's data starts with
-:func:`~saga_jupyter.core.tailer.skip_notice`, its ``skipped`` says how many bytes were left out,
-and its ``offset`` stays the true byte offset to resume from.
+follower does (:meth:`~saga_jupyter.core.watch.tailer.Tailer.catch_up`): that frame's data
+starts with :func:`~saga_jupyter.core.watch.tailer.skip_notice`, its ``skipped`` says how many
+bytes were left out, and its ``offset`` stays the true byte offset to resume from.
 """
 
 from __future__ import annotations
@@ -44,14 +44,14 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..core.dirwatch import MEMBERSHIP_EVENTS, OVERFLOW, DirectoryWatch
 from ..core.errors import InvalidRequest, InvalidSessionName
-from ..core.follower import has_ended
 from ..core.info import SessionInfo
 from ..core.inputs import check_number
-from ..core.names import OUTPUT_SUFFIXES, output_format, output_path, parse_name
+from ..core.saga.names import OUTPUT_SUFFIXES, output_format, output_path, parse_name
 from ..core.saga.transcript import Transcript
-from ..core.tailer import MAX_CHAR_BYTES, Chunk, Tailer, skip_notice
+from ..core.watch.dirwatch import MEMBERSHIP_EVENTS, OVERFLOW, DirectoryWatch
+from ..core.watch.follower import has_ended
+from ..core.watch.tailer import MAX_CHAR_BYTES, Chunk, Tailer, skip_notice
 from .subscriptions import (
     VIEWS,
     Encoded,

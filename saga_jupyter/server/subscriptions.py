@@ -1,7 +1,7 @@
 """One log subscription, what one round of its reads does off the loop, and its frames.
 
 A :class:`Subscription` is one client following one session from its own byte position (its
-own :class:`~saga_jupyter.core.tailer.Tailer`); :func:`read_all` is a round's reads in the
+own :class:`~saga_jupyter.core.watch.tailer.Tailer`); :func:`read_all` is a round's reads in the
 executor (shared by position, a far-behind reader skipped ahead, the transcript view rendered
 there too); :func:`data_frame` and :func:`error_frame` are what a client is sent.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..core.saga.transcript import Transcript
-from ..core.tailer import Chunk, Tailer
+from ..core.watch.tailer import Chunk, Tailer
 
 VIEWS = ("raw", "transcript")
 

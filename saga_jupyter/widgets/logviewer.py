@@ -35,11 +35,11 @@ import anywidget
 import traitlets
 
 from ..core.engine import engine_for
-from ..core.follower import VIEWS, Follower
-from ..core.names import output_format, output_path, parse_name
+from ..core.saga.names import output_format, output_path, parse_name
 from ..core.saga.transcript import Transcript
 from ..core.settings import resolve
-from ..core.tailer import Chunk, line_start, read_range
+from ..core.watch.follower import VIEWS, Follower
+from ..core.watch.tailer import Chunk, line_start, read_range
 from .ansi import AnsiRenderer, Line
 
 logger = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from saga_jupyter.core.tailer import Chunk, Tailer, initial_offset, read_range
+from saga_jupyter.core.watch.tailer import Chunk, Tailer, initial_offset, read_range
 from tests.helpers import read_bytes_of_this_process, reads_without_waiting
 
 LINES = ["✻ Thinking…", "⏺ Bash(ls -la)", "│ café au lait", "😀 done", "plain", "é", ""]

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from libtmux.server import Server
 
-from saga_jupyter.core.dirwatch import WATCH_ENV
-from saga_jupyter.core.tailer import Tailer
+from saga_jupyter.core.watch.dirwatch import WATCH_ENV
+from saga_jupyter.core.watch.tailer import Tailer
 from saga_jupyter.server import logstreams
 from tests.helpers import Channel, random_sizes, random_text, running, saga_config, write_in_pieces
 

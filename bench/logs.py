@@ -449,7 +449,7 @@ async def run(plan: Plan, workdir: Path, tmux: Any, report: Report) -> None:
     for i, mib in ((big, plan.throughput_mib), (small, plan.catchup_mib), (first, plan.first_mib)):
         with (ours_dir / f"{session(i)}.out").open("wb") as file:
             file.writelines([block] * mib + [f"{END}\n".encode()])
-        (peer_dir / f"{session(i)}.out").hardlink_to(ours_dir / f"{session(i)}.out")
+        (peer_dir / f"{session(i)}.out").symlink_to(ours_dir / f"{session(i)}.out")
 
     def server(output_dir: Path, *args: str) -> JupyterProcess:
         traits = {"output_dir": output_dir, "tmux_socket_name": tmux.socket_name,
@@ -459,7 +459,9 @@ async def run(plan: Plan, workdir: Path, tmux: Any, report: Report) -> None:
         )
 
     try:
-        with server(ours_dir) as ours, server(empty, PEER_SHELL) as peer:
+        # Ours reads every byte, as the peer does: no skip to the tail for a far-behind viewer.
+        every_byte = f"--SagaJupyterApp.catch_up_bytes={1 << 40}"
+        with server(ours_dir, every_byte) as ours, server(empty, PEER_SHELL) as peer:
             sides = Sides(ours, peer, ours_dir, peer_dir)
             await latency(sides, plan, report)
             await throughput(sides, plan, report, big, small)

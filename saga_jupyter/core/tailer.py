@@ -64,6 +64,9 @@ class Tailer:
         self.path = os.fspath(path)
         #: Whether the last :meth:`read` left bytes already in the file unread (its ``more``).
         self.pending = False
+        #: The bytes the last :meth:`read`'s chunk stands for, when its text is exactly their
+        #: UTF-8 decoding (nothing replaced), else ``None``: a frame escapes them, not the text.
+        self.raw: bytes | None = None
         self._position = offset  # bytes handed to the decoder
         self._decoder = _utf8_decoder()
         self._fd: int | None = None
@@ -200,6 +203,7 @@ class Tailer:
         self._position = leader._position
         self._decoder.setstate(leader._decoder.getstate())
         self.pending = leader.pending
+        self.raw = leader.raw
         return True
 
     def close(self) -> None:
@@ -226,12 +230,17 @@ class Tailer:
         # Held bytes count towards max_bytes: the chunk stands for them too.
         count = min(max_bytes - len(held), size - self._position)
         data = os.pread(self._fd, count, self._position) if count > 0 else b""
-        return self._decode(data, pending=self._position + len(data) < size, reset=reset)
+        chunk = self._decode(data, pending=self._position + len(data) < size, reset=reset)
+        if chunk is not None and "\ufffd" not in chunk.data:  # no byte replaced: exact
+            after, _ = self._decoder.getstate()
+            self.raw = held + data[: len(data) - len(after)] if held or after else data
+        return chunk
 
     def _decode(self, data: bytes | memoryview, pending: bool, reset: bool) -> Chunk | None:
         """Take ``data``, read at the position, as the next chunk (``None``: no text, no reset)."""
         self._position += len(data)
         self.pending = pending
+        self.raw = None
         text = self._decoder.decode(data)
         if not text and not reset:
             return None

@@ -38,7 +38,6 @@ and its ``offset`` stays the true byte offset to resume from.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -52,6 +51,7 @@ from ..core.inputs import check_number
 from ..core.names import OUTPUT_SUFFIXES, output_format, output_path, parse_name
 from ..core.saga.transcript import Transcript
 from ..core.tailer import MAX_CHAR_BYTES, Chunk, Tailer, skip_notice
+from .frames import encode_frame
 from .subscriptions import (
     VIEWS,
     Encoded,
@@ -82,6 +82,7 @@ class LogStreams:
         initial_log_bytes: int,
         find: Callable[[str], SessionInfo | None],
         log: logging.Logger,
+        catch_up_bytes: int = CATCH_UP_BYTES,
     ) -> None:
         self.output_dir = Path(output_dir)
         self.watch = watch
@@ -89,7 +90,7 @@ class LogStreams:
         # The initial frame holds at most initial_log_bytes, what was appended since included.
         self.first_frame_bytes = max(initial_log_bytes, MAX_CHAR_BYTES)
         #: A subscription further behind its file's end than this skips to its tail.
-        self.catch_up = max(CATCH_UP_BYTES, 4 * initial_log_bytes)
+        self.catch_up = max(catch_up_bytes, 4 * initial_log_bytes)
         self.find = find  # the session listed under a name, or None
         self.log = log
         self.streams: dict[str, Stream] = {}
@@ -262,10 +263,10 @@ class LogStreams:
                     read_all, jobs, self.catch_up, self.initial_log_bytes
                 )
             except Exception as error:  # the executor shuts down: each subscription ends
-                results = [(error, False, 0)] * len(batch)
+                results = [(error, False, 0, None)] * len(batch)
             encoded: Encoded = {}
-            for subscription, (chunk, completed, skipped) in zip(batch, results, strict=True):
-                self._send(subscription, chunk, completed, encoded, skipped)
+            for subscription, (chunk, completed, skipped, data) in zip(batch, results, strict=True):
+                self._send(subscription, chunk, completed, encoded, skipped, data)
 
     def _read_limit(self, subscription: Subscription) -> int:
         return MAX_FRAME_BYTES if subscription.started else self.first_frame_bytes
@@ -277,11 +278,13 @@ class LogStreams:
         completed: bool,
         encoded: Encoded,
         skipped: int = 0,
+        data: bytes | None = None,
     ) -> None:
         """End a turn's read: write its chunk as a frame, or finish; then end the turn.
 
         ``encoded``: the frames of this event or round so far, by what they hold. ``skipped``:
-        bytes the read skipped to catch up, announced in the frame.
+        bytes the read skipped to catch up, announced in the frame. ``data``: the chunk's data
+        already escaped for JSON (:func:`~.frames.json_escape`), or ``None``.
         """
         if isinstance(chunk, Exception):
             name = subscription.stream.name
@@ -300,11 +303,13 @@ class LogStreams:
             frame["data"] = skip_notice(skipped) + frame["data"]
             frame["skipped"] = skipped
         subscription.started = True
-        key = tuple(frame.values())
-        payload = encoded.get(key)
-        if payload is None:
-            # ensure_ascii: the C encoder's fastest path, twice as fast on ANSI-heavy output.
-            payload = encoded[key] = json.dumps(frame).encode()
+        key = (id(chunk), skipped, *(value for name, value in frame.items() if name != "data"))
+        known = encoded.get(key)
+        if known is None:
+            payload = encode_frame(frame, None if skipped else data)
+            encoded[key] = (chunk, payload)  # the chunk kept: its id is not reused meanwhile
+        else:
+            payload = known[1]
         written = subscription.client.write_frame(payload)
         if written is None:
             self._release(subscription)

@@ -14,16 +14,18 @@ from typing import Any, Protocol
 
 from ..core.saga.transcript import Transcript
 from ..core.tailer import Chunk, Tailer
+from .frames import json_escape
 
 VIEWS = ("raw", "transcript")
 
 # What one read gives: new text, nothing new, or the error it raised.
 Read = Chunk | Exception | None
-# What one read of a round gives, whether the session had completed before it began, and the
-# bytes skipped to catch up first.
-ReadResult = tuple[Read, bool, int]
-# Frames already encoded for an event or a round, by their values.
-Encoded = dict[tuple[Any, ...], bytes]
+# What one read of a round gives, whether the session had completed before it began, the
+# bytes skipped to catch up first, and its data escaped for JSON (None: not done here).
+ReadResult = tuple[Read, bool, int, bytes | None]
+# Frames already encoded for an event or a round: by their chunk's identity and their other
+# values (hashing a megabyte of data cost 8 % of a catch-up), with the chunk kept alive.
+Encoded = dict[tuple[Any, ...], tuple[object, bytes]]
 
 
 class Subscriber(Protocol):
@@ -67,26 +69,28 @@ def read_all(
     """One round's reads, run in the executor; one failing read does not stop the others.
 
     Readers of one file at one position (viewers catching up together) share one read, and
-    one skip ahead (``catch_up``, ``window``: see :meth:`Tailer.catch_up`); each transcript
-    view renders it here too, off the loop.
+    one skip ahead (``catch_up``, ``window``: see :meth:`Tailer.catch_up`), and one escaping
+    of the data for JSON; each transcript view renders it here too, off the loop.
     """
     results: list[ReadResult] = []
-    reads: dict[tuple[object, ...], tuple[Tailer, Chunk | None, int]] = {}
+    reads: dict[tuple[object, ...], tuple[Tailer, Chunk | None, int, bytes | None]] = {}
     for tailer, limit, completed, transcript in jobs:
         key = (tailer.mark, limit)
         read = reads.get(key)
-        if read is not None and tailer.follow(read[0]):
-            results.append((view(transcript, read[1], read[2]), completed, read[2]))
-            continue
-        try:
-            skipped = tailer.catch_up(catch_up, window)
-            chunk = tailer.read(limit)
-        except Exception as error:  # logged on the loop
-            results.append((error, completed, 0))
-            continue
-        reads[key] = (tailer, chunk, skipped)
-        results.append((view(transcript, chunk, skipped), completed, skipped))
-    return results
+        if read is None or not tailer.follow(read[0]):
+            try:
+                skipped = tailer.catch_up(catch_up, window)
+                chunk = tailer.read(limit)
+            except Exception as error:  # logged on the loop
+                results.append((error, completed, 0, None))
+                continue
+            raw = tailer.raw if chunk is not None and not skipped else None
+            read = reads[key] = (tailer, chunk, skipped, None if raw is None else json_escape(raw))
+        _, chunk, skipped, escaped = read
+        if transcript is not None:
+            results.append((view(transcript, chunk, skipped), completed, skipped, None))
+        else:
+            results.append((chunk, completed, skipped, escaped))
     return results
 
 

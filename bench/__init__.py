@@ -46,6 +46,7 @@ class Plan:
     table_updates: int = 200
     viewer_mib: int = 1024
     viewer_runs: int = 10
+    logs_figures: tuple[str, ...] = ("latency", "throughput", "first-frame", "stalled")
 
 
 # Small sizes: every figure in under a minute, for the test suite (no speed asserted).

@@ -66,7 +66,7 @@ from .subscriptions import (
 )
 
 # The most one logs:data frame carries; a larger backlog follows in further frames.
-MAX_FRAME_BYTES = 1 << 20
+MAX_FRAME_BYTES = 256 << 10
 # Further behind the file's end than this (or 4 initial windows, if more): skip to its tail.
 # 64 MiB is far more than a log tab shows; a viewer less far behind reads every byte.
 CATCH_UP_BYTES = 64 << 20

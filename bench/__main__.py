@@ -99,9 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes (the test suite's)")
     parser.add_argument("--only", nargs="+", choices=list(CASES), default=list(CASES))
     parser.add_argument("--results", type=Path, default=REPO / "bench" / "results")
-    figures = Plan.logs_figures
-    parser.add_argument("--figures", nargs="+", choices=figures, default=figures,
-                        help="the logs case's figures to measure (throughput: and catch-up)")  # fmt: skip
+    figures, what = Plan.logs_figures, "the logs case's figures (throughput: and catch-up)"
+    parser.add_argument("--figures", nargs="+", choices=figures, default=figures, help=what)
     args = parser.parse_args(argv)
     plan = dataclasses.replace(QUICK if args.quick else Plan(), logs_figures=tuple(args.figures))
     signal.signal(signal.SIGTERM, lambda signum, _: sys.exit(128 + signum))  # cleanups run

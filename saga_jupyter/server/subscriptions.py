@@ -20,7 +20,8 @@ VIEWS = ("raw", "transcript")
 
 # What one read gives: new text, nothing new, or the error it raised.
 Read = Chunk | Exception | None
-# A chunk read (None: nothing new) and its data escaped for JSON (None: not done here).
+# A chunk read (None: nothing new) and its data escaped for JSON (None: not done here; when
+# done, the chunk's own data is left empty).
 Piece = tuple[Chunk | None, bytes | None]
 # What one turn's read gives (its frames' chunks, or the error it raised), whether the session
 # had completed before it began, and the bytes skipped to catch up first.
@@ -78,12 +79,13 @@ def read_all(
     results: list[ReadResult] = []
     reads: dict[tuple[object, ...], tuple[Tailer, list[Piece], int]] = {}
     for tailer, limit, turn, completed, transcript in jobs:
-        key = (tailer.mark, limit, turn)
+        key = (tailer.mark, limit, turn, transcript is None)
         read = reads.get(key)
         if read is None or not tailer.follow(read[0]):
             try:
                 skipped = tailer.catch_up(catch_up, window)
-                pieces = read_pieces(tailer, limit, turn, escape=not skipped)
+                escape = transcript is None  # a transcript renders the text instead
+                pieces = read_pieces(tailer, limit, turn, escape, first=not skipped)
             except Exception as error:  # logged on the loop
                 results.append((error, completed, 0))
                 continue
@@ -99,18 +101,25 @@ def read_all(
     return results
 
 
-def read_pieces(tailer: Tailer, limit: int, turn: int, escape: bool) -> list[Piece]:
-    """Chunks of at most ``limit`` bytes while more wait, ``turn`` in all; each escaped.
+def read_pieces(
+    tailer: Tailer, limit: int, turn: int, escape: bool, first: bool = True
+) -> list[Piece]:
+    """Chunks of at most ``limit`` bytes while more wait, ``turn`` in all.
 
-    Never empty: ``[(None, None)]`` when nothing is new. ``escape``: escape the first chunk's
-    data too (not when a notice goes before it).
+    Never empty: ``[(None, None)]`` when nothing is new. ``escape``: each chunk's data escaped
+    for JSON where the bytes allow, the text then left out (only its bytes are sent; keeping a
+    turn's text too cost page faults); ``first``: the first chunk's too (not when a notice goes
+    before it).
     """
     pieces: list[Piece] = []
     taken = 0
     while True:
         chunk = tailer.read(limit)
-        raw = tailer.raw if chunk is not None and (escape or pieces) else None
-        pieces.append((chunk, None if raw is None else json_escape(raw)))
+        raw = tailer.raw if chunk is not None and escape and (first or pieces) else None
+        if raw is not None and chunk is not None:
+            pieces.append((chunk._replace(data=""), json_escape(raw)))
+        else:
+            pieces.append((chunk, None))
         taken += limit
         if chunk is None or not chunk.more or taken + limit > turn:
             return pieces

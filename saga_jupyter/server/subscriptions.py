@@ -115,7 +115,9 @@ def read_pieces(
     taken = 0
     while True:
         chunk = tailer.read(limit)
-        raw = tailer.raw if chunk is not None and escape and (first or pieces) else None
+        raw = tailer.take_raw()
+        if chunk is None or not escape or not (first or pieces):
+            raw = None
         if raw is not None and chunk is not None:
             pieces.append((chunk._replace(data=""), json_escape(raw)))
         else:

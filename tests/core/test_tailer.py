@@ -426,13 +426,14 @@ def test_raw_is_the_bytes_each_chunk_stands_for_when_nothing_was_replaced(tmp_pa
 
     def read() -> Chunk | None:
         chunk = tailer.read(5)
-        assert chunk is not None and tailer.raw is not None
-        assert tailer.raw.decode() == chunk.data
-        raws.append(tailer.raw)
+        raw = tailer.take_raw()
+        assert chunk is not None and raw is not None and raw.decode() == chunk.data
+        assert tailer.take_raw() is None  # once: an idle tailer holds no bytes
+        raws.append(raw)
         return chunk
 
     read_all(tailer, read=read)
     assert b"".join(raws) == VALID[: tailer.offset]
     append(path, INVALID)
     chunks = read_all(tailer)
-    assert "\ufffd" in chunks[-1].data and tailer.raw is None
+    assert "\ufffd" in chunks[-1].data and tailer.take_raw() is None

@@ -9,9 +9,10 @@ import os
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Float, Int, TraitError, Unicode, default, validate
+from traitlets import Bool, Float, Int, List, TraitError, Unicode, default, validate
 
 from ..core.discovery import Discovery
+from ..core.saga.catalog import Catalog, default_project_dirs
 from ..core.settings import (
     DEFAULT_OUTPUT_DIR,
     OUTPUT_DIR_ENV,
@@ -28,6 +29,8 @@ from .handlers import LogHandler, SessionHandler, SessionsHandler, StatusHandler
 from .logstreams import LogStreams
 from .manager import SessionManager
 from .poller import Poller
+from .projects import Projects
+from .story_handlers import EpicsHandler, ProjectsHandler, StoriesHandler, StoryHandler
 
 CORE_LOG = logging.getLogger("saga_jupyter")
 
@@ -89,6 +92,13 @@ class SagaJupyterApp(ExtensionApp):
     )
     allow_control = Bool(False, config=True, help="Enable the stop, connect and launch endpoints.")
     max_sessions = Int(4, config=True, help="Running sessions allowed before launch refuses.")
+    project_dirs = List(
+        Unicode(),
+        config=True,
+        help="SAGA projects (directories holding .saga/) whose epics, stories, tasks and "
+        "journals are served under /api/saga/epics and /api/saga/stories, beside every project "
+        "a worker names (its worktree). Default: $SAGA_PROJECT_DIR when set, else none.",
+    )
 
     @default("output_dir")
     def _default_output_dir(self) -> str:
@@ -97,6 +107,10 @@ class SagaJupyterApp(ExtensionApp):
     @default("tmux_socket_name")
     def _default_tmux_socket_name(self) -> str | None:
         return resolve().tmux_socket_name
+
+    @default("project_dirs")
+    def _default_project_dirs(self) -> list[str]:
+        return default_project_dirs()
 
     @default("state_file")
     def _default_state_file(self) -> str:
@@ -149,6 +163,13 @@ class SagaJupyterApp(ExtensionApp):
             self.catch_up_bytes,
         )
         self.poller.add_listener(self.channels.sessions_updated)
+        self.projects = Projects(
+            Catalog(self.project_dirs),
+            self.poller,
+            self.channels.stories_updated,
+            self.poll_interval,
+            self.log,
+        )
         self.poller.add_listener(lambda update: self.log_streams.sessions_updated(update.by_name))
         # The handlers reach it as self.extensionapp.manager (ExtensionHandlerMixin).
         self.manager = SessionManager(
@@ -171,6 +192,10 @@ class SagaJupyterApp(ExtensionApp):
                 # Any other path below sessions/ is a malformed name: a JSON 404, not a page.
                 (r"/api/saga/sessions/(?P<name>.+)", SessionHandler),
                 (r"/api/saga/status", StatusHandler),
+                (r"/api/saga/projects", ProjectsHandler),
+                (r"/api/saga/epics", EpicsHandler),
+                (r"/api/saga/stories", StoriesHandler),
+                (r"/api/saga/stories/(?P<story_id>[^/]+)", StoryHandler),
                 (r"/api/saga/channels", ChannelHandler),
             ]
         )
@@ -189,11 +214,13 @@ class SagaJupyterApp(ExtensionApp):
         os.environ.update(self.kernel_environment())
         self.log_streams.start()
         await self.poller.start()
+        await self.projects.start()
         _freeze_startup_objects()
 
     async def stop_extension(self) -> None:
         """Stop the timer, the watch and the channel's clients."""
         self.log_streams.stop()
+        await self.projects.stop()
         await self.poller.stop()
         self.channels.close_all()
         for name, value in getattr(self, "_environment", {}).items():

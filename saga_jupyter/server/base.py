@@ -14,12 +14,14 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
 from ..core.errors import (
+    AmbiguousStory,
     ControlDisabled,
     InvalidRequest,
     InvalidSessionName,
     SagaError,
     SessionNotFound,
     SessionNotRunning,
+    StoryNotFound,
     TmuxUnavailable,
     TooManySessions,
 )
@@ -35,6 +37,8 @@ ERRORS: dict[type[SagaError], tuple[int, str]] = {
     SessionNotRunning: (409, "Not running"),
     ControlDisabled: (403, "Control disabled"),
     TmuxUnavailable: (503, "tmux unavailable"),
+    StoryNotFound: (404, "Story not found"),
+    AmbiguousStory: (409, "Ambiguous story"),
 }
 
 

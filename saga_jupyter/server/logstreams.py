@@ -5,9 +5,10 @@ subscription has its own :class:`~saga_jupyter.core.tailer.Tailer` (its own byte
 one client's pace never moves another's. Those at one position, as all that keep up are, share
 one read (:meth:`~saga_jupyter.core.tailer.Tailer.follow`) and one encoded frame: with twenty
 viewers of a session, a write costs one read, one decode, one JSON encoding and twenty sends.
-Nothing is queued per client beyond the frame being written: the file itself is the buffer. A
-subscription reads only after its previous frame was written, so a client that stops reading
-costs one frame of memory per session and lags behind in the file; it catches up without losing
+Nothing is queued per client beyond the turn being written (a frame, or a backlog's frames of
+up to :data:`TURN_BYTES`): the file itself is the buffer. A subscription reads only after its
+previous turn was written, so a client that stops reading
+costs one turn of memory per session and lags behind in the file; it catches up without losing
 a byte. Subscribed to many sessions, it is closed once the channel's ``max_unsent_bytes`` wait
 for it, and resumes by offset after reconnecting.
 

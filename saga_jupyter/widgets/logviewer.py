@@ -1,6 +1,6 @@
 r"""LogViewer: one session's output, followed live in the kernel, shown in a terminal-like pane.
 
-The kernel's engine follows the session's output file for it (a :class:`~..core.follower.
+The kernel's engine follows the session's output file for it (a :class:`~..core.watch.follower.
 Follower`, read on the engine's one thread when the file is written); the viewer renders what
 was appended to HTML lines (:mod:`.ansi`) and sends only those to the page as custom messages.
 A today's worker's JSON messages (``.jsonl``) are shown as their transcript

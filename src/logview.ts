@@ -169,7 +169,10 @@ export class LogView extends Widget {
     switch (change.kind) {
       case 'append':
         if (this._following) {
+          // Following shows the end, also after "Load earlier" scrolled up to what it loaded
+          // (xterm.js keeps a scrolled-up screen where it is when output arrives).
           this._write(change.data ?? '');
+          this._terminal.scrollToBottom();
         } else {
           this._held.push(change.data ?? '');
         }

@@ -26,6 +26,7 @@ from dataclasses import replace
 from typing import Any
 
 from .core.api import follow, list_sessions, read_log_end
+from .core.display import OUTCOME_LABELS
 from .core.durations import elapsed, format_duration
 from .core.engine import engine_for
 from .core.errors import SagaError
@@ -200,7 +201,7 @@ def table(sessions: Sequence[SessionInfo], now: float) -> str:
         age = format_duration(elapsed(start, now)) if start is not None else ""
         cost = info.worker.cost_usd if info.worker is not None else None
         cells = (
-            info.progress,
+            OUTCOME_LABELS.get(info.outcome or "", info.progress),  # every view's words
             f"${cost:.2f}" if cost is not None else "",
             age,
             format_duration(info.duration),

@@ -69,6 +69,29 @@ export function lastLine(
   return lines.length ? lines[lines.length - 1] : '';
 }
 
+/**
+ * The line that tells most about a session (as `SessionInfo.last_line` in Python): once it
+ * ended, its blocker or the summary's line that says why (a failure's last line, else the
+ * first); else its output's last line. A seeds' worker's output ends with its result JSON
+ * (`}`); a failed today's worker's with nothing at all.
+ */
+export function tellingLine(session: ISessionInfo): string {
+  const worker = session.worker;
+  if (session.status === 'completed' && worker) {
+    if (worker.blocker) {
+      return worker.blocker.trim().split('\n')[0];
+    }
+    const lines = (worker.summary ?? '')
+      .split('\n')
+      .map(line => line.trim())
+      .filter(line => line !== '');
+    if (lines.length) {
+      return worker.outcome === 'ERROR' ? lines[lines.length - 1] : lines[0];
+    }
+  }
+  return lastLine(session.outputPreview, session.outputFormat);
+}
+
 /** `2 running · 4 done`. */
 export function formatCounts(counts: ICounts): string {
   return `${counts.running} running · ${counts.completed} done`;

@@ -17,7 +17,7 @@ import {
   formatCycle,
   formatDuration,
   formatTasks,
-  lastLine,
+  tellingLine,
   parseTime,
   sessionDuration,
   storyName
@@ -246,7 +246,7 @@ function Row(props: IViewProps & { session: ISessionInfo }): JSX.Element {
   const { session, now } = props;
   const duration = sessionDuration(session, now);
   const activity = parseTime(session.lastActivity);
-  const preview = lastLine(session.outputPreview, session.outputFormat);
+  const preview = tellingLine(session);
   const outcome = outcomeOf(session);
   const showEpic = props.options.groupBy === 'none';
   return (

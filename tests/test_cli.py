@@ -74,8 +74,8 @@ def test_ls_lists_sessions_with_their_outcome_or_cycle(where: list[str]) -> None
     by_name = {columns(row)[0]: columns(row) for row in rows}
     assert by_name.keys() == {RUNNING, BLOCKED, FINISHED}  # never the other tmux session
     assert by_name[RUNNING][1:3] == ["running", "cycle 2"]
-    assert by_name[BLOCKED][1:3] == ["completed", "BLOCKED"]
-    assert by_name[FINISHED][1:3] == ["completed", "FINISH"]
+    assert by_name[BLOCKED][1:3] == ["completed", "blocked"]
+    assert by_name[FINISHED][1:3] == ["completed", "finished"]
     assert rows[0].startswith(RUNNING)  # newest first
 
     assert by_name[RUNNING][3] == "-"  # the seeds' workers say no cost
@@ -257,7 +257,7 @@ def test_ls_shows_todays_workers_with_cycle_cost_and_outcome(
     listed = saga("ls", *where)
     by_name = {columns(row)[0]: columns(row) for row in listed.stdout.splitlines()[1:]}
     assert by_name[live][1:4] == ["running", "cycle 2/10", "$6.42"]
-    assert by_name[ended][1:4] == ["completed", "INCOMPLETE", "$6.42"]
+    assert by_name[ended][1:4] == ["completed", "incomplete", "$6.42"]
     stories = saga("ls", "--story", "search-ranking", "--json", *where)
     assert [d["name"] for d in json.loads(stories.stdout)] == [ended]
 
@@ -338,7 +338,7 @@ def test_ls_with_the_servers_state_file_shows_the_panels_durations(
     ):
         assert run.returncode == 0, run.stderr
         (row,) = [columns(line) for line in run.stdout.splitlines()[1:]]
-        assert row[:3] == [BLOCKED, "completed", "BLOCKED"]
+        assert row[:3] == [BLOCKED, "completed", "blocked"]
         assert row[-1] == panel
     listed = json.loads(saga("ls", "--json", *where, "--state-file", str(store), env=home).stdout)
     assert [(s["startTime"], s["endTime"]) for s in listed] == [

@@ -105,6 +105,23 @@ class SessionInfo:
         return output_format(self.name)
 
     @property
+    def last_line(self) -> str:
+        """The line that tells most about it: once ended, its blocker or its summary's line.
+
+        Of the summary, a failure's last line (the error its pane showed), else the first;
+        without either, its output's last line. A seeds' worker's output ends with its result
+        JSON (``}``), a failed today's worker's with nothing at all: its summary says more.
+        """
+        worker = self.worker
+        if self.status == "completed" and worker is not None:
+            if worker.blocker:
+                return worker.blocker.strip().split("\n", 1)[0]
+            lines = [line.strip() for line in (worker.summary or "").splitlines() if line.strip()]
+            if lines:
+                return lines[-1] if worker.outcome == "ERROR" else lines[0]
+        return (self.output_preview or "").rsplit("\n", 1)[-1]
+
+    @property
     def outcome(self) -> str | None:
         """How the worker ended (``FINISH``, ``BLOCKED``, ``ERROR`` ...), once it said so."""
         return None if self.worker is None else self.worker.outcome
@@ -187,7 +204,7 @@ class SessionInfo:
             local_time(self.start_time),
             short_duration(self.duration),
             local_time(self.last_activity),
-            (self.output_preview or "").rsplit("\n", 1)[-1],  # its last line
+            self.last_line,
         ]
 
     def sort_key(self) -> tuple[float, str]:

@@ -115,8 +115,10 @@ def render_timeline(
     timed = all_timed[:MAX_BARS]
     if not timed:
         return ""
-    first = min(_start(info, now) for info in timed)
-    span = max(now - first, MIN_SPAN)
+    # The window ends now (its right edge says so) and spans at least MIN_SPAN: before the
+    # first minute it starts before the first session, and running bars still reach "now".
+    first = min(min(_start(info, now) for info in timed), now - MIN_SPAN)
+    span = now - first
     groups: dict[str, list[SessionInfo]] = defaultdict(list)
     for info in timed:
         groups[info.epic_slug or NO_EPIC].append(info)

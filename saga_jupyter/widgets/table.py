@@ -176,7 +176,7 @@ def _row_parts(info: SessionInfo) -> RowParts:
     else:
         duration_cell = "<td>"
     preview = info.output_preview or ""
-    last_line = preview.rsplit("\n", 1)[-1]
+    last_line = info.last_line
     before = (
         f'<tr data-name="{esc(info.name)}" tabindex="0">'
         f"<td>{esc(info.name)}</td><td>{esc(info.epic_slug or '')}</td>"

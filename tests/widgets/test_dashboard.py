@@ -99,6 +99,12 @@ def test_selecting_a_row_switches_the_log_viewer(
     assert dashboard.table.rows.selected == FIRST
 
 
+def test_a_new_timeline_ends_now_too() -> None:
+    """In the first minute the window is a minute up to now: a running bar reaches "now"."""
+    timeline = render_timeline([info("saga-story-x-1", start=NOW - 27)], NOW)
+    assert "left:55.000%;width:45.000%" in timeline  # 27 s of the last 60, up to the edge
+
+
 def test_timeline_bars_run_from_start_to_end_or_now() -> None:
     sessions = [
         info("saga__auth__login__3", start=NOW - 100),

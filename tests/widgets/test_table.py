@@ -281,3 +281,24 @@ def test_outcome_badges_and_the_cycle(offline: SessionTable) -> None:
     assert "saga-outcome" not in row("saga__e__plain__5") and "cycle" not in row(
         "saga__e__plain__5"
     )
+
+
+def test_an_ended_worker_says_why_not_its_last_brace(offline: SessionTable) -> None:
+    """A seeds' worker's output ends with its result JSON: the row shows its blocker, a failed
+    today's worker's the last line of what its pane said, a finished one its summary."""
+    blocked = WorkerReading(outcome="BLOCKED", blocker="which token store?\nmore")
+    failed = WorkerReading(outcome="ERROR", summary="[worker] Starting\nError: No task files found")
+    done = WorkerReading(outcome="FINISH", summary="All four tasks done.\nDetails")
+    offline.update(
+        [
+            replace(info("saga__e__blocked__1", "completed", preview="}"), worker=blocked),
+            replace(info("saga-story-x-2", "completed", preview=None), worker=failed),
+            replace(info("saga-story-y-3", "completed", preview="}"), worker=done),
+            replace(info("saga__e__busy__4", preview="still\nworking"), worker=WorkerReading()),
+        ]
+    )
+    cell = lambda name: row_of(offline, name).rsplit('class="saga-preview"', 1)[1]  # noqa: E731
+    assert ">which token store?</td>" in cell("saga__e__blocked__1")
+    assert ">Error: No task files found</td>" in cell("saga-story-x-2")
+    assert ">All four tasks done.</td>" in cell("saga-story-y-3")
+    assert ">working</td>" in cell("saga__e__busy__4")

@@ -9,9 +9,11 @@ import os
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Float, Int, TraitError, Unicode, default, validate
+from traitlets import Bool, Dict, Float, Int, List, TraitError, Unicode, default, validate
 
 from ..core.discovery import Discovery
+from ..core.errors import InvalidRequest
+from ..core.hosts import parse_remotes
 from ..core.settings import (
     DEFAULT_OUTPUT_DIR,
     OUTPUT_DIR_ENV,
@@ -24,6 +26,7 @@ from ..core.store import MetadataStore
 from ..core.tmux import Tmux
 from .channel import ChannelHandler, Channels
 from .control import ConnectHandler, StopHandler
+from .federation import Federation
 from .handlers import LogHandler, SessionHandler, SessionsHandler, StatusHandler
 from .logstreams import LogStreams
 from .manager import SessionManager
@@ -83,6 +86,17 @@ class SagaJupyterApp(ExtensionApp):
     )
     allow_control = Bool(False, config=True, help="Enable the stop, connect and launch endpoints.")
     max_sessions = Int(4, config=True, help="Running sessions allowed before launch refuses.")
+    remotes = List(
+        Dict(),
+        config=True,
+        help="Other Jupyter servers running saga_jupyter whose sessions this one lists too: "
+        '[{"name": "gpu-box", "url": "https://gpu-box:8888/", "token_file": "/path/to/token"}]. '
+        "name: lower-case letters and digits joined by - or _ (a session's host); url: its "
+        "base URL, https (certificate verified), or http on loopback only; token_file: a file "
+        "holding a token of that server, read once at start. Each is followed over one "
+        "channel, reconnecting with back-off (1 s to 30 s); one that stops answering is marked "
+        "stale within 10 s.",
+    )
 
     @default("output_dir")
     def _default_output_dir(self) -> str:
@@ -110,6 +124,14 @@ class SagaJupyterApp(ExtensionApp):
             raise TraitError(f"{proposal['trait'].name} must be at least 1, not {value}")
         return value
 
+    @validate("remotes")
+    def _validate_remotes(self, proposal: dict[str, Any]) -> list[dict[str, Any]]:
+        try:
+            parse_remotes(proposal["value"])
+        except InvalidRequest as error:
+            raise TraitError(str(error)) from None
+        return list(proposal["value"])
+
     @validate("tmux_socket_name")
     def _validate_socket_name(self, proposal: dict[str, Any]) -> str | None:
         value = proposal["value"] or None
@@ -135,7 +157,15 @@ class SagaJupyterApp(ExtensionApp):
             self.poller.find,
             self.log,
         )
-        self.poller.add_listener(self.channels.sessions_updated)
+        self.federation: Federation | None = None
+        if self.remotes:
+            specs = parse_remotes(self.remotes)
+            self.federation = Federation(
+                specs, self.poller, self.channels.broadcast_sessions, self.log
+            )
+            self.poller.add_listener(self.federation.changed)
+        else:
+            self.poller.add_listener(self.channels.sessions_updated)
         self.poller.add_listener(lambda update: self.log_streams.sessions_updated(update.by_name))
         # The handlers reach it as self.extensionapp.manager (ExtensionHandlerMixin).
         self.manager = SessionManager(
@@ -146,6 +176,7 @@ class SagaJupyterApp(ExtensionApp):
             max_sessions=self.max_sessions,
             log=self.log,
         )
+        self.manager.federation = self.federation
 
     def initialize_handlers(self) -> None:
         """Mount the routes under ``{base_url}api/saga/``."""
@@ -176,11 +207,15 @@ class SagaJupyterApp(ExtensionApp):
         os.environ.update(self.kernel_environment())
         self.log_streams.start()
         await self.poller.start()
+        if self.federation is not None:
+            await self.federation.start()
         _freeze_startup_objects()
 
     async def stop_extension(self) -> None:
         """Stop the timer, the watch and the channel's clients."""
         self.log_streams.stop()
+        if self.federation is not None:
+            self.federation.stop()
         await self.poller.stop()
         self.channels.close_all()
         for name, value in getattr(self, "_environment", {}).items():

@@ -58,6 +58,17 @@ class SagaHandler(SagaMixin, APIHandler):
         await super().prepare()
         await self.manager.poller.wait_listed()
 
+    async def passed_through(self) -> bool:
+        """Answer with a remote's answer when the request names a ``host`` (``?host=``)."""
+        host = self.get_query_argument("host", "")
+        if not host:
+            return False
+        federation = self.manager.federation
+        if federation is None:
+            raise InvalidRequest(f"no host named {host[:64]!r}: this server has no remotes")
+        await federation.pass_through(self, host, self.request.path[len(self.base_url) :])
+        return True
+
     def write_json(self, value: Any, status: int = 200) -> None:
         """Finish with ``value`` as JSON."""
         self.set_status(status)

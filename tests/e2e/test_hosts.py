@@ -5,10 +5,13 @@ output directory, port and token, merged by a front server through its ``remotes
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import json
 import os
 import secrets
 import signal
+import socket
 import threading
 import time
 import urllib.error
@@ -151,7 +154,193 @@ def test_sessions_of_every_host_in_one_list(front: Host, hosts: list[Host]) -> N
 
     # A remote that refuses control refuses it here too, in its own words.
     code, body = http_error(
-        lambda: front.jupyter.request("POST", "api/saga/sessions/saga__alpha__work__1/stop?host=alpha")
+        lambda: front.jupyter.request(
+            "POST", "api/saga/sessions/saga__alpha__work__1/stop?host=alpha"
+        )
     )
     assert code == 403 and "allow_control" in body["message"]
     assert hosts[0].tmux.has_session("saga__alpha__work__1")
+
+
+class Follower:
+    """A channel client of the front server taking every log frame, by (host, session)."""
+
+    def __init__(self) -> None:
+        self.text: dict[tuple[str | None, str], str] = {}
+        self.offset: dict[tuple[str | None, str], int] = {}
+        self.arrivals: dict[str | None, list[float]] = {}
+        self.initials: list[tuple[str | None, str]] = []
+        self.errors: list[dict[str, Any]] = []
+        self.lists: list[list[dict[str, Any]]] = []
+
+    async def follow(self, channel: Any, done: threading.Event) -> None:
+        """Take frames until ``done`` is set."""
+        while not done.is_set():
+            try:
+                message = await asyncio.wait_for(channel.ws.read_message(), 0.2)
+            except asyncio.TimeoutError:
+                continue
+            assert message is not None, "the front server closed the channel"
+            frame = json.loads(message)
+            if frame["type"] == "sessions:updated":
+                self.lists.append(frame["sessions"])
+            elif frame["type"] == "logs:error":
+                self.errors.append(frame)
+            elif frame["type"] == "logs:data":
+                key = (frame.get("host"), frame["sessionName"])
+                assert not frame["reset"], frame
+                if frame["isInitial"]:
+                    self.initials.append(key)
+                self.text[key] = self.text.get(key, "") + frame["data"]
+                self.offset[key] = frame["offset"]
+                self.arrivals.setdefault(key[0], []).append(time.monotonic())
+
+
+def write_lines(paths: list[Path], writing: threading.Event) -> None:
+    """Append a numbered line to every file every 5 ms until ``writing`` is cleared."""
+    line = 0
+    while writing.is_set():
+        for path in paths:
+            with path.open("a") as file:
+                file.write(f"line {line} ✻ of {path.stem}\n")
+        line += 1
+        time.sleep(0.005)  # a worker's pace, not a wait for a condition
+
+
+def log_of(host: Host) -> Path:
+    """The output file of ``host``'s worker."""
+    return host.output_dir / f"saga__{host.name}__work__1.out"
+
+
+async def stream_through_trouble(front: Host, hosts: list[Host], trouble: Any) -> Follower:
+    """Follow both remotes' workers through ``front`` while ``trouble(follower)`` runs.
+
+    Checks that every byte of both files arrived exactly once, in order, at the end.
+    """
+    alpha, beta = hosts
+    await wait_for(lambda: len(listed(front)) == 3, timeout=15)
+    channel = await channel_of(front.jupyter)
+    follower, done, writing = Follower(), threading.Event(), threading.Event()
+    writing.set()
+    writer = threading.Thread(target=write_lines, args=([log_of(alpha), log_of(beta)], writing))
+    reader = asyncio.ensure_future(follower.follow(channel, done))
+    try:
+        for host in hosts:
+            name = f"saga__{host.name}__work__1"
+            await channel.send({"type": "subscribe:logs", "sessionName": name, "host": host.name})
+        writer.start()
+        await wait_for(lambda: len(follower.text.get(("alpha", "saga__alpha__work__1"), "")) > 500)
+        await trouble(follower)
+        writing.clear()
+        await asyncio.to_thread(writer.join)
+        sizes = {
+            (host.name, f"saga__{host.name}__work__1"): log_of(host).stat().st_size
+            for host in hosts
+        }
+        await wait_for(lambda: follower.offset == sizes, timeout=30)
+    finally:
+        writing.clear()
+        done.set()
+        await asyncio.gather(reader, return_exceptions=True)
+        channel.close()
+    reader.result()
+    assert follower.errors == []
+    for host in hosts:
+        key = (host.name, f"saga__{host.name}__work__1")
+        assert follower.text[key] == log_of(host).read_text(), "a gap or a duplicate"
+    assert sorted(follower.initials) == sorted(sizes)  # one initial frame each, resumes continue
+    return follower
+
+
+async def test_a_frozen_remote_is_stale_and_holds_nobody_up(front: Host, hosts: list[Host]) -> None:
+    alpha = hosts[0]
+
+    async def freeze(follower: Follower) -> None:
+        os.kill(alpha.jupyter.pid, signal.SIGSTOP)
+        frozen = time.monotonic()
+        try:
+            state = await wait_for(
+                lambda: remote_state(front, "alpha")["state"] == "stale", timeout=10
+            )
+            assert state
+            took = time.monotonic() - frozen
+            stale = {s["name"]: s["stale"] for s in listed(front)}
+            assert stale == {
+                "saga__alpha__work__1": True,
+                "saga__beta__work__1": False,
+                "saga__front__work__1": False,
+            }
+            assert "no answer" in remote_state(front, "alpha")["error"]
+            # This server's own list and beta's stream go on meanwhile.
+            start_worker(front.tmux, "saga__front__more__2", front.output_dir)
+            await wait_for(
+                lambda: any(s["name"] == "saga__front__more__2" for s in follower.lists[-1]),
+                timeout=5,
+            )
+            beta_seen = len(follower.arrivals["beta"])
+            await wait_for(lambda: len(follower.arrivals["beta"]) > beta_seen + 20, timeout=2)
+            during = [t for t in follower.arrivals["beta"] if t > frozen]
+            gaps = [b - a for a, b in itertools.pairwise(during)]
+            assert max(gaps) < 1.0, f"beta's stream stalled {max(gaps):.2f} s"
+            assert took < 10
+        finally:
+            os.kill(alpha.jupyter.pid, signal.SIGCONT)
+        await wait_for(lambda: remote_state(front, "alpha")["state"] == "connected", timeout=40)
+
+    await stream_through_trouble(front, hosts, freeze)
+
+
+async def test_a_killed_remote_comes_back_and_its_streams_resume(
+    front: Host, hosts: list[Host], tmp_path: Path
+) -> None:
+    alpha = hosts[0]
+
+    async def kill_and_restart(follower: Follower) -> None:
+        alpha.jupyter.process.kill()
+        alpha.jupyter.process.wait(10)
+        await wait_for(lambda: remote_state(front, "alpha")["state"] != "connected", timeout=10)
+        await wait_for(
+            lambda: "nothing listens" in (remote_state(front, "alpha")["error"] or ""), timeout=10
+        )
+        assert [s["stale"] for s in listed(front, "?host=alpha")] == [True]
+        await asyncio.to_thread(alpha.restart, tmp_path)
+        await wait_for(lambda: remote_state(front, "alpha")["state"] == "connected", timeout=40)
+        assert [s["stale"] for s in listed(front, "?host=alpha")] == [False]
+
+    await stream_through_trouble(front, hosts, kill_and_restart)
+
+
+def test_a_wrong_token_and_a_port_nobody_listens_on(tmp_path: Path) -> None:
+    alpha = start_host(tmp_path, "alpha")
+    wrong = tmp_path / "wrong-token"
+    wrong.write_text("not-the-token\n")
+    with socket_port() as port:
+        remotes = [
+            {"name": "alpha", "url": alpha.jupyter.url, "token_file": str(wrong)},
+            {"name": "ghost", "url": f"http://127.0.0.1:{port}/", "token_file": str(wrong)},
+        ]
+        front = start_host(tmp_path, "front", front_config(tmp_path, remotes))
+    try:
+        wait_until(lambda: remote_state(front, "alpha")["error"] != "not connected yet", timeout=10)
+        wait_until(lambda: remote_state(front, "ghost")["error"] != "not connected yet", timeout=10)
+        refused, ghost = remote_state(front, "alpha"), remote_state(front, "ghost")
+        assert refused["state"] == "error" and refused["error"].startswith("token refused (403)")
+        assert str(wrong) in refused["error"]
+        assert ghost["state"] == "error" and ghost["error"].startswith("nothing listens at")
+        assert [s["name"] for s in listed(front)] == ["saga__front__work__1"]
+        code, _ = http_error(
+            lambda: front.jupyter.get("api/saga/sessions/saga__alpha__work__1?host=alpha")
+        )
+        assert code == 403  # alpha's own answer to the wrong token
+    finally:
+        for host in (front, alpha):
+            host.jupyter.stop()
+            host.tmux.kill()
+
+
+@contextlib.contextmanager
+def socket_port() -> Iterator[int]:
+    """A loopback port nothing listens on (bound, not listening, while in use)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        yield int(probe.getsockname()[1])

@@ -146,7 +146,7 @@ class Federation:
         large).
         """
         remote = self.remote(host)
-        if remote.token == "":
+        if remote.token == "" or remote.state == "stale":  # fail fast: it does not answer now
             raise web.HTTPError(502, f"{host}: {remote.error}", reason="Remote unavailable")
         query = [
             (key, value.decode("utf-8", "replace"))

@@ -166,7 +166,7 @@ class Remote:
         self.token = ""
         self.state = "error"
         self.since = time.time()
-        self.error: str | None = "not connected yet"
+        self.error: str | None = "connecting: no answer yet"
         self.sessions: list[dict[str, Any]] = []
         self.total = 0
         self.lanes: list[Lane] = []
@@ -237,7 +237,7 @@ class Remote:
         """One frame from the remote."""
         try:
             frame = json.loads(message)
-        except ValueError:
+        except (ValueError, RecursionError):  # a remote is trusted less than our own files
             return
         if not isinstance(frame, dict):
             return

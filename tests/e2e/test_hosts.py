@@ -272,6 +272,10 @@ async def test_a_frozen_remote_is_stale_and_holds_nobody_up(front: Host, hosts: 
                 "saga__front__work__1": False,
             }
             assert "no answer" in remote_state(front, "alpha")["error"]
+            code, body = http_error(
+                lambda: front.jupyter.get("api/saga/sessions/saga__alpha__work__1?host=alpha")
+            )
+            assert code == 502 and "no answer" in body["message"]  # at once, not in 60 s
             # This server's own list and beta's stream go on meanwhile.
             start_worker(front.tmux, "saga__front__more__2", front.output_dir)
             await wait_for(
@@ -322,8 +326,12 @@ def test_a_wrong_token_and_a_port_nobody_listens_on(tmp_path: Path) -> None:
         ]
         front = start_host(tmp_path, "front", front_config(tmp_path, remotes))
     try:
-        wait_until(lambda: remote_state(front, "alpha")["error"] != "not connected yet", timeout=10)
-        wait_until(lambda: remote_state(front, "ghost")["error"] != "not connected yet", timeout=10)
+        wait_until(
+            lambda: remote_state(front, "alpha")["error"] != "connecting: no answer yet", timeout=10
+        )
+        wait_until(
+            lambda: remote_state(front, "ghost")["error"] != "connecting: no answer yet", timeout=10
+        )
         refused, ghost = remote_state(front, "alpha"), remote_state(front, "ghost")
         assert refused["state"] == "error" and refused["error"].startswith("token refused (403)")
         assert str(wrong) in refused["error"]

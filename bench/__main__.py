@@ -30,9 +30,9 @@ from typing import Any
 
 from libtmux.server import Server
 
-from bench import QUICK, REPO, Plan, Report, Row, log, logs, sessions, widgets
+from bench import QUICK, REPO, Plan, Report, Row, hosts, log, logs, sessions, widgets
 
-CASES = {"logs": logs.run, "sessions": sessions.run, "widgets": widgets.run}
+CASES = {"logs": logs.run, "sessions": sessions.run, "widgets": widgets.run, "hosts": hosts.run}
 PACKAGES = "tornado jupyter_server jupyter_server_terminals terminado ipykernel ipywidgets libtmux"
 
 

@@ -11,7 +11,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 CASES = {"latency", "throughput", "catch-up", "first frame", "stalled viewer", "sessions", "store",
-         "widgets"}  # fmt: skip
+         "widgets", "hosts"}  # fmt: skip
 
 
 @pytest.mark.timeout(240)

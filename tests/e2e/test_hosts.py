@@ -374,3 +374,41 @@ def test_ls_remote_shows_another_servers_hosts(front: Host, hosts: list[Host]) -
     assert saga("ls", "--host", "beta").returncode == 1  # a host is a server's remote
     plain = saga("ls", "--remote", "http://example.com/")
     assert plain.returncode == 1 and "loopback only" in plain.stderr
+
+
+async def test_two_viewers_of_one_remote_session_each_get_every_byte(
+    front: Host, hosts: list[Host]
+) -> None:
+    alpha = hosts[0]
+    path = log_of(alpha)
+    await wait_for(lambda: len(listed(front)) == 3, timeout=15)
+    first, second = await channel_of(front.jupyter), await channel_of(front.jupyter)
+    try:
+        name = "saga__alpha__work__1"
+        await first.send({"type": "subscribe:logs", "sessionName": name, "host": "alpha"})
+        initial = await first.receive_log(name, timeout=10)
+        assert initial["isInitial"] and initial["host"] == "alpha"
+        assert initial["data"] == "started\n" and initial["offset"] == 8
+        # The second from byte 3: a remote keeps one stream per session and connection, so
+        # this one goes on a lane of its own, from its own offset.
+        await second.send(
+            {"type": "subscribe:logs", "sessionName": name, "host": "alpha", "offset": 3}
+        )
+        assert (await second.receive_log(name, timeout=10))["data"] == "rted\n"
+        status = await asyncio.to_thread(alpha.jupyter.get, "api/saga/status")
+        assert status["clients"] == 2  # the front's lane 0 and one more
+        with path.open("a") as file:
+            file.write("one more line ✻\n")
+        for channel in (first, second):
+            frame = await channel.receive_log(name, timeout=10)
+            assert frame["data"] == "one more line ✻\n" and not frame["isInitial"]
+        second.close()  # its lane closes with its last subscription
+        await wait_for(lambda: alpha.jupyter.get("api/saga/status")["clients"] == 1, timeout=10)
+        await first.send({"type": "unsubscribe:logs", "sessionName": name, "host": "alpha"})
+        await wait_for(lambda: alpha.jupyter.get("api/saga/status")["logStreams"] == 0, timeout=10)
+        await first.send({"type": "subscribe:logs", "sessionName": name, "host": "nowhere"})
+        refused = await first.receive_log(timeout=10)
+        assert refused["type"] == "logs:error" and "nowhere" in refused["error"]
+    finally:
+        first.close()
+        second.close()

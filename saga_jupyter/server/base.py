@@ -15,6 +15,7 @@ from tornado import web
 
 from ..core.errors import (
     ControlDisabled,
+    HostNotFound,
     InvalidRequest,
     InvalidSessionName,
     SagaError,
@@ -30,6 +31,7 @@ AUTH_RESOURCE = "saga"
 ERRORS: dict[type[SagaError], tuple[int, str]] = {
     SessionNotFound: (404, "Session not found"),
     InvalidSessionName: (404, "Session not found"),
+    HostNotFound: (404, "Host not found"),
     InvalidRequest: (400, "Bad request"),
     TooManySessions: (409, "Too many sessions"),
     SessionNotRunning: (409, "Not running"),
@@ -65,7 +67,7 @@ class SagaHandler(SagaMixin, APIHandler):
             return False
         federation = self.manager.federation
         if federation is None:
-            raise InvalidRequest(f"no host named {host[:64]!r}: this server has no remotes")
+            raise HostNotFound(f"no host named {host[:64]!r}: this server has no remotes")
         await federation.pass_through(self, host, self.request.path[len(self.base_url) :])
         return True
 

@@ -19,7 +19,7 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import httputil, web
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
-from ..core.errors import InvalidRequest
+from ..core.errors import HostNotFound, InvalidRequest
 from ..core.hosts import RemoteSpec, attention, matches, merge, read_token
 from ..core.inputs import check_number
 from ..core.names import parse_name
@@ -86,7 +86,7 @@ class Federation:
     ) -> tuple[bytes | list[dict[str, Any]], int]:
         """The merged list, filtered (``host=""``: this server's own), and how many match."""
         if host is not None and host != "" and host not in self.remotes:
-            raise InvalidRequest(f"no host named {host[:MAX_HOST]!r}: see remotes in /status")
+            raise HostNotFound(f"no host named {host[:MAX_HOST]!r}: see remotes in /status")
         if host is None and sort != "attention" and all(v is None for v in filters.values()):
             return self.body, self.total
         wanted = None if host is None else (host or None)
@@ -107,7 +107,7 @@ class Federation:
         """The remote called ``host``: ``InvalidRequest`` if none."""
         remote = self.remotes.get(host) if isinstance(host, str) else None
         if remote is None:
-            raise InvalidRequest(f"no host named {str(host)[:MAX_HOST]!r}")
+            raise HostNotFound(f"no host named {str(host)[:MAX_HOST]!r}")
         return remote
 
     async def subscribe(
@@ -121,7 +121,7 @@ class Federation:
                 check_number(offset, "offset")
             if view not in VIEWS:
                 raise InvalidRequest(f"view must be 'raw' or 'transcript', not {str(view)[:40]!r}")
-        except (InvalidRequest, ValueError) as error:
+        except (HostNotFound, InvalidRequest, ValueError) as error:
             await client.send_frame({**error_frame(name, str(error)), "host": host})
             return
         remote.unsubscribe(client, name)  # subscribing again restarts from the new offset

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..core.errors import (
     ControlDisabled,
+    HostNotFound,
     InvalidRequest,
     SessionNotFound,
     SessionNotRunning,
@@ -107,7 +108,7 @@ class SessionManager:
             filters = {"status": status, "epicSlug": epic, "storySlug": story, "outcome": outcome}
             return self.federation.sessions(host, sort, **filters)
         if host:
-            raise InvalidRequest(f"no host named {host[:64]!r}: this server has no remotes")
+            raise HostNotFound(f"no host named {host[:64]!r}: this server has no remotes")
         poller = self.poller
         if status is epic is story is outcome is None and sort != "attention":
             return poller.sessions_body, poller.total

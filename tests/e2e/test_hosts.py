@@ -135,7 +135,7 @@ def test_sessions_of_every_host_in_one_list(front: Host, hosts: list[Host]) -> N
     assert [s["name"] for s in listed(front, "?host=")] == ["saga__front__work__1"]
     assert listed(front, "?host=beta&status=completed") == []
     code, body = http_error(lambda: listed(front, "?host=gamma"))
-    assert code == 400 and "gamma" in body["message"]
+    assert code == 404 and body["error"] == "Host not found" and "gamma" in body["message"]
     states = {r["name"]: r["state"] for r in front.jupyter.get("api/saga/status")["remotes"]}
     assert states == {"alpha": "connected", "beta": "connected"}
 

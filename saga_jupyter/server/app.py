@@ -160,10 +160,9 @@ class SagaJupyterApp(ExtensionApp):
         self.federation: Federation | None = None
         if self.remotes:
             specs = parse_remotes(self.remotes)
-            self.federation = Federation(
-                specs, self.poller, self.channels.broadcast_sessions, self.log
-            )
-            self.poller.add_listener(self.federation.changed)
+            federation = Federation(specs, self.poller, self.channels.broadcast_sessions, self.log)
+            self.poller.add_listener(lambda _: federation.changed())
+            self.federation = federation
         else:
             self.poller.add_listener(self.channels.sessions_updated)
         self.poller.add_listener(lambda update: self.log_streams.sessions_updated(update.by_name))

@@ -1,9 +1,9 @@
 """Federation: this server's sessions and its remotes' as one list, and requests routed by host.
 
 The merged list is encoded once per change (of this server's list or of a remote's) and served
-from memory, as the poller's own list is; changes arriving in one turn of the loop are merged
-once. Requests naming a ``host`` go to that remote with its token, its answer passed through as
-it is: a remote that refuses control refuses it here too.
+from memory, as the poller's own list is; changes arriving within 0.1 s are merged once.
+Requests naming a ``host`` go to that remote with its token, its answer passed through as it
+is: a remote that refuses control refuses it here too.
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ from .subscriptions import VIEWS, Subscriber, error_frame
 
 Broadcast = Callable[[bytes, int], None]
 REQUEST_TIMEOUT = 60.0
+# Changes within this many seconds are merged and sent once: five remotes each rescanning
+# every few seconds would otherwise send every viewer the whole merged list five times.
+MERGE_DELAY = 0.1
 MAX_HOST = 64
 
 
@@ -45,7 +48,7 @@ class Federation:
         self.body = b"[]"
         self.total = 0
         self.merged: list[dict[str, Any]] = []
-        self._merging: asyncio.Handle | None = None
+        self._merging: asyncio.TimerHandle | None = None
 
     async def start(self) -> None:
         """Read every token (off the loop) and connect every remote."""
@@ -66,10 +69,18 @@ class Federation:
         if self._merging is not None:
             self._merging.cancel()
 
-    def changed(self, *_: Any) -> None:
-        """A host's list changed: merge once, at the loop's next turn."""
-        if self._merging is None:
-            self._merging = asyncio.get_running_loop().call_soon(self._merge)
+    def changed(self, urgent: bool = False) -> None:
+        """A host's list changed: merge once for every change within :data:`MERGE_DELAY`.
+
+        ``urgent``: a remote went stale or came back: merged now, so that the list agrees with
+        ``/status`` from the moment it says so.
+        """
+        if urgent:
+            if self._merging is not None:
+                self._merging.cancel()
+            self._merge()
+        elif self._merging is None:
+            self._merging = asyncio.get_running_loop().call_later(MERGE_DELAY, self._merge)
 
     def _merge(self) -> None:
         self._merging = None

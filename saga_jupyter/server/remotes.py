@@ -161,7 +161,9 @@ class Lane:
 class Remote:
     """One remote server: its lanes, its session list and its state as ``/status`` shows it."""
 
-    def __init__(self, spec: RemoteSpec, changed: Callable[[], None], log: logging.Logger) -> None:
+    def __init__(
+        self, spec: RemoteSpec, changed: Callable[[bool], None], log: logging.Logger
+    ) -> None:
         self.spec = spec
         self.token = ""
         self.state = "error"
@@ -214,7 +216,7 @@ class Remote:
         self.state, self.error = state, error
         if was_stale != self.stale:
             self.sessions = [{**session, "stale": self.stale} for session in self.sessions]
-            self._changed()
+            self._changed(True)
 
     def lane_up(self, lane: Lane) -> None:
         """A lane connected."""
@@ -248,7 +250,7 @@ class Remote:
                 self.sessions = stamped(sessions, self.spec.name, self.stale)
                 total = frame.get("total")
                 self.total = total if isinstance(total, int) else len(self.sessions)
-                self._changed()
+                self._changed(False)
         elif kind in ("logs:data", "logs:error"):
             subscription = lane.subscriptions.get(frame.get("sessionName"))  # type: ignore[arg-type]
             if subscription is not None:

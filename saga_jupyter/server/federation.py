@@ -150,64 +150,72 @@ class Federation:
             remote.client_gone(client)
 
     async def pass_through(self, handler: APIHandler, host: str, path: str) -> None:
-        """Answer ``handler``'s request with the remote's answer to the same request.
+        """Answer ``handler``'s request with the remote ``host``'s answer to the same request."""
+        await pass_through(handler, self.remote(host), path)
 
-        ``path`` is relative to the server's base URL (as received: still percent-encoded);
-        the query goes along without ``host``. The body is streamed as it comes (a log can be
-        large).
-        """
-        remote = self.remote(host)
-        if remote.token == "" or remote.state == "stale":  # fail fast: it does not answer now
-            raise web.HTTPError(502, f"{host}: {remote.error}", reason="Remote unavailable")
-        query = [
-            (key, value.decode("utf-8", "replace"))
-            for key, values in handler.request.query_arguments.items()
-            if key != "host"
-            for value in values
-        ]
-        url = remote.spec.url + path + ("?" + urlencode(query) if query else "")
-        started: list[bool] = []
-        content_type = ["application/json"]
 
-        def on_header(line: str) -> None:
-            if line.startswith("HTTP/"):
-                handler.set_status(httputil.parse_response_start_line(line.strip()).code)
-            elif ":" in line:
-                for key, value in httputil.HTTPHeaders.parse(line).get_all():
-                    if key.lower() == "content-type":
-                        content_type[0] = value  # sent with the first flush, and by finish
-                    if key.lower() in PASSED_HEADERS:
-                        handler.set_header(key, value)
+async def pass_through(handler: web.RequestHandler, remote: Remote, path: str) -> None:
+    """Answer ``handler``'s request with the remote's answer to the same request.
 
-        def on_chunk(chunk: bytes) -> None:
-            started.append(True)
-            handler.write(chunk)
-            handler.flush()
+    ``path`` is relative to the server's base URL (as received: still percent-encoded);
+    the query goes along without ``host``. The body is streamed as it comes (a log can be
+    large).
+    """
+    host = remote.spec.name
+    if remote.token == "" or remote.state == "stale":  # fail fast: it does not answer now
+        raise web.HTTPError(502, f"{host}: {remote.error}", reason="Remote unavailable")
+    query = [
+        (key, value.decode("utf-8", "replace"))
+        for key, values in handler.request.query_arguments.items()
+        if key != "host"
+        for value in values
+    ]
+    url = remote.spec.url + path + ("?" + urlencode(query) if query else "")
+    started: list[bool] = []
+    content_type = ["application/json"]
 
-        request = HTTPRequest(
-            url,
-            method=handler.request.method or "GET",
-            headers={"Authorization": f"token {remote.token}"},
-            body=b"" if handler.request.method == "POST" else None,
-            connect_timeout=CONNECT_TIMEOUT,
-            request_timeout=REQUEST_TIMEOUT,
-            validate_cert=True,
-            header_callback=on_header,
-            streaming_callback=on_chunk,
-        )
-        try:
-            await AsyncHTTPClient().fetch(request, raise_error=False)
-        except HTTPClientError as error:
-            if not started:
-                raise web.HTTPError(
-                    502, f"{host}: {describe(error, remote.spec)[0]}", reason="Remote unavailable"
-                ) from None
-        except (OSError, asyncio.TimeoutError) as error:
-            if not started:
-                raise web.HTTPError(
-                    502, f"{host}: {describe(error, remote.spec)[0]}", reason="Remote unavailable"
-                ) from None
-        handler.finish(set_content_type=content_type[0])  # APIHandler's finish sets the type
+    def on_header(line: str) -> None:
+        if line.startswith("HTTP/"):
+            handler.set_status(httputil.parse_response_start_line(line.strip()).code)
+        elif ":" in line:
+            for key, value in httputil.HTTPHeaders.parse(line).get_all():
+                if key.lower() == "content-type":
+                    content_type[0] = value  # sent with the first flush, and by finish
+                if key.lower() in PASSED_HEADERS:
+                    handler.set_header(key, value)
+
+    def on_chunk(chunk: bytes) -> None:
+        started.append(True)
+        handler.write(chunk)
+        handler.flush()
+
+    request = HTTPRequest(
+        url,
+        method=handler.request.method or "GET",
+        headers={"Authorization": f"token {remote.token}"},
+        body=b"" if handler.request.method == "POST" else None,
+        connect_timeout=CONNECT_TIMEOUT,
+        request_timeout=REQUEST_TIMEOUT,
+        validate_cert=True,
+        header_callback=on_header,
+        streaming_callback=on_chunk,
+    )
+    try:
+        await AsyncHTTPClient().fetch(request, raise_error=False)
+    except HTTPClientError as error:
+        if not started:
+            raise web.HTTPError(
+                502, f"{host}: {describe(error, remote.spec)[0]}", reason="Remote unavailable"
+            ) from None
+    except (OSError, asyncio.TimeoutError) as error:
+        if not started:
+            raise web.HTTPError(
+                502, f"{host}: {describe(error, remote.spec)[0]}", reason="Remote unavailable"
+            ) from None
+    if isinstance(handler, APIHandler):  # its finish sets the type: application/json unless told
+        handler.finish(set_content_type=content_type[0])
+    else:
+        handler.finish()
 
 
 PASSED_HEADERS = ("content-type", "x-log-offset", "x-log-size", "x-saga-total")

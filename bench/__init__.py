@@ -46,6 +46,14 @@ class Plan:
     table_updates: int = 200
     viewer_mib: int = 1024
     viewer_runs: int = 10
+    saga_read_mib: int = 32  # v4: JSONL read and rendered, in this process
+    saga_first_mib: int = 10  # v4: the first view's file
+    saga_runs: int = 5  # v4: runs of each reading and first view
+    saga_sessions: int = 500  # v4: the scan's sessions (half of them v4 on one side)
+    saga_scans: int = 30
+    saga_viewers: tuple[int, ...] = (1, 20)  # v4 latency: viewers of each view, one file each
+    saga_order: tuple[str, ...] = ("raw", "transcript", "transcript", "raw")  # subscribed first
+    cli_runs: int = 10  # each command line figure: runs of ours and of the peer, in turn
 
 
 # Small sizes: every figure in under a minute, for the test suite (no speed asserted).
@@ -54,6 +62,9 @@ QUICK = Plan(
     warmup=0.3, throughput_mib=8, catchup_mib=2, catchup_viewers=5, first_mib=8, first_runs=3,
     stalled_mib=8, sessions=40, gets=100, idle_polls=1, new_sessions=3, new_without_file=1,
     scans=5, store_runs=5, table_sessions=200, table_updates=10, viewer_mib=64, viewer_runs=2,
+    saga_read_mib=2, saga_first_mib=2, saga_runs=1, saga_sessions=40, saga_scans=3,
+    saga_viewers=(1, 3), saga_order=("transcript",),
+    cli_runs=2,
 )  # fmt: skip
 
 
@@ -151,3 +162,10 @@ def worker_output(size: int) -> bytes:
     block = ("\n".join(lines) + "\n").encode()
     data = block * (size // len(block) + 1)
     return data[: data.rindex(b"\n", 0, max(size, len(block))) + 1]
+
+
+def table(rows: list[Row]) -> str:
+    """The rows as one markdown table."""
+    head = ["case", "figure", "ours", "peer", "target", "result"]
+    lines = [head, ["---"] * len(head), *(row.cells() for row in rows)]
+    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)

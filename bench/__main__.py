@@ -3,7 +3,7 @@
 Each case runs on its own private tmux server and temporary directory (removed at the end, on
 failure too). Prints one markdown table on stdout (progress on stderr) and writes the run, with
 the machine, the versions and the commit, to ``bench/results/<time>-<mode>.json`` (and the
-table beside it, ``.md``). ``--quick`` is the test suite's: small sizes, every figure, ~45 s.
+table beside it, ``.md``). ``--quick`` is the test suite's: small sizes, every figure, ~1 min.
 """
 
 from __future__ import annotations
@@ -30,9 +30,29 @@ from typing import Any
 
 from libtmux.server import Server
 
-from bench import QUICK, REPO, Plan, Report, Row, hosts, log, logs, sessions, widgets
+from bench import (
+    QUICK,
+    REPO,
+    Plan,
+    Report,
+    hosts,
+    log,
+    logs,
+    projects,
+    saga,
+    sessions,
+    table,
+    widgets,
+)
 
-CASES = {"logs": logs.run, "sessions": sessions.run, "widgets": widgets.run, "hosts": hosts.run}
+CASES = {
+    "logs": logs.run,
+    "sessions": sessions.run,
+    "widgets": widgets.run,
+    "saga": saga.run,
+    "projects": projects.run,
+    "hosts": hosts.run,
+}
 PACKAGES = "tornado jupyter_server jupyter_server_terminals terminado ipykernel ipywidgets libtmux"
 
 
@@ -61,13 +81,6 @@ def environment(plan: Plan, argv: list[str]) -> dict[str, Any]:
         "versions": versions, "saga_jupyter": saga_jupyter.__file__,
         "plan": dataclasses.asdict(plan),
     }  # fmt: skip
-
-
-def table(rows: list[Row]) -> str:
-    """The rows as one markdown table."""
-    head = ["case", "figure", "ours", "peer", "target", "result"]
-    lines = [head, ["---"] * len(head), *(row.cells() for row in rows)]
-    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
 
 
 def finite(value: Any) -> Any:

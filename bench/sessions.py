@@ -1,5 +1,6 @@
 """The sessions side with ``plan.sessions`` sessions (scan CPU, GET latency, idle polls, a new
-session on the channel) and the metadata store. How each is measured: ``bench/README.md``.
+session on the channel), the metadata store, and the command line's ``ls`` and ``tail`` on the
+same sessions. How each is measured: ``bench/README.md``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import random
 import resource
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,9 +24,10 @@ from typing import Any
 
 from libtmux.server import Server
 
-from bench import Plan, Report, log, percentile, timed, worker_output
+from bench import REPO, Plan, Report, log, percentile, timed, worker_output
 from saga_jupyter.core.discovery import Discovery
-from saga_jupyter.core.store import MetadataStore, SessionRecord
+from saga_jupyter.core.records import SessionRecord
+from saga_jupyter.core.store import MetadataStore
 from saga_jupyter.core.tmux import Tmux
 from saga_jupyter.server.app import SagaJupyterApp
 from saga_jupyter.server.poller import Poller
@@ -216,6 +219,51 @@ def store(plan: Plan, tmux: Any, output_dir: Path, workdir: Path, report: Report
     report.quantiles(figure, detail, None, "< 20 ms", 20)
 
 
+def command_line(plan: Plan, tmux: Any, output_dir: Path, listed: int, report: Report) -> None:
+    """``saga-jupyter ls`` and ``tail``, start to exit, beside the bare tools a user has."""
+    report.case = "command line"
+    where = ["--output-dir", str(output_dir), "--tmux-socket", tmux.socket_name]
+    ours = [sys.executable, "-m", "saga_jupyter"]
+    one = name("story", 0)  # running, with an output file; the only session of story-0
+    commands = {
+        f"`saga-jupyter ls`, {listed} sessions; peer: `tmux ls`": (
+            [*ours, "ls", *where],
+            ["tmux", "-L", tmux.socket_name, "list-sessions"],
+        ),
+        "`saga-jupyter tail NAME`; peer: `tail`": (
+            [*ours, "tail", one, *where],
+            ["tail", "-n", "10", str(output_dir / f"{one}.out")],
+        ),
+        f"`saga-jupyter tail STORY` (a scan of {listed}); peer: `tail`": (
+            [*ours, "tail", "story-0", *where],
+            ["tail", "-n", "10", str(output_dir / f"{one}.out")],
+        ),
+        "the interpreter alone, `python -c pass` (the floor)": ([sys.executable, "-c", "pass"], []),
+    }
+    # Compiled once, as an installed wheel is: not the sources on every start, as with
+    # PYTHONDONTWRITEBYTECODE (the first, uncounted run of each command writes the cache).
+    env = {**os.environ, "PYTHONPYCACHEPREFIX": str(output_dir.parent / "pycache")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    for figure, (mine, theirs) in commands.items():
+        times: dict[str, list[float]] = {"ours": [], "peer": []}
+        sides = [("ours", mine), ("peer", theirs)] if theirs else [("ours", mine)]
+        for run in range(plan.cli_runs + 1):  # in turn: a hiccup of the machine hits both alike
+            for side, command in sides:
+                started = functools.partial(subprocess.run, command, cwd=REPO, env=env,
+                                            check=True, capture_output=True,
+                                            stdin=subprocess.DEVNULL)  # fmt: skip
+                took = timed(started)
+                if run:
+                    times[side].append(took)
+        report.details[f"command line: {figure}"] = times
+        ours_ms = percentile(times["ours"], 50)
+        if not theirs:
+            report.add(f"p50, {figure}", ours_ms, None, "ms")
+            continue
+        peer_ms = percentile(times["peer"], 50)
+        report.add(f"p50, {figure}", ours_ms, peer_ms, "ms", "< 300 ms", ours_ms < 300)
+
+
 async def run(plan: Plan, workdir: Path, tmux: Any, report: Report) -> None:
     """Start the sessions, write their files; measure."""
     report.case = "sessions"
@@ -245,3 +293,5 @@ async def run(plan: Plan, workdir: Path, tmux: Any, report: Report) -> None:
         await new_sessions(plan, jupyter, tmux, output_dir, report)
     log("store")
     store(plan, tmux, output_dir, workdir, report)
+    log(f"command line, {plan.cli_runs} runs of each command")
+    command_line(plan, tmux, output_dir, listed, report)

@@ -91,8 +91,13 @@ def table_in_kernel(plan: Plan, workdir: Path, report: Report) -> None:
     figures = workdir / "table.json"
     manager, client = start_new_kernel(kernel_name="python3", cwd=str(REPO))
     try:
-        client.execute(KERNEL_CODE.format(plan.table_sessions, plan.table_updates, str(figures)))
-        content = client.get_shell_msg(timeout=600)["content"]
+        sent = client.execute(KERNEL_CODE.format(plan.table_sessions, plan.table_updates,
+                                                 str(figures)))  # fmt: skip
+        # The reply to this request: on a loaded machine, the kernel_info request that
+        # start_new_kernel repeats each second leaves its late reply in the shell channel.
+        while (reply := client.get_shell_msg(timeout=600))["parent_header"].get("msg_id") != sent:
+            log(f"kernel: passed over a {reply['msg_type']} on the shell channel")
+        content = reply["content"]
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)

@@ -16,6 +16,7 @@ from .core.errors import (  # noqa: E402
     TmuxUnavailable,
 )
 from .core.info import SessionInfo, SessionList  # noqa: E402
+from .core.saga.catalog import get_story, list_stories  # noqa: E402
 
 if TYPE_CHECKING:
     from .widgets import Dashboard, LogViewer, SessionTable
@@ -35,7 +36,9 @@ __all__ = [
     "__version__",
     "follow",
     "get_session",
+    "get_story",
     "list_sessions",
+    "list_stories",
     "read_log",
 ]
 

@@ -18,18 +18,20 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from . import cli
 from .core.errors import SagaError
+from .core.saga.catalog import PROJECT_DIR_ENV
 from .core.settings import OUTPUT_DIR_ENV, STATE_FILE_ENV, TMUX_SOCKET_ENV
-from .demo import DEFAULT_COUNT, DEFAULT_OUTPUT_DIR, DEFAULT_SOCKET, DemoWorker, lineup, start_demo
-from .demo import stop_demo as stop_demo_workers
 from .notebooks import DASHBOARD, install_dashboard
+
+if TYPE_CHECKING:
+    from .demo import DemoWorker
+    from .demo_project import DemoProject
 
 HOST = "127.0.0.1"
 WILDCARDS = ("0.0.0.0", "::")  # noqa: S104 - every interface, only when asked with --ip
@@ -55,6 +57,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     cli.add_commands(commands)
+    if arguments[:1] and arguments[0] in cli.COMMANDS:
+        # A session command, parsed without the demo's options: their defaults would import the
+        # demo workers' modules, which `ls` and `tail` need not wait for.
+        return cli.run(parser.parse_args(arguments))
+    from .demo import DEFAULT_COUNT, DEFAULT_OUTPUT_DIR, DEFAULT_SOCKET
+
     demo = commands.add_parser(
         "demo",
         help="start demo workers and JupyterLab with the extension",
@@ -78,7 +86,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument(
         "--keep-output",
         action="store_true",
-        help="keep the output files at the end (.out, .jsonl, .pane)",
+        help="keep the output files (.out, .jsonl, .pane) and the demo project at the end",
+    )
+    demo.add_argument(
+        "--project-dir",
+        type=Path,
+        help="where the demo's SAGA project (a git repository with worktrees) is made: absent "
+        "or empty (default: a temporary one next to the output directory)",
     )
     demo.add_argument(
         "--notebook-dir",
@@ -125,6 +139,9 @@ def serve(argv: list[str]) -> int:
 
 def run_demo(args: argparse.Namespace, lab_args: list[str]) -> int:
     """Start the workers (and JupyterLab) and clean both up on SIGINT or SIGTERM."""
+    from .demo import lineup, start_demo
+    from .demo_project import make_project
+
     stop = StopRequest()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, stop.handle)
@@ -132,11 +149,17 @@ def run_demo(args: argparse.Namespace, lab_args: list[str]) -> int:
     workers: list[DemoWorker] = []
     lab: subprocess.Popen[bytes] | None = None
     workspace: Path | None = None  # the demo's own files (notebook, JupyterLab settings)
+    project: DemoProject | None = None
     status = 0
     try:
+        project = make_project(output_dir, args.project_dir)
         stories, seconds = lineup(args.workers)
-        workers = start_demo(output_dir, args.socket, args.workers, seconds, stories)
-        print_workers(workers, output_dir, args.socket)
+        workers = start_demo(output_dir, args.socket, args.workers, seconds, stories, project.path)
+        print_workers(workers, output_dir, args.socket, output_dir / STATE_FILE)
+        print(
+            f"Their SAGA project, a git repository with a worktree per story: {project.path}",
+            flush=True,
+        )
         if args.no_lab:
             print("Demo workers only (--no-lab). Ctrl-C stops them.", flush=True)
             stop.wait()
@@ -152,7 +175,7 @@ def run_demo(args: argparse.Namespace, lab_args: list[str]) -> int:
                 f"--LabApp.app_settings_dir={lab_settings(workspace)}",
                 *lab_args,
             ]
-            lab = start_lab(port, token, output_dir, args.socket, extra, args.ip)
+            lab = start_lab(port, token, output_dir, args.socket, extra, args.ip, project.path)
             if not wait_ready(lab, port, token, stop, args.ip) and lab.poll() is None:
                 print("saga-jupyter: no answer from the extension yet", file=sys.stderr)
             if not stop.is_set() and lab.poll() is None:
@@ -176,6 +199,10 @@ def run_demo(args: argparse.Namespace, lab_args: list[str]) -> int:
             (output_dir / STATE_FILE).unlink(missing_ok=True)
         if workspace is not None:
             shutil.rmtree(workspace, ignore_errors=True)
+        if project is not None and args.keep_output:
+            print(f"Kept their SAGA project: {project.path}", flush=True)
+        elif project is not None:
+            project.remove()
     return status
 
 
@@ -204,15 +231,22 @@ class StopRequest:
         return self.signum is not None
 
 
-def print_workers(workers: list[DemoWorker], output_dir: Path, socket_name: str) -> None:
-    """List the demo sessions and when they finish."""
+def print_workers(
+    workers: list[DemoWorker], output_dir: Path, socket_name: str, state_file: Path
+) -> None:
+    """List the demo sessions and when they finish, and the command that lists them.
+
+    The command names the store the demo's JupyterLab writes: with it, an ended worker's
+    duration is what the panel shows (its output file alone says only when it last wrote).
+    """
     print(f"Started {len(workers)} demo workers on tmux -L {socket_name}, output in {output_dir}:")
     for worker in workers:
         print(f"  {worker.name:<44} {worker.ending}")
     longest = max(workers, key=lambda worker: worker.seconds)
     print(f"Watch one in a terminal: tmux -L {socket_name} attach -t ={longest.name}")
     print(
-        f"List them: saga-jupyter ls --output-dir {output_dir} --tmux-socket {socket_name}",
+        f"List them: saga-jupyter ls --output-dir {output_dir} --tmux-socket {socket_name} "
+        f"--state-file {state_file}",
         flush=True,
     )
 
@@ -262,9 +296,15 @@ def lab_settings(workspace: Path) -> Path:
 
 
 def start_lab(
-    port: int, token: str, output_dir: Path, socket_name: str, extra: list[str], ip: str = HOST
+    port: int,
+    token: str,
+    output_dir: Path,
+    socket_name: str,
+    extra: list[str],
+    ip: str = HOST,
+    project_dir: Path | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Launch ``jupyter lab`` from this Python, watching the demo's directory and socket."""
+    """Launch ``jupyter lab`` from this Python, watching the demo's directory, socket, project."""
     command = [
         sys.executable, "-m", "jupyter", "lab", "--no-browser",
         f"--ServerApp.ip={ip}", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
@@ -287,6 +327,8 @@ def start_lab(
         TMUX_SOCKET_ENV: socket_name,
         STATE_FILE_ENV: str(output_dir / STATE_FILE),
     }
+    if project_dir is not None:  # its epics show even with no worker naming the project
+        env[PROJECT_DIR_ENV] = str(project_dir)
     return subprocess.Popen(
         [*command, *extra], stdin=subprocess.DEVNULL, start_new_session=True, env=env
     )
@@ -296,6 +338,9 @@ def wait_ready(
     lab: subprocess.Popen[bytes], port: int, token: str, stop: StopRequest, ip: str = HOST
 ) -> bool:
     """Wait until the extension has scanned once (``/api/saga/status``); ``False`` if never."""
+    import urllib.error  # here: the session commands start without the HTTP client's modules
+    import urllib.request
+
     host = HOST if ip in WILDCARDS else ip
     url = f"http://{host}:{port}/api/saga/status"
     request = urllib.request.Request(url, headers={"Authorization": f"token {token}"})
@@ -353,10 +398,12 @@ def stop_lab(lab: subprocess.Popen[bytes]) -> None:
 
 def cleanup(workers: list[DemoWorker], socket_name: str, remove_output: bool) -> None:
     """Kill the demo sessions still running; remove their output files unless asked to keep."""
+    from .demo import stop_demo
+
     if not workers:
         return
     try:
-        killed = stop_demo_workers(workers, socket_name, remove_output=remove_output)
+        killed = stop_demo(workers, socket_name, remove_output=remove_output)
     except SagaError as error:
         print(f"saga-jupyter: could not stop the demo sessions: {error}", file=sys.stderr)
         return

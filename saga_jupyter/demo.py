@@ -10,6 +10,9 @@ works for hours. The others are the seeds' (v3): ``saga__<epic>__<story>__<n>`` 
 -m saga_jupyter.demo worker <name>.out <seconds>``, which appends what ``saga implement <story>
 --attached --stream`` prints (:mod:`saga_jupyter.demo_agent`); one ends BLOCKED, one works for
 hours. A worker exits after about its ``seconds``, which ends its session.
+
+``saga-jupyter demo`` first builds the v4 workers' project (:mod:`saga_jupyter.demo_project`):
+a git repository with the stories' worktrees, whose task files the workers move as they go.
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ from .demo_v4 import StoryWorker
 
 DEFAULT_SOCKET = "saga-demo"
 DEFAULT_OUTPUT_DIR = "/tmp/saga-demo-sessions"  # noqa: S108 - a demo directory, by design shared
-# Where the v4 workers say their project is (worktrees under its .saga/); nothing is made there.
+# Where the v4 workers say their project is unless told (start_demo makes nothing there;
+# saga-jupyter demo passes the project demo_project built).
 DEFAULT_PROJECT_DIR = "/tmp/saga-demo-shop"  # noqa: S108
 DEFAULT_COUNT = 6
 LONG_RUNNING = 8 * 3600.0

@@ -6,6 +6,8 @@ steps 1 and 2, then per cycle ``cycle_start``, a headless run's SDK messages and
 then ``pipeline_end``) and prints SAGA's ``[worker] ...`` lines to its tmux pane. A story in the
 table (:mod:`saga_jupyter.demo_stories`) ends completed, incomplete (its cycles ran out), or
 with SAGA's fatal ``Error: ...`` on the pane only, no ``pipeline_end``, exit 1.
+Each ``TaskUpdate`` it writes also moves the task's file in the story's worktree, as SAGA's
+hooks do, when the demo's project is there (:mod:`saga_jupyter.demo_project`).
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ import os
 import random
 import sys
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TextIO
 
 from .demo_messages import HeadlessRun, Message, saga_worker
+from .demo_project import edit_journal, sync_task
 from .demo_stories import StorySpec, Task
 
 APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -212,9 +217,10 @@ class StoryWorker:
         # SAGA's worker instructions: a "### Task: <id>" entry under the session's heading.
         heading = f"## Session: {run.started}"
         entry = f"{heading}\n\n### Task: {task.id}\n\n{task.subject}: done, tests pass."
+        write_entry = partial(edit_journal, self.worktree, self.story.id, heading, entry)
         self.tool(run, "Edit", {"file_path": str(journal), "old_string": heading,
                                 "new_string": entry},
-                  f"The file {journal} has been updated.")  # fmt: skip
+                  f"The file {journal} has been updated.", effect=write_entry)  # fmt: skip
         self.statuses[task.id] = "completed"
         self.tool(run, "TaskUpdate", {"taskId": task.id, "status": "completed"},
                   f"Updated task #{task.id} status")  # fmt: skip
@@ -238,11 +244,21 @@ class StoryWorker:
 
     def tool(
         self, run: HeadlessRun, name: str, arguments: dict[str, object], result: str,
-        is_error: bool = False,
+        is_error: bool = False, effect: Callable[[], object] | None = None,
     ) -> None:  # fmt: skip
-        """A tool call in the current turn and, after it ran, its result."""
+        """A tool call in the current turn and, after it ran, its result.
+
+        A ``TaskUpdate`` moves the task's file in the worktree before its result, as SAGA's
+        PostToolUse hooks do (:func:`~saga_jupyter.demo_project.sync_task`); ``effect`` is what
+        the tool does to the worktree.
+        """
         message, tool_id = run.tool_use(name, arguments)
         self.write(message)
+        if effect is not None:
+            effect()
+        if name == "TaskUpdate":
+            sync_task(self.worktree, self.story.id, str(arguments["taskId"]),
+                      str(arguments["status"]))  # fmt: skip
         self.write(run.tool_result(tool_id, result, is_error))
 
 

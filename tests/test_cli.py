@@ -8,16 +8,20 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from libtmux.server import Server
 
-from tests.helpers import kill_worker, start_worker, wait_until
+from saga_jupyter.core.durations import elapsed, format_duration
+from tests.helpers import JupyterProcess, kill_worker, start_worker, wait_until
 from tests.server.test_worker_outcomes import HEADER, cycles, result
 
 RUNNING = "saga__auth__login-form__4242"
@@ -117,7 +121,7 @@ def test_tail_prints_the_last_lines_as_written(where: list[str], output_dir: Pat
     assert unknown.returncode == 1
     assert unknown.stderr == "saga-jupyter tail: no SAGA session named saga__auth__nobody__1\n"
     bad = saga("tail", "../etc/passwd", *where)
-    assert bad.returncode == 1 and "not a SAGA session name" in bad.stderr
+    assert bad.returncode == 1 and "no SAGA session matches '../etc/passwd'" in bad.stderr
     assert "Traceback" not in unknown.stderr + bad.stderr
 
 
@@ -222,6 +226,21 @@ def test_status_says_how_tmux_and_the_sessions_are(
     assert "tmux:        unavailable: tmux is not installed" in missing.stdout
 
 
+def test_status_exits_3_when_the_output_directory_is_missing(
+    server: Server, output_dir: Path, tmp_path: Path
+) -> None:
+    start_worker(server, RUNNING)
+    gone = ["--output-dir", str(output_dir / "gone"), "--tmux-socket", server.socket_name]
+    missing = saga("status", *gone)
+    assert missing.returncode == 3, missing.stderr
+    assert f"output dir:  {output_dir / 'gone'} (missing)" in missing.stdout
+    assert "1 running" in missing.stdout  # the rest is still said
+    assert saga("status", "--json", *gone).returncode == 3
+    # tmux that cannot be asked says more: 1 when both are wrong.
+    assert saga("status", *gone, env={**os.environ, "PATH": str(tmp_path)}).returncode == 1
+    assert "3 when the output directory is missing" in " ".join(saga("status", "-h").stdout.split())
+
+
 def server_version() -> str:
     return subprocess.run(["tmux", "-V"], capture_output=True, text=True).stdout.split()[1]
 
@@ -288,3 +307,158 @@ def test_tail_follow_renders_a_v4_worker_until_it_ends(
         "09:12:03 ▶ pipeline started: story auth-login-flow\n── cycle 1/10 ── 09:12:09\n"
         "▸ Bash npm test -- src/auth.test.ts\n"
     )
+
+
+def test_ls_with_the_servers_state_file_shows_the_panels_durations(
+    where: list[str], server: Server, output_dir: Path, tmp_path: Path
+) -> None:
+    """As the demo says to run it: an ended worker's duration is the one the panel shows."""
+    store = tmp_path / "state.json"
+    (output_dir / f"{BLOCKED}.out").write_text(HEADER + cycles("BLOCKED"))
+    start_worker(server, BLOCKED)
+    began = time.time()
+    traits = {"output_dir": output_dir, "tmux_socket_name": server.socket_name, "state_file": store}
+    args = [f"--SagaJupyterApp.{trait}={value}" for trait, value in traits.items()]
+    with JupyterProcess(tmp_path, *args, "--SagaJupyterApp.poll_interval=0.1") as jupyter:
+        # Seen running by the server for a few seconds: a duration the output file cannot tell.
+        wait_until(lambda: time.time() - began > 2.5 and jupyter.get("api/saga/sessions"), 10, 0.2)
+        with (output_dir / f"{BLOCKED}.out").open("a") as file:
+            file.write(result("BLOCKED", "which wins?"))
+        kill_worker(server, BLOCKED)
+        (session,) = wait_until(
+            lambda: [s for s in jupyter.get("api/saga/sessions") if s["endTime"]], 10
+        )
+    # The panel's duration: from startTime to endTime, each to the second (src/format.ts).
+    panel = format_duration(elapsed(parse_iso(session["startTime"]), parse_iso(session["endTime"])))
+    assert panel not in ("0s", "1s")
+    home = {**os.environ, "JUPYTER_DATA_DIR": str(tmp_path / "no-data")}  # no default store
+    for run in (
+        saga("ls", *where, "--state-file", str(store), env=home),
+        saga("ls", *where, env={**home, "SAGA_STATE_FILE": str(store)}),
+    ):
+        assert run.returncode == 0, run.stderr
+        (row,) = [columns(line) for line in run.stdout.splitlines()[1:]]
+        assert row[:3] == [BLOCKED, "completed", "BLOCKED"]
+        assert row[-1] == panel
+    listed = json.loads(saga("ls", "--json", *where, "--state-file", str(store), env=home).stdout)
+    assert [(s["startTime"], s["endTime"]) for s in listed] == [
+        (session["startTime"], session["endTime"])
+    ]
+    # Without the store, a command started afterwards knows only when the file was last written.
+    unaware = saga("ls", *where, env=home)
+    assert columns(unaware.stdout.splitlines()[1])[-1] == "0s"
+    typo = saga("ls", *where, "--state-file", str(tmp_path / "stat.json"), env=home)
+    assert typo.returncode == 0 and columns(typo.stdout.splitlines()[1])[-1] == "0s"
+    assert typo.stderr == (
+        f"saga-jupyter ls: no metadata store at {tmp_path / 'stat.json'}: the times of ended "
+        "sessions are those of their output files\n"
+    )
+
+
+def parse_iso(text: str) -> float:
+    """An ISO 8601 UTC time of the JSON as a Unix timestamp."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def test_the_demo_prints_the_command_that_lists_its_workers_with_their_durations(
+    server: Server, tmp_path: Path
+) -> None:
+    output_dir = tmp_path / "sessions"
+    printed = tmp_path / "printed.txt"
+    command = [
+        sys.executable, "-m", "saga_jupyter", "demo", "--no-lab", "--workers", "1",
+        "--output-dir", str(output_dir), "--socket", server.socket_name,
+    ]  # fmt: skip
+    with printed.open("wb") as out:
+        demo = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        line = wait_until(lambda: re.search(r"List them: (.*)\n", printed.read_text()), 30)
+        demo.send_signal(signal.SIGINT)
+        assert demo.wait(30) == 0, printed.read_text()
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+    assert shlex.split(line[1]) == [
+        "saga-jupyter", "ls", "--output-dir", str(output_dir), "--tmux-socket",
+        server.socket_name, "--state-file", str(output_dir / ".saga-demo-state.json"),
+    ]  # fmt: skip
+    # The store the demo's JupyterLab writes (and its kernels read).
+    assert f"--state-file {output_dir / '.saga-demo-state.json'}" in line[1]
+
+
+RANKING = "saga__search__ranking__1796627675"
+LOGIN_FLOW = "saga-story-auth-login-flow-1796627000"
+
+
+@pytest.fixture
+def stories(server: Server, output_dir: Path) -> None:
+    """A v3 worker of story ``ranking`` and a today's one of story ``auth-login-flow``, ended."""
+    (output_dir / f"{RANKING}.out").write_text("ranking 1\nranking 2\n")
+    (output_dir / f"{LOGIN_FLOW}.jsonl").write_bytes(SAMPLE.read_bytes())
+    (output_dir / "saga__search__typo-tolerance__5.out").write_text("typos\n")
+    start_worker(server, "saga__auth__ranking-ui__9")  # a story that only starts like one
+
+
+@pytest.mark.usefixtures("stories")
+def test_tail_finds_a_session_by_the_start_of_its_name_or_its_story(where: list[str]) -> None:
+    for typed in ("ranking", "saga__search__rank", RANKING):
+        found = saga("tail", "-n", "1", typed, *where)
+        assert (found.returncode, found.stdout, found.stderr) == (0, "ranking 2\n", "")
+    story = saga("tail", "-n", "1", "auth-login-flow", *where)
+    assert story.returncode == 0, story.stderr
+    assert "pipeline completed" in plain(story.stdout)  # the today's worker's transcript
+    assert saga("tail", "-n", "1", "saga-story-auth", *where).stdout == story.stdout
+    # -f on an ended session: its last lines, and the end at once.
+    assert saga("tail", "-f", "-n", "1", "ranking", *where).stdout == "ranking 2\n"
+
+
+@pytest.mark.usefixtures("stories")
+def test_tail_names_every_session_that_fits_when_more_than_one_does(
+    where: list[str], server: Server
+) -> None:
+    again = "saga__search__ranking__1796629999"
+    start_worker(server, again)  # the story runs again: "ranking" is no longer one session
+    ambiguous = saga("tail", "ranking", *where)
+    assert (ambiguous.returncode, ambiguous.stdout) == (1, "")
+    first, *candidates = ambiguous.stderr.splitlines()
+    assert first == "saga-jupyter tail: 'ranking' matches 2 SAGA sessions; give one's name:"
+    # Newest first, as ls lists them; no guess, not even the running one.
+    assert sorted(candidates) == [f"  {RANKING}  (completed)", f"  {again}  (running)"]
+    prefix = saga("tail", "saga__search__", *where)
+    assert prefix.returncode == 1 and prefix.stderr.count("\n  saga__search__") == 3
+    assert saga("tail", RANKING, *where).stdout == "ranking 1\nranking 2\n"  # a whole name
+    # A whole name is that session or none, never the start of another (…__12 is not …__123).
+    cut = saga("tail", RANKING[:-1], *where)
+    assert cut.returncode == 1
+    assert cut.stderr == f"saga-jupyter tail: no SAGA session named {RANKING[:-1]}\n"
+    nothing = saga("tail", "checkout", *where)
+    assert nothing.returncode == 1 and "no SAGA session matches 'checkout'" in nothing.stderr
+    assert "Traceback" not in ambiguous.stderr + cut.stderr + nothing.stderr
+
+
+# What a session command must not wait for: the server's, the widgets', the demo's and
+# nbformat's modules (nbformat's JSON schema checkers alone took seconds).
+HEAVY = (
+    "jupyter_server", "tornado", "ipywidgets", "anywidget", "pandas", "nbformat", "jsonschema",
+    "saga_jupyter.widgets", "saga_jupyter.server", "saga_jupyter.demo", "urllib.request",
+)  # fmt: skip
+
+
+def imported(*args: str) -> set[str]:
+    """The modules ``saga-jupyter ARGS`` imports (``python -X importtime``)."""
+    run = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "saga_jupyter", *args],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    lines = [line for line in run.stderr.splitlines() if line.startswith("import time:")]
+    return {line.rsplit("|", 1)[1].strip() for line in lines[1:]}  # [0]: the header
+
+
+@pytest.mark.usefixtures("stories")
+def test_session_commands_start_without_the_heavy_modules(where: list[str]) -> None:
+    for command in (["ls"], ["tail", "ranking"], ["status"]):
+        modules = imported(*command, *where)
+        assert "saga_jupyter.core.engine" in modules  # it did look
+        assert not {m for m in modules if m.startswith(HEAVY)}, command

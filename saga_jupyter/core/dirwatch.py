@@ -38,6 +38,8 @@ from .observer import ObserverWatch
 logger = logging.getLogger(__name__)
 
 Listener = Callable[[str, str], None]
+#: ``listener(directory, filename, event_type)`` of a further directory (:meth:`add_directory`).
+DirectoryListener = Callable[[Path, str, str], None]
 WATCH_ENV = "SAGA_JUPYTER_WATCH"
 KINDS = ("inotify", "native", "polling")
 # The listeners' event types that add or remove a file (the rest: its content changed).
@@ -75,6 +77,8 @@ class DirectoryWatch:
             self._source = inotify.InotifyWatch(self.directory, self._tell)
         else:
             self._source = ObserverWatch(self.directory, self._tell, self.kind)
+        self._directory_listeners: dict[Path, DirectoryListener] = {}
+        self._source.tell_extra = self._tell_directory
 
     @property
     def watching(self) -> bool:
@@ -119,6 +123,46 @@ class DirectoryWatch:
         """Stop watching; join the watch's threads (with a loop: call from the loop's thread)."""
         self._source.stop()
         self._loop, self._ensured = None, False
+
+    # -- further directories: the same watch (one inotify descriptor, one observer) serves them
+
+    @property
+    def directories(self) -> set[Path]:
+        """The further directories watched right now (one deleted is dropped by itself)."""
+        return self._source.extras
+
+    def add_directory(
+        self, directory: str | os.PathLike[str], listener: DirectoryListener, *, writes: bool
+    ) -> bool:
+        """Watch one more directory with this watch; ``False`` if it cannot be (missing, a link).
+
+        ``listener(directory, filename, event_type)`` hears of every name in it, directories
+        included, where the watch's listeners hear theirs; writes only with ``writes``. Calling
+        it again re-arms a directory replaced since, cheaply otherwise. Blocks briefly (a stat,
+        a system call): call it off the event loop, after :meth:`start`.
+        """
+        path = Path(directory)
+        if self._directory_listeners.get(path) != listener:  # copied on change only: a
+            with self._lock:  # project re-arms its thousand directories every few seconds
+                self._directory_listeners = {**self._directory_listeners, path: listener}
+        return self._source.add_extra(path, writes)
+
+    def remove_directory(self, directory: str | os.PathLike[str]) -> None:
+        """Stop watching a directory given to :meth:`add_directory`."""
+        path = Path(directory)
+        self._source.remove_extra(path)
+        with self._lock:
+            listeners = self._directory_listeners
+            self._directory_listeners = {k: v for k, v in listeners.items() if k != path}
+
+    def _tell_directory(self, directory: Path, filename: str, event_type: str) -> None:
+        listener = self._directory_listeners.get(directory)
+        if listener is None:
+            return
+        try:
+            listener(directory, filename, event_type)
+        except Exception:  # one listener's bug must not stop the others
+            logger.exception("directory watch listener failed")
 
     def _announce(self) -> None:
         """Tell each file in the directory as created, where the events are told."""

@@ -25,8 +25,8 @@ from .launch import Launched
 from .names import name_from_output_file, output_format, output_path, parse_name
 from .panes import pane_summary
 from .preview import read_preview
+from .records import SessionRecord
 from .saga.messages import MessageFiles
-from .store import SessionRecord
 from .tmux import Tmux, TmuxSession
 from .worker import WorkerFiles, WorkerReading
 
@@ -172,10 +172,12 @@ class Discovery:
             preview, worker = None, None
         elif cached is not None and cached[0][3] == file:  # unchanged: nothing read
             preview, worker = cached[1].output_preview, cached[1].worker
+        elif messages:
+            worker = self._messages.read(name, path, file.size, file.inode)
+            preview = self._messages.preview(name)
         else:
-            preview = read_preview(path, file.size, messages=messages)
-            files = self._messages if messages else self._workers
-            worker = files.read(name, path, file.size, file.inode)
+            preview = read_preview(path, file.size)
+            worker = self._workers.read(name, path, file.size, file.inode)
         if messages and live is None and self._unexplained(name, worker, now):
             # Gone without a pipeline_end: stopped from here, or failed (what its pane said).
             record = self.memory.get(name)

@@ -39,3 +39,19 @@ class SessionNotRunning(SagaError):
 
 class ControlDisabled(SagaError):
     """Stop, attach and launch are off unless the operator enables them (``allow_control``)."""
+
+
+class StoryNotFound(SagaError, LookupError):
+    """No story of that id in the projects watched (or in the project named)."""
+
+
+class AmbiguousStory(SagaError):
+    """Two projects hold a story of that id: the project must be named (``?project=``)."""
+
+
+class AmbiguousSessionName(SagaError, LookupError):
+    """What a person typed for a session fits several: ``candidates`` names them."""
+
+    def __init__(self, message: str, candidates: list[str]) -> None:
+        super().__init__(message)
+        self.candidates = candidates

@@ -22,7 +22,8 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from .display import dataframe, info_html, list_html
+from .display import dataframe, fields_html, html_table, local_time, short_duration
+from .durations import elapsed
 from .names import OutputFormat, output_format
 from .worker import WorkerReading
 
@@ -120,13 +121,15 @@ class SessionInfo:
         return ""
 
     @property
-    def duration(self) -> float | None:
-        """Seconds from start to end (to now while running), or ``None`` without a start."""
+    def duration(self) -> int | None:
+        """Whole seconds from start to end (to now while running), or ``None`` without a start.
+
+        Counted as every view counts them (:func:`~.durations.elapsed`).
+        """
         if self.start_time is None:
             return None
         end = self.end_time if self.status == "completed" and self.end_time else None
-        stop = end.timestamp() if end is not None else time.time()
-        return max(0.0, stop - self.start_time.timestamp())
+        return elapsed(self.start_time, end if end is not None else time.time())
 
     def to_json(self) -> dict[str, Any]:
         """The contract's JSON object for this session."""
@@ -159,7 +162,35 @@ class SessionInfo:
         return dataframe([self.to_record()], RECORD_COLUMNS, TIMES)
 
     def _repr_html_(self) -> str:
-        return info_html(self)
+        pairs = [
+            ("name", self.name),
+            ("epic", self.epic_slug or ""),
+            ("story", self.story_slug),
+            ("status", self.status),
+            ("outcome", self.progress),
+            ("started", local_time(self.start_time)),
+            ("ended", local_time(self.end_time)),
+            ("duration", short_duration(self.duration)),
+            ("last activity", local_time(self.last_activity)),
+            ("output file", self.output_file + ("" if self.output_available else " (missing)")),
+        ]
+        worker = self.worker
+        if worker is not None:
+            pairs += [("last tool", worker.last_tool or ""), ("summary", worker.summary or "")]
+            pairs += [("blocker", worker.blocker or "")]
+        return fields_html(pairs, self.output_preview, "saga-session")
+
+    def cells(self) -> list[str]:
+        """Its row in a notebook's table of sessions (:data:`COLUMNS`)."""
+        return [
+            self.name,
+            self.status,
+            self.progress,
+            local_time(self.start_time),
+            short_duration(self.duration),
+            local_time(self.last_activity),
+            (self.output_preview or "").rsplit("\n", 1)[-1],  # its last line
+        ]
 
     def sort_key(self) -> tuple[float, str]:
         """Newest start first, ties by name; sessions without a start time last."""
@@ -177,6 +208,8 @@ class SessionInfo:
         )
 
 
+#: A notebook's table of sessions.
+COLUMNS = ("name", "status", "outcome", "started", "duration", "last activity", "last line")
 #: The DataFrame's columns: SessionInfo's fields, the worker reading's in place of ``worker``.
 RECORD_COLUMNS = [
     *(field.name for field in fields(SessionInfo) if field.name != "worker"),
@@ -194,7 +227,8 @@ class SessionList(list[SessionInfo]):
     """
 
     def _repr_html_(self) -> str:
-        return list_html(self)
+        rows = (info.cells() for info in self)
+        return html_table(COLUMNS, rows, "No SAGA sessions.", "saga-sessions")
 
     def to_dataframe(self) -> Any:
         """The sessions as a pandas DataFrame, one row each (pandas is not a dependency)."""

@@ -60,6 +60,7 @@ EVENT_HEADER = struct.Struct("iIII")
 EVENT_BUFFER = 64 * 1024
 
 Tell = Callable[[str, str], None]
+TellExtra = Callable[[Path, str, str], None]
 
 
 class InotifyWatch:
@@ -76,6 +77,11 @@ class InotifyWatch:
         self._wd: WatchDescriptor | None = None
         self._inode: int | None = None
         self._mask = 0
+        # Further directories on the same descriptor (DirectoryWatch.add_directory): by path
+        # (wd, inode, mask) and by wd. Replaced whole under the lock, read without it.
+        self.tell_extra: TellExtra | None = None
+        self._extras: dict[Path, tuple[int, int, int]] = {}
+        self._extras_by_wd: dict[int, Path] = {}
 
     @property
     def inode(self) -> int | None:
@@ -145,6 +151,7 @@ class InotifyWatch:
         with self._lock:
             fd, self._fd = self._fd, None
             self._wd = self._inode = None
+            self._extras, self._extras_by_wd = {}, {}
             loop, self._loop = self._loop, None
             thread, self._thread = self._thread, None
             stop_w, self._stop_w = self._stop_w, None
@@ -178,6 +185,8 @@ class InotifyWatch:
         except BlockingIOError:
             return
         for wd, mask, name in _parse(buffer):
+            if wd in self._extras_by_wd and self._tell_extra_event(wd, mask, name):
+                continue
             if mask & InotifyConstants.IN_Q_OVERFLOW:
                 # A write's event may be among those lost: without a word, its line would wait
                 # for the file's next write.
@@ -189,6 +198,78 @@ class InotifyWatch:
                 event_type = ALL_EVENT_TYPES.get(mask & (LIST_MASK | WRITE_MASK))
                 if event_type is not None:
                     self.tell(os.fsdecode(name), event_type)
+
+    # -- further directories, on the same descriptor
+
+    @property
+    def extras(self) -> set[Path]:
+        """The further directories watched now."""
+        return set(self._extras)
+
+    def add_extra(self, directory: Path, writes: bool) -> bool:
+        """Watch one more directory (never through a link); ``False`` if it cannot be.
+
+        Cheap when it is watched already: a stat. A directory replaced is watched anew.
+        """
+        with self._lock:
+            if self._fd is None:
+                return False
+            try:
+                info = os.lstat(directory)
+            except OSError:
+                info = None
+            mask = LIST_MASK | (WRITE_MASK if writes else 0)
+            held = self._extras.get(directory)
+            if info is not None and held is not None and held[1:] == (info.st_ino, mask):
+                return True
+            if info is None:
+                self._drop_extra(directory)
+                return False
+            # IN_DONT_FOLLOW: a link planted in its place is not watched; IN_MASK_ADD: a
+            # directory watched under two names keeps what each asked for.
+            flags = InotifyConstants.IN_ONLYDIR | InotifyConstants.IN_DONT_FOLLOW
+            wd = inotify_add_watch(self._fd, os.fsencode(directory), mask | flags)
+            if wd < 0:
+                logger.debug("cannot watch %s: %s", directory, os.strerror(ctypes.get_errno()))
+                self._drop_extra(directory)
+                return False
+            if held is not None and held[0] != wd:  # replaced: the old one (moved away) unwatched
+                if held[0] != self._wd:
+                    inotify_rm_watch(self._fd, WatchDescriptor(held[0]))
+                self._drop_extra(directory)
+            self._extras = {**self._extras, directory: (wd, info.st_ino, mask)}
+            self._extras_by_wd = {**self._extras_by_wd, wd: directory}
+            return True
+
+    def remove_extra(self, directory: Path) -> None:
+        """Stop watching a further directory."""
+        with self._lock:
+            held = self._extras.get(directory)
+            if held is not None and self._fd is not None and held[0] != self._wd:
+                inotify_rm_watch(self._fd, WatchDescriptor(held[0]))  # fails harmlessly if gone
+            self._drop_extra(directory)
+
+    def _drop_extra(self, directory: Path) -> None:
+        """Forget a further directory (under the lock)."""
+        held = self._extras.get(directory)
+        if held is not None:
+            self._extras = {k: v for k, v in self._extras.items() if k != directory}
+            self._extras_by_wd = {k: v for k, v in self._extras_by_wd.items() if k != held[0]}
+
+    def _tell_extra_event(self, wd: int, mask: int, name: bytes) -> bool:
+        """Tell a further directory's event (its subdirectories' too); whether it was one."""
+        directory = self._extras_by_wd.get(wd)
+        if directory is None:
+            return False
+        if mask & InotifyConstants.IN_IGNORED:
+            with self._lock:
+                if self._extras_by_wd.get(wd) == directory:
+                    self._drop_extra(directory)
+        elif name and self.tell_extra is not None:
+            event_type = ALL_EVENT_TYPES.get(mask & (LIST_MASK | WRITE_MASK))
+            if event_type is not None:
+                self.tell_extra(directory, os.fsdecode(name), event_type)
+        return wd != self._wd
 
     def _watch_gone(self, wd: int) -> None:
         """The directory went away: :meth:`ensure` watches its replacement."""

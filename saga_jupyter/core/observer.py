@@ -2,7 +2,9 @@
 
 An observer reads events on threads of its own; each event is handed to the event loop given
 to :meth:`ObserverWatch.start` (the server), or told right there (a kernel). Writes are always
-reported by these observers: the ones not wanted are dropped here.
+reported by these observers: the ones not wanted are dropped here. Further directories (a
+SAGA project's) are not given to the observer, which would take a thread or a kernel handle
+each, but to one :class:`~.dirpoll.DirectoryPoller`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver, ObservedWatch
 from watchdog.observers.polling import PollingObserver
 
+from .dirpoll import DirectoryPoller
+
 logger = logging.getLogger(__name__)
 
 # watchdog's event types that the watch's listeners hear of, by the same names.
@@ -28,6 +32,7 @@ WRITE_EVENT_TYPES = frozenset({"modified", "closed"})
 POLL_INTERVAL = 0.25  # seconds between two looks of the polling observer
 
 Tell = Callable[[str, str], None]
+TellExtra = Callable[[Path, str, str], None]
 
 
 def make_observer(kind: str) -> BaseObserver:
@@ -51,6 +56,9 @@ class ObserverWatch(FileSystemEventHandler):
         self._observer: BaseObserver | None = None
         self._watch: ObservedWatch | None = None
         self._inode: int | None = None
+        # Further directories (DirectoryWatch.add_directory): polled by one thread.
+        self.tell_extra: TellExtra | None = None
+        self._poller = DirectoryPoller(self._hand_over_extra)
 
     @property
     def inode(self) -> int | None:
@@ -111,6 +119,7 @@ class ObserverWatch(FileSystemEventHandler):
             observer, self._observer = self._observer, None
             self._watch = self._inode = None
             self._loop = None
+        self._poller.stop()
         if observer is not None:
             emitters = list(observer.emitters)  # stop() lets them go without waiting for them
             observer.stop()
@@ -136,3 +145,30 @@ class ObserverWatch(FileSystemEventHandler):
             return
         with contextlib.suppress(RuntimeError):  # the loop closed: nobody listens any more
             loop.call_soon_threadsafe(self.tell, filename, event_type)
+
+    # -- further directories: one thread polls them all (see .dirpoll for why)
+
+    @property
+    def extras(self) -> set[Path]:
+        """The further directories watched now."""
+        return self._poller.directories
+
+    def add_extra(self, directory: Path, writes: bool) -> bool:
+        """Watch one more directory (not through a link); ``False`` if it cannot be."""
+        if self._observer is None:
+            return False
+        return self._poller.add(directory, writes)
+
+    def remove_extra(self, directory: Path) -> None:
+        """Stop watching a further directory."""
+        self._poller.remove(directory)
+
+    def _hand_over_extra(self, directory: Path, filename: str, event_type: str) -> None:
+        tell, loop = self.tell_extra, self._loop
+        if tell is None:
+            return
+        if loop is None:
+            tell(directory, filename, event_type)
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody listens any more
+            loop.call_soon_threadsafe(tell, directory, filename, event_type)

@@ -1,7 +1,6 @@
 """The ``outputPreview`` of a session: the last few non-empty lines, read from the file's tail.
 
-A today's worker's messages are previewed as a person reads them: each of the last complete
-lines rendered by the one transcript renderer, as plain text.
+(A today's worker's preview is its last messages rendered: :mod:`.saga.recent`.)
 """
 
 from __future__ import annotations
@@ -9,8 +8,7 @@ from __future__ import annotations
 import os
 
 from .files import open_regular
-from .saga.transcript import render_line
-from .text import ANSI_PATTERN, resolve_carriage_returns, split_lines
+from .text import resolve_carriage_returns, split_lines
 
 PREVIEW_LINES = 5
 PREVIEW_CHARS = 500
@@ -19,12 +17,8 @@ FIRST_READ = 8 * 1024
 MAX_READ = 64 * 1024
 
 
-def read_preview(
-    path: str | os.PathLike[str], size: int | None = None, messages: bool = False
-) -> str | None:
+def read_preview(path: str | os.PathLike[str], size: int | None = None) -> str | None:
     """The last ``PREVIEW_LINES`` non-empty plain lines of a file, at most ``PREVIEW_CHARS`` long.
-
-    ``messages``: the file holds JSON messages (``.jsonl``), shown rendered.
 
     Reads at most ``MAX_READ`` bytes from the end of the file. Returns ``None`` when there is
     no regular file (see :func:`~saga_jupyter.core.files.open_regular`) or it shows no text.
@@ -41,8 +35,7 @@ def read_preview(
             start = max(0, size - window)
             # A window that starts mid-line drops that line, unless it is all there is to show.
             partial = start > 0 and window < MAX_READ
-            tail = os.pread(fd, size - start, start)
-            lines = _last_messages(tail, start > 0) if messages else _last_lines(tail, partial)
+            lines = _last_lines(os.pread(fd, size - start, start), partial_first=partial)
             if len(lines) >= PREVIEW_LINES or start == 0 or window >= MAX_READ:
                 break
             window = min(window * 4, MAX_READ)
@@ -67,17 +60,3 @@ def _last_lines(tail: bytes, partial_first: bool) -> list[str]:
             if len(lines) == PREVIEW_LINES:
                 break
     return lines[::-1]
-
-
-def _last_messages(tail: bytes, partial_first: bool) -> list[str]:
-    """The last non-empty lines of the rendering of the complete messages in ``tail``."""
-    raw = tail.split(b"\n")[1 if partial_first else 0 : -1]  # whole lines only
-    lines: list[str] = []
-    for line in reversed(raw):
-        if not line.strip():
-            continue
-        shown = ANSI_PATTERN.sub("", render_line(line)).splitlines()
-        lines[:0] = [text.rstrip() for text in shown if text.strip()]
-        if len(lines) >= PREVIEW_LINES:
-            break
-    return lines[-PREVIEW_LINES:]

@@ -8,10 +8,8 @@ minute to load, gigabytes of memory, and a frame of hundreds of MiB per client.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from .store import SessionRecord
+from .records import SessionRecord
 
 MAX_RECORDS = 10_000  # sessions remembered; a list of more is for no one to read
 

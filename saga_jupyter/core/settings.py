@@ -11,8 +11,6 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
-from jupyter_core.paths import jupyter_data_dir
-
 DEFAULT_OUTPUT_DIR = "/tmp/saga-sessions"  # noqa: S108 - the contract's default, shared with SAGA
 OUTPUT_DIR_ENV = "SAGA_SESSIONS_DIR"
 SESSION_DIR_ENV = "SAGA_SESSION_DIR"  # what today's SAGA sets (and its workers write to)
@@ -53,4 +51,9 @@ def state_file() -> Path:
     The default is ``saga_jupyter/sessions.json`` in the Jupyter data directory.
     """
     path = os.environ.get(STATE_FILE_ENV)
-    return Path(path) if path else Path(jupyter_data_dir()) / "saga_jupyter" / "sessions.json"
+    if path:
+        return Path(path)
+    # Here, not at the top: the command line starts without it when $SAGA_STATE_FILE is set.
+    from jupyter_core.paths import jupyter_data_dir
+
+    return Path(jupyter_data_dir()) / "saga_jupyter" / "sessions.json"

@@ -14,9 +14,6 @@ import platform
 from importlib.resources import files
 from pathlib import Path
 
-import nbformat
-from nbformat.sign import NotebookNotary
-
 DASHBOARD = "dashboard.ipynb"
 # What ipykernel reports for this Python (ipykernel.ipkernel.IPythonKernel.language_info).
 LANGUAGE_INFO = {
@@ -55,6 +52,11 @@ def install_dashboard(directory: Path) -> Path:
 
 def trust(path: Path) -> None:
     """Sign a notebook as ``jupyter trust`` does: Jupyter then opens it trusted on this machine."""
+    # Here, not at the top: nbformat (jsonschema and its format checkers) takes seconds to
+    # import, and the command line imports this module for every command, `ls` too.
+    import nbformat
+    from nbformat.sign import NotebookNotary
+
     # nbformat has no type hints.
     notebook = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
     notary = NotebookNotary()  # type: ignore[no-untyped-call]

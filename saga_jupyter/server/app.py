@@ -14,6 +14,7 @@ from traitlets import Bool, Dict, Float, Int, List, TraitError, Unicode, default
 from ..core.discovery import Discovery
 from ..core.errors import InvalidRequest
 from ..core.hosts import parse_remotes
+from ..core.saga.catalog import Catalog, default_project_dirs
 from ..core.settings import (
     DEFAULT_OUTPUT_DIR,
     OUTPUT_DIR_ENV,
@@ -31,6 +32,8 @@ from .handlers import LogHandler, SessionHandler, SessionsHandler, StatusHandler
 from .logstreams import LogStreams
 from .manager import SessionManager
 from .poller import Poller
+from .projects import Projects
+from .story_handlers import EpicsHandler, ProjectsHandler, StoriesHandler, StoryHandler
 
 CORE_LOG = logging.getLogger("saga_jupyter")
 
@@ -86,6 +89,13 @@ class SagaJupyterApp(ExtensionApp):
     )
     allow_control = Bool(False, config=True, help="Enable the stop, connect and launch endpoints.")
     max_sessions = Int(4, config=True, help="Running sessions allowed before launch refuses.")
+    project_dirs = List(
+        Unicode(),
+        config=True,
+        help="SAGA projects (directories holding .saga/) whose epics, stories, tasks and "
+        "journals are served under /api/saga/epics and /api/saga/stories, beside every project "
+        "a worker names (its worktree). Default: $SAGA_PROJECT_DIR when set, else none.",
+    )
     remotes = List(
         Dict(),
         config=True,
@@ -105,6 +115,10 @@ class SagaJupyterApp(ExtensionApp):
     @default("tmux_socket_name")
     def _default_tmux_socket_name(self) -> str | None:
         return resolve().tmux_socket_name
+
+    @default("project_dirs")
+    def _default_project_dirs(self) -> list[str]:
+        return default_project_dirs()
 
     @default("state_file")
     def _default_state_file(self) -> str:
@@ -165,6 +179,13 @@ class SagaJupyterApp(ExtensionApp):
             self.federation = federation
         else:
             self.poller.add_listener(self.channels.sessions_updated)
+        self.projects = Projects(
+            Catalog(self.project_dirs),
+            self.poller,
+            self.channels.stories_updated,
+            self.poll_interval,
+            self.log,
+        )
         self.poller.add_listener(lambda update: self.log_streams.sessions_updated(update.by_name))
         # The handlers reach it as self.extensionapp.manager (ExtensionHandlerMixin).
         self.manager = SessionManager(
@@ -188,6 +209,10 @@ class SagaJupyterApp(ExtensionApp):
                 # Any other path below sessions/ is a malformed name: a JSON 404, not a page.
                 (r"/api/saga/sessions/(?P<name>.+)", SessionHandler),
                 (r"/api/saga/status", StatusHandler),
+                (r"/api/saga/projects", ProjectsHandler),
+                (r"/api/saga/epics", EpicsHandler),
+                (r"/api/saga/stories", StoriesHandler),
+                (r"/api/saga/stories/(?P<story_id>[^/]+)", StoryHandler),
                 (r"/api/saga/channels", ChannelHandler),
             ]
         )
@@ -206,6 +231,7 @@ class SagaJupyterApp(ExtensionApp):
         os.environ.update(self.kernel_environment())
         self.log_streams.start()
         await self.poller.start()
+        await self.projects.start()
         if self.federation is not None:
             await self.federation.start()
         _freeze_startup_objects()
@@ -213,6 +239,7 @@ class SagaJupyterApp(ExtensionApp):
     async def stop_extension(self) -> None:
         """Stop the timer, the watch and the channel's clients."""
         self.log_streams.stop()
+        await self.projects.stop()
         if self.federation is not None:
             self.federation.stop()
         await self.poller.stop()

@@ -14,6 +14,7 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
 from ..core.errors import (
+    AmbiguousStory,
     ControlDisabled,
     HostNotFound,
     InvalidRequest,
@@ -21,6 +22,7 @@ from ..core.errors import (
     SagaError,
     SessionNotFound,
     SessionNotRunning,
+    StoryNotFound,
     TmuxUnavailable,
     TooManySessions,
 )
@@ -37,6 +39,8 @@ ERRORS: dict[type[SagaError], tuple[int, str]] = {
     SessionNotRunning: (409, "Not running"),
     ControlDisabled: (403, "Control disabled"),
     TmuxUnavailable: (503, "tmux unavailable"),
+    StoryNotFound: (404, "Story not found"),
+    AmbiguousStory: (409, "Ambiguous story"),
 }
 
 

@@ -49,6 +49,7 @@ class Channels:
         #: (tornado holds them until the connection ends).
         self.unsent = 0
         self._clients: set[ChannelHandler] = set()
+        self._sends: set[asyncio.Future[bool]] = set()
 
     def __len__(self) -> int:
         return len(self._clients)
@@ -90,6 +91,14 @@ class Channels:
         frame = sessions_frame(body, total)
         for client in list(self._clients):
             client.send_sessions(frame)
+
+    def stories_updated(self, stories: list[dict[str, Any]]) -> None:
+        """Broadcast the stories that changed (StorySummary each) to every client."""
+        frame = json.dumps({"type": "stories:updated", "stories": stories}).encode()
+        for client in list(self._clients):
+            send = asyncio.ensure_future(client.send_frame(frame))
+            self._sends.add(send)  # held until done: a task nobody holds may be collected
+            send.add_done_callback(self._sends.discard)
 
     def close_all(self) -> None:
         """Close every connection (the extension stops)."""

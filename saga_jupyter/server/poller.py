@@ -91,6 +91,9 @@ class Poller:
         self._scan: asyncio.Future[None] | None = None
         self._rescan = False
         self._debounce: asyncio.TimerHandle | None = None
+        #: Applied to each scan's list off the loop: today's workers meet their stories there
+        #: (server/projects.py).
+        self.enrich: Callable[[list[SessionInfo]], list[SessionInfo]] = lambda found: found
         self._launched: list[Launched] = []
         self._stopped: list[str] = []
 
@@ -165,7 +168,7 @@ class Poller:
         while self._stopped:
             self.discovery.remember_stop(self._stopped.pop())
         self.watch.ensure()
-        sessions = self.discovery.scan()
+        sessions = self.enrich(self.discovery.scan())
         for info in sessions:  # one started before this server, or missed by the watch
             if info.status == "running" and info.output_format == "messages":
                 self.panes.keep(info.name)

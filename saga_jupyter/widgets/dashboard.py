@@ -17,11 +17,12 @@ from typing import Any
 import ipywidgets as widgets
 
 from ..core.display import OUTCOME_COLOURS, OUTCOME_LABELS
+from ..core.durations import elapsed, format_duration
 from ..core.engine import DEFAULT_INTERVAL, Engine, engine_for
 from ..core.info import SessionInfo
 from ..core.settings import resolve
 from .logviewer import LogViewer
-from .table import SessionTable, format_duration, format_time
+from .table import SessionTable, format_time
 
 MAX_BARS = 200  # the newest sessions; older ones would be slivers anyway
 LANE_PX = 9
@@ -98,11 +99,11 @@ def bar_label(info: SessionInfo, start: float, end: float) -> str:
     >>> info = SessionInfo("saga__a__login__1", "a", "login", "completed", "", False,
     ...                    None, None, None, None)
     >>> bar_label(info, 0, 65)
-    'login · completed · 1m 05s'
+    'login · completed · 1m 5s'
     """
     progress = OUTCOME_LABELS.get(info.outcome or "", info.progress)
     status = f"{info.status} ({progress})" if progress else info.status
-    return f"{info.story_slug} · {status} · {format_duration(end - start)}"
+    return f"{info.story_slug} · {status} · {format_duration(elapsed(start, end))}"
 
 
 def render_timeline(

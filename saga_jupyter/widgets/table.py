@@ -9,6 +9,7 @@ from the kernel's clock, so nothing is sent just because time passes.
 from __future__ import annotations
 
 import html
+import math
 import os
 import threading
 import time
@@ -21,6 +22,7 @@ import ipywidgets as widgets
 import traitlets
 
 from ..core.display import OUTCOME_COLOURS, OUTCOME_LABELS
+from ..core.durations import elapsed, format_duration
 from ..core.engine import DEFAULT_INTERVAL, engine_for
 from ..core.info import STATUSES, SessionInfo, seconds
 from ..core.settings import resolve
@@ -30,11 +32,12 @@ COLUMNS = ("name", "epic", "story", "status", "started", "duration", "last activ
 
 ESM = """
 const pad = (n) => String(n).padStart(2, "0");
-// Keep in step with format_duration() in table.py.
+// Keep in step with format_duration() in core/durations.py (the panel's rule and form).
 export function formatDuration(seconds) {
   const s = Math.max(0, Math.floor(seconds));
-  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
-  return h ? `${h}h ${pad(m)}m ${pad(r)}s` : m ? `${m}m ${pad(r)}s` : `${r}s`;
+  const m = Math.floor(s / 60), h = Math.floor(m / 60);
+  if (h >= 24) return `${Math.floor(h / 24)}d ${h % 24}h`;
+  return h ? `${h}h ${pad(m % 60)}m` : m ? `${m}m ${s % 60}s` : `${s}s`;
 }
 export default {
   render({ model, el }) {
@@ -115,22 +118,6 @@ class SessionRows(anywidget.AnyWidget):
     now = traitlets.Float(0.0).tag(sync=True)
 
 
-def format_duration(seconds: float) -> str:
-    """A duration as ``1h 02m 03s``, ``2m 03s`` or ``3s``.
-
-    >>> format_duration(3723), format_duration(123), format_duration(3)
-    ('1h 02m 03s', '2m 03s', '3s')
-    """
-    total = int(seconds) if seconds > 0 else 0
-    if total < 60:
-        return f"{total}s"
-    minutes, secs = divmod(total, 60)
-    if minutes < 60:
-        return f"{minutes}m {secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m {secs:02d}s"
-
-
 def format_time(timestamp: float | datetime | None) -> str:
     """A Unix timestamp or a datetime as local ``YYYY-MM-DD HH:MM:SS``, or an empty string."""
     if isinstance(timestamp, datetime):
@@ -169,7 +156,7 @@ def render_rows(
             cache[id(info)] = entry
         before, after, ticking_from = entry[1]
         if ticking_from is not None:
-            rows.append(f"{before}{format_duration(now - ticking_from)}{after}")
+            rows.append(f"{before}{format_duration(elapsed(ticking_from, now))}{after}")
         else:
             rows.append(before + after)
     rows.append("</tbody></table>")
@@ -181,10 +168,11 @@ def _row_parts(info: SessionInfo) -> RowParts:
     esc = html.escape
     start, end = seconds(info.start_time), seconds(info.end_time)
     ticking = info.status == "running" and start is not None
-    if ticking:
-        duration_cell = f'<td data-start="{start:.0f}">'  # the front end ticks these cells
+    if ticking and start is not None:
+        # The front end ticks these cells from the start's whole second, as elapsed() counts.
+        duration_cell = f'<td data-start="{math.floor(start)}">'
     elif start is not None and end is not None:
-        duration_cell = f"<td>{format_duration(end - start)}"
+        duration_cell = f"<td>{format_duration(elapsed(start, end))}"
     else:
         duration_cell = "<td>"
     preview = info.output_preview or ""

@@ -16,9 +16,10 @@ from saga_jupyter.core.api import MAX_TAIL_BYTES, read_log_end
 from saga_jupyter.core.engine import engine_for
 from saga_jupyter.core.errors import InvalidSessionName, SessionNotFound
 from saga_jupyter.core.info import utc
+from saga_jupyter.core.records import SessionRecord
 from saga_jupyter.core.saga.transcript import Transcript
 from saga_jupyter.core.settings import DEFAULT_OUTPUT_DIR, resolve
-from saga_jupyter.core.store import MetadataStore, SessionRecord
+from saga_jupyter.core.store import MetadataStore
 from tests.helpers import (
     holds_open,
     kill_worker,

@@ -112,7 +112,7 @@ def test_preview_is_recomputed_only_when_the_file_changes(
     path.write_text("one\n")
     calls: list[str] = []
     real = module.read_preview
-    monkeypatch.setattr(module, "read_preview", lambda *a, **k: calls.append("x") or real(*a, **k))
+    monkeypatch.setattr(module, "read_preview", lambda *a: calls.append("x") or real(*a))
     assert discovery.scan()[0].output_preview == "one"
     discovery.scan()
     discovery.scan()

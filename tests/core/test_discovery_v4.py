@@ -137,3 +137,25 @@ def test_completed_workers_are_remembered_across_restarts(
     info = one(again)  # no tmux session, no file: only the store knows it
     assert (info["status"], info["startTime"]) == ("completed", started)
     assert info["worker"]["outcome"] == "STOPPED"
+
+
+def test_a_line_appended_costs_one_rendering_of_the_preview(
+    server: Server, output_dir: Path, discovery: Discovery, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import saga_jupyter.core.saga.recent as recent
+
+    rendered: list[object] = []
+    real = recent.render_line
+    monkeypatch.setattr(recent, "render_line", lambda line: rendered.append(line) or real(line))
+    start_worker(server, NAME)
+    path = output_dir / (NAME + ".jsonl")
+    path.write_bytes(b"".join(LINES[:21]))
+    first = one(discovery)["outputPreview"]
+    assert first is not None and "cycle 1" in first
+    assert len(rendered) <= 8  # the last few messages, never the whole file
+    before = len(rendered)
+    one(discovery)  # nothing new: nothing rendered
+    with path.open("ab") as file:
+        file.write(LINES[21])
+    assert "cycle 2/10" in one(discovery)["outputPreview"]
+    assert len(rendered) == before + 1

@@ -71,7 +71,7 @@ def test_html_tables_escape_what_the_session_says() -> None:
     assert one.startswith('<table class="saga-session">')
     assert "Which &lt;wins&gt;?" in one and "<wins>" not in one
     assert "&lt;b&gt;last&lt;/b&gt; line" in one
-    assert ">BLOCKED<" in one and ">2m05s<" in one
+    assert ">BLOCKED<" in one and ">2m 5s<" in one
     listing = SessionList([session(), session(RUNNING, worker=None)])._repr_html_()
     assert listing.count("<tr>") == 3  # the header and two rows
     assert "<th>outcome</th>" in listing and "<td>BLOCKED</td>" in listing

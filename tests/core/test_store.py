@@ -21,14 +21,8 @@ import saga_jupyter as saga
 from saga_jupyter.core import store as store_module
 from saga_jupyter.core.errors import InvalidSessionName
 from saga_jupyter.core.info import iso
-from saga_jupyter.core.store import (
-    MAX_FILE,
-    MAX_RECORDS,
-    MetadataStore,
-    SessionRecord,
-    parse_time,
-    peek,
-)
+from saga_jupyter.core.records import SessionRecord, parse_time
+from saga_jupyter.core.store import MAX_FILE, MAX_RECORDS, MetadataStore, peek
 from tests.helpers import many_records, read_bytes_of_this_process
 
 START = 1795343400.0  # 2026-11-22T10:30:00Z

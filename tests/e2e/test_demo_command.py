@@ -23,6 +23,7 @@ from tests.helpers import wait_until
 
 READY = re.compile(r"(http://127\.0\.0\.1:\d+/)api/saga/sessions\?token=(\w+)")
 LISTED = re.compile(r"^  (saga\S+) ", re.MULTILINE)  # the workers the demo says it started
+PROJECT = re.compile(r"^Their SAGA project, .*: (/\S+)$", re.MULTILINE)
 
 
 def environment(pid: int) -> dict[str, str]:
@@ -90,6 +91,21 @@ def test_demo_shows_its_workers_to_the_extension_and_the_kernels(
         ).stdout.split()
         assert environment(int(lab))["SAGA_TMUX_SOCKET"] == server.socket_name
         assert environment(int(lab))["SAGA_SESSIONS_DIR"] == str(output_dir)
+        # Its SAGA project, made next to the output directory: the server reads it.
+        project = Path(PROJECT.findall(printed.read_text())[0])
+        assert project.parent == tmp_path and (project / ".saga" / "epics").is_dir()
+        assert environment(int(lab))["SAGA_PROJECT_DIR"] == str(project)
+        epics = fetch_json(f"{base}api/saga/epics?token={token}")
+        assert sorted((e["id"], e["storyCounts"]["total"]) for e in epics) == [
+            ("auth", 3), ("billing", 2),
+        ]  # fmt: skip
+        stories = fetch_json(f"{base}api/saga/stories?token={token}")
+        assert {s["id"]: s["project"] for s in stories} == dict.fromkeys(
+            ["auth-login-flow", "auth-password-reset", "auth-session-timeout",
+             "billing-invoice-pdf", "billing-tax-rates"], str(project))  # fmt: skip
+        # The first worker (auth-login-flow) moves its tasks: the server sees them move.
+        login = f"{base}api/saga/stories/auth-login-flow?token={token}"
+        wait_until(lambda: fetch_json(login)["status"] != "pending", timeout=60)
         root = Path(argument(int(lab), "--ServerApp.root_dir="))
         assert (root / "dashboard.ipynb").is_file()
         demo.send_signal(signal.SIGINT)  # Ctrl-C
@@ -105,4 +121,5 @@ def test_demo_shows_its_workers_to_the_extension_and_the_kernels(
     assert not [session.name for session in server.sessions]  # the demo sessions are gone
     assert list(output_dir.iterdir()) == []  # and their output files and store
     assert not root.exists()  # and the notebook directory it made
+    assert not project.exists()  # and its SAGA project
     assert sorted(path.name for path in tmp_path.iterdir()) == ["home", "printed.txt", "sessions"]

@@ -70,8 +70,8 @@ def run(
 
 
 @pytest.fixture(scope="module")
-def venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, str]]]:
-    """A fresh venv with the freshly built wheel and its ``lab`` extra; and its environment."""
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel, freshly built from the repository (what ships in it checked)."""
     tmp = tmp_path_factory.mktemp("wheel")
     env = clean_environment(tmp / "home")
     dist = tmp / "dist"
@@ -98,6 +98,16 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[
     # The JupyterLab extension, prebuilt: no Node.js needed where the wheel is installed.
     labextension = "share/jupyter/labextensions/saga-jupyter/package.json"
     assert any(name.endswith(labextension) for name in names)
+    return wheel
+
+
+@pytest.fixture(scope="module")
+def venv(
+    wheel: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Path, dict[str, str]]]:
+    """A fresh venv with the freshly built wheel and its ``lab`` extra; and its environment."""
+    tmp = tmp_path_factory.mktemp("venv")
+    env = clean_environment(tmp / "home")
     root = tmp / "venv"
     run([sys.executable, "-m", "venv", str(root)], env, tmp)
     run(
@@ -107,6 +117,23 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[
         timeout=PIP_TIMEOUT,
     )
     yield root, env
+
+
+def test_the_wheel_carries_its_license_and_the_readme(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as archive:
+        (info,) = {name.split("/")[0] for name in archive.namelist() if ".dist-info/" in name}
+        metadata = archive.read(f"{info}/METADATA").decode()
+        license_text = archive.read(f"{info}/licenses/LICENSE").decode()
+    assert license_text == (REPO / "LICENSE").read_text()
+    assert license_text.startswith("BSD 3-Clause License\n\nCopyright (c) 2026, saga_jupyter")
+    headers, _, description = metadata.partition("\n\n")
+    fields = [tuple(line.split(": ", 1)) for line in headers.splitlines()]
+    assert ("License-Expression", "BSD-3-Clause") in fields  # PEP 639, what pip and PyPI show
+    assert ("License-File", "LICENSE") in fields
+    assert ("Description-Content-Type", "text/markdown") in fields
+    assert description.strip() == (REPO / "README.md").read_text().strip()  # the long description
+    # No project URLs: there is no public repository or documentation site to point at yet.
+    assert not [field for field in fields if field[0] in {"Project-URL", "Home-page"}]
 
 
 def test_the_installed_package_is_the_wheels(

@@ -42,7 +42,10 @@ def schema(name: str) -> dict[str, Any]:
 
 
 def test_every_route_is_described(saga_app: Any) -> None:
-    described = {re.sub(r"\{name\}", "(?P<name>[^/]+)", path) for path in SPEC["paths"]}
+    described = {
+        re.sub(r"\{name\}", "(?P<name>[^/]+)", path).replace("{id}", "(?P<story_id>[^/]+)")
+        for path in SPEC["paths"]
+    }
     # /sessions/{name} also catches malformed names holding "/", to answer them a JSON 404.
     described.remove("/api/saga/sessions/(?P<name>[^/]+)")
     described.add("/api/saga/sessions/(?P<name>.+)")

@@ -26,10 +26,12 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 import saga_jupyter
 from tests.helpers import JupyterProcess, start_worker
+from tests.sagaproject import epic, story
 
 SPEC = Path(saga_jupyter.__file__).parent / "rest-api.yml"
 RUNNING = "saga__auth__login-form__4242"  # the spec's example name: running
 COMPLETED = "saga__auth__login-form__4241"
+STORY = "login-form"  # the spec's example story id
 GUARD = "saga__fuzz-guard__holds-the-limit__987654321"  # keeps launch at max_sessions
 
 # Loaded at import (the spec is a file); the server's address is given to each call.
@@ -50,6 +52,10 @@ def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterProcess
     start_worker(tmux, GUARD)
     start_worker(tmux, RUNNING, output_dir)
     (output_dir / f"{COMPLETED}.out").write_text("done ✻\n" * 1000)
+    # A SAGA project whose story is the spec's example id: examples reach the 200s.
+    project = root / "project"
+    epic(project, "auth", [STORY])
+    story(project, STORY, "auth", {"t1": "in_progress"}, journal="## Blocker: A key\n")
     process = JupyterProcess(
         root,
         f"--SagaJupyterApp.output_dir={output_dir}",
@@ -58,6 +64,7 @@ def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterProcess
         "--SagaJupyterApp.poll_interval=0.3",
         "--SagaJupyterApp.allow_control=True",
         "--SagaJupyterApp.max_sessions=1",
+        f"--SagaJupyterApp.project_dirs={project}",
         token=TOKEN,
     )
     try:

@@ -132,14 +132,12 @@ def test_timeline_bars_are_labelled_with_story_status_and_duration() -> None:
     running = replace(info("saga__auth__login__1", start=NOW - 65), worker=WorkerReading(cycle=2))
     timeline = render_timeline([running, blocked], NOW)
     assert bars(timeline) == [
-        "login · running (cycle 2) · 1m 05s",
+        "login · running (cycle 2) · 1m 5s",
         "ranking · completed (blocked) · 30s",
     ]
     # Shown on hover, in the theme's colours; the native tooltip says it too, with the name.
     assert ".saga-bar:hover::after { content: attr(data-label)" in timeline
-    assert (
-        'title="login · running (cycle 2) · 1m 05s&#10;saga__auth__login__1 · started' in timeline
-    )
+    assert 'title="login · running (cycle 2) · 1m 5s&#10;saga__auth__login__1 · started' in timeline
     assert "background:#ffb300" in bar(timeline, blocked.name)  # blocked: its amber everywhere
     assert "var(--jp-success-color1, #2e7d32)" in bar(timeline, running.name)
 

@@ -14,8 +14,9 @@ from libtmux.server import Server
 from saga_jupyter.core.engine import engine_for
 from saga_jupyter.core.info import SessionInfo, utc
 from saga_jupyter.core.names import parse_name
+from saga_jupyter.core.records import SessionRecord
 from saga_jupyter.core.settings import resolve
-from saga_jupyter.core.store import MetadataStore, SessionRecord
+from saga_jupyter.core.store import MetadataStore
 from saga_jupyter.core.worker import WorkerReading
 from saga_jupyter.widgets.table import ESM, SessionTable, format_duration, render_rows
 from tests.helpers import (
@@ -192,17 +193,28 @@ def test_durations_tick_for_running_sessions_only() -> None:
     sessions = [info(NAME, start=NOW - 65), info("saga__a__b__2", "completed", start=NOW - 65)]
     first = render_rows(sessions, NOW, "")
     later = render_rows(sessions, NOW + 3600, "")
-    assert f'<td data-start="{NOW - 65:.0f}">1m 05s</td>' in first
-    assert f'<td data-start="{NOW - 65:.0f}">1h 01m 05s</td>' in later
+    assert f'<td data-start="{NOW - 65:.0f}">1m 5s</td>' in first
+    assert f'<td data-start="{NOW - 65:.0f}">1h 01m</td>' in later
     assert first.count("<td>30s</td>") == later.count("<td>30s</td>") == 1  # completed: fixed
-    assert [format_duration(s) for s in (0, 59.9, 60, 3599, 3600, -5)] == [
+    assert [format_duration(s) for s in (0, 59.9, 60, 3599, 3600, 90061, -5)] == [
         "0s",
         "59s",
-        "1m 00s",
+        "1m 0s",
         "59m 59s",
-        "1h 00m 00s",
+        "1h 00m",
+        "1d 1h",
         "0s",
     ]
+
+
+def test_fractional_times_count_from_their_whole_seconds_as_the_panel_does() -> None:
+    # A today's worker's times come from its messages, to the millisecond. The panel gets them
+    # to the second (the JSON) and counts from there: so must the table, or they differ by 1 s.
+    running = info(NAME, start=NOW - 65.3)  # the JSON's start: NOW - 66
+    ended = replace(info("saga__a__b__2", "completed", start=NOW - 65.3), end_time=NOW - 35.6)
+    rendered = render_rows([running, ended], NOW + 0.5, "")
+    assert f'<td data-start="{NOW - 66:.0f}">1m 6s</td>' in rendered  # not 65.8 s cut to 65
+    assert "<td>30s</td>" in rendered  # NOW - 66 to NOW - 36, not 29.7 s cut to 29
 
 
 def test_close_leaves_no_thread_or_watch(server: Server, output_dir: Path) -> None:

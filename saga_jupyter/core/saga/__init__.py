@@ -1,8 +1,11 @@
-"""What SAGA writes: today's workers' JSON messages, read and rendered for a person.
+"""What SAGA writes, read as SAGA reads it: today's workers' messages, and their projects.
 
 :mod:`.lines` takes them a line at a time within bounds, :mod:`.messages` reads them into a
 worker reading, :mod:`.transcript` renders them as terminal text (:mod:`.terminal`: bounded,
-styled lines out of untrusted strings). Pure Python: no server, widget or tmux dependency.
+styled lines out of untrusted strings). :mod:`.project` reads a project's ``.saga/`` directory
+(epics, stories, tasks, journals; :mod:`.reads`, :mod:`.journal`, :mod:`.stories`) and
+:mod:`.catalog` holds the projects a process knows. Pure Python: no server, widget or tmux
+dependency.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ in any way is skipped and counted, never raised. Unknown types and subtypes are 
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -33,6 +34,7 @@ from typing import Any
 from ..files import open_regular
 from ..worker import TaskCounts, WorkerReading
 from .lines import LineBuffer, parse_message
+from .recent import Recent
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +79,8 @@ class MessageReader:
         #: Complete lines read, and those of them skipped (not a message, or over the bounds).
         self.lines = 0
         self.skipped = 0
+        #: The last messages, for the preview.
+        self.recent = Recent()
         self._lines = LineBuffer(b"\n")
         self._read = _Read()
         self._recognised = False
@@ -118,6 +122,8 @@ class MessageReader:
         self.lines += 1
         try:
             message, _ = parse_message(line)
+            if line.strip():
+                self.recent.add(line if message is None else message)
             if message is None or not self._take(message):
                 self.skipped += 1
         except Exception:  # a line must never stop the reading: skip it, count it
@@ -246,6 +252,12 @@ def project_of(path: object) -> str | None:
     """
     if not isinstance(path, str) or not path.startswith("/") or len(path) > MAX_PATH:
         return None
+    return _project_of(path)
+
+
+@functools.lru_cache(maxsize=1024)
+def _project_of(path: str) -> str | None:
+    # Once per path, not once per reading: a reading is made on every look at a grown file.
     worktree = PurePosixPath(path)
     if ".." in worktree.parts or "\x00" in path:
         return None
@@ -346,6 +358,11 @@ class MessageFiles:
         reading = reader.reading
         assert reading is not None  # an ended worker always has a reading
         return reading
+
+    def preview(self, name: str) -> str | None:
+        """The ``outputPreview`` of session ``name``'s messages read so far."""
+        known = self._files.get(name)
+        return known[2].recent.preview() if known is not None else None
 
     def forget(self, name: str) -> None:
         """Drop what is known of a session's file."""

@@ -1,0 +1,83 @@
+"""REST handlers of the SAGA projects: ``/api/saga/projects``, ``/epics``, ``/stories``.
+
+They answer from the projects' last read (:mod:`.projects`), never reading a file themselves.
+"""
+
+from __future__ import annotations
+
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from .base import SagaHandler
+from .projects import Projects
+
+
+class ProjectsBase(SagaHandler):
+    """What the project handlers share: the extension's :class:`~.projects.Projects`."""
+
+    @property
+    def projects(self) -> Projects:
+        """The projects being watched."""
+        projects: Projects = self.extensionapp.projects  # type: ignore[attr-defined]
+        return projects
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        """Answer once the projects were read (right after a start, the first read)."""
+        await super().prepare()
+        await self.projects.wait_read()
+
+    def write_body(self, body: bytes) -> None:
+        """Finish with a JSON body already encoded."""
+        self.set_header("Content-Type", "application/json")
+        self.finish(body)
+
+    def _argument(self, name: str) -> str | None:
+        value: str | None = self.get_query_argument(name, None)
+        return value
+
+
+class ProjectsHandler(ProjectsBase):
+    """``GET /api/saga/projects``: each project, its counts and the files that failed."""
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        """List the projects."""
+        self.write_json(self.projects.projects_json())
+
+
+class EpicsHandler(ProjectsBase):
+    """``GET /api/saga/epics``: every project's epics with their derived status and counts."""
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        """List the epics."""
+        self.write_body(self.projects.epics_body())
+
+
+class StoriesHandler(ProjectsBase):
+    """``GET /api/saga/stories``: StorySummary of each story (``?epic=&status=&project=``)."""
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        """List the stories matching every filter given."""
+        argument = self._argument
+        found = self.projects.stories_json(
+            argument("epic"), argument("status"), argument("project")
+        )
+        if isinstance(found, bytes):
+            self.write_body(found)
+        else:
+            self.write_json(found)
+
+
+class StoryHandler(ProjectsBase):
+    """``GET /api/saga/stories/{id}``: one story in full; 409 when two projects hold the id."""
+
+    @web.authenticated
+    @authorized
+    def get(self, story_id: str) -> None:
+        """One story: summary, texts, tasks and journal (``?project=`` to choose)."""
+        self.write_json(self.projects.story_json(story_id, self._argument("project")))

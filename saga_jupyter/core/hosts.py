@@ -87,7 +87,8 @@ def check_url(url: Any, what: str) -> str:
 
 def read_token(path: str) -> str:
     """The token in ``path`` (``~`` expanded; a regular file, no link followed, at most 4 KiB)."""
-    data = read_regular(os.path.expanduser(path), MAX_TOKEN_BYTES, hard_links=True)  # larger: OSError EFBIG
+    # Larger than MAX_TOKEN_BYTES: OSError EFBIG.
+    data = read_regular(os.path.expanduser(path), MAX_TOKEN_BYTES, hard_links=True)
     token = data.decode("utf-8", "replace").strip()
     if not token or any(not 0x21 <= ord(c) <= 0x7E for c in token):
         raise ValueError(f"{path} does not hold a token (one line of printable ASCII)")

@@ -174,7 +174,13 @@ class SagaJupyterApp(ExtensionApp):
         self.federation: Federation | None = None
         if self.remotes:
             specs = parse_remotes(self.remotes)
-            federation = Federation(specs, self.poller, self.channels.broadcast_sessions, self.log)
+            federation = Federation(
+                specs,
+                self.poller,
+                self.channels.broadcast_sessions,
+                self.log,
+                self.channels.broadcast,
+            )
             self.poller.add_listener(lambda _: federation.changed())
             self.federation = federation
         else:

@@ -100,6 +100,11 @@ class Channels:
             self._sends.add(send)  # held until done: a task nobody holds may be collected
             send.add_done_callback(self._sends.discard)
 
+    def broadcast(self, frame: bytes) -> None:
+        """Write an encoded frame to every client (a remote's ``stories:updated``)."""
+        for client in list(self._clients):
+            client.write_frame(frame)
+
     def close_all(self) -> None:
         """Close every connection (the extension stops)."""
         for client in list(self._clients):

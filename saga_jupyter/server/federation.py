@@ -39,12 +39,18 @@ class Federation:
     """The remotes of one extension, and the list merged from them and this server."""
 
     def __init__(
-        self, specs: list[RemoteSpec], poller: Poller, broadcast: Broadcast, log: logging.Logger
+        self,
+        specs: list[RemoteSpec],
+        poller: Poller,
+        broadcast: Broadcast,
+        log: logging.Logger,
+        frames: Callable[[bytes], None] | None = None,
     ) -> None:
         self.poller = poller
         self.broadcast = broadcast
         self.log = log
-        self.remotes = {spec.name: Remote(spec, self.changed, log) for spec in specs}
+        # frames: what every client gets as the remote sent it, with host (stories:updated).
+        self.remotes = {spec.name: Remote(spec, self.changed, log, frames) for spec in specs}
         self.body = b"[]"
         self.total = 0
         self.merged: list[dict[str, Any]] = []

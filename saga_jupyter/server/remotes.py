@@ -162,7 +162,11 @@ class Remote:
     """One remote server: its lanes, its session list and its state as ``/status`` shows it."""
 
     def __init__(
-        self, spec: RemoteSpec, changed: Callable[[bool], None], log: logging.Logger
+        self,
+        spec: RemoteSpec,
+        changed: Callable[[bool], None],
+        log: logging.Logger,
+        broadcast: Callable[[bytes], None] | None = None,
     ) -> None:
         self.spec = spec
         self.token = ""
@@ -173,6 +177,7 @@ class Remote:
         self.total = 0
         self.lanes: list[Lane] = []
         self._changed = changed
+        self._broadcast = broadcast  # frames every client gets (stories:updated)
         self.log = log
 
     @property
@@ -251,6 +256,8 @@ class Remote:
                 total = frame.get("total")
                 self.total = total if isinstance(total, int) else len(self.sessions)
                 self._changed(False)
+        elif kind == "stories:updated" and lane.index == 0 and self._broadcast is not None:
+            self._broadcast(json.dumps({**frame, "host": self.spec.name}).encode())
         elif kind in ("logs:data", "logs:error"):
             subscription = lane.subscriptions.get(frame.get("sessionName"))  # type: ignore[arg-type]
             if subscription is not None:

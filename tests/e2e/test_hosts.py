@@ -25,6 +25,7 @@ import pytest
 from libtmux.server import Server
 
 from tests.helpers import JupyterProcess, channel_of, start_worker, wait_for, wait_until
+from tests.sagaproject import story, task
 from tests.test_cli import saga
 
 
@@ -412,3 +413,37 @@ async def test_two_viewers_of_one_remote_session_each_get_every_byte(
     finally:
         first.close()
         second.close()
+
+
+async def test_a_remotes_stories_pass_through_and_their_changes_are_pushed(
+    tmp_path: Path,
+) -> None:
+    project = tmp_path / "app"
+    directory = story(project, "docs", None, {"t1": "pending"})
+    alpha = start_host(tmp_path, "alpha", f"--SagaJupyterApp.project_dirs={project}")
+    front = None
+    try:
+        config = front_config(tmp_path, [remote_of(alpha)])
+        front = await asyncio.to_thread(start_host, tmp_path, "front", config)
+        await wait_for(lambda: remote_state(front, "alpha")["state"] == "connected", timeout=15)
+        stories = front.jupyter.get("api/saga/stories?host=alpha")
+        assert [(s["id"], s["status"]) for s in stories] == [("docs", "pending")]
+        assert front.jupyter.get("api/saga/stories") == []  # the front's own: none
+        assert front.jupyter.get("api/saga/stories/docs?host=alpha")["id"] == "docs"
+        assert front.jupyter.get("api/saga/epics?host=alpha") == []
+        channel = await channel_of(front.jupyter)
+        try:
+            task(directory, "t1", "in_progress")
+            while True:  # bounded by receive's timeout
+                frame = await channel.receive(timeout=10)
+                if frame["type"] == "stories:updated":
+                    break
+            assert frame["host"] == "alpha"
+            assert [(s["id"], s["status"]) for s in frame["stories"]] == [("docs", "inProgress")]
+        finally:
+            channel.close()
+    finally:
+        for host in (front, alpha):
+            if host is not None:
+                host.jupyter.stop()
+                host.tmux.kill()

@@ -36,6 +36,7 @@ from bench import (
     REPO,
     Plan,
     Report,
+    hosts,
     log,
     logs,
     projects,
@@ -51,6 +52,7 @@ CASES = {
     "widgets": widgets.run,
     "saga": saga.run,
     "projects": projects.run,
+    "hosts": hosts.run,
 }
 PACKAGES = "tornado jupyter_server jupyter_server_terminals terminado ipykernel ipywidgets libtmux"
 

@@ -47,6 +47,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = sys.argv[1:] if argv is None else list(argv)
     if arguments[:1] == ["server"]:  # all the rest is Jupyter Server's, --help-all too
         return serve(arguments[1:])
+    if arguments[:1] == ["hub-service"]:  # run by JupyterHub as a managed service
+        from .hub.service import main as hub_service  # needs jupyterhub: only here
+
+        proxy = arguments[2] if arguments[1:2] == ["--proxy-url"] and arguments[2:] else None
+        return hub_service(proxy)
     parser = argparse.ArgumentParser(
         prog="saga-jupyter", description="Watch SAGA coding-agent workers from Jupyter."
     )

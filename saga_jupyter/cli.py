@@ -85,6 +85,20 @@ def add_commands(commands: Any) -> None:
     ls.add_argument("--epic", metavar="SLUG", help="only this epic's")
     ls.add_argument("--story", metavar="SLUG", help="only this story's")
     ls.add_argument("--json", action="store_true", help="the contract's JSON, as the REST API")
+    ls.add_argument(
+        "--remote",
+        metavar="URL",
+        help="list the sessions of the Jupyter server at URL (its REST API; with its remotes' "
+        "sessions too) instead of this machine's: https, or http on loopback",
+    )
+    ls.add_argument(
+        "--token", metavar="T", help="the token of --remote's server (default: $SAGA_REMOTE_TOKEN)"
+    )
+    ls.add_argument(
+        "--host",
+        metavar="H",
+        help="with --remote: only the sessions of its remote H ('' for its own)",
+    )
     tail = commands.add_parser(
         "tail",
         parents=[settings],
@@ -151,6 +165,15 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     try:
+        if args.command == "ls" and (args.remote or args.host is not None):
+            if not args.remote:
+                raise ValueError("--host needs --remote: hosts are those of a server's remotes")
+            from .cli_remote import remote_ls  # only here: local commands stay light
+
+            filters = {"status": args.status, "epicSlug": args.epic, "storySlug": args.story}
+            return remote_ls(
+                args.remote, args.token, {**filters, "host": args.host}, as_json=args.json
+            )
         if args.command == "ls":
             return ls(settings, args.status, args.epic, args.story, as_json=args.json)
         if args.command == "stories":

@@ -15,6 +15,10 @@ class SessionNotFound(SagaError, LookupError):
     """No SAGA session of that name is running or remembered."""
 
 
+class HostNotFound(SagaError, LookupError):
+    """No remote of that name (the ``host`` of a request) in the ``remotes`` trait."""
+
+
 class TmuxUnavailable(SagaError):
     """tmux cannot be asked: not installed, not answering in time, or failing."""
 

@@ -163,6 +163,8 @@ class SessionInfo:
             "lastActivity": iso(self.last_activity),
             "outputPreview": self.output_preview,
             "worker": None if self.worker is None else self.worker.to_json(),
+            "host": None,  # this server's own; a remote's name where a list merges hosts
+            "stale": False,  # a remote's session as last seen while it does not answer
         }
 
     def to_record(self) -> dict[str, Any]:

@@ -9,9 +9,11 @@ import os
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Float, Int, List, TraitError, Unicode, default, validate
+from traitlets import Bool, Dict, Float, Int, List, TraitError, Unicode, default, validate
 
 from ..core.discovery import Discovery
+from ..core.errors import InvalidRequest
+from ..core.hosts import parse_remotes
 from ..core.saga.catalog import Catalog, default_project_dirs
 from ..core.settings import (
     DEFAULT_OUTPUT_DIR,
@@ -25,6 +27,7 @@ from ..core.store import MetadataStore
 from ..core.tmux.client import Tmux
 from .channel import ChannelHandler, Channels
 from .control import ConnectHandler, StopHandler
+from .federation import Federation
 from .handlers import LogHandler, SessionHandler, SessionsHandler, StatusHandler
 from .logstreams import LogStreams
 from .manager import SessionManager
@@ -99,6 +102,17 @@ class SagaJupyterApp(ExtensionApp):
         "journals are served under /api/saga/epics and /api/saga/stories, beside every project "
         "a worker names (its worktree). Default: $SAGA_PROJECT_DIR when set, else none.",
     )
+    remotes = List(
+        Dict(),
+        config=True,
+        help="Other Jupyter servers running saga_jupyter whose sessions this one lists too: "
+        '[{"name": "gpu-box", "url": "https://gpu-box:8888/", "token_file": "/path/to/token"}]. '
+        "name: lower-case letters and digits joined by - or _ (a session's host); url: its "
+        "base URL, https (certificate verified), or http on loopback only; token_file: a file "
+        "holding a token of that server, read once at start. Each is followed over one "
+        "channel, reconnecting with back-off (1 s to 30 s); one that stops answering is marked "
+        "stale within 10 s.",
+    )
 
     @default("output_dir")
     def _default_output_dir(self) -> str:
@@ -136,6 +150,14 @@ class SagaJupyterApp(ExtensionApp):
             raise TraitError(f"{proposal['trait'].name} must be at least 1, not {value}")
         return value
 
+    @validate("remotes")
+    def _validate_remotes(self, proposal: dict[str, Any]) -> list[dict[str, Any]]:
+        try:
+            parse_remotes(proposal["value"])
+        except InvalidRequest as error:
+            raise TraitError(str(error)) from None
+        return list(proposal["value"])
+
     @validate("tmux_socket_name")
     def _validate_socket_name(self, proposal: dict[str, Any]) -> str | None:
         value = proposal["value"] or None
@@ -162,7 +184,20 @@ class SagaJupyterApp(ExtensionApp):
             self.log,
             self.catch_up_bytes,
         )
-        self.poller.add_listener(self.channels.sessions_updated)
+        self.federation: Federation | None = None
+        if self.remotes:
+            specs = parse_remotes(self.remotes)
+            federation = Federation(
+                specs,
+                self.poller,
+                self.channels.broadcast_sessions,
+                self.log,
+                self.channels.broadcast,
+            )
+            self.poller.add_listener(lambda _: federation.changed())
+            self.federation = federation
+        else:
+            self.poller.add_listener(self.channels.sessions_updated)
         self.projects = Projects(
             Catalog(self.project_dirs),
             self.poller,
@@ -180,6 +215,7 @@ class SagaJupyterApp(ExtensionApp):
             max_sessions=self.max_sessions,
             log=self.log,
         )
+        self.manager.federation = self.federation
 
     def initialize_handlers(self) -> None:
         """Mount the routes under ``{base_url}api/saga/``."""
@@ -215,12 +251,16 @@ class SagaJupyterApp(ExtensionApp):
         self.log_streams.start()
         await self.poller.start()
         await self.projects.start()
+        if self.federation is not None:
+            await self.federation.start()
         _freeze_startup_objects()
 
     async def stop_extension(self) -> None:
         """Stop the timer, the watch and the channel's clients."""
         self.log_streams.stop()
         await self.projects.stop()
+        if self.federation is not None:
+            self.federation.stop()
         await self.poller.stop()
         self.channels.close_all()
         for name, value in getattr(self, "_environment", {}).items():

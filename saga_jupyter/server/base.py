@@ -16,6 +16,7 @@ from tornado import web
 from ..core.errors import (
     AmbiguousStory,
     ControlDisabled,
+    HostNotFound,
     InvalidRequest,
     InvalidSessionName,
     SagaError,
@@ -32,6 +33,7 @@ AUTH_RESOURCE = "saga"
 ERRORS: dict[type[SagaError], tuple[int, str]] = {
     SessionNotFound: (404, "Session not found"),
     InvalidSessionName: (404, "Session not found"),
+    HostNotFound: (404, "Host not found"),
     InvalidRequest: (400, "Bad request"),
     TooManySessions: (409, "Too many sessions"),
     SessionNotRunning: (409, "Not running"),
@@ -61,6 +63,17 @@ class SagaHandler(SagaMixin, APIHandler):
         """Answer only once the sessions are listed (right after a start, the first scan)."""
         await super().prepare()
         await self.manager.poller.wait_listed()
+
+    async def passed_through(self) -> bool:
+        """Answer with a remote's answer when the request names a ``host`` (``?host=``)."""
+        host = self.get_query_argument("host", "")
+        if not host:
+            return False
+        federation = self.manager.federation
+        if federation is None:
+            raise HostNotFound(f"no host named {host[:64]!r}: this server has no remotes")
+        await federation.pass_through(self, host, self.request.path[len(self.base_url) :])
+        return True
 
     def write_json(self, value: Any, status: int = 200) -> None:
         """Finish with ``value`` as JSON."""

@@ -84,7 +84,11 @@ class Channels:
 
     def sessions_updated(self, update: ListUpdate) -> None:
         """Broadcast the new session list to every client."""
-        frame = sessions_frame(update.body, update.total)
+        self.broadcast_sessions(update.body, update.total)
+
+    def broadcast_sessions(self, body: bytes, total: int) -> None:
+        """Broadcast an encoded session list (this server's, or merged with its remotes')."""
+        frame = sessions_frame(body, total)
         for client in list(self._clients):
             client.send_sessions(frame)
 
@@ -95,6 +99,11 @@ class Channels:
             send = asyncio.ensure_future(client.send_frame(frame))
             self._sends.add(send)  # held until done: a task nobody holds may be collected
             send.add_done_callback(self._sends.discard)
+
+    def broadcast(self, frame: bytes) -> None:
+        """Write an encoded frame to every client (a remote's ``stories:updated``)."""
+        for client in list(self._clients):
+            client.write_frame(frame)
 
     def close_all(self) -> None:
         """Close every connection (the extension stops)."""
@@ -169,13 +178,14 @@ class ChannelHandler(SagaMixin, WebSocketMixin, WebSocketHandler, JupyterHandler
         self._done = asyncio.get_running_loop().create_future()  # what a frame sent whole gives
         self._done.set_result(None)
         self.channels.add(self)
-        poller = self.manager.poller
-        self.send_sessions(sessions_frame(poller.sessions_body, poller.total))
+        self.send_sessions(sessions_frame(*self.manager.listing()))
 
     def on_close(self) -> None:
         """Forget the client and release its log subscriptions."""
         self.channels.discard(self)
         self.manager.log_streams.client_gone(self)
+        if self.manager.federation is not None:
+            self.manager.federation.client_gone(self)
 
     async def send_frame(self, frame: dict[str, Any] | bytes) -> bool:
         """Write one text frame and wait until the socket took it; ``False`` once closed."""
@@ -271,8 +281,19 @@ class ChannelHandler(SagaMixin, WebSocketMixin, WebSocketHandler, JupyterHandler
         if frame is None:
             await self.send_frame(error_frame(error))
             return
+        federation = self.manager.federation
+        host = frame.get("host")
         if frame["type"] == "ping":
             await self.send_frame({"type": "pong"})
+        elif host is not None and frame["type"] == "subscribe:logs":  # a remote's session
+            if federation is None:
+                await self.send_frame(error_frame("this server has no remotes"))
+                return
+            name, offset = frame.get("sessionName"), frame.get("offset")
+            await federation.subscribe(self, host, name, offset, frame.get("view", "raw"))
+        elif host is not None and frame["type"] == "unsubscribe:logs":
+            if federation is not None:
+                federation.unsubscribe(self, host, frame.get("sessionName"))
         elif frame["type"] == "subscribe:logs":
             await self.manager.log_streams.subscribe(
                 self, frame.get("sessionName"), frame.get("offset"), frame.get("view", "raw")

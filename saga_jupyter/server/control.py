@@ -17,6 +17,8 @@ class StopHandler(SagaHandler):
     @authorized
     async def post(self, name: str) -> None:
         """Kill the session; it turns completed. 204, also when it had already ended."""
+        if await self.passed_through():
+            return
         await self.manager.stop(name, self.current_user.username)
         self.set_status(204)
         self.finish()
@@ -27,8 +29,13 @@ class ConnectHandler(SagaHandler):
 
     @web.authenticated
     @authorized
-    def post(self, name: str) -> None:
-        """Open a terminal running ``tmux attach`` on the session; answer its name."""
+    async def post(self, name: str) -> None:
+        """Open a terminal running ``tmux attach`` on the session; answer its name.
+
+        With ``?host=``, the terminal opens on that remote server (its name is the remote's).
+        """
+        if await self.passed_through():
+            return
         command = self.manager.attach_command(name)
         terminals: Any = self.settings.get("terminal_manager")
         if terminals is None:

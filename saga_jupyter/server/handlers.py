@@ -33,6 +33,7 @@ class SessionsHandler(SagaHandler):
             argument("storySlug", None),
             argument("outcome", None),
             argument("sort", None),
+            argument("host", None),
         )
         self.set_header("X-Saga-Total", str(total))
         if isinstance(found, bytes):  # encoded once per change, not per request
@@ -57,6 +58,8 @@ class SessionHandler(SagaHandler):
     @authorized
     async def get(self, name: str) -> None:
         """One session's SessionInfo plus ``windows`` (empty once completed)."""
+        if await self.passed_through():
+            return
         self.write_json(await self.manager.detail(name))
 
 
@@ -77,6 +80,8 @@ class LogHandler(SagaHandler):
     @authorized
     async def get(self, name: str) -> None:
         """Stream ``length`` bytes (default: to the end) from ``offset`` (default 0)."""
+        if await self.passed_through():
+            return
         path = self.manager.get(name).output_file
         offset = self._int_argument("offset")
         length = self._int_argument("length")

@@ -14,10 +14,11 @@ import functools
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..core.errors import (
     ControlDisabled,
+    HostNotFound,
     InvalidRequest,
     SessionNotFound,
     SessionNotRunning,
@@ -31,6 +32,9 @@ from ..core.tmux.client import target
 from ..core.tmux.launch import launch, parse_launch
 from .logstreams import LogStreams
 from .poller import Poller, in_daemon_thread, newest
+
+if TYPE_CHECKING:
+    from .federation import Federation
 
 T = TypeVar("T")
 # Requests' tmux calls under way at once; more wait on the event loop, holding no thread.
@@ -58,6 +62,8 @@ class SessionManager:
         self.log = log
         self._launch_lock = asyncio.Lock()  # one launch at a time: max_sessions holds
         self._tmux_calls = asyncio.Semaphore(TMUX_CALLS)
+        #: The remotes (``remotes`` trait) and the list merged with theirs; ``None`` without.
+        self.federation: Federation | None = None
 
     async def _tmux(self, function: Callable[..., T], *args: Any) -> T:
         """Run a call that asks tmux on a daemon thread of its own, a few at a time.
@@ -83,6 +89,7 @@ class SessionManager:
         story: str | None = None,
         outcome: str | None = None,
         sort: str | None = None,
+        host: str | None = None,
     ) -> tuple[bytes | list[dict[str, Any]], int]:
         """The sessions matching every filter, newest first, and how many match.
 
@@ -97,6 +104,11 @@ class SessionManager:
             raise InvalidRequest(f"outcome must be one of {', '.join(OUTCOMES)}: {outcome[:40]!r}")
         if sort not in (None, "start", "attention"):
             raise InvalidRequest(f"sort must be 'start' or 'attention', not {sort[:40]!r}")
+        if self.federation is not None:  # every host's sessions; host="" this server's own
+            filters = {"status": status, "epicSlug": epic, "storySlug": story, "outcome": outcome}
+            return self.federation.sessions(host, sort, **filters)
+        if host:
+            raise HostNotFound(f"no host named {host[:64]!r}: this server has no remotes")
         poller = self.poller
         if status is epic is story is outcome is None and sort != "attention":
             return poller.sessions_body, poller.total
@@ -110,6 +122,12 @@ class SessionManager:
         if sort == "attention":
             listed.sort(key=lambda pair: attention_rank(pair[0]))  # stable: newest first within
         return [body for _, body in listed], len(found)
+
+    def listing(self) -> tuple[bytes, int]:
+        """The unfiltered list as a channel's ``sessions:updated`` carries it, and the total."""
+        if self.federation is not None:
+            return self.federation.body, self.federation.total
+        return self.poller.sessions_body, self.poller.total
 
     async def detail(self, name: str) -> dict[str, Any]:
         """One session's SessionInfo, what launched it, and its tmux windows while running."""
@@ -170,6 +188,7 @@ class SessionManager:
             "clients": self.clients(),
             "logStreams": len(self.log_streams),
             "allowControl": self.allow_control,  # the JupyterLab panel shows stop/attach by it
+            "remotes": [] if self.federation is None else self.federation.status(),
         }
 
     def require_control(self) -> None:

@@ -1,6 +1,7 @@
 """REST handlers of the SAGA projects: ``/api/saga/projects``, ``/epics``, ``/stories``.
 
-They answer from the projects' last read (:mod:`.projects`), never reading a file themselves.
+They answer from the projects' last read (:mod:`.projects`), never reading a file themselves;
+with ``?host=``, a remote's answer (:mod:`.federation`).
 """
 
 from __future__ import annotations
@@ -41,8 +42,10 @@ class ProjectsHandler(ProjectsBase):
 
     @web.authenticated
     @authorized
-    def get(self) -> None:
+    async def get(self) -> None:
         """List the projects."""
+        if await self.passed_through():  # ?host=: a remote's
+            return
         self.write_json(self.projects.projects_json())
 
 
@@ -51,8 +54,10 @@ class EpicsHandler(ProjectsBase):
 
     @web.authenticated
     @authorized
-    def get(self) -> None:
+    async def get(self) -> None:
         """List the epics."""
+        if await self.passed_through():  # ?host=: a remote's
+            return
         self.write_body(self.projects.epics_body())
 
 
@@ -61,8 +66,10 @@ class StoriesHandler(ProjectsBase):
 
     @web.authenticated
     @authorized
-    def get(self) -> None:
+    async def get(self) -> None:
         """List the stories matching every filter given."""
+        if await self.passed_through():  # ?host=: a remote's
+            return
         argument = self._argument
         found = self.projects.stories_json(
             argument("epic"), argument("status"), argument("project")
@@ -78,6 +85,8 @@ class StoryHandler(ProjectsBase):
 
     @web.authenticated
     @authorized
-    def get(self, story_id: str) -> None:
+    async def get(self, story_id: str) -> None:
         """One story: summary, texts, tasks and journal (``?project=`` to choose)."""
+        if await self.passed_through():  # ?host=: a remote's
+            return
         self.write_json(self.projects.story_json(story_id, self._argument("project")))

@@ -1,0 +1,1 @@
+"""The JupyterHub service: every running single-user server of a Hub in one view."""

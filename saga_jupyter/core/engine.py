@@ -29,7 +29,6 @@ import time
 import weakref
 from collections.abc import Callable
 from math import inf
-from types import TracebackType
 from typing import Any
 
 from .discovery import Discovery
@@ -76,12 +75,7 @@ class Lease:
     def __enter__(self) -> Lease:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 

@@ -15,6 +15,7 @@ import asyncio
 import json
 import logging
 import os
+import sys
 from typing import Any
 
 from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated, check_scopes
@@ -244,8 +245,15 @@ def make_app(hosts: HubHosts, prefix: str) -> web.Application:
 def main(proxy_url: str | None = None) -> int:
     """Run the service with the environment the Hub gives a managed service."""
     logging.basicConfig(level=logging.INFO)
-    token = os.environ["JUPYTERHUB_API_TOKEN"]
-    api_url = os.environ["JUPYTERHUB_API_URL"]
+    token, api_url = os.environ.get("JUPYTERHUB_API_TOKEN"), os.environ.get("JUPYTERHUB_API_URL")
+    if not token or not api_url:
+        print(
+            "saga-jupyter hub-service: run it as a JupyterHub service (c.JupyterHub.services, "
+            "see the README's 'Under JupyterHub'): JUPYTERHUB_API_TOKEN and JUPYTERHUB_API_URL "
+            "are not set",
+            file=sys.stderr,
+        )
+        return 2
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/saga/")
     service_url = os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10102")
     proxy = proxy_url or os.environ.get("SAGA_HUB_PROXY_URL") or "http://127.0.0.1:8000"

@@ -28,7 +28,8 @@ from typing import Any
 
 from .journal import JournalEntry, parse_journal
 from .reads import FileProblem, read_journal, read_json
-from .stories import TASK_STATUSES, Epic, Story, Task
+from .shapes import json_object, strings, task_from_json, text_of
+from .stories import Epic, Story
 
 logger = logging.getLogger(__name__)
 
@@ -206,7 +207,7 @@ class Project:
     ) -> Story | None:
         """The story in ``directory`` (whose entries are ``names``); ``None`` without one."""
         try:
-            data = _object(read_json(directory / STORY_FILE), STORY_FILE)
+            data = json_object(read_json(directory / STORY_FILE), STORY_FILE)
         except FileProblem as problem:
             errors.append(self._problem(directory / STORY_FILE, problem))
             return None
@@ -217,7 +218,7 @@ class Project:
             errors.append(self._relative(directory, why))
         for name in task_files[:MAX_TASKS]:
             try:
-                tasks.append(_task(name, read_json(directory / name)))
+                tasks.append(task_from_json(name, read_json(directory / name)))
             except FileProblem as problem:
                 errors.append(self._problem(directory / name, problem))
         journal: tuple[JournalEntry, ...] = ()
@@ -231,15 +232,15 @@ class Project:
         worktree = self.saga / "worktrees" / story_id
         return Story(
             id=story_id,
-            title=_text(data, "title") or story_id,
+            title=text_of(data, "title") or story_id,
             project=str(self.path),
-            description=_text(data, "description") or "",
-            epic=_text(data, "epic"),
-            guidance=_text(data, "guidance"),
-            done_when=_text(data, "doneWhen"),
-            avoid=_text(data, "avoid"),
-            branch=_text(data, "branch"),
-            pr=_text(data, "pr"),
+            description=text_of(data, "description") or "",
+            epic=text_of(data, "epic"),
+            guidance=text_of(data, "guidance"),
+            done_when=text_of(data, "doneWhen"),
+            avoid=text_of(data, "avoid"),
+            branch=text_of(data, "branch"),
+            pr=text_of(data, "pr"),
             worktree=str(worktree) if directory.is_relative_to(worktree) else None,
             tasks=tuple(tasks),
             journal=journal,
@@ -256,18 +257,18 @@ class Project:
         names = sorted(name for name, *_ in signature or () if name.endswith(".json"))
         for name in names[:MAX_EPICS]:
             try:
-                data = _object(read_json(directory / name), name)
+                data = json_object(read_json(directory / name), name)
             except FileProblem as problem:
                 errors.append(self._problem(directory / name, problem))
                 continue
-            epic_id = _text(data, "id") or name.removesuffix(".json")
+            epic_id = text_of(data, "id") or name.removesuffix(".json")
             children = tuple(
-                (child["id"], tuple(_strings(child.get("blockedBy"))))
+                (child["id"], tuple(strings(child.get("blockedBy"))))
                 for child in data.get("children") or ()
                 if isinstance(child, dict) and isinstance(child.get("id"), str)
             ) if isinstance(data.get("children"), list) else ()  # fmt: skip
-            title = _text(data, "title") or epic_id
-            files.append((epic_id, title, _text(data, "description") or "", children))
+            title = text_of(data, "title") or epic_id
+            files.append((epic_id, title, text_of(data, "description") or "", children))
         self._epic_files, self._epic_errors = files, errors
         return True
 
@@ -367,39 +368,3 @@ def _signature(directory: Path) -> Signature | None:
     except OSError:
         return None
     return tuple(sorted(found))
-
-
-def _object(value: Any, name: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise FileProblem(f"{name} holds no JSON object: not read")
-    return value
-
-
-def _text(data: dict[str, Any], key: str) -> str | None:
-    value = data.get(key)
-    return value if isinstance(value, str) else None
-
-
-def _strings(value: Any) -> list[str]:
-    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
-
-
-def _task(name: str, value: Any) -> Task:
-    """A task file's task; ``FileProblem`` when it is no object or its status is none of SAGA's."""
-    data = _object(value, name)
-    status = data.get("status")
-    if status not in TASK_STATUSES:
-        shown = repr(status)[:40] if status is not None else "none"
-        raise FileProblem(
-            f"{name}: status {shown} is not pending, in_progress or completed: task left out"
-        )
-    return Task(
-        id=_text(data, "id") or name.removesuffix(".json"),
-        subject=_text(data, "subject") or "",
-        description=_text(data, "description") or "",
-        status=TASK_STATUSES[status],
-        blocked_by=tuple(_strings(data.get("blockedBy"))),
-        active_form=_text(data, "activeForm"),
-        guidance=_text(data, "guidance"),
-        done_when=_text(data, "doneWhen"),
-    )

@@ -23,9 +23,10 @@ from libtmux.server import Server
 from playwright.sync_api import ElementHandle, Locator, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from saga_jupyter.__main__ import DASHBOARD, PANEL_FLAG
 from saga_jupyter.core.saga.names import parse_name
 from saga_jupyter.demo import LONG_RUNNING, DemoWorker, start_demo, stop_demo
+from saga_jupyter.demo_lab import PANEL_FLAG
+from saga_jupyter.notebooks import DASHBOARD
 from tests.helpers import (
     QUIET_LAB,
     JupyterProcess,

@@ -4,6 +4,7 @@
  */
 import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 
+import { attentionPlugin } from './plugins/attention';
 import { controlPlugin } from './plugins/control';
 import { logsPlugin } from './plugins/logs';
 import { modelPlugin } from './plugins/model';
@@ -19,7 +20,8 @@ const plugins: JupyterFrontEndPlugin<any>[] = [
   logsPlugin,
   controlPlugin,
   statusBarPlugin,
-  notificationsPlugin
+  notificationsPlugin,
+  attentionPlugin
 ];
 
 export default plugins;

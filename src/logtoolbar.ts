@@ -1,15 +1,30 @@
 /**
  * A log tab's toolbar: search (next, previous, matches), for a worker writing messages the
- * choice of its transcript or raw messages, "load earlier", follow/pause, and the stream's
- * state (live, completed, reconnecting, error). Plain DOM in JupyterLab's toolbar classes,
+ * choice of its transcript or raw messages, "load earlier", follow/pause (while there is
+ * anything to follow), and the stream's state (live, reconnecting, error, gone; once
+ * complete, how the worker ended, in the words and colours of outcome.ts). Plain DOM in JupyterLab's toolbar classes,
  * updated from the view's and the stream's signals.
  */
 import { Toolbar, caretDownIcon, caretUpIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
 import { LogViewKind } from './channel';
+import { LogStream } from './logstream';
 import { LogView } from './logview';
 import { SagaModel } from './model';
+import { outcomeLabel, outcomeOf, outcomeTitle } from './outcome';
+
+/** What a tab of a session that no longer exists says. */
+export const GONE =
+  'This worker and its output are gone: no tmux session, no output file, not remembered.';
+
+/**
+ * Whether a tab's session no longer exists: the server refused its stream and does not list
+ * it (a session not listed yet, e.g. before its file appears, is refused but listed).
+ */
+export function isGone(model: SagaModel, stream: LogStream): boolean {
+  return stream.error !== null && model.listed && !model.find(stream.name);
+}
 
 /** Fill a log tab's toolbar. */
 export function populateToolbar(
@@ -173,9 +188,23 @@ class LogControls extends Widget {
     this._follow.title = view.following
       ? 'Pause: hold new output, keep the screen still'
       : 'Follow: show the held output and what comes';
+    // Complete, nothing more comes: nothing to follow (held output is still offered).
+    const done = stream.complete && held === 0;
+    this._follow.hidden = done;
+    this._follow.style.display = done ? 'none' : ''; // JupyterLab's button style shows [hidden]
+    const session = this._model.find(stream.name);
+    const outcome = stream.complete && session ? outcomeOf(session) : null;
+    const gone = isGone(this._model, stream);
     let state: string;
-    if (stream.error !== null) {
+    let title = '';
+    if (gone) {
+      state = 'gone';
+      title = GONE;
+    } else if (stream.error !== null) {
       state = stream.error;
+    } else if (outcome !== null && session) {
+      state = outcomeLabel(outcome);
+      title = outcomeTitle(session);
     } else if (stream.complete) {
       state = 'completed';
     } else if (this._model.connection !== 'open') {
@@ -184,8 +213,19 @@ class LogControls extends Widget {
       state = stream.offset === null ? 'connecting…' : 'live';
     }
     this._state.textContent = state;
-    this._state.dataset.state =
-      stream.error !== null ? 'error' : state.replace('…', '');
+    this._state.title = title;
+    this._state.dataset.state = gone
+      ? 'gone'
+      : stream.error !== null
+        ? 'error'
+        : stream.complete
+          ? 'completed'
+          : state.replace('…', '');
+    if (outcome !== null) {
+      this._state.dataset.outcome = outcome;
+    } else {
+      delete this._state.dataset.outcome;
+    }
   }
 
   private _view: LogView;

@@ -17,6 +17,10 @@ import { LogStream } from './logstream';
 /** Shown under the last line once a session completed and all its output arrived. */
 const COMPLETED_MARKER = '\x1b[2m──── session completed ────\x1b[0m';
 
+/** DECTCEM, the private mode that shows the cursor (`CSI ? 25 h`) or hides it (`l`). */
+const SHOW_CURSOR = 25;
+const HIDE_CURSOR = '\x1b[?25l';
+
 /** The node of a log tab's content, as browser tests read it (tests/e2e/test_lab_panel.py). */
 export interface ILogViewNode extends HTMLElement {
   /**
@@ -52,6 +56,12 @@ export class LogView extends Widget {
       scrollback: options.scrollback,
       ...Private.font()
     });
+    // A read-only log has no cursor: hidden (DECTCEM) and kept hidden whatever the worker's
+    // own output asks for (a program's "show cursor" is for its terminal, not for this one).
+    this._terminal.parser.registerCsiHandler(
+      { prefix: '?', final: 'h' },
+      params => params.length === 1 && params[0] === SHOW_CURSOR
+    );
     this._terminal.loadAddon(this._fit);
     this._terminal.loadAddon(this._search);
     this._search.onDidChangeResults(({ resultIndex, resultCount }) => {
@@ -204,6 +214,7 @@ export class LogView extends Widget {
     }
     const terminal = this._terminal;
     terminal.reset();
+    terminal.write(HIDE_CURSOR); // a reset shows it again
     this._markerWritten = false;
     this._held = [];
     const text = this.stream.text;

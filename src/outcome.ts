@@ -53,6 +53,7 @@ export function outcomeReason(session: ISessionInfo): string | null {
   }
   const reason =
     (worker.outcome === 'BLOCKED' ? worker.blocker : null) ||
+    (worker.outcome === 'ERROR' ? errorFirst(worker.summary) : null) ||
     worker.summary ||
     worker.blocker ||
     '';
@@ -61,6 +62,22 @@ export function outcomeReason(session: ISessionInfo): string | null {
     return null;
   }
   return text.length > MAX_REASON ? `${text.slice(0, MAX_REASON - 1)}…` : text;
+}
+
+/**
+ * A failed worker's summary with its last line first: for today's workers it is the last
+ * lines its pane showed, and the error is the last of them (cut short, it must survive).
+ */
+function errorFirst(summary: string | null | undefined): string | null {
+  const lines = (summary ?? '')
+    .split('\n')
+    .map(line => line.trim())
+    .filter(line => line !== '');
+  if (!lines.length) {
+    return null;
+  }
+  const last = lines.pop()!;
+  return lines.length ? `${last} · ${lines.join(' ')}` : last;
 }
 
 /** The badge's hover text: what the outcome means and, when known, why. */

@@ -1,8 +1,9 @@
 /**
  * Opens a session's live log in a main-area tab (`saga:open-log`): one tab per session,
- * restored on reload, following the theme; today's workers as the transcript of their
- * messages (or raw, as the settings say). Its settings: `schema/logs.json`. Notebook 7 has
- * one main widget per page (the notebook): there the tabs open in its bottom ("down") panel.
+ * restored on reload (a restored tab of a session gone since closes itself), following the
+ * theme; today's workers as the transcript of their messages (or raw, as the settings say).
+ * Its settings: `schema/logs.json`. Notebook 7 has one main widget per page (the notebook):
+ * there the tabs open in its bottom ("down") panel.
  */
 import {
   ILabShell,
@@ -14,6 +15,7 @@ import {
   ICommandPalette,
   IThemeManager,
   MainAreaWidget,
+  Notification,
   WidgetTracker
 } from '@jupyterlab/apputils';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
@@ -27,7 +29,7 @@ import {
 } from '../choose';
 import { sagaIcon } from '../icons';
 import { LogViewKind } from '../channel';
-import { populateToolbar } from '../logtoolbar';
+import { isGone, populateToolbar } from '../logtoolbar';
 import { LogView } from '../logview';
 import { SagaModel } from '../model';
 import { CommandIDs, ISagaModel } from '../tokens';
@@ -62,6 +64,10 @@ export const logsPlugin: JupyterFrontEndPlugin<void> = {
     });
     let scrollback = DEFAULT_SCROLLBACK;
     let messagesView: LogViewKind = 'transcript';
+    // Tabs opened before the layout is restored are the restorer's, not a person's choice.
+    let restoring = true;
+    void app.restored.then(() => (restoring = false));
+    const gone = new GoneTabs();
 
     const open = (name: string): MainAreaWidget<LogView> => {
       const existing = tracker.find(
@@ -87,7 +93,13 @@ export const logsPlugin: JupyterFrontEndPlugin<void> = {
       populateToolbar(widget.toolbar, view, model);
       void tracker.add(widget);
       app.shell.add(widget, area);
-      app.shell.activateById(widget.id);
+      if (restoring) {
+        // The restored layout says which tab is current; activating each would move the
+        // focus (and close a palette just opened) as late as the layout settles.
+        gone.watch(widget, model);
+      } else {
+        app.shell.activateById(widget.id);
+      }
       return widget;
     };
 
@@ -170,3 +182,52 @@ export const logsPlugin: JupyterFrontEndPlugin<void> = {
     }
   }
 };
+
+/** How long gone tabs are gathered into one notification. */
+const GONE_GATHER_MS = 1000;
+
+/**
+ * Restored tabs of sessions that no longer exist (their tmux session ended, their output
+ * file was deleted and the store forgot them) close themselves, and one notification names
+ * them: the tab would only ever be empty, and the workspace would restore it on every
+ * reload. A tab a person opened is never closed under them: it says "gone" instead.
+ */
+class GoneTabs {
+  /** Close `widget` if its session turns out gone; stop looking once it streams or is listed. */
+  watch(widget: MainAreaWidget<LogView>, model: SagaModel): void {
+    const stream = widget.content.stream;
+    const check = () => {
+      if (isGone(model, stream)) {
+        this._closed.push(stream.name);
+        this._tell();
+        stop();
+        widget.close();
+      } else if (stream.offset !== null || model.find(stream.name)) {
+        stop(); // it exists
+      }
+    };
+    const stop = () => {
+      widget.content.stateChanged.disconnect(check);
+      model.changed.disconnect(check);
+    };
+    widget.content.stateChanged.connect(check);
+    model.changed.connect(check);
+    widget.disposed.connect(stop);
+  }
+
+  private _tell(): void {
+    window.clearTimeout(this._timer);
+    this._timer = window.setTimeout(() => {
+      const names = this._closed.splice(0);
+      const tabs = names.length === 1 ? 'tab' : 'tabs';
+      Notification.info(
+        `Closed the log ${tabs} of ${names.join(', ')}: ` +
+          `${names.length === 1 ? 'this worker and its output are' : 'these workers and their output are'} gone.`,
+        { autoClose: 10_000 }
+      );
+    }, GONE_GATHER_MS);
+  }
+
+  private _closed: string[] = [];
+  private _timer = 0;
+}

@@ -21,7 +21,6 @@ from pathlib import Path
 import pytest
 from libtmux.server import Server
 from playwright.sync_api import ElementHandle, Locator, Page, expect
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from saga_jupyter.core.saga.names import parse_name
 from saga_jupyter.demo import LONG_RUNNING, DemoWorker, start_demo, stop_demo
@@ -94,6 +93,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         "--SagaJupyterApp.poll_interval=0.5",
         f"--SagaJupyterApp.initial_log_bytes={INITIAL_LOG_BYTES}",
         "--SagaJupyterApp.allow_control=True",
+        "--LabApp.expose_app_in_browser=True",  # window.jupyterapp, as JupyterLab's Galata tests
         f"--LabApp.user_settings_dir={settings}",
         f"--LabApp.workspaces_dir={tmp / 'workspaces'}",
     ]
@@ -109,12 +109,54 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             tmux.kill()
 
 
+# Every command JupyterLab executes, when (JupyterLab's modal palette closes on each one).
+COMMANDS_EXECUTED = """
+window.commandsExecuted = [];
+(function hook() {
+  if (!window.jupyterapp) {
+    setTimeout(hook, 5);
+    return;
+  }
+  window.jupyterapp.commands.commandExecuted.connect((_, args) =>
+    window.commandsExecuted.push([args.id, performance.now()])
+  );
+})();
+"""
+SETTLED_MS = 500  # no command for this long once the URL was routed: the page settled
+
+
 def open_lab(page: Page, lab: Lab, path: str = "lab") -> Locator:
-    """Open JupyterLab with the ``saga-panel`` flag, which opens the panel; the panel."""
+    """Open JupyterLab with the ``saga-panel`` flag, which opens the panel; the panel, once the
+    page settled.
+
+    The panel shows as soon as the layout is restored, when a workspace has it open; JupyterLab
+    routes the URL only after that (``saga:open-panel`` for the flag, ``router:tree``, then
+    ``launcher:create`` or what a new current tab asks), and every command it executes closes
+    the command palette. So the page has settled once its URL is routed and commands stopped.
+    """
+    page.add_init_script(COMMANDS_EXECUTED)
     page.goto(lab.url(path, PANEL_FLAG))
     panel = page.locator("#saga-jupyter-panel")
     expect(panel).to_be_visible(timeout=LOAD_MS)
+    settle(page)
     return panel
+
+
+def settle(page: Page) -> None:
+    """Wait until JupyterLab routed the page's URL and executes no more commands (a page
+    opened with ``--LabApp.expose_app_in_browser=True`` after COMMANDS_EXECUTED was added).
+    """
+    page.wait_for_function(
+        """settled => {
+          const executed = window.commandsExecuted || [];
+          const routed = executed.some(([id]) => id === 'router:tree');
+          const last = executed.length ? executed[executed.length - 1][1] : 0;
+          return routed && performance.now() - last > settled;
+        }""",
+        arg=SETTLED_MS,
+        timeout=LOAD_MS,
+        polling=100,
+    )
 
 
 def row(panel: Locator, worker: DemoWorker) -> Locator:
@@ -172,22 +214,17 @@ def menu_item(page: Page, label: str) -> Locator:
 def palette_labels(page: Page, query: str) -> list[str]:
     """The command palette's items for ``query`` (Ctrl+Shift+C opens it, Escape closes it).
 
-    The palette closes when it loses the focus, as it does to a log tab the workspace restores
-    while the page settles: then it is opened again, a few times at most.
+    Once the page settled (open_lab): opened earlier, the commands JupyterLab runs while it
+    routes the URL would close it.
     """
+    page.keyboard.press("Control+Shift+C")
     search = page.locator(".lm-CommandPalette-input")
+    search.fill(query)
     items = page.locator(".lm-CommandPalette-item .lm-CommandPalette-itemLabel")
-    for _ in range(5):
-        page.keyboard.press("Control+Shift+C")
-        try:
-            search.fill(query, timeout=3000)
-            expect(items.first).to_be_visible(timeout=3000)
-            labels = items.all_text_contents()
-        except PlaywrightTimeoutError:
-            continue
-        search.press("Escape")
-        return labels
-    raise AssertionError("the command palette did not stay open")
+    expect(items.first).to_be_visible()
+    labels = items.all_text_contents()
+    search.press("Escape")
+    return labels
 
 
 def screenshot(page: Page, name: str) -> None:
@@ -391,12 +428,15 @@ def test_empty_state_and_a_banner_when_tmux_hangs(
         f"--SagaJupyterApp.output_dir={output_dir}",
         f"--SagaJupyterApp.state_file={tmp_path / 'state.json'}",
         f"--LabApp.user_settings_dir={lab_settings(tmp_path / 'lab-settings', QUIET_LAB)}",
+        "--LabApp.expose_app_in_browser=True",
         app="lab",
     )
     try:
+        page.add_init_script(COMMANDS_EXECUTED)
         page.goto(f"{jupyter.url}lab?token={jupyter.token}&{PANEL_FLAG}")
         panel = page.locator("#saga-jupyter-panel")
         expect(panel).to_be_visible(timeout=LOAD_MS)
+        settle(page)
         # Where workers would come from: the directory watched, and the session names.
         empty = panel.locator(".jp-SagaPanel-empty")
         expect(empty.locator(".jp-SagaPanel-outputDir")).to_have_text(str(output_dir))

@@ -54,6 +54,7 @@ class Plan:
     saga_viewers: tuple[int, ...] = (1, 20)  # v4 latency: viewers of each view, one file each
     saga_order: tuple[str, ...] = ("raw", "transcript", "transcript", "raw")  # subscribed first
     cli_runs: int = 10  # each command line figure: runs of ours and of the peer, in turn
+    logs_figures: tuple[str, ...] = ("latency", "throughput", "first-frame", "stalled")
 
 
 # Small sizes: every figure in under a minute, for the test suite (no speed asserted).

@@ -1,4 +1,5 @@
-"""``python -m bench [--quick] [--only CASE ...]``: every figure, ours beside the peer's.
+"""``python -m bench [--quick] [--only CASE ...] [--figures ...]``: every figure, ours beside the
+peer's.
 
 Each case runs on its own private tmux server and temporary directory (removed at the end, on
 failure too). Prints one markdown table on stdout (progress on stderr) and writes the run, with
@@ -109,8 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes (the test suite's)")
     parser.add_argument("--only", nargs="+", choices=list(CASES), default=list(CASES))
     parser.add_argument("--results", type=Path, default=REPO / "bench" / "results")
+    figures, what = Plan.logs_figures, "the logs case's figures (throughput: and catch-up)"
+    parser.add_argument("--figures", nargs="+", choices=figures, default=figures, help=what)
     args = parser.parse_args(argv)
-    plan = QUICK if args.quick else Plan()
+    plan = dataclasses.replace(QUICK if args.quick else Plan(), logs_figures=tuple(args.figures))
     signal.signal(signal.SIGTERM, lambda signum, _: sys.exit(128 + signum))  # cleanups run
     # Started in the background (`&`), this process ignores SIGINT, and so would the servers,
     # the peer's shells and their `tail`s: a Ctrl-C typed into a terminal would not stop one.

@@ -20,8 +20,8 @@ from bench.sessions import cpu_of, start
 from saga_jupyter.core.discovery import Discovery
 from saga_jupyter.core.saga.messages import MessageFiles
 from saga_jupyter.core.saga.transcript import Transcript
-from saga_jupyter.core.tailer import Tailer
-from saga_jupyter.core.tmux import Tmux
+from saga_jupyter.core.tmux.client import Tmux
+from saga_jupyter.core.watch.tailer import Tailer
 from saga_jupyter.server.logstreams import MAX_FRAME_BYTES
 
 # --- reading and rendering, in this process ---------------------------------------------------

@@ -28,7 +28,7 @@ from bench import REPO, Plan, Report, log, percentile, timed, worker_output
 from saga_jupyter.core.discovery import Discovery
 from saga_jupyter.core.records import SessionRecord
 from saga_jupyter.core.store import MetadataStore
-from saga_jupyter.core.tmux import Tmux
+from saga_jupyter.core.tmux.client import Tmux
 from saga_jupyter.server.app import SagaJupyterApp
 from saga_jupyter.server.poller import Poller
 from tests.harness import JupyterProcess, timed_connect, tree_cpu

@@ -166,8 +166,8 @@ class WholeTextPeer:
     """The growing-trait way: the last 5,000 lines, escaped, re-set whole on each file event."""
 
     def __init__(self, path: Path, sent: Sent) -> None:
-        from saga_jupyter.core.dirwatch import DirectoryWatch
-        from saga_jupyter.core.tailer import Tailer
+        from saga_jupyter.core.watch.dirwatch import DirectoryWatch
+        from saga_jupyter.core.watch.tailer import Tailer
 
         self.widget, self.tailer = timed_html(sent), Tailer.from_tail(path, 256 * 1024)
         self.lines: deque[str] = deque(maxlen=MAX_LINES)

@@ -31,8 +31,8 @@ from .core.engine import engine_for
 from .core.errors import SagaError
 from .core.info import STATUSES, SessionInfo, iso
 from .core.lookup import choose
-from .core.names import is_saga_name
 from .core.saga.catalog import PROJECT_DIR_ENV, catalog_for, list_stories
+from .core.saga.names import is_saga_name
 from .core.saga.stories import STATUSES as STORY_STATUSES
 from .core.saga.stories import Story
 from .core.settings import (

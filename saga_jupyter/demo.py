@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import TextIO, TypeAlias
 
 from .core.errors import SagaError
-from .core.files import create_exclusive, make_private_directory
-from .core.names import output_path, pane_path
-from .core.tmux import Tmux
+from .core.saga.names import output_path, pane_path
+from .core.tmux.client import Tmux
+from .core.watch.files import create_exclusive, make_private_directory
 from .demo_agent import STORIES, STORY_BY_SLUGS, Agent, Event, Story, story_of
 from .demo_stories import STORIES_BY_ID, StorySpec
 from .demo_v4 import StoryWorker

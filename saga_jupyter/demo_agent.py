@@ -3,7 +3,7 @@
 ``saga implement <story> --attached --stream`` prints a header, cycles between ``--- Worker <n>
 started ---`` and ``--- Worker <n> result: ... ---`` with ``[Tool: ...]`` markers in the agent's
 ANSI-coloured, carriage-return-animated stream, and the loop's result as JSON (see
-:mod:`saga_jupyter.core.worker`). :class:`Agent` makes that as timed events.
+:mod:`saga_jupyter.core.saga.worker`). :class:`Agent` makes that as timed events.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-from .core.names import name_from_output_file, parse_name
+from .core.saga.names import name_from_output_file, parse_name
 
 RESET, BOLD, DIM, ITALIC = "\x1b[0m", "\x1b[1m", "\x1b[2m", "\x1b[3m"
 RED, GREEN, YELLOW, CYAN, ORANGE = "\x1b[31m", "\x1b[32m", "\x1b[33m", "\x1b[36m", "\x1b[38;5;208m"

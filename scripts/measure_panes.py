@@ -18,8 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from saga_jupyter.core.panes import WRITER, PaneKeeper
-from saga_jupyter.core.tmux import Tmux
+from saga_jupyter.core.tmux.client import Tmux
+from saga_jupyter.core.tmux.panes import WRITER, PaneKeeper
 
 SOCKET = f"saga-measure-panes-{os.getpid()}"
 TICKS = os.sysconf("SC_CLK_TCK")

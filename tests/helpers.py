@@ -21,9 +21,9 @@ from libtmux.server import Server
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
-from saga_jupyter.core.dirwatch import watch_kind
-from saga_jupyter.core.names import output_path
-from saga_jupyter.core.tailer import Tailer
+from saga_jupyter.core.saga.names import output_path
+from saga_jupyter.core.watch.dirwatch import watch_kind
+from saga_jupyter.core.watch.tailer import Tailer
 from tests.harness import JupyterProcess as JupyterProcess  # where the tests found them
 from tests.harness import wait_until as wait_until
 
@@ -72,7 +72,7 @@ async def wait_for(
         await asyncio.sleep(interval)
 
 
-# The threads an engine runs with each kind of directory watch (core/dirwatch.py); ``None``:
+# The threads an engine runs with each kind of directory watch (core/watch/dirwatch.py); ``None``:
 # not all named by us (watchdog's native observer on Linux has a thread of its own inside).
 ENGINE_THREADS: dict[str, set[str] | None] = {
     "inotify": {"saga-engine", "saga-dirwatch"},

@@ -14,11 +14,11 @@ CASES = {"latency", "throughput", "catch-up", "first frame", "stalled viewer", "
          "command line", "widgets", "v4 reading", "v4 scan", "v4 latency", "projects"}  # fmt: skip
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(420)  # ~1-2 min on a quiet machine; a loaded one takes three times that
 def test_the_quick_bench_gives_every_figure(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "bench", "--quick", "--results", str(tmp_path)]
     done = subprocess.run(
-        command, cwd=REPO, capture_output=True, text=True, timeout=230, stdin=subprocess.DEVNULL
+        command, cwd=REPO, capture_output=True, text=True, timeout=400, stdin=subprocess.DEVNULL
     )
     assert done.returncode == 0, done.stderr[-4000:]
     (result,) = tmp_path.glob("*-quick.json")

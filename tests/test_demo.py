@@ -13,8 +13,8 @@ from libtmux.server import Server
 
 from saga_jupyter import demo
 from saga_jupyter.core.discovery import Discovery
-from saga_jupyter.core.names import parse_name
-from saga_jupyter.core.tmux import Tmux
+from saga_jupyter.core.saga.names import parse_name
+from saga_jupyter.core.tmux.client import Tmux
 from saga_jupyter.demo_agent import STORIES
 from saga_jupyter.demo_stories import STORIES_BY_ID, StorySpec
 from tests.helpers import wait_until

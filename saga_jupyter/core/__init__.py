@@ -8,8 +8,8 @@ from __future__ import annotations
 from .discovery import Discovery
 from .errors import InvalidSessionName, SagaError, SessionNotFound, TmuxUnavailable
 from .info import SessionInfo
-from .names import is_saga_name, output_path, parse_name
-from .tmux import Tmux
+from .saga.names import is_saga_name, output_path, parse_name
+from .tmux.client import Tmux
 
 __all__ = [
     "Discovery",

@@ -19,13 +19,13 @@ from pathlib import Path
 
 from .engine import Engine, engine_for
 from .errors import SessionNotFound
-from .files import open_regular
-from .follower import VIEWS
 from .info import STATUSES, SessionInfo, SessionList
-from .names import output_format, output_path, parse_name
+from .saga.names import output_format, output_path, parse_name
 from .saga.transcript import Transcript
 from .settings import resolve
-from .tailer import MAX_CHAR_BYTES, Chunk, line_start
+from .watch.files import open_regular
+from .watch.follower import VIEWS
+from .watch.tailer import MAX_CHAR_BYTES, Chunk, line_start
 
 logger = logging.getLogger(__name__)
 

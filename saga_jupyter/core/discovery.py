@@ -19,16 +19,16 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .errors import TmuxUnavailable
-from .files import directory_warning
 from .info import SessionInfo, Status, seconds, utc
-from .launch import Launched
-from .names import name_from_output_file, output_format, output_path, parse_name
-from .panes import pane_summary
 from .preview import read_preview
 from .records import SessionRecord
 from .saga.messages import MessageFiles
-from .tmux import Tmux, TmuxSession
-from .worker import WorkerFiles, WorkerReading
+from .saga.names import name_from_output_file, output_format, output_path, parse_name
+from .saga.worker import WorkerFiles, WorkerReading
+from .tmux.client import Tmux, TmuxSession
+from .tmux.launch import Launched
+from .tmux.panes import pane_summary
+from .watch.files import directory_warning
 
 logger = logging.getLogger(__name__)
 

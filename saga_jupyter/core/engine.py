@@ -32,14 +32,14 @@ from math import inf
 from types import TracebackType
 from typing import Any
 
-from .dirwatch import MEMBERSHIP_EVENTS, OVERFLOW, DirectoryWatch
 from .discovery import Discovery
-from .follower import Follower, has_ended
 from .info import SessionInfo
-from .names import name_from_output_file, output_path, parse_name
+from .saga.names import name_from_output_file, output_path, parse_name
 from .settings import Settings, state_file
 from .store import peek
-from .tmux import Tmux
+from .tmux.client import Tmux
+from .watch.dirwatch import MEMBERSHIP_EVENTS, OVERFLOW, DirectoryWatch
+from .watch.follower import Follower, has_ended
 
 logger = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ from typing import Any, Literal
 
 from .display import dataframe, fields_html, html_table, local_time, short_duration
 from .durations import elapsed
-from .names import OutputFormat, output_format
-from .worker import WorkerReading
+from .saga.names import OutputFormat, output_format
+from .saga.worker import WorkerReading
 
 Status = Literal["running", "completed"]
 STATUSES: tuple[Status, ...] = ("running", "completed")

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 
 from .errors import AmbiguousSessionName, SessionNotFound
 from .info import SessionInfo
-from .names import is_saga_name
+from .saga.names import is_saga_name
 
 MAX_LISTED = 20  # candidates named in an error; the rest are counted
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import os
 
-from .files import open_regular
 from .text import resolve_carriage_returns, split_lines
+from .watch.files import open_regular
 
 PREVIEW_LINES = 5
 PREVIEW_CHARS = 500
@@ -21,7 +21,7 @@ def read_preview(path: str | os.PathLike[str], size: int | None = None) -> str |
     """The last ``PREVIEW_LINES`` non-empty plain lines of a file, at most ``PREVIEW_CHARS`` long.
 
     Reads at most ``MAX_READ`` bytes from the end of the file. Returns ``None`` when there is
-    no regular file (see :func:`~saga_jupyter.core.files.open_regular`) or it shows no text.
+    no regular file (see :func:`~saga_jupyter.core.watch.files.open_regular`) or it shows no text.
     """
     try:
         fd, info = open_regular(path)

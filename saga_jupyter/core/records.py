@@ -15,7 +15,7 @@ from json.encoder import encode_basestring_ascii
 from typing import Any, cast
 
 from .info import ISO_FORMAT, STATUSES, Status, iso
-from .names import is_saga_name, parse_name
+from .saga.names import is_saga_name, parse_name
 
 _TIME = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\Z")
 QUOTED_ISO = f'"{ISO_FORMAT}"'  # a time as its JSON string, in one strftime

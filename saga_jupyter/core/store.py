@@ -29,9 +29,9 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from .files import read_regular
 from .records import SessionRecord
 from .retention import MAX_RECORDS, kept, newest_first
+from .watch.files import read_regular
 
 logger = logging.getLogger(__name__)
 

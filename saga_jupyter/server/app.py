@@ -22,7 +22,7 @@ from ..core.settings import (
     state_file,
 )
 from ..core.store import MetadataStore
-from ..core.tmux import Tmux
+from ..core.tmux.client import Tmux
 from .channel import ChannelHandler, Channels
 from .control import ConnectHandler, StopHandler
 from .handlers import LogHandler, SessionHandler, SessionsHandler, StatusHandler
@@ -65,6 +65,12 @@ class SagaJupyterApp(ExtensionApp):
     )
     initial_log_bytes = Int(
         262144, config=True, help="At most this many bytes in the first logs:data frame."
+    )
+    catch_up_bytes = Int(
+        64 << 20,
+        config=True,
+        help="A log viewer further behind its file's end than this (or 4 x initial_log_bytes, "
+        "if more) skips to the file's last initial_log_bytes, with a notice.",
     )
     max_unsent_bytes = Int(
         16 << 20,
@@ -117,7 +123,13 @@ class SagaJupyterApp(ExtensionApp):
             raise TraitError(f"poll_interval must be between 0.05 and 3600 seconds, not {value}")
         return value
 
-    @validate("initial_log_bytes", "max_sessions", "max_unsent_bytes", "max_unsent_bytes_total")
+    @validate(
+        "initial_log_bytes",
+        "catch_up_bytes",
+        "max_sessions",
+        "max_unsent_bytes",
+        "max_unsent_bytes_total",
+    )
     def _validate_positive(self, proposal: dict[str, Any]) -> int:
         value = int(proposal["value"])
         if value < 1:
@@ -148,6 +160,7 @@ class SagaJupyterApp(ExtensionApp):
             self.initial_log_bytes,
             self.poller.find,
             self.log,
+            self.catch_up_bytes,
         )
         self.poller.add_listener(self.channels.sessions_updated)
         self.projects = Projects(

@@ -7,7 +7,7 @@ to every client. A client that stops reading is closed (1008) once more than
 clients together are bounded too: past ``max_unsent_bytes_total`` waiting for all of them, those
 with the most waiting are closed the same way, until what waits for the rest is within it.
 
-Frames go straight to the connection's stream as whole WebSocket frames (:func:`text_frame`),
+Frames go straight to the connection's stream as whole WebSocket frames (:func:`text_header`),
 not through ``write_message``: that one wraps every write in a task of its own, which with
 twenty viewers of one session cost more than building the frames. The channel negotiates no
 compression, so a frame's bytes are the same for every client.
@@ -103,14 +103,13 @@ class Channels:
         self._clients.clear()
 
 
-def text_frame(payload: bytes) -> bytes:
-    """A whole, unmasked WebSocket text frame holding ``payload`` (RFC 6455, 5.2)."""
-    size = len(payload)
+def text_header(size: int) -> bytes:
+    """The header of a whole, unmasked WebSocket text frame of ``size`` bytes (RFC 6455, 5.2)."""
     if size < 126:
-        return struct.pack("!BB", 0x81, size) + payload
+        return struct.pack("!BB", 0x81, size)
     if size < 1 << 16:
-        return struct.pack("!BBH", 0x81, 126, size) + payload
-    return struct.pack("!BBQ", 0x81, 127, size) + payload
+        return struct.pack("!BBH", 0x81, 126, size)
+    return struct.pack("!BBQ", 0x81, 127, size)
 
 
 def sessions_frame(sessions_body: bytes, total: int) -> bytes:
@@ -202,15 +201,17 @@ class ChannelHandler(SagaMixin, WebSocketMixin, WebSocketHandler, JupyterHandler
         stream = None if protocol is None else protocol.stream
         if protocol is None or stream is None or protocol.is_closing():
             return None
-        data = text_frame(payload)
+        header = text_header(len(payload))
+        sent = 0
         if type(stream) is IOStream and not stream.writing():
             # Nothing of the stream's is waiting: the socket can take the frame at once, in
-            # order, without a future and its callbacks per write (TLS streams do not do this).
+            # order, without a future and its callbacks per write (TLS streams do not do this),
+            # and without copying the payload behind its header (sendmsg gathers both).
             with contextlib.suppress(OSError):  # the stream's own write below sees the error
-                sent = stream.socket.send(data)
-                if sent == len(data):
+                sent = stream.socket.sendmsg([header, payload])
+                if sent == len(header) + len(payload):
                     return self._done
-                data = data[sent:]
+        data = header + payload if sent == 0 else (header + payload)[sent:]  # the rest
         try:
             written = stream.write(data)
         except StreamClosedError:

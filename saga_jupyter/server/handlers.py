@@ -9,7 +9,7 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from ..core.inputs import parse_number
-from ..core.tailer import read_range
+from ..core.watch.tailer import read_range
 from .base import SagaHandler
 
 LOG_CHUNK = 1 << 20

@@ -25,10 +25,10 @@ from ..core.errors import (
 )
 from ..core.info import STATUSES, SessionInfo, iso
 from ..core.inputs import load_json
-from ..core.launch import launch, parse_launch
-from ..core.names import parse_name
-from ..core.tmux import target
-from ..core.worker import OUTCOMES, attention_rank
+from ..core.saga.names import parse_name
+from ..core.saga.worker import OUTCOMES, attention_rank
+from ..core.tmux.client import target
+from ..core.tmux.launch import launch, parse_launch
 from .logstreams import LogStreams
 from .poller import Poller, in_daemon_thread, newest
 

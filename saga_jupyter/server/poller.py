@@ -20,13 +20,13 @@ from typing import Any, NamedTuple, TypeVar
 
 from tornado.ioloop import PeriodicCallback
 
-from ..core.dirwatch import MEMBERSHIP_EVENTS, OVERFLOW, DirectoryWatch
 from ..core.discovery import Discovery
 from ..core.info import SessionInfo
-from ..core.launch import Launched
-from ..core.names import name_from_output_file, output_format
-from ..core.panes import PaneKeeper
+from ..core.saga.names import name_from_output_file, output_format
 from ..core.store import MetadataStore
+from ..core.tmux.launch import Launched
+from ..core.tmux.panes import PaneKeeper
+from ..core.watch.dirwatch import MEMBERSHIP_EVENTS, OVERFLOW, DirectoryWatch
 
 
 class ListUpdate(NamedTuple):

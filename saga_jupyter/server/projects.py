@@ -1,8 +1,8 @@
 """The SAGA projects beside the workers: read off the event loop, watched, pushed when changed.
 
 Every directory of a project's ``.saga/`` that matters (its epics, its stories, its worktrees
-and their stories' copies) is watched through the extension's one directory watch
-(:meth:`~saga_jupyter.core.dirwatch.DirectoryWatch.add_directory`). An event re-reads the story
+and their stories' copies) is watched through the extension's one directory watch (its
+:meth:`~saga_jupyter.core.watch.dirwatch.DirectoryWatch.add_directory`). An event re-reads the story
 it concerns (debounced, in a thread), and the stories that changed go to the channel as one
 ``stories:updated`` frame. A full re-read every ``interval`` seconds (at least
 :data:`MIN_BACKSTOP`) is the backstop, and watches the directories that appeared meanwhile.
@@ -27,11 +27,11 @@ from typing import Any
 
 from tornado.ioloop import PeriodicCallback
 
-from ..core.dirwatch import OVERFLOW, DirectoryWatch
 from ..core.info import SessionInfo
 from ..core.saga.catalog import Catalog, project_of_session
 from ..core.saga.project import ALL, CHILD, EPICS, Project
 from ..core.saga.stories import Story
+from ..core.watch.dirwatch import OVERFLOW, DirectoryWatch
 from .poller import ListUpdate, Poller, in_daemon_thread
 
 DEBOUNCE = 0.05  # a burst of writes (a task file and the journal) becomes one re-read

@@ -1,7 +1,7 @@
 """One log subscription, what one round of its reads does off the loop, and its frames.
 
 A :class:`Subscription` is one client following one session from its own byte position (its
-own :class:`~saga_jupyter.core.tailer.Tailer`); :func:`read_all` is a round's reads in the
+own :class:`~saga_jupyter.core.watch.tailer.Tailer`); :func:`read_all` is a round's reads in the
 executor (shared by position, a far-behind reader skipped ahead, the transcript view rendered
 there too); :func:`data_frame` and :func:`error_frame` are what a client is sent.
 """
@@ -13,17 +13,22 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..core.saga.transcript import Transcript
-from ..core.tailer import Chunk, Tailer
+from ..core.watch.tailer import Chunk, Tailer
+from .frames import json_escape
 
 VIEWS = ("raw", "transcript")
 
 # What one read gives: new text, nothing new, or the error it raised.
 Read = Chunk | Exception | None
-# What one read of a round gives, whether the session had completed before it began, and the
-# bytes skipped to catch up first.
-ReadResult = tuple[Read, bool, int]
-# Frames already encoded for an event or a round, by their values.
-Encoded = dict[tuple[Any, ...], bytes]
+# A chunk read (None: nothing new) and its data escaped for JSON (None: not done here; when
+# done, the chunk's own data is left empty).
+Piece = tuple[Chunk | None, bytes | None]
+# What one turn's read gives (its frames' chunks, or the error it raised), whether the session
+# had completed before it began, and the bytes skipped to catch up first.
+ReadResult = tuple[list[Piece] | Exception, bool, int]
+# Frames already encoded for an event or a round: by their chunk's identity and their other
+# values (hashing a megabyte of data cost 8 % of a catch-up), with the chunk kept alive.
+Encoded = dict[tuple[Any, ...], tuple[object, bytes]]
 
 
 class Subscriber(Protocol):
@@ -62,32 +67,64 @@ class Subscription:
 
 
 def read_all(
-    jobs: list[tuple[Tailer, int, bool, Transcript | None]], catch_up: int, window: int
+    jobs: list[tuple[Tailer, int, int, bool, Transcript | None]], catch_up: int, window: int
 ) -> list[ReadResult]:
     """One round's reads, run in the executor; one failing read does not stop the others.
 
-    Readers of one file at one position (viewers catching up together) share one read, and
-    one skip ahead (``catch_up``, ``window``: see :meth:`Tailer.catch_up`); each transcript
-    view renders it here too, off the loop.
+    Each job reads frames of at most its ``limit`` bytes while more wait, ``turn`` bytes in
+    all. Readers of one file at one position (viewers catching up together) share one read,
+    one skip ahead (``catch_up``, ``window``: see :meth:`Tailer.catch_up`), and one escaping of
+    the data for JSON; each transcript view renders it here too, off the loop.
     """
     results: list[ReadResult] = []
-    reads: dict[tuple[object, ...], tuple[Tailer, Chunk | None, int]] = {}
-    for tailer, limit, completed, transcript in jobs:
-        key = (tailer.mark, limit)
+    reads: dict[tuple[object, ...], tuple[Tailer, list[Piece], int]] = {}
+    for tailer, limit, turn, completed, transcript in jobs:
+        key = (tailer.mark, limit, turn, transcript is None)
         read = reads.get(key)
-        if read is not None and tailer.follow(read[0]):
-            results.append((view(transcript, read[1], read[2]), completed, read[2]))
-            continue
-        try:
-            skipped = tailer.catch_up(catch_up, window)
-            chunk = tailer.read(limit)
-        except Exception as error:  # logged on the loop
-            results.append((error, completed, 0))
-            continue
-        reads[key] = (tailer, chunk, skipped)
-        results.append((view(transcript, chunk, skipped), completed, skipped))
+        if read is None or not tailer.follow(read[0]):
+            try:
+                skipped = tailer.catch_up(catch_up, window)
+                escape = transcript is None  # a transcript renders the text instead
+                pieces = read_pieces(tailer, limit, turn, escape, first=not skipped)
+            except Exception as error:  # logged on the loop
+                results.append((error, completed, 0))
+                continue
+            read = reads[key] = (tailer, pieces, skipped)
+        _, pieces, skipped = read
+        if transcript is not None:
+            rendered: list[Piece] = [
+                (view(transcript, c, skipped if i == 0 else 0), None)
+                for i, (c, _) in enumerate(pieces)
+            ]
+            pieces = [piece for piece in rendered[:-1] if piece[0] is not None] + rendered[-1:]
+        results.append((pieces, completed, skipped))
     return results
-    return results
+
+
+def read_pieces(
+    tailer: Tailer, limit: int, turn: int, escape: bool, first: bool = True
+) -> list[Piece]:
+    """Chunks of at most ``limit`` bytes while more wait, ``turn`` in all.
+
+    Never empty: ``[(None, None)]`` when nothing is new. ``escape``: each chunk's data escaped
+    for JSON where the bytes allow, the text then left out (only its bytes are sent; keeping a
+    turn's text too cost page faults); ``first``: the first chunk's too (not when a notice goes
+    before it).
+    """
+    pieces: list[Piece] = []
+    taken = 0
+    while True:
+        chunk = tailer.read(limit)
+        raw = tailer.take_raw()
+        if chunk is None or not escape or not (first or pieces):
+            raw = None
+        if raw is not None and chunk is not None:
+            pieces.append((chunk._replace(data=""), json_escape(raw)))
+        else:
+            pieces.append((chunk, None))
+        taken += limit
+        if chunk is None or not chunk.more or taken + limit > turn:
+            return pieces
 
 
 def view(transcript: Transcript | None, chunk: Chunk | None, skipped: int = 0) -> Chunk | None:

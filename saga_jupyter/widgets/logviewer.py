@@ -1,6 +1,6 @@
 r"""LogViewer: one session's output, followed live in the kernel, shown in a terminal-like pane.
 
-The kernel's engine follows the session's output file for it (a :class:`~..core.follower.
+The kernel's engine follows the session's output file for it (a :class:`~..core.watch.follower.
 Follower`, read on the engine's one thread when the file is written); the viewer renders what
 was appended to HTML lines (:mod:`.ansi`) and sends only those to the page as custom messages.
 A today's worker's JSON messages (``.jsonl``) are shown as their transcript
@@ -35,11 +35,11 @@ import anywidget
 import traitlets
 
 from ..core.engine import engine_for
-from ..core.follower import VIEWS, Follower
-from ..core.names import output_format, output_path, parse_name
+from ..core.saga.names import output_format, output_path, parse_name
 from ..core.saga.transcript import Transcript
 from ..core.settings import resolve
-from ..core.tailer import Chunk, line_start, read_range
+from ..core.watch.follower import VIEWS, Follower
+from ..core.watch.tailer import Chunk, line_start, read_range
 from .ansi import AnsiRenderer, Line
 
 logger = logging.getLogger(__name__)

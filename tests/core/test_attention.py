@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from saga_jupyter.core.info import SessionInfo
-from saga_jupyter.core.worker import OUTCOMES, WorkerReading, attention_rank
+from saga_jupyter.core.saga.worker import OUTCOMES, WorkerReading, attention_rank
 
 
 def session(name: str, status: str, worker: WorkerReading | None) -> SessionInfo:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from saga_jupyter.core.dirwatch import KINDS, WATCH_ENV, DirectoryWatch
+from saga_jupyter.core.watch.dirwatch import KINDS, WATCH_ENV, DirectoryWatch
 from tests.helpers import inotify_watches_on, own_threads, wait_for
 
 

@@ -9,7 +9,7 @@ from libtmux.server import Server
 
 import saga_jupyter.core.discovery as module
 from saga_jupyter.core.discovery import Discovery
-from saga_jupyter.core.tmux import BACKOFF_FIRST, Tmux
+from saga_jupyter.core.tmux.client import BACKOFF_FIRST, Tmux
 from tests.helpers import kill_worker, start_worker, wait_until
 
 
@@ -62,8 +62,10 @@ def test_exact_names_are_told_apart(server: Server, output_dir: Path, discovery:
     assert sessions["saga__e__s__123"]["status"] == "completed"
     assert sessions["saga__e__s__12"]["outputAvailable"] is False
 
-    kill_worker(server, "saga__e__s__12")
+    # Started before the other is killed: a server whose last session ends exits, and a new
+    # session asked of it then may fail ("server exited unexpectedly").
     start_worker(server, "saga__e__s__123")
+    kill_worker(server, "saga__e__s__12")
     sessions = by_name(discovery)
     assert sessions["saga__e__s__123"]["status"] == "running"
     # 12 never had a file: remembered, it is completed (and stays, with no file to delete).

@@ -10,7 +10,7 @@ from libtmux.server import Server
 
 from saga_jupyter.core.discovery import Discovery
 from saga_jupyter.core.store import MetadataStore
-from saga_jupyter.core.tmux import Tmux
+from saga_jupyter.core.tmux.client import Tmux
 from tests.helpers import kill_worker, start_worker
 
 SAMPLE = (Path(__file__).parent / "saga_v4_sample.jsonl").read_bytes()

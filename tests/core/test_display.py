@@ -13,7 +13,7 @@ from libtmux.server import Server
 import saga_jupyter as saga
 from saga_jupyter.core.display import PANDAS_MISSING
 from saga_jupyter.core.info import RECORD_COLUMNS, SessionInfo, SessionList
-from saga_jupyter.core.worker import WorkerReading
+from saga_jupyter.core.saga.worker import WorkerReading
 from tests.helpers import start_worker
 
 START = 1795343400.0  # 2026-11-22T10:30:00Z

@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from saga_jupyter.core.jsonend import OPENING, ObjectEnds
+from saga_jupyter.core.saga.jsonend import OPENING, ObjectEnds
 
 MAX_SIZE, MAX_DEPTH = 40, 3  # the result piece is longer: never handed over
 PIECES = st.sampled_from(

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from saga_jupyter.core.errors import InvalidSessionName
-from saga_jupyter.core.names import (
+from saga_jupyter.core.saga.names import (
     is_saga_name,
     is_slug,
     name_from_output_file,

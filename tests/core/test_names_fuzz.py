@@ -15,7 +15,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from saga_jupyter.core.errors import InvalidSessionName
-from saga_jupyter.core.names import (
+from saga_jupyter.core.saga.names import (
     is_saga_name,
     is_slug,
     name_from_output_file,

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from libtmux.server import Server
 
-from saga_jupyter.core import launch as launch_module
-from saga_jupyter.core.files import create_exclusive
-from saga_jupyter.core.launch import launch, parse_launch
-from saga_jupyter.core.panes import WRITER, PaneKeeper, keep_pane, pane_summary
-from saga_jupyter.core.tmux import Tmux
+from saga_jupyter.core.tmux import launch as launch_module
+from saga_jupyter.core.tmux.client import Tmux
+from saga_jupyter.core.tmux.launch import launch, parse_launch
+from saga_jupyter.core.tmux.panes import WRITER, PaneKeeper, keep_pane, pane_summary
+from saga_jupyter.core.watch.files import create_exclusive
 from tests.helpers import V4_ERROR, start_failing_v4_worker, wait_until
 
 NAME = "saga-story-x-1"

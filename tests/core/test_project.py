@@ -13,7 +13,7 @@ from saga_jupyter.core.info import SessionInfo
 from saga_jupyter.core.saga.catalog import Catalog, enrich
 from saga_jupyter.core.saga.journal import parse_journal, unresolved_blockers
 from saga_jupyter.core.saga.project import Project
-from saga_jupyter.core.worker import TaskCounts, WorkerReading
+from saga_jupyter.core.saga.worker import TaskCounts, WorkerReading
 from tests.sagaproject import epic, git_project, story, story_dir, task
 
 

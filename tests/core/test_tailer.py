@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from saga_jupyter.core.tailer import Chunk, Tailer, initial_offset, read_range
+from saga_jupyter.core.watch.tailer import Chunk, Tailer, initial_offset, read_range
 from tests.helpers import read_bytes_of_this_process, reads_without_waiting
 
 LINES = ["✻ Thinking…", "⏺ Bash(ls -la)", "│ café au lait", "😀 done", "plain", "é", ""]
@@ -414,3 +414,26 @@ def test_catch_up_skips_a_sparse_gigabyte_reading_only_the_window(tmp_path: Path
         assert skipped == (1 << 30) + 1 - 6 and tailer.offset == (1 << 30) + 1
         assert tailer.read() == Chunk("last line ✻\n", size, False)
         assert tailer.catch_up(0, 4096) == 0  # at the end: nothing to skip
+
+
+def test_raw_is_the_bytes_each_chunk_stands_for_when_nothing_was_replaced(tmp_path: Path) -> None:
+    # A frame escapes these bytes rather than the text: they must decode to it exactly,
+    # a character split across reads included, and be None once a byte was replaced.
+    path = tmp_path / "x.out"
+    path.write_bytes(VALID)
+    tailer = Tailer(path)
+    raws = []
+
+    def read() -> Chunk | None:
+        chunk = tailer.read(5)
+        raw = tailer.take_raw()
+        assert chunk is not None and raw is not None and raw.decode() == chunk.data
+        assert tailer.take_raw() is None  # once: an idle tailer holds no bytes
+        raws.append(raw)
+        return chunk
+
+    read_all(tailer, read=read)
+    assert b"".join(raws) == VALID[: tailer.offset]
+    append(path, INVALID)
+    chunks = read_all(tailer)
+    assert "\ufffd" in chunks[-1].data and tailer.take_raw() is None

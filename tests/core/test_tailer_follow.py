@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from saga_jupyter.core.tailer import Tailer
+from saga_jupyter.core.watch.tailer import Tailer
 
 
 def test_followers_take_the_read_and_read_on_alike(tmp_path: Path) -> None:

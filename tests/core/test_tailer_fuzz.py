@@ -28,7 +28,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from saga_jupyter.core.tailer import Chunk, Tailer
+from saga_jupyter.core.watch.tailer import Chunk, Tailer
 from tests.helpers import reads_without_waiting
 
 # Whole characters, characters cut in two (their ends come in other writes), and invalid bytes.

@@ -10,7 +10,7 @@ import pytest
 from libtmux.server import Server
 
 from saga_jupyter.core.errors import InvalidSessionName, TmuxUnavailable
-from saga_jupyter.core.tmux import BACKOFF_FIRST, FAILURES_BEFORE_BACKOFF, Tmux, target
+from saga_jupyter.core.tmux.client import BACKOFF_FIRST, FAILURES_BEFORE_BACKOFF, Tmux, target
 from tests.helpers import hanging_tmux, start_worker, wait_until
 
 

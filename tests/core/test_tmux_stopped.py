@@ -17,7 +17,7 @@ from typing import Any
 from saga_jupyter.core.engine import Engine
 from saga_jupyter.core.errors import TmuxUnavailable
 from saga_jupyter.core.settings import resolve
-from saga_jupyter.core.tmux import EXIT_GRACE, FAILURES_BEFORE_BACKOFF, Tmux
+from saga_jupyter.core.tmux.client import EXIT_GRACE, FAILURES_BEFORE_BACKOFF, Tmux
 from tests.harness import children
 from tests.helpers import start_worker, wait_until
 

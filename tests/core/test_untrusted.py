@@ -19,12 +19,12 @@ from libtmux.server import Server
 from saga_jupyter.core.api import read_log
 from saga_jupyter.core.discovery import Discovery
 from saga_jupyter.core.errors import SessionNotFound
-from saga_jupyter.core.files import open_regular
-from saga_jupyter.core.launch import launch, parse_launch
 from saga_jupyter.core.preview import read_preview
-from saga_jupyter.core.tailer import Tailer, initial_offset, read_range
-from saga_jupyter.core.tmux import Tmux
-from saga_jupyter.core.worker import WorkerFiles
+from saga_jupyter.core.saga.worker import WorkerFiles
+from saga_jupyter.core.tmux.client import Tmux
+from saga_jupyter.core.tmux.launch import launch, parse_launch
+from saga_jupyter.core.watch.files import open_regular
+from saga_jupyter.core.watch.tailer import Tailer, initial_offset, read_range
 from tests.helpers import bound_socket, wait_until
 
 NAME = "saga__e__s__1"

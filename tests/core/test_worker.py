@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import saga_jupyter as saga
-from saga_jupyter.core import worker
-from saga_jupyter.core.worker import MAX_RESULT_DEPTH, WorkerFiles, WorkerReader, WorkerReading
+from saga_jupyter.core.saga import worker
+from saga_jupyter.core.saga.worker import MAX_RESULT_DEPTH, WorkerFiles, WorkerReader, WorkerReading
 from tests.helpers import read_bytes_of_this_process
 
 # The last one quotes a marker: a tool marker's text is never read as a cycle marker.
@@ -153,7 +153,7 @@ def test_a_file_is_read_from_its_tail_then_only_where_it_grew(tmp_path: Path) ->
 
 
 class CountedParsing:
-    """Stands for the ``json`` module in :mod:`saga_jupyter.core.worker`: counts what it parses.
+    """Stands for the ``json`` module of :mod:`saga_jupyter.core.saga.worker`: counts its parsing.
 
     More than ``budget`` characters in all fails at once (the quadratic reading took minutes).
     """

@@ -209,7 +209,9 @@ def test_dashboard_in_jupyterlab(demo: Demo, page: Page) -> None:
 
     # Click a running worker other than the one shown by default: the viewer follows it.
     viewer = page.locator(".sj-logviewer")
-    expect(viewer.locator(".sj-name")).to_have_text(re.compile("^saga__"), timeout=LIVE_MS)
+    expect(viewer.locator(".sj-name")).to_have_text(
+        re.compile("^saga(__|-story-)"), timeout=LIVE_MS
+    )
     shown = viewer.locator(".sj-name").text_content()
     chosen = next(w for w in demo.workers[1:] if w.name != shown)
     row = table.locator(f'tr[data-name="{chosen.name}"]')
@@ -254,7 +256,7 @@ def test_dashboard_in_notebook_7(demo: Demo, page: Page) -> None:
     expect(duration).to_have_text(re.compile(r"^(\d+m )?\d+s$"))
     expect(duration).not_to_have_text("0s")
     expect(page.locator(".sj-logviewer .sj-name")).to_have_text(
-        re.compile("^saga__"), timeout=LIVE_MS
+        re.compile("^saga(__|-story-)"), timeout=LIVE_MS
     )
     show_dashboard(page, "notebook7-dashboard.png")
 
@@ -420,7 +422,9 @@ def first_impression(page: Page, demo: DemoCommand) -> None:
     rows = page.locator(".saga-table tr[data-name]")
     expect(rows).to_have_count(6, timeout=LIVE_MS)
     viewer = page.locator(".sj-logviewer")
-    expect(viewer.locator(".sj-name")).to_have_text(re.compile("^saga__"), timeout=LIVE_MS)
+    expect(viewer.locator(".sj-name")).to_have_text(
+        re.compile("^saga(__|-story-)"), timeout=LIVE_MS
+    )
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=SCREENSHOTS / "first-impression-ran.png")
     top = page.locator(".jp-CodeCell .jp-OutputArea-output").first.bounding_box()

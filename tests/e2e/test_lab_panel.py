@@ -24,7 +24,7 @@ from playwright.sync_api import ElementHandle, Locator, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from saga_jupyter.__main__ import DASHBOARD, PANEL_FLAG
-from saga_jupyter.core.names import parse_name
+from saga_jupyter.core.saga.names import parse_name
 from saga_jupyter.demo import LONG_RUNNING, DemoWorker, start_demo, stop_demo
 from tests.helpers import (
     QUIET_LAB,

@@ -13,9 +13,8 @@ from typing import Any
 import pytest
 from libtmux.server import Server
 
-from saga_jupyter.core.dirwatch import WATCH_ENV
-from saga_jupyter.core.tailer import Tailer
-from saga_jupyter.server import logstreams
+from saga_jupyter.core.watch.dirwatch import WATCH_ENV
+from saga_jupyter.core.watch.tailer import Tailer
 from tests.helpers import Channel, random_sizes, random_text, running, saga_config, write_in_pieces
 
 INITIAL = 4096
@@ -88,7 +87,7 @@ async def test_caught_up_subscribers_share_one_read_and_one_frame(
 
     writer = os.open(path, os.O_WRONLY | os.O_APPEND)  # open and close are events of their own
     monkeypatch.setattr(Tailer, "read_available", counting_read)
-    monkeypatch.setattr(logstreams.json, "dumps", counting_dumps)
+    monkeypatch.setattr(json, "dumps", counting_dumps)
     os.write(writer, b"one line for twenty viewers\n")
     for channel in channels:
         frame = await channel.receive_log(name)

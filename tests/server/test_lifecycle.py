@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from libtmux.server import Server
 
-from saga_jupyter.core.dirwatch import watch_kind
-from saga_jupyter.core.tmux import BACKOFF_FIRST
+from saga_jupyter.core.tmux.client import BACKOFF_FIRST
+from saga_jupyter.core.watch.dirwatch import watch_kind
 from tests.helpers import (
     inotify_watches,
     inotify_watches_on,

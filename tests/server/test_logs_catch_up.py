@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from libtmux.server import Server
 
-from saga_jupyter.core.tailer import skip_notice
+from saga_jupyter.core.watch.tailer import skip_notice
 from tests.helpers import Channel, running, saga_config
 
 INITIAL = 4096

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from libtmux.server import Server
 
-from saga_jupyter.core.dirwatch import WATCH_ENV
+from saga_jupyter.core.watch.dirwatch import WATCH_ENV
 from tests.core.test_dirwatch import flood_of_events, queue_limit
 from tests.helpers import Channel, running, saga_config
 

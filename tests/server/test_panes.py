@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from libtmux.server import Server
 
-from saga_jupyter.core.panes import pane_summary
+from saga_jupyter.core.tmux.panes import pane_summary
 from tests.helpers import V4_ERROR, saga_config, start_failing_v4_worker, status_of, wait_for
 
 

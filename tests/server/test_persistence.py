@@ -15,7 +15,7 @@ from libtmux.server import Server
 from saga_jupyter.core.info import utc
 from saga_jupyter.core.records import SessionRecord
 from saga_jupyter.core.store import MAX_FILE, MAX_RECORDS, MetadataStore
-from saga_jupyter.core.tmux import BACKOFF_FIRST
+from saga_jupyter.core.tmux.client import BACKOFF_FIRST
 from saga_jupyter.server.poller import MAX_LISTED
 from tests.helpers import (
     Channel,

@@ -14,7 +14,7 @@ import pytest
 from libtmux.server import Server
 from tornado.httpclient import HTTPClientError
 
-from saga_jupyter.core.dirwatch import WATCH_ENV
+from saga_jupyter.core.watch.dirwatch import WATCH_ENV
 from saga_jupyter.server.app import SagaJupyterApp
 from tests.helpers import Channel, inotify_watches, inotify_watches_on, saga_config, wait_for
 from tests.sagaproject import epic, git, git_project, story, story_dir, task

@@ -9,8 +9,8 @@ import pytest
 from libtmux.server import Server
 
 from saga_jupyter.core.engine import engine_for
+from saga_jupyter.core.saga.worker import WorkerReading
 from saga_jupyter.core.settings import resolve
-from saga_jupyter.core.worker import WorkerReading
 from saga_jupyter.widgets.dashboard import Dashboard, lanes, render_status, render_timeline
 from tests.helpers import (
     inotify_watches,

@@ -9,7 +9,7 @@ from typing import Any
 from jupyter_client.manager import start_new_kernel
 from libtmux.server import Server
 
-from saga_jupyter.core.dirwatch import watch_kind
+from saga_jupyter.core.watch.dirwatch import watch_kind
 from tests.helpers import inotify_watches, is_engine_threads, start_worker
 
 NAMES = [f"saga__engine__story-{index}__{index}" for index in range(10)]

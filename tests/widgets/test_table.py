@@ -13,11 +13,11 @@ from libtmux.server import Server
 
 from saga_jupyter.core.engine import engine_for
 from saga_jupyter.core.info import SessionInfo, utc
-from saga_jupyter.core.names import parse_name
 from saga_jupyter.core.records import SessionRecord
+from saga_jupyter.core.saga.names import parse_name
+from saga_jupyter.core.saga.worker import WorkerReading
 from saga_jupyter.core.settings import resolve
 from saga_jupyter.core.store import MetadataStore
-from saga_jupyter.core.worker import WorkerReading
 from saga_jupyter.widgets.table import ESM, SessionTable, format_duration, render_rows
 from tests.helpers import (
     inotify_watches,

@@ -21,9 +21,9 @@ from pathlib import Path
 
 from ..errors import AmbiguousStory, InvalidRequest, StoryNotFound
 from ..info import SessionInfo
-from ..worker import TaskCounts, WorkerReading
 from .project import Project
 from .stories import STATUSES, Epic, Story, StoryList
+from .worker import TaskCounts, WorkerReading
 
 PROJECT_DIR_ENV = "SAGA_PROJECT_DIR"
 PathArg = str | os.PathLike[str]

@@ -31,10 +31,10 @@ from datetime import datetime, timezone
 from pathlib import PurePosixPath
 from typing import Any
 
-from ..files import open_regular
-from ..worker import TaskCounts, WorkerReading
+from ..watch.files import open_regular
 from .lines import LineBuffer, parse_message
 from .recent import Recent
+from .worker import TaskCounts, WorkerReading
 
 logger = logging.getLogger(__name__)
 

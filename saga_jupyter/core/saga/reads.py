@@ -1,6 +1,6 @@
 """Reading files under ``.saga/``, which agents write: regular files only, bounded, decoded.
 
-Every file is opened by :func:`~saga_jupyter.core.files.open_regular` (no link followed, no
+Every file is opened by :func:`~saga_jupyter.core.watch.files.open_regular` (no link followed, no
 FIFO waited on). A JSON file is at most :data:`MAX_JSON_BYTES` and nests at most
 :data:`~saga_jupyter.core.inputs.MAX_JSON_DEPTH` levels; a journal is read from its last
 :data:`MAX_JOURNAL_BYTES`. What fails raises :class:`FileProblem` with a sentence a person
@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidRequest
-from ..files import open_regular
 from ..inputs import MAX_JSON_DEPTH, load_json
+from ..watch.files import open_regular
 
 MAX_JSON_BYTES = 1 << 20
 MAX_JOURNAL_BYTES = 4 << 20

@@ -28,9 +28,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from .files import open_regular
+from ..text import ANSI_PATTERN
+from ..watch.files import open_regular
 from .jsonend import ObjectEnds
-from .text import ANSI_PATTERN
 
 RESULTS = ("ONGOING", "FINISH", "BLOCKED")
 # v3's five, then today's: INCOMPLETE (its cycles or time ran out), STOPPED (asked to stop).

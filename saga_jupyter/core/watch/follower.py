@@ -4,7 +4,7 @@ A :class:`Follower` belongs to an engine (:mod:`.engine`), whose thread calls :m
 when the file was written (the directory watch), at least every :data:`BACKSTOP` seconds (an
 event can be lost), and when the session ended (or runs again), to read what is left. It never
 reads more often than ``min_interval`` (a view that repaints at most so often). The
-:class:`~saga_jupyter.core.tailer.Tailer` underneath sees truncations and rotations.
+:class:`~saga_jupyter.core.watch.tailer.Tailer` underneath sees truncations and rotations.
 
 With ``view="transcript"``, a today's worker's messages (``.jsonl``) are handed on rendered
 (:mod:`.saga.transcript`: complete lines only, each chunk's ``offset`` just after the last line
@@ -20,9 +20,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .info import SessionInfo
-from .names import output_format
-from .saga.transcript import Transcript
+from ..info import SessionInfo
+from ..saga.names import output_format
+from ..saga.transcript import Transcript
 from .tailer import Chunk, Tailer
 
 BACKSTOP = 1.0  # seconds: a follower reads at least this often

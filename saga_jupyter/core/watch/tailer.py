@@ -64,6 +64,7 @@ class Tailer:
         self.path = os.fspath(path)
         #: Whether the last :meth:`read` left bytes already in the file unread (its ``more``).
         self.pending = False
+        self._raw: bytes | None = None  # see take_raw
         self._position = offset  # bytes handed to the decoder
         self._decoder = _utf8_decoder()
         self._fd: int | None = None
@@ -123,6 +124,15 @@ class Tailer:
         if size < self._position:
             reset = self._restart("truncated")
         return self._read(max_bytes, reset, size)
+
+    def take_raw(self) -> bytes | None:
+        """The bytes the last :meth:`read`'s chunk stands for, once (not kept here afterwards).
+
+        Only when its text is exactly their UTF-8 decoding (nothing replaced), else ``None``:
+        a frame escapes these bytes for JSON rather than the text, which is faster.
+        """
+        raw, self._raw = self._raw, None
+        return raw
 
     def catch_up(self, far_behind: int, window: int) -> int:
         """Skip to the file's last ``window`` bytes if more than ``far_behind`` wait; bytes skipped.
@@ -200,6 +210,7 @@ class Tailer:
         self._position = leader._position
         self._decoder.setstate(leader._decoder.getstate())
         self.pending = leader.pending
+        self._raw = None
         return True
 
     def close(self) -> None:
@@ -226,12 +237,17 @@ class Tailer:
         # Held bytes count towards max_bytes: the chunk stands for them too.
         count = min(max_bytes - len(held), size - self._position)
         data = os.pread(self._fd, count, self._position) if count > 0 else b""
-        return self._decode(data, pending=self._position + len(data) < size, reset=reset)
+        chunk = self._decode(data, pending=self._position + len(data) < size, reset=reset)
+        if chunk is not None and "\ufffd" not in chunk.data:  # no byte replaced: exact
+            after, _ = self._decoder.getstate()
+            self._raw = held + data[: len(data) - len(after)] if held or after else data
+        return chunk
 
     def _decode(self, data: bytes | memoryview, pending: bool, reset: bool) -> Chunk | None:
         """Take ``data``, read at the position, as the next chunk (``None``: no text, no reset)."""
         self._position += len(data)
         self.pending = pending
+        self._raw = None
         text = self._decoder.decode(data)
         if not text and not reset:
             return None

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Literal, NamedTuple
 
-from .errors import InvalidSessionName
+from ..errors import InvalidSessionName
 
 MAX_NAME_LENGTH = 200
 SLUG = r"[a-z0-9]+(?:[-_][a-z0-9]+)*"

@@ -22,11 +22,11 @@ import threading
 from collections import deque
 from pathlib import Path
 
-from .errors import TmuxUnavailable
-from .files import CREATE_FLAGS, open_regular
-from .names import pane_path
-from .text import plain_lines
-from .tmux import Tmux, literal, target
+from ..errors import TmuxUnavailable
+from ..saga.names import pane_path
+from ..text import plain_lines
+from ..watch.files import CREATE_FLAGS, open_regular
+from .client import Tmux, literal, target
 
 logger = logging.getLogger(__name__)
 

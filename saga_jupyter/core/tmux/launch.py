@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import InvalidRequest, TooManySessions
-from .files import create_exclusive, make_private_directory
-from .names import MAX_NAME_LENGTH, is_slug, output_path
+from ..errors import InvalidRequest, TooManySessions
+from ..saga.names import MAX_NAME_LENGTH, is_slug, output_path
+from ..watch.files import create_exclusive, make_private_directory
+from .client import Tmux, literal, target
 from .panes import pipe_command
-from .tmux import Tmux, literal, target
 
 logger = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ import threading
 import time
 from typing import NamedTuple, NoReturn
 
-from .errors import TmuxUnavailable
-from .names import is_saga_name, parse_name
+from ..errors import TmuxUnavailable
+from ..saga.names import is_saga_name, parse_name
 
 logger = logging.getLogger(__name__)
 

@@ -17,6 +17,7 @@ export namespace CommandIDs {
   export const openLog = 'saga:open-log';
   export const stop = 'saga:stop';
   export const attach = 'saga:attach';
+  export const openStory = 'saga:open-story';
 }
 
 /** The sidebar panel's widget ID (also what `?saga-panel` in the URL opens). */

@@ -27,7 +27,7 @@ from libtmux.server import Server
 from playwright.sync_api import Locator, Page, expect
 
 from saga_jupyter.__main__ import PANEL_FLAG
-from saga_jupyter.core.names import pane_path
+from saga_jupyter.core.saga.names import pane_path
 from tests.helpers import QUIET_LAB, JupyterProcess, kill_worker, lab_settings, wait_until
 from tests.sagaproject import epic, story
 

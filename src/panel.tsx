@@ -291,10 +291,7 @@ function Rows(props: IViewProps & { sessions: ISessionInfo[] }): JSX.Element {
   return (
     <ul className="jp-SagaPanel-rows">
       {props.sessions.map(session => (
-        <li key={session.name} className="jp-SagaPanel-rowItem">
-          <Row {...props} session={session} />
-          <StoryLink {...props} session={session} />
-        </li>
+        <RowItem key={session.name} {...props} session={session} />
       ))}
     </ul>
   );
@@ -353,30 +350,27 @@ function Row(props: IViewProps & { session: ISessionInfo }): JSX.Element {
   );
 }
 
-/** The button from a today's worker's row to its story's page, once its story is known. */
-function StoryLink(
-  props: IViewProps & { session: ISessionInfo }
-): JSX.Element | null {
+/** A row, and for a today's worker whose story is known, a button to its story's page. */
+function RowItem(props: IViewProps & { session: ISessionInfo }): JSX.Element {
   const { session } = props;
-  if (session.outputFormat !== 'messages') {
-    return null;
-  }
-  const story = props.model.stories.storyOfSession(
-    session.name,
-    session.storySlug
-  );
-  if (!story) {
-    return null;
-  }
+  const story =
+    session.outputFormat === 'messages'
+      ? props.model.stories.storyOfSession(session.name, session.storySlug)
+      : undefined;
   return (
-    <button
-      className="jp-SagaPanel-storyLink"
-      data-story={story.id}
-      title={`Open the story: ${story.title}`}
-      onClick={() => props.onOpenStory(story.project, story.id)}
-    >
-      story
-    </button>
+    <li className="jp-SagaPanel-rowItem" data-story={story?.id}>
+      <Row {...props} />
+      {story && (
+        <button
+          className="jp-SagaPanel-storyLink"
+          data-story={story.id}
+          title={`Open the story: ${story.title}`}
+          onClick={() => props.onOpenStory(story.project, story.id)}
+        >
+          story
+        </button>
+      )}
+    </li>
   );
 }
 

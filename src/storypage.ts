@@ -165,7 +165,7 @@ export class StoryPage extends Widget {
           element('span', 'jp-SagaStory-taskActive', task.activeForm)
         );
       }
-      if (task.blockedBy.length) {
+      if (task.blockedBy.length && task.status !== 'completed') {
         item.appendChild(
           element(
             'span',

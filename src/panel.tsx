@@ -25,7 +25,7 @@ import {
 import { sagaIcon } from './icons';
 import { outcomeLabel, outcomeOf, outcomeTitle } from './outcome';
 import { SagaModel } from './model';
-import { OpenStory, StoriesView } from './storyview';
+import { OpenStory, StoriesView, countBlockers } from './storyview';
 import { PANEL_ID } from './tokens';
 
 /** A session status. */
@@ -154,6 +154,7 @@ interface IViewProps {
 function PanelView(props: IViewProps): JSX.Element {
   const { model, options } = props;
   const counts = model.counts;
+  const blockers = countBlockers(model);
   const shown = model.sessions.filter(session =>
     options.statuses.includes(session.status)
   );
@@ -182,6 +183,14 @@ function PanelView(props: IViewProps): JSX.Element {
             onClick={() => props.onView(view)}
           >
             {view === 'sessions' ? 'Sessions' : 'Stories'}
+            {view === 'stories' && blockers > 0 && (
+              <span
+                className="jp-SagaPanel-viewBlockers"
+                title={`${blockers} unresolved blocker${blockers > 1 ? 's' : ''}`}
+              >
+                {blockers}
+              </span>
+            )}
           </button>
         ))}
       </div>

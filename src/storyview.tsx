@@ -34,6 +34,14 @@ export function runningSession(
   return undefined;
 }
 
+/** The unresolved blockers of every story. */
+export function countBlockers(model: SagaModel): number {
+  return model.stories.stories.reduce(
+    (sum, story) => sum + story.blockers.length,
+    0
+  );
+}
+
 /** The last part of a project's path: how a heading names it. */
 export function projectName(path: string): string {
   const parts = path.split('/').filter(part => part !== '');
@@ -57,7 +65,12 @@ export function StoriesView(props: {
   const projects = new Set(all.map(story => story.project));
   epics.forEach(epic => projects.add(epic.project));
   const several = projects.size > 1;
-  const loose = all.filter(story => story.epic === null);
+  // Stories of no epic, or of an epic whose file is missing: listed, never lost.
+  const known = new Set(epics.map(epic => `${epic.project}\u0000${epic.id}`));
+  const loose = all.filter(
+    story =>
+      story.epic === null || !known.has(`${story.project}\u0000${story.epic}`)
+  );
   return (
     <div className="jp-SagaStories">
       {stories.error !== null && (

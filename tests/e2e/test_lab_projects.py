@@ -118,6 +118,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
           description="Checkout applies the customer's country's **tax rate**.",
           guidance=GUIDANCE, pr=PR, branch="story/billing-tax-rates")  # fmt: skip
     story(project, "billing-pdf", "billing", {"t1": "pending"}, title="Invoices as PDF")
+    story(project, "search-typos", "search", {"t1": "pending"}, title="Typos")  # no such epic
     worktree = project / ".saga" / "worktrees" / "billing-tax-rates"
     name = f"saga-story-billing-tax-rates-{int(time.time())}"
     (output_dir / f"{name}.jsonl").write_text(worker_stream(worktree, "billing-tax-rates"))
@@ -177,7 +178,12 @@ def test_the_project_view_lists_epics_with_counts_progress_and_stories(
 ) -> None:
     panel = open_stories(page, lab)
     titles = panel.locator(".jp-SagaStories-epicTitle")
-    expect(titles).to_have_text(["Accounts", "Billing"])
+    expect(titles).to_have_text(["Accounts", "Billing", "no epic"])
+    # The tab says there is a blocker to look at, seen from the sessions too.
+    expect(panel.locator(".jp-SagaPanel-viewBlockers")).to_have_text("1")
+    # A story whose epic has no file is listed all the same, under "no epic".
+    loose = panel.locator('[data-no-epic="true"]')
+    expect(loose.locator('.jp-SagaStories-story[data-story="search-typos"]')).to_be_visible()
 
     auth = panel.locator('.jp-SagaStories-epic[data-epic="auth"]')
     expect(auth.locator(".jp-SagaStories-epicDone")).to_have_text("1/2")

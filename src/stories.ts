@@ -171,7 +171,10 @@ export class StoriesModel implements IDisposable {
 
   /** The stories, in the server's order (those come since at the end). */
   get stories(): ReadonlyArray<IStorySummary> {
-    return [...this._stories.values()];
+    if (this._list === null) {
+      this._list = [...this._stories.values()];
+    }
+    return this._list;
   }
 
   /** Emitted when epics or stories changed. */
@@ -202,7 +205,15 @@ export class StoriesModel implements IDisposable {
 
   /** The story a session worked on (it lists the session), else the only one of its id. */
   storyOfSession(name: string, storyId: string): IStorySummary | undefined {
-    const ofId = this.stories.filter(story => story.id === storyId);
+    if (this._byId === null) {
+      // Asked for every worker row at every render: indexed once per change.
+      const byId = new Map<string, IStorySummary[]>();
+      for (const story of this.stories) {
+        byId.set(story.id, [...(byId.get(story.id) ?? []), story]);
+      }
+      this._byId = byId;
+    }
+    const ofId = this._byId.get(storyId) ?? [];
     return (
       ofId.find(story => story.sessions.includes(name)) ??
       (ofId.length === 1 ? ofId[0] : undefined)
@@ -220,6 +231,7 @@ export class StoriesModel implements IDisposable {
       this._stories = new Map(
         stories.map(story => [storyKey(story.project, story.id), story])
       );
+      this._list = this._byId = null;
       this._error = null;
     } catch (error) {
       this._error = (error as Error).message || String(error);
@@ -244,6 +256,7 @@ export class StoriesModel implements IDisposable {
       keys.add(key);
       this._stories.set(key, story);
     }
+    this._list = this._byId = null;
     this._changed.emit();
     this._storiesChanged.emit(keys);
     // The epics' counts follow their stories: ask once the burst of frames is over.
@@ -273,6 +286,8 @@ export class StoriesModel implements IDisposable {
   private _channel: Channel;
   private _epics: IEpic[] = [];
   private _stories = new Map<string, IStorySummary>();
+  private _list: IStorySummary[] | null = null;
+  private _byId: Map<string, IStorySummary[]> | null = null;
   private _loaded = false;
   private _error: string | null = null;
   private _epicsTimer = 0;

@@ -188,7 +188,7 @@ export class SagaError extends ServerConnection.ResponseError {
 }
 
 /** The `message` of a JSON error body (the contract's), else the status text. */
-async function errorMessage(response: Response): Promise<string> {
+export async function errorMessage(response: Response): Promise<string> {
   try {
     const body = (await response.json()) as {
       message?: string;

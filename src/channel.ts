@@ -15,6 +15,7 @@ import { DisposableDelegate, IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { ISessionInfo } from './api';
+import type { IStorySummary } from './stories';
 
 /** Where the connection is: trying to (re)connect, open, or closed for good. */
 export type ConnectionStatus = 'connecting' | 'open' | 'disposed';
@@ -77,6 +78,11 @@ export class Channel implements IDisposable {
   /** Emitted with the whole session list: on every connect, then on every change. */
   get sessionsUpdated(): ISignal<this, ISessionInfo[]> {
     return this._sessionsUpdated;
+  }
+
+  /** Emitted with the stories that changed (a `stories:updated` frame). */
+  get storiesUpdated(): ISignal<this, IStorySummary[]> {
+    return this._storiesUpdated;
   }
 
   /** How many times a connection opened (the first time included). */
@@ -236,6 +242,11 @@ export class Channel implements IDisposable {
       case 'sessions:updated':
         this._sessionsUpdated.emit(frame.sessions as ISessionInfo[]);
         break;
+      case 'stories:updated':
+        if (Array.isArray(frame.stories)) {
+          this._storiesUpdated.emit(frame.stories as IStorySummary[]);
+        }
+        break;
       case 'logs:data':
       case 'logs:error':
         this._onLogFrame(frame as unknown as LogFrame);
@@ -311,6 +322,7 @@ export class Channel implements IDisposable {
   private _subscriptions = new Map<string, Private.ISubscription>();
   private _statusChanged = new Signal<this, ConnectionStatus>(this);
   private _sessionsUpdated = new Signal<this, ISessionInfo[]>(this);
+  private _storiesUpdated = new Signal<this, IStorySummary[]>(this);
 }
 
 /** The channel's options. */

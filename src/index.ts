@@ -11,6 +11,7 @@ import { modelPlugin } from './plugins/model';
 import { notificationsPlugin } from './plugins/notifications';
 import { panelPlugin } from './plugins/panel';
 import { statusBarPlugin } from './plugins/statusbar';
+import { storiesPlugin } from './plugins/stories';
 
 export { ISagaModel, CommandIDs } from './tokens';
 
@@ -20,6 +21,7 @@ const plugins: JupyterFrontEndPlugin<any>[] = [
   logsPlugin,
   controlPlugin,
   statusBarPlugin,
+  storiesPlugin,
   notificationsPlugin,
   attentionPlugin
 ];

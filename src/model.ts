@@ -10,6 +10,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { ISessionInfo, IStatus, SagaAPI } from './api';
 import { Channel, ConnectionStatus, LogViewKind } from './channel';
 import { LogStream } from './logstream';
+import { StoriesModel } from './stories';
 
 /** How the names of today's SAGA workers begin (`saga-story-<storyId>-<digits>`). */
 const V4_PREFIX = 'saga-story-';
@@ -32,6 +33,8 @@ export class SagaModel implements IDisposable {
     this.channel = new Channel({ serverSettings });
     this.channel.sessionsUpdated.connect(this._onSessions, this);
     this.channel.statusChanged.connect(this._onConnection, this);
+    this.stories = new StoriesModel({ serverSettings, channel: this.channel });
+    void this.stories.refresh();
     this._poll = new Poll({
       factory: () => this._refreshStatus(),
       frequency: { interval: STATUS_INTERVAL_MS, backoff: true, max: 60_000 },
@@ -45,6 +48,9 @@ export class SagaModel implements IDisposable {
 
   /** The tab's one channel connection. */
   readonly channel: Channel;
+
+  /** The SAGA projects' epics and stories. */
+  readonly stories: StoriesModel;
 
   /** The sessions, newest first; empty until the channel's first list. */
   get sessions(): ReadonlyArray<ISessionInfo> {
@@ -139,6 +145,7 @@ export class SagaModel implements IDisposable {
     }
     this._isDisposed = true;
     this._poll.dispose();
+    this.stories.dispose();
     this.channel.dispose();
     Signal.clearData(this);
   }

@@ -25,6 +25,7 @@ import {
 import { sagaIcon } from './icons';
 import { outcomeLabel, outcomeOf, outcomeTitle } from './outcome';
 import { SagaModel } from './model';
+import { OpenStory, StoriesView, countBlockers } from './storyview';
 import { PANEL_ID } from './tokens';
 
 /** A session status. */
@@ -50,6 +51,9 @@ export const DEFAULT_OPTIONS: IPanelOptions = {
   showPreview: true
 };
 
+/** What the panel shows: the workers, or the projects' epics and stories. */
+export type PanelViewKind = 'sessions' | 'stories';
+
 /** Durations and "last output … ago" tick while the panel is visible. */
 const TICK_MS = 1000;
 
@@ -60,11 +64,13 @@ export class SagaPanel extends ReactWidget {
     this.model = options.model;
     this._onOpen = options.onOpen;
     this._onFilter = options.onFilter;
+    this._onOpenStory = options.onOpenStory ?? (() => undefined);
     this.id = PANEL_ID;
     this.title.icon = sagaIcon;
     this.title.caption = 'SAGA workers';
     this.addClass('jp-SagaPanel');
     this.model.changed.connect(() => this.update(), this);
+    this.model.stories.changed.connect(() => this.update(), this);
     this._ticker = window.setInterval(() => {
       if (this.isVisible && this.model.sessions.length > 0) {
         this.update();
@@ -84,6 +90,15 @@ export class SagaPanel extends ReactWidget {
     this.update();
   }
 
+  /** Whether the workers or the projects are shown. */
+  get view(): PanelViewKind {
+    return this._view;
+  }
+  set view(view: PanelViewKind) {
+    this._view = view;
+    this.update();
+  }
+
   dispose(): void {
     window.clearInterval(this._ticker);
     super.dispose();
@@ -97,6 +112,9 @@ export class SagaPanel extends ReactWidget {
         now={Date.now()}
         onOpen={this._onOpen}
         onFilter={this._onFilter}
+        view={this._view}
+        onView={view => (this.view = view)}
+        onOpenStory={this._onOpenStory}
       />
     );
   }
@@ -104,6 +122,8 @@ export class SagaPanel extends ReactWidget {
   private _options: IPanelOptions = DEFAULT_OPTIONS;
   private _onOpen: (name: string) => void;
   private _onFilter: (statuses: Status[]) => void;
+  private _onOpenStory: OpenStory;
+  private _view: PanelViewKind = 'sessions';
   private _ticker: number;
 }
 
@@ -115,6 +135,8 @@ export namespace SagaPanel {
     onOpen: (name: string) => void;
     /** Show these statuses (a filter was toggled). */
     onFilter: (statuses: Status[]) => void;
+    /** Open a story's page (the project view, or a worker row's story link). */
+    onOpenStory?: OpenStory;
   }
 }
 
@@ -124,11 +146,15 @@ interface IViewProps {
   now: number;
   onOpen: (name: string) => void;
   onFilter: (statuses: Status[]) => void;
+  view: PanelViewKind;
+  onView: (view: PanelViewKind) => void;
+  onOpenStory: OpenStory;
 }
 
 function PanelView(props: IViewProps): JSX.Element {
   const { model, options } = props;
   const counts = model.counts;
+  const blockers = countBlockers(model);
   const shown = model.sessions.filter(session =>
     options.statuses.includes(session.status)
   );
@@ -146,7 +172,47 @@ function PanelView(props: IViewProps): JSX.Element {
           {counts.running} running · {counts.completed} completed
         </span>
       </header>
+      <div className="jp-SagaPanel-views" role="tablist">
+        {(['sessions', 'stories'] as const).map(view => (
+          <button
+            key={view}
+            className="jp-SagaPanel-viewTab"
+            role="tab"
+            data-view={view}
+            aria-selected={props.view === view}
+            onClick={() => props.onView(view)}
+          >
+            {view === 'sessions' ? 'Sessions' : 'Stories'}
+            {view === 'stories' && blockers > 0 && (
+              <span
+                className="jp-SagaPanel-viewBlockers"
+                title={`${blockers} unresolved blocker${blockers > 1 ? 's' : ''}`}
+              >
+                {blockers}
+              </span>
+            )}
+          </button>
+        ))}
+      </div>
       <Banners model={model} />
+      {props.view === 'stories' ? (
+        <div className="jp-SagaPanel-body">
+          <StoriesView model={model} onOpenStory={props.onOpenStory} />
+        </div>
+      ) : (
+        <SessionsView {...props} shown={shown} toggle={toggle} />
+      )}
+    </div>
+  );
+}
+
+function SessionsView(
+  props: IViewProps & { shown: ISessionInfo[]; toggle: (s: Status) => void }
+): JSX.Element {
+  const { model, options, shown, toggle } = props;
+  const counts = model.counts;
+  return (
+    <>
       <div
         className="jp-SagaPanel-filters"
         role="group"
@@ -179,7 +245,7 @@ function PanelView(props: IViewProps): JSX.Element {
           <Groups {...props} sessions={shown} />
         )}
       </div>
-    </div>
+    </>
   );
 }
 
@@ -234,9 +300,7 @@ function Rows(props: IViewProps & { sessions: ISessionInfo[] }): JSX.Element {
   return (
     <ul className="jp-SagaPanel-rows">
       {props.sessions.map(session => (
-        <li key={session.name}>
-          <Row {...props} session={session} />
-        </li>
+        <RowItem key={session.name} {...props} session={session} />
       ))}
     </ul>
   );
@@ -292,6 +356,30 @@ function Row(props: IViewProps & { session: ISessionInfo }): JSX.Element {
         <span className="jp-SagaPanel-preview">{preview}</span>
       )}
     </button>
+  );
+}
+
+/** A row, and for a today's worker whose story is known, a button to its story's page. */
+function RowItem(props: IViewProps & { session: ISessionInfo }): JSX.Element {
+  const { session } = props;
+  const story =
+    session.outputFormat === 'messages'
+      ? props.model.stories.storyOfSession(session.name, session.storySlug)
+      : undefined;
+  return (
+    <li className="jp-SagaPanel-rowItem" data-story={story?.id}>
+      <Row {...props} />
+      {story && (
+        <button
+          className="jp-SagaPanel-storyLink"
+          data-story={story.id}
+          title={`Open the story: ${story.title}`}
+          onClick={() => props.onOpenStory(story.project, story.id)}
+        >
+          story
+        </button>
+      )}
+    </li>
   );
 }
 

@@ -18,6 +18,7 @@ export namespace CommandIDs {
   export const stop = 'saga:stop';
   export const attach = 'saga:attach';
   export const enableBrowserNotifications = 'saga:enable-browser-notifications';
+  export const openStory = 'saga:open-story';
 }
 
 /** The sidebar panel's widget ID (also what `?saga-panel` in the URL opens). */

@@ -43,6 +43,8 @@ export const panelPlugin: JupyterFrontEndPlugin<void> = {
     const panel = new SagaPanel({
       model,
       onOpen: name => void app.commands.execute(CommandIDs.openLog, { name }),
+      onOpenStory: (project, id) =>
+        void app.commands.execute(CommandIDs.openStory, { project, id }),
       onFilter: statuses => {
         if (settings) {
           void settings.set('statuses', statuses); // applied when the registry confirms

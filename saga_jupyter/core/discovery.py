@@ -214,6 +214,8 @@ class Discovery:
         if worker is None or worker.outcome is None:
             return True
         record = self.memory.get(name)
+        if record is not None and record.stopped and worker.outcome == "ERROR":
+            return True  # the stop's note came after a scan that saw the session end
         end = record.end_time if record is not None else None
         return (
             worker.outcome == "ERROR"

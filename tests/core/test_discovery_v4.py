@@ -159,3 +159,17 @@ def test_a_line_appended_costs_one_rendering_of_the_preview(
         file.write(LINES[21])
     assert "cycle 2/10" in one(discovery)["outputPreview"]
     assert len(rendered) == before + 1
+
+
+def test_a_stop_told_after_the_end_was_seen_still_makes_it_stopped(
+    server: Server, output_dir: Path, discovery: Discovery
+) -> None:
+    """The scan under way when a stop is asked may see the session gone before the note."""
+    start_worker(server, NAME)
+    (output_dir / (NAME + ".jsonl")).write_bytes(b"".join(LINES[:4]))
+    (output_dir / (NAME + ".pane")).write_text("[worker] Starting pipeline\n")  # a summary
+    discovery.scan()
+    kill_worker(server, NAME)
+    assert one(discovery)["worker"]["outcome"] == "ERROR"
+    discovery.remember_stop(NAME)
+    assert one(discovery)["worker"]["outcome"] == "STOPPED"

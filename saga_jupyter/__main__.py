@@ -20,18 +20,6 @@ from typing import TYPE_CHECKING
 
 from . import cli
 from .core.errors import SagaError
-from .demo_lab import (
-    DEFAULT_PORT,
-    HOST,
-    STATE_FILE,
-    StopRequest,
-    free_port,
-    lab_settings,
-    print_urls,
-    start_lab,
-    stop_lab,
-    wait_ready,
-)
 from .notebooks import install_dashboard
 
 if TYPE_CHECKING:
@@ -59,6 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # demo workers' modules, which `ls` and `tail` need not wait for.
         return cli.run(parser.parse_args(arguments))
     from .demo import DEFAULT_COUNT, DEFAULT_OUTPUT_DIR, DEFAULT_SOCKET
+    from .demo_lab import DEFAULT_PORT, HOST
 
     demo = commands.add_parser(
         "demo",
@@ -137,6 +126,16 @@ def serve(argv: list[str]) -> int:
 def run_demo(args: argparse.Namespace, lab_args: list[str]) -> int:
     """Start the workers (and JupyterLab) and clean both up on SIGINT or SIGTERM."""
     from .demo import lineup, start_demo
+    from .demo_lab import (
+        STATE_FILE,
+        StopRequest,
+        free_port,
+        lab_settings,
+        print_urls,
+        start_lab,
+        stop_lab,
+        wait_ready,
+    )
     from .demo_project import make_project
 
     stop = StopRequest()

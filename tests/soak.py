@@ -33,6 +33,7 @@ import re
 import sys
 import tempfile
 import time
+import urllib.request
 import zlib
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -248,15 +249,24 @@ async def _warm_up(jupyter: JupyterProcess, plan: Plan, paths: list[Path]) -> No
             client.close()
         await asyncio.to_thread(writer.stop)
     await wait_for(lambda: _idle(jupyter), timeout=30, interval=0.2)
-    # Session details at once, each a tmux call on the server's executor: its pool of threads
-    # grows to its size now, not during the main wave (it never shrinks: that is not a leak).
+    # Log reads at once (the server's executor) and session details (tmux calls, on their own
+    # threads): the executor's pool grows to its size now, not during the main wave (it never
+    # shrinks: that is not a leak).
     with ThreadPoolExecutor(WARMUP_REQUESTS) as pool:
         details = [
             f"api/saga/sessions/{session_name(i % plan.sessions)}" for i in range(WARMUP_REQUESTS)
         ]
+        details += [f"{detail}/log?length=1" for detail in details]
         await asyncio.get_running_loop().run_in_executor(
-            None, lambda: list(pool.map(jupyter.get, details))
+            None, lambda: list(pool.map(lambda path: _get_raw(jupyter, path), details))
         )
+
+
+def _get_raw(jupyter: JupyterProcess, path: str) -> bytes:
+    """GET a route's bytes with the token (a log is no JSON)."""
+    request = urllib.request.Request(jupyter.url + path, headers=jupyter.headers)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return bytes(response.read())
 
 
 async def _main_wave(

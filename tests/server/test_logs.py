@@ -46,7 +46,6 @@ def jp_server_config(server: Server, output_dir: Path) -> dict[str, Any]:
         poll_interval=POLL,
         initial_log_bytes=INITIAL,
         max_unsent_bytes=MAX_UNSENT,
-        catch_up_bytes=1 << 40,  # every byte read here: skipping ahead is test_logs_catch_up's
     )
 
 

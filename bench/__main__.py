@@ -114,8 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=REPO / "bench" / "results")
     figures, what = Plan.logs_figures, "the logs case's figures (throughput: and catch-up)"
     parser.add_argument("--figures", nargs="+", choices=figures, default=figures, help=what)
+    what = "the hosts case's churn (memory flat?): minutes of sessions and viewers coming and going"
+    parser.add_argument("--churn-minutes", type=float, help=what)
     args = parser.parse_args(argv)
     plan = dataclasses.replace(QUICK if args.quick else Plan(), logs_figures=tuple(args.figures))
+    if args.churn_minutes is not None:
+        plan = dataclasses.replace(plan, churn_seconds=args.churn_minutes * 60)
     signal.signal(signal.SIGTERM, lambda signum, _: sys.exit(128 + signum))  # cleanups run
     # Started in the background (`&`), this process ignores SIGINT, and so would the servers,
     # the peer's shells and their `tail`s: a Ctrl-C typed into a terminal would not stop one.

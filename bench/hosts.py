@@ -17,7 +17,7 @@ from typing import Any
 
 from libtmux.server import Server
 
-from bench import Plan, Report, log, percentile, worker_output
+from bench import Plan, Report, churn, log, percentile, worker_output
 from tests.harness import (
     LINE_TEXT,
     JupyterProcess,
@@ -154,6 +154,7 @@ async def run(plan: Plan, workdir: Path, tmux: Server, report: Report) -> None:
             percentile(merged, 99) <= 20,
         )  # fmt: skip
         viewed = [(r, i) for r in range(count) for i in range(per_remote)]
+        viewed_names = [(r, session(r, i)) for r, i in viewed]
         paths = [str(remotes[r][1] / f"{session(r, i)}.out") for r, i in viewed]
         log(f"{len(viewed)} viewers directly on the remotes")
         on_remotes = [(remotes[r][0], session(r, i), None) for r, i in viewed]
@@ -173,6 +174,9 @@ async def run(plan: Plan, workdir: Path, tmux: Server, report: Report) -> None:
         rss = rss_bytes(fields) / (1 << 20) if fields else float("nan")
         report.add("front server RSS", rss, None, "MiB")
         report.details.update(merged_ms=merged[:50], frames=len(front_latency))
+        if plan.churn_seconds > 0:
+            tmux_and_dirs = [(sockets[r], remotes[r][1]) for r in range(count)]
+            await churn.run(plan, front, tmux_and_dirs, viewed_names, paths, report)
     finally:
         if front is not None:
             front.stop()

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from tests.hosts import Host, front_config, remote_of, start_host, stop_host
+
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
 
@@ -61,3 +63,26 @@ def stop_tmux(server: Any) -> Iterator[Callable[[], int]]:
     finally:
         for pid in stopped:
             os.kill(pid, signal.SIGCONT)
+
+
+@pytest.fixture
+def hosts(tmp_path: Path) -> Iterator[list[Host]]:
+    """Two remotes, ``alpha`` and ``beta`` (Jupyter servers), stopped at the end (thawed first)."""
+    started: list[Host] = []
+    try:
+        for name in ("alpha", "beta"):
+            started.append(start_host(tmp_path, name))
+        yield started
+    finally:
+        for host in started:
+            stop_host(host)
+
+
+@pytest.fixture
+def front(tmp_path: Path, hosts: list[Host]) -> Iterator[Host]:
+    """The server whose remotes are ``hosts``, with a worker of its own."""
+    host = start_host(tmp_path, "front", front_config(tmp_path, [remote_of(h) for h in hosts]))
+    try:
+        yield host
+    finally:
+        stop_host(host)

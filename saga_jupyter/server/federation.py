@@ -24,6 +24,7 @@ from ..core.hosts import RemoteSpec, attention, matches, merge, read_token
 from ..core.inputs import check_number
 from ..core.saga.names import parse_name
 from .poller import Poller, newest
+from .remote_projects import RemoteProjectsSet
 from .remotes import CONNECT_TIMEOUT, Proxied, Remote, describe
 from .subscriptions import VIEWS, Subscriber, error_frame
 
@@ -49,8 +50,10 @@ class Federation:
         self.poller = poller
         self.broadcast = broadcast
         self.log = log
-        # frames: what every client gets as the remote sent it, with host (stories:updated).
-        self.remotes = {spec.name: Remote(spec, self.changed, log, frames) for spec in specs}
+        # frames: what every client gets (a remote's stories:updated, its stories stamped).
+        self.projects = RemoteProjectsSet(frames or (lambda _: None), log)
+        stories = self.projects.remote_stories
+        self.remotes = {spec.name: Remote(spec, self.changed, log, stories) for spec in specs}
         self.body = b"[]"
         self.total = 0
         self.merged: list[dict[str, Any]] = []
@@ -72,6 +75,7 @@ class Federation:
         """Close every remote's lanes."""
         for remote in self.remotes.values():
             remote.stop()
+        self.projects.stop()
         if self._merging is not None:
             self._merging.cancel()
 

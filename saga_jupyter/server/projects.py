@@ -269,9 +269,17 @@ class Projects:
         """``GET /api/saga/projects``."""
         return [project.summary_json() for project in self.catalog.projects.values()]
 
+    def epics_json(self) -> list[dict[str, Any]]:
+        """Every epic as ``GET /api/saga/epics`` lists it."""
+        return [epic.to_json() for epic in self.catalog.epics()]
+
     def epics_body(self) -> bytes:
         """``GET /api/saga/epics``: encoded once per change, not per request."""
-        return self._cached("epics", lambda: [epic.to_json() for epic in self.catalog.epics()])
+        return self._cached("epics", self.epics_json)
+
+    def summaries(self, stories: list[Story]) -> list[dict[str, Any]]:
+        """The stories' StorySummary each."""
+        return [self.summary(story) for story in stories]
 
     def stories_json(
         self, epic: str | None, status: str | None, project: str | None
@@ -279,12 +287,16 @@ class Projects:
         """``GET /api/saga/stories``: the encoded body when unfiltered (once per change)."""
         found = self.catalog.list_stories(epic, status, project)  # the filters checked first
         if epic is status is project is None:
-            return self._cached("stories", lambda: [self.summary(story) for story in found])
-        return [self.summary(story) for story in found]
+            return self._cached("stories", lambda: self.summaries(found))
+        return self.summaries(found)
+
+    def version(self) -> Any:
+        """What the lists are built from: changes when a project or the sessions change."""
+        return tuple(p.version for p in self.catalog.projects.values()), self._sessions_seen
 
     def _cached(self, name: str, build: Callable[[], list[dict[str, Any]]]) -> bytes:
         """The JSON body ``build`` gives, rebuilt when a project or the sessions changed."""
-        version = (tuple(p.version for p in self.catalog.projects.values()), self._sessions_seen)
+        version = self.version()
         held = self._bodies.get(name)
         if held is None or held[0] != version:
             held = self._bodies[name] = (version, json.dumps(build()).encode())

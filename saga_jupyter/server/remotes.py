@@ -166,7 +166,7 @@ class Remote:
         spec: RemoteSpec,
         changed: Callable[[bool], None],
         log: logging.Logger,
-        broadcast: Callable[[bytes], None] | None = None,
+        stories: Callable[[Remote, dict[str, Any] | None], None] | None = None,
     ) -> None:
         self.spec = spec
         self.token = ""
@@ -177,7 +177,8 @@ class Remote:
         self.total = 0
         self.lanes: list[Lane] = []
         self._changed = changed
-        self._broadcast = broadcast  # frames every client gets (stories:updated)
+        # Told of its stories: a stories:updated frame, or None when lane 0 (re)connects.
+        self._stories = stories
         self.log = log
 
     @property
@@ -227,6 +228,8 @@ class Remote:
         """A lane connected."""
         if lane.index == 0:
             self._set_state("connected", None)
+            if self._stories is not None:
+                self._stories(self, None)  # they may have changed while it was away
 
     def lane_down(self, lane: Lane, why: str) -> None:
         """A connected lane ended."""
@@ -256,8 +259,8 @@ class Remote:
                 total = frame.get("total")
                 self.total = total if isinstance(total, int) else len(self.sessions)
                 self._changed(False)
-        elif kind == "stories:updated" and lane.index == 0 and self._broadcast is not None:
-            self._broadcast(json.dumps({**frame, "host": self.spec.name}).encode())
+        elif kind == "stories:updated" and lane.index == 0 and self._stories is not None:
+            self._stories(self, frame)
         elif kind in ("logs:data", "logs:error"):
             subscription = lane.subscriptions.get(frame.get("sessionName"))  # type: ignore[arg-type]
             if subscription is not None:

@@ -1,10 +1,14 @@
 """REST handlers of the SAGA projects: ``/api/saga/projects``, ``/epics``, ``/stories``.
 
 They answer from the projects' last read (:mod:`.projects`), never reading a file themselves;
-with ``?host=``, a remote's answer (:mod:`.federation`).
+with ``?host=``, a remote's answer (:mod:`.federation`). A server with remotes lists their
+epics and stories too, each with ``host`` and ``stale`` (:mod:`.remote_projects`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
@@ -36,6 +40,21 @@ class ProjectsBase(SagaHandler):
         value: str | None = self.get_query_argument(name, None)
         return value
 
+    def write_merged(
+        self, route: str, own: Callable[[], list[dict[str, Any]]], **filters: str | None
+    ) -> bool:
+        """With remotes, answer with this server's ``route`` list and theirs; else ``False``.
+
+        ``?host=`` alone: this server's own only (each still with ``host`` and ``stale``).
+        """
+        federation = self.manager.federation
+        if federation is None:
+            return False
+        remotes = self._argument("host") is None
+        version = self.projects.version()
+        self.write_body(federation.projects.merged(route, own, version, filters, remotes=remotes))
+        return True
+
 
 class ProjectsHandler(ProjectsBase):
     """``GET /api/saga/projects``: each project, its counts and the files that failed."""
@@ -58,7 +77,8 @@ class EpicsHandler(ProjectsBase):
         """List the epics."""
         if await self.passed_through():  # ?host=: a remote's
             return
-        self.write_body(self.projects.epics_body())
+        if not self.write_merged("epics", self.projects.epics_json):
+            self.write_body(self.projects.epics_body())
 
 
 class StoriesHandler(ProjectsBase):
@@ -70,10 +90,14 @@ class StoriesHandler(ProjectsBase):
         """List the stories matching every filter given."""
         if await self.passed_through():  # ?host=: a remote's
             return
-        argument = self._argument
-        found = self.projects.stories_json(
-            argument("epic"), argument("status"), argument("project")
-        )
+        epic, status, project = (self._argument(key) for key in ("epic", "status", "project"))
+        stories = self.projects.catalog.list_stories(epic, status, project)  # checks the filters
+        summaries = self.projects.summaries
+        if self.write_merged(
+            "stories", lambda: summaries(stories), epic=epic, status=status, project=project
+        ):
+            return
+        found = self.projects.stories_json(epic, status, project)
         if isinstance(found, bytes):
             self.write_body(found)
         else:

@@ -9,7 +9,6 @@ import contextlib
 import itertools
 import json
 import os
-import secrets
 import signal
 import socket
 import threading
@@ -17,92 +16,15 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from libtmux.server import Server
 
-from tests.helpers import JupyterProcess, channel_of, start_worker, wait_for, wait_until
-from tests.sagaproject import story, task
+from tests.helpers import channel_of, start_worker, wait_for, wait_until
+from tests.hosts import Host, front_config, remote_of, start_host, stop_host
+from tests.sagaproject import epic, story, task
 from tests.test_cli import saga
-
-
-@dataclass
-class Host:
-    """One Jupyter server with saga_jupyter, its own tmux server and output directory."""
-
-    name: str
-    tmux: Server
-    output_dir: Path
-    token_file: Path
-    args: tuple[str, ...]
-    jupyter: JupyterProcess
-
-    def restart(self, tmp_path: Path) -> None:
-        """Start it again on the same port with the same token (after a kill)."""
-        self.jupyter = JupyterProcess(
-            tmp_path, *self.args, port=self.jupyter.port, token=self.jupyter.token
-        )
-
-
-def start_host(tmp_path: Path, name: str, *extra: str) -> Host:
-    """A host called ``name`` with one running worker ``saga__<name>__work__1``."""
-    tmux = Server(socket_name=f"saga-hosts-{secrets.token_hex(4)}")
-    output_dir = tmp_path / f"out-{name}"
-    output_dir.mkdir()
-    start_worker(tmux, f"saga__{name}__work__1", output_dir)
-    args = (
-        f"--SagaJupyterApp.output_dir={output_dir}",
-        f"--SagaJupyterApp.tmux_socket_name={tmux.socket_name}",
-        f"--SagaJupyterApp.state_file={tmp_path / f'state-{name}.json'}",
-        "--SagaJupyterApp.poll_interval=0.3",
-        *extra,
-    )
-    jupyter = JupyterProcess(tmp_path, *args)
-    token_file = tmp_path / f"token-{name}"
-    token_file.write_text(jupyter.token + "\n")
-    return Host(name, tmux, output_dir, token_file, args, jupyter)
-
-
-def front_config(tmp_path: Path, remotes: list[dict[str, str]]) -> str:
-    """A config file naming ``remotes`` (a list of dicts is easier there than on the CLI)."""
-    path = tmp_path / "front_config.json"
-    path.write_text(json.dumps({"SagaJupyterApp": {"remotes": remotes}}))
-    return f"--config={path}"
-
-
-def remote_of(host: Host) -> dict[str, str]:
-    """The ``remotes`` entry of ``host``."""
-    return {"name": host.name, "url": host.jupyter.url, "token_file": str(host.token_file)}
-
-
-@pytest.fixture
-def hosts(tmp_path: Path) -> Iterator[list[Host]]:
-    """Two remotes, ``alpha`` and ``beta``; SIGCONT and stopped at the end whatever happened."""
-    started: list[Host] = []
-    try:
-        for name in ("alpha", "beta"):
-            started.append(start_host(tmp_path, name))
-        yield started
-    finally:
-        for host in started:
-            if host.jupyter.process.poll() is None:
-                os.kill(host.jupyter.pid, signal.SIGCONT)
-            host.jupyter.stop()
-            host.tmux.kill()
-
-
-@pytest.fixture
-def front(tmp_path: Path, hosts: list[Host]) -> Iterator[Host]:
-    """The server whose remotes are ``hosts``, with a worker of its own."""
-    host = start_host(tmp_path, "front", front_config(tmp_path, [remote_of(h) for h in hosts]))
-    try:
-        yield host
-    finally:
-        host.jupyter.stop()
-        host.tmux.kill()
 
 
 def listed(front: Host, query: str = "") -> list[dict[str, Any]]:
@@ -344,8 +266,7 @@ def test_a_wrong_token_and_a_port_nobody_listens_on(tmp_path: Path) -> None:
         assert code == 403  # alpha's own answer to the wrong token
     finally:
         for host in (front, alpha):
-            host.jupyter.stop()
-            host.tmux.kill()
+            stop_host(host)
 
 
 @contextlib.contextmanager
@@ -415,22 +336,38 @@ async def test_two_viewers_of_one_remote_session_each_get_every_byte(
         second.close()
 
 
-async def test_a_remotes_stories_pass_through_and_their_changes_are_pushed(
+def stories_listed(front: Host, route: str = "stories") -> list[tuple[str, Any, bool, str]]:
+    """The front server's stories (or epics): (id, host, stale, status) each."""
+    found = front.jupyter.get(f"api/saga/{route}")
+    return sorted((s["id"], s["host"], s["stale"], s["status"]) for s in found)
+
+
+async def test_a_remotes_stories_merge_with_ours_and_their_changes_are_pushed(
     tmp_path: Path,
 ) -> None:
-    project = tmp_path / "app"
-    directory = story(project, "docs", None, {"t1": "pending"})
-    alpha = start_host(tmp_path, "alpha", f"--SagaJupyterApp.project_dirs={project}")
+    remote_project, own_project = tmp_path / "app", tmp_path / "own"
+    directory = story(remote_project, "docs", "site", {"t1": "pending"})
+    epic(remote_project, "site", ["docs"])
+    story(own_project, "mine", None, {"t1": "completed"})
+    alpha = start_host(tmp_path, "alpha", f"--SagaJupyterApp.project_dirs={remote_project}")
     front = None
     try:
         config = front_config(tmp_path, [remote_of(alpha)])
-        front = await asyncio.to_thread(start_host, tmp_path, "front", config)
+        own = f"--SagaJupyterApp.project_dirs={own_project}"
+        front = await asyncio.to_thread(start_host, tmp_path, "front", config, own)
         await wait_for(lambda: remote_state(front, "alpha")["state"] == "connected", timeout=15)
-        stories = front.jupyter.get("api/saga/stories?host=alpha")
+        await wait_for(lambda: len(stories_listed(front)) == 2, timeout=10)
+        assert stories_listed(front) == [
+            ("docs", "alpha", False, "pending"),
+            ("mine", None, False, "completed"),
+        ]
+        assert stories_listed(front, "epics") == [("site", "alpha", False, "pending")]
+        filtered = front.jupyter.get("api/saga/stories?status=pending")
+        assert [(s["id"], s["host"]) for s in filtered] == [("docs", "alpha")]
+        assert [s["id"] for s in front.jupyter.get("api/saga/stories?host=")] == ["mine"]
+        stories = front.jupyter.get("api/saga/stories?host=alpha")  # alpha's own answer
         assert [(s["id"], s["status"]) for s in stories] == [("docs", "pending")]
-        assert front.jupyter.get("api/saga/stories") == []  # the front's own: none
         assert front.jupyter.get("api/saga/stories/docs?host=alpha")["id"] == "docs"
-        assert front.jupyter.get("api/saga/epics?host=alpha") == []
         channel = await channel_of(front.jupyter)
         try:
             task(directory, "t1", "in_progress")
@@ -439,11 +376,23 @@ async def test_a_remotes_stories_pass_through_and_their_changes_are_pushed(
                 if frame["type"] == "stories:updated":
                     break
             assert frame["host"] == "alpha"
-            assert [(s["id"], s["status"]) for s in frame["stories"]] == [("docs", "inProgress")]
+            pushed = [(s["id"], s["host"], s["status"]) for s in frame["stories"]]
+            assert pushed == [("docs", "alpha", "inProgress")]
         finally:
             channel.close()
+        assert ("docs", "alpha", False, "inProgress") in stories_listed(front)  # held at once
+        await wait_for(  # the epic's status: fetched again after the frame
+            lambda: stories_listed(front, "epics") == [("site", "alpha", False, "inProgress")],
+            timeout=10,
+        )
+        os.kill(alpha.jupyter.pid, signal.SIGSTOP)  # frozen: listed as last seen, stale
+        await wait_for(lambda: remote_state(front, "alpha")["state"] == "stale", timeout=15)
+        assert stories_listed(front) == [
+            ("docs", "alpha", True, "inProgress"),
+            ("mine", None, False, "completed"),
+        ]
+        assert stories_listed(front, "epics") == [("site", "alpha", True, "inProgress")]
     finally:
         for host in (front, alpha):
             if host is not None:
-                host.jupyter.stop()
-                host.tmux.kill()
+                stop_host(host)

@@ -97,7 +97,8 @@ def add_commands(commands: Any) -> None:
     ls.add_argument(
         "--host",
         metavar="H",
-        help="with --remote: only the sessions of its remote H ('' for its own)",
+        help="only the sessions of remote H ('' for the server's own) of this machine's "
+        "running Jupyter server (its runtime files give its URL and token), or of --remote's",
     )
     tail = commands.add_parser(
         "tail",
@@ -166,8 +167,6 @@ def run(args: argparse.Namespace) -> int:
             )
     try:
         if args.command == "ls" and (args.remote or args.host is not None):
-            if not args.remote:
-                raise ValueError("--host needs --remote: hosts are those of a server's remotes")
             from .cli_remote import remote_ls  # only here: local commands stay light
 
             filters = {"status": args.status, "epicSlug": args.epic, "storySlug": args.story}

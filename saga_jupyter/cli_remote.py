@@ -1,8 +1,9 @@
-"""``saga-jupyter ls --remote URL``: a one-off look at another Jupyter server's session list.
+"""``saga-jupyter ls --remote URL`` / ``ls --host H``: another Jupyter server's list, or a remote's.
 
-Plain ``urllib`` over the server's REST route, so a local command never imports an HTTP stack:
-the token comes from ``--token`` or ``$SAGA_REMOTE_TOKEN`` and goes in the ``Authorization``
-header; the URL follows the ``remotes`` rule (https, or http on loopback only).
+The server is asked over REST (:mod:`.core.serverclient`): the one at ``--remote`` with
+``--token`` or ``$SAGA_REMOTE_TOKEN``; without ``--remote``, this machine's running Jupyter
+server with saga_jupyter (found from Jupyter's runtime files, its token from there), whose
+``remotes`` the hosts are.
 """
 
 from __future__ import annotations
@@ -11,56 +12,70 @@ import json
 import os
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
 
 from .core.display import short_duration
-from .core.hosts import check_url
+from .core.serverclient import ServerClient, ServerError, running_servers, runtime_dir
 
 TOKEN_ENV = "SAGA_REMOTE_TOKEN"  # noqa: S105 - a variable's name, not a secret
-TIMEOUT = 30.0
-MAX_BODY = 64 << 20
 GAP = "   "
 
 
 def remote_ls(
-    url: str, token: str | None, filters: dict[str, str | None], *, as_json: bool = False
+    url: str | None, token: str | None, filters: dict[str, str | None], *, as_json: bool = False
 ) -> int:
-    """Print the list of the server at ``url`` (a table, or its JSON as it came)."""
-    base = check_url(url, "--remote")
-    token = token or os.environ.get(TOKEN_ENV) or ""
-    query = urlencode({key: value for key, value in filters.items() if value is not None})
-    request = urllib.request.Request(  # noqa: S310 - check_url allows http(s) only
-        base + "api/saga/sessions" + ("?" + query if query else ""),
-        headers={"Authorization": f"token {token}"} if token else {},
-    )
+    """Print the list of the server at ``url`` (else this machine's): a table, or its JSON."""
+    if url is None:
+        server = local_server(filters.get("host"))
+    else:
+        server = ServerClient.of(url, token or os.environ.get(TOKEN_ENV) or "", "--remote")
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310
-            sessions = json.loads(response.read(MAX_BODY))
-    except urllib.error.HTTPError as error:
-        raise OSError(f"{base} answered {error.code}: {_message(error)}") from None
-    except urllib.error.URLError as error:
-        raise OSError(f"cannot reach {base}: {error.reason}") from None
+        sessions = server.get("api/saga/sessions", filters)
+    except ServerError as error:
+        if error.code in (401, 403) and url is not None:
+            raise ServerError(f"{error}: pass --token or set ${TOKEN_ENV}") from None
+        raise
     if as_json:
         print(json.dumps(sessions, indent=2, ensure_ascii=False))
     elif not sessions:
-        print(f"No SAGA sessions found at {base}.", file=sys.stderr)
+        print(f"No SAGA sessions found at {server.url}.", file=sys.stderr)
     else:
         print(table(sessions, time.time()))
     return 0
 
 
-def _message(error: urllib.error.HTTPError) -> str:
-    if error.code in (401, 403):
-        return f"the token was refused: pass --token or set ${TOKEN_ENV}"
-    try:
-        return str(json.loads(error.read(65536))["message"])
-    except (ValueError, KeyError, TypeError, OSError):
-        return str(error.reason)
+def local_server(host: str | None) -> ServerClient:
+    """The running Jupyter server here with saga_jupyter (and with the remote ``host``).
+
+    ``OSError`` saying why none fits: none runs, none has saga_jupyter, or none has that remote.
+    """
+    directory = runtime_dir()
+    servers = list(running_servers(directory))
+    if not servers:
+        raise OSError(f"no Jupyter server is running here (none in {directory}): start one")
+    names: set[str] = set()
+    answered = False
+    for server in servers:
+        try:
+            status = server.get("api/saga/status")
+        except ServerError:
+            continue  # without saga_jupyter (404), or not answering
+        if not isinstance(status, dict) or not isinstance(status.get("remotes", []), list):
+            continue
+        answered = True
+        remotes = {str(r.get("name")) for r in status.get("remotes", []) if isinstance(r, dict)}
+        if not host or host in remotes:
+            return server
+        names |= remotes
+    if not answered:
+        urls = ", ".join(server.url for server in servers)
+        raise OSError(f"no running Jupyter server here has saga_jupyter (asked {urls})")
+    raise OSError(
+        f"no running Jupyter server here has a remote named {host!r} (its remotes: "
+        f"{', '.join(sorted(names)) or 'none'}); --remote URL asks another server"
+    )
 
 
 def table(sessions: Sequence[dict[str, Any]], now: float) -> str:

@@ -24,7 +24,6 @@ import pytest
 from tests.helpers import channel_of, start_worker, wait_for, wait_until
 from tests.hosts import Host, front_config, remote_of, start_host, stop_host
 from tests.sagaproject import epic, story, task
-from tests.test_cli import saga
 
 
 def listed(front: Host, query: str = "") -> list[dict[str, Any]]:
@@ -275,27 +274,6 @@ def socket_port() -> Iterator[int]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         yield int(probe.getsockname()[1])
-
-
-def test_ls_remote_shows_another_servers_hosts(front: Host, hosts: list[Host]) -> None:
-    wait_until(lambda: len(listed(front)) == 3, timeout=15)
-    env = {**os.environ, "SAGA_REMOTE_TOKEN": front.jupyter.token}
-    shown = saga("ls", "--remote", front.jupyter.url, env=env)
-    assert shown.returncode == 0, shown.stderr
-    rows = [line.split() for line in shown.stdout.splitlines()]
-    assert rows[0] == ["NAME", "HOST", "STATUS", "OUTCOME", "AGE"]
-    assert sorted(row[:3] for row in rows[1:]) == [
-        ["saga__alpha__work__1", "alpha", "running"],
-        ["saga__beta__work__1", "beta", "running"],
-        ["saga__front__work__1", "-", "running"],
-    ]
-    only = saga("ls", "--remote", front.jupyter.url, "--host", "beta", "--json", env=env)
-    assert [s["name"] for s in json.loads(only.stdout)] == ["saga__beta__work__1"]
-    refused = saga("ls", "--remote", front.jupyter.url, "--token", "wrong")
-    assert refused.returncode == 1 and "token was refused" in refused.stderr
-    assert saga("ls", "--host", "beta").returncode == 1  # a host is a server's remote
-    plain = saga("ls", "--remote", "http://example.com/")
-    assert plain.returncode == 1 and "loopback only" in plain.stderr
 
 
 async def test_two_viewers_of_one_remote_session_each_get_every_byte(

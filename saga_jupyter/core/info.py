@@ -86,6 +86,10 @@ class SessionInfo:
     output_preview: str | None
     #: What the output says of a SAGA worker (see :mod:`.worker`), or ``None`` for other output.
     worker: WorkerReading | None = None
+    #: The remote it runs on, as a server merging its remotes lists it; ``None``: that server's.
+    host: str | None = None
+    #: Whether its host did not answer at the last look: the session is as last seen.
+    stale: bool = False
 
     def __post_init__(self) -> None:
         for name in TIMES:
@@ -163,8 +167,8 @@ class SessionInfo:
             "lastActivity": iso(self.last_activity),
             "outputPreview": self.output_preview,
             "worker": None if self.worker is None else self.worker.to_json(),
-            "host": None,  # this server's own; a remote's name where a list merges hosts
-            "stale": False,  # a remote's session as last seen while it does not answer
+            "host": self.host,
+            "stale": self.stale,
         }
 
     def to_record(self) -> dict[str, Any]:

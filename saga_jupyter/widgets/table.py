@@ -23,12 +23,16 @@ import traitlets
 
 from ..core.display import OUTCOME_COLOURS, OUTCOME_LABELS
 from ..core.durations import elapsed, format_duration
-from ..core.engine import DEFAULT_INTERVAL, engine_for
+from ..core.engine import DEFAULT_INTERVAL, Engine, engine_for
 from ..core.info import STATUSES, SessionInfo, seconds
+from ..core.serverclient import ServerClient
+from ..core.serverview import ServerView
 from ..core.settings import resolve
 
 ALL = ""  # the filter value that matches everything
+OWN = "\x00own"  # the host filter's value for the server's own sessions (no host name has it)
 COLUMNS = ("name", "epic", "story", "status", "started", "duration", "last activity", "preview")
+TOKEN_ENV = "SAGA_REMOTE_TOKEN"  # noqa: S105 - a variable's name, not a secret
 
 ESM = """
 const pad = (n) => String(n).padStart(2, "0");
@@ -93,6 +97,7 @@ CSS = """
   white-space: nowrap; }
 .saga-table tr[data-name] { cursor: pointer; }
 .saga-table tr[data-name]:hover { background: var(--jp-layout-color2, #eee); }
+.saga-table tr.saga-stale { opacity: .5; }
 .saga-table tr.saga-selected {
   background: color-mix(in srgb, var(--jp-brand-color1, #1976d2) 24%, transparent); }
 .saga-table td.saga-preview { max-width: 32em; overflow: hidden; text-overflow: ellipsis;
@@ -135,23 +140,29 @@ RowCache = dict[int, tuple[SessionInfo, RowParts]]
 
 
 def render_rows(
-    sessions: Sequence[SessionInfo], now: float, empty: str, cache: RowCache | None = None
+    sessions: Sequence[SessionInfo],
+    now: float,
+    empty: str,
+    cache: RowCache | None = None,
+    reasons: dict[str, str] | None = None,
 ) -> str:
     """The table as HTML; everything taken from a session is escaped.
 
     ``cache`` holds rendered rows: pass the dict the last call filled, and only sessions not
-    seen then are rendered again (it keeps only the sessions of this call).
+    seen then are rendered again (it keeps only the sessions of this call). ``reasons``: with
+    it, a host column, and each stale host's reason on its greyed rows (cache per value).
     """
     esc = html.escape
-    head = "".join(f"<th>{esc(column)}</th>" for column in COLUMNS)
+    columns = COLUMNS if reasons is None else (COLUMNS[0], "host", *COLUMNS[1:])
+    head = "".join(f"<th>{esc(column)}</th>" for column in columns)
     rows = [f"<table><thead><tr>{head}</tr></thead><tbody>"]
     if not sessions:
-        rows.append(f'<tr><td colspan="{len(COLUMNS)}"><em>{esc(empty)}</em></td></tr>')
+        rows.append(f'<tr><td colspan="{len(columns)}"><em>{esc(empty)}</em></td></tr>')
     previous = cache.copy() if cache is not None else {}
     if cache is not None:
         cache.clear()
     for info in sessions:
-        entry = previous.get(id(info)) or (info, _row_parts(info))
+        entry = previous.get(id(info)) or (info, _row_parts(info, reasons))
         if cache is not None:
             cache[id(info)] = entry
         before, after, ticking_from = entry[1]
@@ -163,9 +174,19 @@ def render_rows(
     return "".join(rows)
 
 
-def _row_parts(info: SessionInfo) -> RowParts:
+def _row_parts(info: SessionInfo, reasons: dict[str, str] | None = None) -> RowParts:
     """One row of the table, split where a running session's duration goes."""
     esc = html.escape
+    row = f'<tr data-name="{esc(info.name)}" tabindex="0"><td>{esc(info.name)}</td>'
+    if reasons is not None:
+        host = info.host or "this server"
+        if info.stale:
+            why = reasons.get(host, "it does not answer")
+            row = (
+                f'<tr data-name="{esc(info.name)}" tabindex="0" class="saga-stale" '
+                f'title="{esc(f"as last seen: {host} is stale ({why})")}"><td>{esc(info.name)}</td>'
+            )
+        row += f"<td>{esc(host)}{' (stale)' if info.stale else ''}</td>"
     start, end = seconds(info.start_time), seconds(info.end_time)
     ticking = info.status == "running" and start is not None
     if ticking and start is not None:
@@ -178,8 +199,7 @@ def _row_parts(info: SessionInfo) -> RowParts:
     preview = info.output_preview or ""
     last_line = info.last_line
     before = (
-        f'<tr data-name="{esc(info.name)}" tabindex="0">'
-        f"<td>{esc(info.name)}</td><td>{esc(info.epic_slug or '')}</td>"
+        f"{row}<td>{esc(info.epic_slug or '')}</td>"
         f"<td>{esc(info.story_slug)}</td>"
         f'<td><span class="saga-badge saga-{esc(info.status)}">{esc(info.status)}</span>'
         f"{worker_badge(info)}</td>"
@@ -215,8 +235,10 @@ class SessionTable(widgets.VBox):  # type: ignore[misc]
     """A live table of SAGA sessions with epic, story and status filters.
 
     It follows the sessions through the kernel's engine (:mod:`~..core.engine`) until
-    :meth:`close`. Clicking a row sets :attr:`selected` and calls the :meth:`on_select`
-    callbacks with the session name.
+    :meth:`close`; with ``server`` (a Jupyter server's URL, its ``token`` or
+    ``$SAGA_REMOTE_TOKEN``), that server's list instead, its remotes' sessions included, with
+    a host column and filter, stale hosts' rows greyed with the reason. Clicking a row sets
+    :attr:`selected` and calls the :meth:`on_select` callbacks with the session name.
     """
 
     selected = traitlets.Unicode(None, allow_none=True, help="The selected session's name.")
@@ -228,9 +250,19 @@ class SessionTable(widgets.VBox):  # type: ignore[misc]
         tmux_socket_name: str | None = None,
         interval: float = DEFAULT_INTERVAL,
         clock: Callable[[], float] = time.time,
+        server: str | None = None,
+        token: str | None = None,
         **kwargs: Any,
     ) -> None:
-        self.engine = engine_for(resolve(output_dir, tmux_socket_name))
+        self.engine: Engine | ServerView
+        if server is not None:
+            token = token if token is not None else os.environ.get(TOKEN_ENV, "")
+            self.engine = ServerView(ServerClient.of(server, token, "server"))
+            self._where = server
+        else:
+            self.engine = engine_for(resolve(output_dir, tmux_socket_name))
+            self._where = f"{self.engine.settings.output_dir} or tmux"
+        self._drawn_with: dict[str, str] | None = None  # the reasons the cached rows show
         self._clock = clock
         self._lock = threading.RLock()  # updates come from the engine's thread and the user's
         self._syncing = False  # options being replaced: not a user's choice of filter
@@ -246,7 +278,9 @@ class SessionTable(widgets.VBox):  # type: ignore[misc]
         )
         self.summary = widgets.HTML()
         self.rows = SessionRows()
-        filters = [self.epic_filter, self.story_filter, self.status_filter]
+        self.host_filter = widgets.Dropdown(description="Host", options=[("all", ALL)])
+        self.host_filter.layout.display = "none"  # until a session has a host
+        filters = [self.host_filter, self.epic_filter, self.story_filter, self.status_filter]
         for dropdown in filters:
             dropdown.layout.width = "220px"
             dropdown.observe(self._on_filter, "value")
@@ -283,26 +317,52 @@ class SessionTable(widgets.VBox):  # type: ignore[misc]
 
     def _render(self) -> None:
         epic, story = self.epic_filter.value, self.story_filter.value
-        status = self.status_filter.value
+        status, host = self.status_filter.value, self.host_filter.value
         self.shown = [
             info
             for info in self.sessions
             if info.matches(status or None, epic or None, story or None)
+            and (host == ALL or info.host == (None if host == OWN else host))
         ]
-        empty = (
-            "No session matches these filters."
-            if self.sessions
-            else f"No SAGA sessions in {self.engine.settings.output_dir} or tmux."
-        )
+        error = getattr(self.engine, "error", None)
+        if self.sessions:
+            empty = "No session matches these filters."
+        else:
+            empty = f"No SAGA sessions in {self._where}" + (f": {error}" if error else ".")
+        reasons = self._reasons()
+        if reasons != self._drawn_with:
+            self._row_cache.clear()  # rows drawn with another host column or reasons
+            self._drawn_with = reasons
         now = self._clock()
-        markup = render_rows(self.shown, now, empty, self._row_cache)
+        markup = render_rows(self.shown, now, empty, self._row_cache, reasons)
         with self.rows.hold_sync():
             self.rows.now = now
             self.rows.html = markup
         counts = f"{len(self.shown)} of {len(self.sessions)} sessions"
-        self.summary.value = html.escape(counts)
+        stale = "".join(f"; {host} stale: {why}" for host, why in (reasons or {}).items())
+        self.summary.value = html.escape(counts + stale + (f"; {error}" if error else ""))
+
+    def _reasons(self) -> dict[str, str] | None:
+        """Each stale host's reason, or ``None`` when no session has a host (no host column)."""
+        if not any(info.host for info in self.sessions):
+            return None
+        reasons: dict[str, str] = getattr(self.engine, "reasons", {})
+        stale = {info.host for info in self.sessions if info.stale and info.host}
+        return {host: reasons.get(host, "it does not answer") for host in sorted(stale)}
 
     def _sync_options(self, keep_story: bool = True) -> None:
+        hosts = {info.host for info in self.sessions if info.host}
+        self.host_filter.layout.display = None if hosts else "none"
+        host_options = (("all", ALL), ("this server", OWN), *((h, h) for h in sorted(hosts)))
+        if hosts and tuple(self.host_filter.options) != host_options:
+            current = self.host_filter.value
+            self._syncing = True
+            try:
+                with self.host_filter.hold_trait_notifications():
+                    self.host_filter.options = host_options
+                    self.host_filter.value = current if current in (ALL, OWN, *hosts) else ALL
+            finally:
+                self._syncing = False
         epic = self.epic_filter.value
         epics = {info.epic_slug for info in self.sessions if info.epic_slug is not None}
         stories = {info.story_slug for info in self.sessions if epic in (ALL, info.epic_slug)}

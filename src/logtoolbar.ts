@@ -23,7 +23,11 @@ export const GONE =
  * it (a session not listed yet, e.g. before its file appears, is refused but listed).
  */
 export function isGone(model: SagaModel, stream: LogStream): boolean {
-  return stream.error !== null && model.listed && !model.find(stream.name);
+  return (
+    stream.error !== null &&
+    model.listed &&
+    !model.find(stream.name, stream.host)
+  );
 }
 
 /** Fill a log tab's toolbar. */
@@ -34,7 +38,7 @@ export function populateToolbar(
 ): void {
   toolbar.addItem('search', new LogSearch(view));
   toolbar.addItem('spacer', Toolbar.createSpacerItem());
-  if (model.writesMessages(view.stream.name)) {
+  if (model.writesMessages(view.stream.name, view.stream.host)) {
     toolbar.addItem('view', new LogViewChoice(view));
   }
   toolbar.addItem('controls', new LogControls(view, model));
@@ -192,7 +196,7 @@ class LogControls extends Widget {
     const done = stream.complete && held === 0;
     this._follow.hidden = done;
     this._follow.style.display = done ? 'none' : ''; // JupyterLab's button style shows [hidden]
-    const session = this._model.find(stream.name);
+    const session = this._model.find(stream.name, stream.host);
     const outcome = stream.complete && session ? outcomeOf(session) : null;
     const gone = isGone(this._model, stream);
     let state: string;

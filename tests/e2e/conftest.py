@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
+from tests.hosts import front, hosts  # noqa: F401  (fixtures of the many-hosts tests)
+
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's; Playwright's own downloads are never used
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

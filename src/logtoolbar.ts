@@ -213,6 +213,10 @@ class LogControls extends Widget {
       state = 'completed';
     } else if (this._model.connection !== 'open') {
       state = 'reconnecting…';
+    } else if (session?.stale && stream.host !== null) {
+      state = `${stream.host} not answering…`; // its stream resumes when it answers
+      title =
+        'Its output so far is shown; what it writes meanwhile comes when it answers.';
     } else {
       state = stream.offset === null ? 'connecting…' : 'live';
     }
@@ -224,7 +228,9 @@ class LogControls extends Widget {
         ? 'error'
         : stream.complete
           ? 'completed'
-          : state.replace('…', '');
+          : session?.stale
+            ? 'stale'
+            : state.replace('…', '');
     if (outcome !== null) {
       this._state.dataset.outcome = outcome;
     } else {

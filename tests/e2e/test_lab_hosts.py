@@ -164,6 +164,8 @@ def test_three_hosts_grouped_a_frozen_one_greys_and_its_log_resumes(
             ink, back = colour_of(story, "color"), background_of(story)
             assert ink != colour_of(section(panel, "beta").locator(".jp-SagaPanel-story"), "color")
             assert contrast(ink, back) >= 4.5, (ink, back)
+            state = page.locator(".jp-SagaLogPanel:has([data-host='alpha']) .jp-SagaLog-state")
+            expect(state).to_have_text("alpha not answering…")
             # beta's log tab streams on: lines written after the freeze arrive.
             line = log_of(beta).read_text().count("\n") + 20
             wait_until(lambda: f"line {line} of beta" in log_text(log_view(page, beta)), 10)

@@ -199,6 +199,11 @@ class LogControls extends Widget {
     const session = this._model.find(stream.name, stream.host);
     const outcome = stream.complete && session ? outcomeOf(session) : null;
     const gone = isGone(this._model, stream);
+    // A remote's session while its host does not answer: its stream resumes when it does.
+    const quiet =
+      this._model.connection === 'open' &&
+      session?.stale === true &&
+      stream.host !== null;
     let state: string;
     let title = '';
     if (gone) {
@@ -213,8 +218,8 @@ class LogControls extends Widget {
       state = 'completed';
     } else if (this._model.connection !== 'open') {
       state = 'reconnecting…';
-    } else if (session?.stale && stream.host !== null) {
-      state = `${stream.host} not answering…`; // its stream resumes when it answers
+    } else if (quiet) {
+      state = `${stream.host} not answering…`;
       title =
         'Its output so far is shown; what it writes meanwhile comes when it answers.';
     } else {
@@ -228,7 +233,7 @@ class LogControls extends Widget {
         ? 'error'
         : stream.complete
           ? 'completed'
-          : session?.stale
+          : quiet
             ? 'stale'
             : state.replace('…', '');
     if (outcome !== null) {

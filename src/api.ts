@@ -70,11 +70,29 @@ export interface ISessionInfo {
   lastActivity: string | null;
   outputPreview: string | null;
   worker?: IWorkerReading | null;
+  /** The remote it runs on (see hosts.ts); `null` or missing: this server's own. */
+  host?: string | null;
+  /** Its host stopped answering: as last seen, not live. */
+  stale?: boolean;
 }
 
-/** `GET /api/saga/status`: health of tmux, the store, the output directory, the channel. */
+/** What `/api/saga/status` says of one remote (the `remotes` trait, or a Hub's servers). */
+export interface IRemoteStatus {
+  name: string;
+  url?: string;
+  state: 'connected' | 'stale' | 'error';
+  /** ISO 8601: when it entered this state. */
+  since: string | null;
+  /** Why it is not connected, in words a person can act on. */
+  error: string | null;
+}
+
+/**
+ * `GET /api/saga/status`: health of tmux, the store, the output directory, the channel.
+ * A JupyterHub service (a `serverUrl` setting) answers `remotes` only.
+ */
 export interface IStatus {
-  tmux: {
+  tmux?: {
     available: boolean;
     serverRunning: boolean;
     version: string | null;
@@ -87,16 +105,18 @@ export interface IStatus {
     saveError: string | null;
     memoryOnly?: boolean;
   };
-  outputDir: string;
-  outputDirExists: boolean;
+  outputDir?: string;
+  outputDirExists?: boolean;
   outputDirWarning?: string | null;
-  sessions: { running: number; completed: number };
-  lastPoll: string | null;
-  pollInterval: number;
-  clients: number;
-  logStreams: number;
+  sessions?: { running: number; completed: number };
+  lastPoll?: string | null;
+  pollInterval?: number;
+  clients?: number;
+  logStreams?: number;
   /** Whether stop and attach are enabled (`--SagaJupyterApp.allow_control`). */
   allowControl?: boolean;
+  /** Each remote's state, when the server has remotes. */
+  remotes?: IRemoteStatus[];
 }
 
 /** A byte range of a session's output file, as `GET .../log?offset=&length=` sent it. */
@@ -128,9 +148,14 @@ export class SagaAPI {
   async logRange(
     name: string,
     offset: number,
-    length: number
+    length: number,
+    host: string | null = null
   ): Promise<ILogRange> {
-    const query = URLExt.objectToQueryString({ offset, length });
+    const query = URLExt.objectToQueryString({
+      offset,
+      length,
+      ...(host === null ? {} : { host })
+    });
     const response = await this._request(
       `sessions/${encodeURIComponent(name)}/log${query}`
     );
@@ -142,20 +167,17 @@ export class SagaAPI {
   }
 
   /** Kill a session's tmux session (only with `allow_control`). */
-  async stop(name: string): Promise<void> {
-    await this._request(`sessions/${encodeURIComponent(name)}/stop`, {
+  async stop(name: string, host: string | null = null): Promise<void> {
+    await this._request(sessionPath(name, 'stop', host), {
       method: 'POST'
     });
   }
 
   /** Open a Jupyter terminal attached to a running session; its terminal name. */
-  async connect(name: string): Promise<string> {
-    const response = await this._request(
-      `sessions/${encodeURIComponent(name)}/connect`,
-      {
-        method: 'POST'
-      }
-    );
+  async connect(name: string, host: string | null = null): Promise<string> {
+    const response = await this._request(sessionPath(name, 'connect', host), {
+      method: 'POST'
+    });
     const body = (await response.json()) as { terminal: string };
     return body.terminal;
   }
@@ -177,6 +199,12 @@ export class SagaAPI {
     }
     return response;
   }
+}
+
+/** `sessions/<name>/<verb>`, with `?host=` for a remote's session. */
+function sessionPath(name: string, verb: string, host: string | null): string {
+  const query = host === null ? '' : URLExt.objectToQueryString({ host });
+  return `sessions/${encodeURIComponent(name)}/${verb}${query}`;
 }
 
 /** A route answered with an error: its status and the server's human sentence. */

@@ -5,6 +5,7 @@
  * (each once: by session and outcome, and only those seen live, never an initial list's).
  */
 import { ISessionInfo } from './api';
+import { hostOf, sessionKey } from './hosts';
 import { outcomeOf } from './outcome';
 
 /** The outcomes that wait for a person. */
@@ -86,12 +87,13 @@ export class AlertTracker {
     const now = new Map<string, string | null>();
     for (const session of sessions) {
       const outcome = outcomeOf(session);
-      now.set(session.name, outcome);
+      const id = sessionKey(session.name, hostOf(session));
+      now.set(id, outcome);
       if (outcome === null || !NEEDS_YOU.has(outcome)) {
         continue;
       }
-      const key = `${session.name}\n${outcome}`;
-      const changed = this._known?.get(session.name) !== outcome;
+      const key = `${id}\n${outcome}`;
+      const changed = this._known?.get(id) !== outcome;
       if (!first && changed && !this._told.has(key)) {
         alerts.push({ session, outcome });
       }

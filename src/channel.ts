@@ -7,7 +7,9 @@
  * loses and repeats nothing: the server sends exactly the bytes after that offset. A stream
  * is of the file's bytes (`view: "raw"`) or, for today's workers' JSON messages, of their
  * transcript (`view: "transcript"`: the server renders each line as terminal text); `offset`
- * is a byte offset in the file either way, so resuming is the same.
+ * is a byte offset in the file either way, so resuming is the same. A remote's session (see
+ * hosts.ts) is subscribed with its `host`, and its frames carry it: a stream is its host and
+ * its session's name.
  */
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
@@ -15,6 +17,7 @@ import { DisposableDelegate, IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { ISessionInfo } from './api';
+import { sessionKey } from './hosts';
 import type { IStorySummary } from './stories';
 
 /** Where the connection is: trying to (re)connect, open, or closed for good. */
@@ -27,6 +30,8 @@ export type LogViewKind = 'raw' | 'transcript';
 export interface ILogData {
   type: 'logs:data';
   sessionName: string;
+  /** The remote the session runs on; missing for this server's own. */
+  host?: string | null;
   data: string;
   isInitial: boolean;
   isComplete: boolean;
@@ -38,6 +43,7 @@ export interface ILogData {
 export interface ILogError {
   type: 'logs:error';
   sessionName: string;
+  host?: string | null;
   error: string;
 }
 
@@ -107,35 +113,39 @@ export class Channel implements IDisposable {
     handler: (frame: LogFrame) => void,
     options: Channel.ISubscribeOptions = {}
   ): IDisposable {
-    const previous = this._subscriptions.get(name);
+    const host = options.host ?? null;
+    const key = sessionKey(name, host);
+    const previous = this._subscriptions.get(key);
     if (previous && !previous.complete) {
-      this._send({ type: 'unsubscribe:logs', sessionName: name });
+      this._send(Private.logsFrame('unsubscribe:logs', name, host));
     }
     const subscription: Private.ISubscription = {
+      name,
+      host,
       handler,
       offset: options.offset ?? null,
       view: options.view ?? 'raw',
       complete: false,
       awaitingInitial: true
     };
-    this._subscriptions.set(name, subscription);
-    this._sendSubscribe(name, subscription);
+    this._subscriptions.set(key, subscription);
+    this._sendSubscribe(subscription);
     return new DisposableDelegate(() => {
-      if (this._subscriptions.get(name) !== subscription) {
+      if (this._subscriptions.get(key) !== subscription) {
         return;
       }
-      this._subscriptions.delete(name);
+      this._subscriptions.delete(key);
       if (!subscription.complete) {
-        this._send({ type: 'unsubscribe:logs', sessionName: name });
+        this._send(Private.logsFrame('unsubscribe:logs', name, host));
       }
     });
   }
 
   /** Ask again for a session the server refused (e.g. no output file then), from its offset. */
-  resubscribe(name: string): void {
-    const subscription = this._subscriptions.get(name);
+  resubscribe(name: string, host: string | null = null): void {
+    const subscription = this._subscriptions.get(sessionKey(name, host));
     if (subscription && !subscription.complete) {
-      this._sendSubscribe(name, subscription);
+      this._sendSubscribe(subscription);
     }
   }
 
@@ -173,9 +183,9 @@ export class Channel implements IDisposable {
       this._lastFrame = Date.now();
       this._setStatus('open');
       // Resume every stream where its last frame ended: no gap, no duplicate.
-      this._subscriptions.forEach((subscription, name) => {
+      this._subscriptions.forEach(subscription => {
         if (!subscription.complete) {
-          this._sendSubscribe(name, subscription);
+          this._sendSubscribe(subscription);
         }
       });
     };
@@ -243,7 +253,8 @@ export class Channel implements IDisposable {
         this._sessionsUpdated.emit(frame.sessions as ISessionInfo[]);
         break;
       case 'stories:updated':
-        if (Array.isArray(frame.stories)) {
+        // A remote's stories (with `host`) are not this server's `/stories`: not merged.
+        if (Array.isArray(frame.stories) && frame.host === undefined) {
           this._storiesUpdated.emit(frame.stories as IStorySummary[]);
         }
         break;
@@ -263,7 +274,9 @@ export class Channel implements IDisposable {
   }
 
   private _onLogFrame(frame: LogFrame): void {
-    const subscription = this._subscriptions.get(frame.sessionName);
+    const subscription = this._subscriptions.get(
+      sessionKey(frame.sessionName, frame.host ?? null)
+    );
     if (!subscription) {
       return; // unsubscribed while the frame was on its way
     }
@@ -278,14 +291,9 @@ export class Channel implements IDisposable {
     subscription.handler(frame);
   }
 
-  private _sendSubscribe(
-    name: string,
-    subscription: Private.ISubscription
-  ): void {
-    const frame: Record<string, unknown> = {
-      type: 'subscribe:logs',
-      sessionName: name
-    };
+  private _sendSubscribe(subscription: Private.ISubscription): void {
+    const { name, host } = subscription;
+    const frame = Private.logsFrame('subscribe:logs', name, host);
     if (subscription.offset !== null) {
       frame.offset = subscription.offset;
     }
@@ -319,6 +327,7 @@ export class Channel implements IDisposable {
   private _retry = 0;
   private _heartbeat: number;
   private _lastFrame = 0;
+  /** By `sessionKey`: a session on its host. */
   private _subscriptions = new Map<string, Private.ISubscription>();
   private _statusChanged = new Signal<this, ConnectionStatus>(this);
   private _sessionsUpdated = new Signal<this, ISessionInfo[]>(this);
@@ -334,6 +343,8 @@ export namespace Channel {
 
   /** How to follow a session's output. */
   export interface ISubscribeOptions {
+    /** The remote the session runs on (default: this server). */
+    host?: string | null;
     /** The file's bytes (the default) or the transcript of its messages. */
     view?: LogViewKind;
     /** Start at this byte offset of the file (a line start), not at its tail. */
@@ -344,6 +355,8 @@ export namespace Channel {
 namespace Private {
   /** One followed session: where its stream has got to. */
   export interface ISubscription {
+    name: string;
+    host: string | null;
     handler: (frame: LogFrame) => void;
     /** The byte offset the last frame ended at (or to start at); `null`: from the tail. */
     offset: number | null;
@@ -353,6 +366,17 @@ namespace Private {
     complete: boolean;
     /** Subscribed (again) and no `isInitial` frame since: data frames before it are stale. */
     awaitingInitial: boolean;
+  }
+
+  /** A `subscribe:logs` or `unsubscribe:logs` frame, with `host` for a remote's session. */
+  export function logsFrame(
+    type: string,
+    name: string,
+    host: string | null
+  ): Record<string, unknown> {
+    return host === null
+      ? { type, sessionName: name }
+      : { type, sessionName: name, host };
   }
 
   /** Any frame, before its type is looked at. */

@@ -8,6 +8,7 @@ import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
 import { ISessionInfo } from './api';
 import { storyName } from './format';
+import { hostOf } from './hosts';
 import { SagaModel } from './model';
 
 /** The `origin` argument of the commands' context menu items. */
@@ -16,18 +17,23 @@ export const CONTEXT_MENU = 'context-menu';
 /** The selector of the rows a context menu acts on. */
 export const ROW_SELECTOR = '.jp-SagaPanel-row';
 
-/** The session named by a command's arguments, or `undefined`. */
+/**
+ * The session named by a command's arguments (`name`, and `host` for a remote's), or
+ * `undefined`.
+ */
 export function namedSession(
   app: JupyterFrontEnd,
   model: SagaModel,
   args: ReadonlyPartialJSONObject
 ): ISessionInfo | undefined {
   let name = typeof args.name === 'string' ? args.name : undefined;
+  let host = typeof args.host === 'string' ? args.host : null;
   if (name === undefined && args.origin === CONTEXT_MENU) {
-    name = app.contextMenuHitTest(node => node.matches(ROW_SELECTOR))?.dataset
-      .name;
+    const row = app.contextMenuHitTest(node => node.matches(ROW_SELECTOR));
+    name = row?.dataset.name;
+    host = row?.dataset.host ?? null;
   }
-  return name === undefined ? undefined : model.find(name);
+  return name === undefined ? undefined : model.find(name, host);
 }
 
 /** The session a command acts on, asking the user to pick one when none is named. */
@@ -46,14 +52,19 @@ export async function chooseSession(
   if (!sessions.length) {
     return undefined;
   }
-  const result = await InputDialog.getItem({
-    title,
-    items: sessions.map(session => session.name),
-    current: 0
-  });
+  const items = sessions.map(Private.item);
+  const result = await InputDialog.getItem({ title, items, current: 0 });
   return result.button.accept && result.value
-    ? model.find(result.value)
+    ? sessions[items.indexOf(result.value)]
     : undefined;
+}
+
+namespace Private {
+  /** A session in the pick list: its name, and its host for a remote's. */
+  export function item(session: ISessionInfo): string {
+    const host = hostOf(session);
+    return host === null ? session.name : `${session.name} @ ${host}`;
+  }
 }
 
 /** `auth/login-form` (`login-form` without an epic): how tabs and dialogs name a session. */

@@ -20,6 +20,7 @@ export const LOAD_EARLIER_BYTES = 256 * 1024;
 export class LogStream implements IDisposable {
   constructor(options: LogStream.IOptions) {
     this.name = options.name;
+    this.host = options.host ?? null;
     this._channel = options.channel;
     this._api = options.api;
     this._view = options.view ?? 'raw';
@@ -27,6 +28,9 @@ export class LogStream implements IDisposable {
 
   /** The session's name. */
   readonly name: string;
+
+  /** The remote it runs on, or `null` for this server's own. */
+  readonly host: string | null;
 
   /** The file's bytes, or the transcript of its messages. */
   get view(): LogViewKind {
@@ -109,7 +113,7 @@ export class LogStream implements IDisposable {
   /** Ask the server again after an error (the output file may exist by now). */
   retry(): void {
     if (this._error !== null) {
-      this._channel.resubscribe(this.name);
+      this._channel.resubscribe(this.name, this.host);
     }
   }
 
@@ -131,7 +135,12 @@ export class LogStream implements IDisposable {
         return true;
       }
       const from = Math.max(0, end - maxBytes);
-      const range = await this._api.logRange(this.name, from, end - from);
+      const range = await this._api.logRange(
+        this.name,
+        from,
+        end - from,
+        this.host
+      );
       if (this._startOffset !== end || this._isDisposed) {
         return false; // reset while the request was out: the range is of another file
       }
@@ -168,7 +177,10 @@ export class LogStream implements IDisposable {
   /** Subscribe from byte `offset` (a line start), or from the tail with `null`. */
   private _subscribe(offset: number | null): void {
     this._requestedStart = offset;
-    const options: Channel.ISubscribeOptions = { view: this._view };
+    const options: Channel.ISubscribeOptions = {
+      view: this._view,
+      host: this.host
+    };
     if (offset !== null) {
       options.offset = offset;
     }
@@ -247,6 +259,8 @@ export namespace LogStream {
   export interface IOptions {
     /** The session's name. */
     name: string;
+    /** The remote it runs on (default: this server). */
+    host?: string | null;
     /** The tab's one channel connection. */
     channel: Channel;
     /** The REST client ("load earlier"). */

@@ -23,7 +23,11 @@ export const GONE =
  * it (a session not listed yet, e.g. before its file appears, is refused but listed).
  */
 export function isGone(model: SagaModel, stream: LogStream): boolean {
-  return stream.error !== null && model.listed && !model.find(stream.name);
+  return (
+    stream.error !== null &&
+    model.listed &&
+    !model.find(stream.name, stream.host)
+  );
 }
 
 /** Fill a log tab's toolbar. */
@@ -34,7 +38,7 @@ export function populateToolbar(
 ): void {
   toolbar.addItem('search', new LogSearch(view));
   toolbar.addItem('spacer', Toolbar.createSpacerItem());
-  if (model.writesMessages(view.stream.name)) {
+  if (model.writesMessages(view.stream.name, view.stream.host)) {
     toolbar.addItem('view', new LogViewChoice(view));
   }
   toolbar.addItem('controls', new LogControls(view, model));
@@ -192,9 +196,14 @@ class LogControls extends Widget {
     const done = stream.complete && held === 0;
     this._follow.hidden = done;
     this._follow.style.display = done ? 'none' : ''; // JupyterLab's button style shows [hidden]
-    const session = this._model.find(stream.name);
+    const session = this._model.find(stream.name, stream.host);
     const outcome = stream.complete && session ? outcomeOf(session) : null;
     const gone = isGone(this._model, stream);
+    // A remote's session while its host does not answer: its stream resumes when it does.
+    const quiet =
+      this._model.connection === 'open' &&
+      session?.stale === true &&
+      stream.host !== null;
     let state: string;
     let title = '';
     if (gone) {
@@ -209,6 +218,10 @@ class LogControls extends Widget {
       state = 'completed';
     } else if (this._model.connection !== 'open') {
       state = 'reconnecting…';
+    } else if (quiet) {
+      state = `${stream.host} not answering…`;
+      title =
+        'Its output so far is shown; what it writes meanwhile comes when it answers.';
     } else {
       state = stream.offset === null ? 'connecting…' : 'live';
     }
@@ -220,7 +233,9 @@ class LogControls extends Widget {
         ? 'error'
         : stream.complete
           ? 'completed'
-          : state.replace('…', '');
+          : quiet
+            ? 'stale'
+            : state.replace('…', '');
     if (outcome !== null) {
       this._state.dataset.outcome = outcome;
     } else {

@@ -43,6 +43,9 @@ export class LogView extends Widget {
     this.stream = options.stream;
     this.addClass('jp-SagaLog');
     this.node.dataset.session = this.stream.name;
+    if (this.stream.host !== null) {
+      this.node.dataset.host = this.stream.host;
+    }
     this.node.dataset.view = this.stream.view;
     Object.defineProperty(this.node, 'sagaLogText', {
       value: () => this.stream.text

@@ -7,8 +7,9 @@ import { IDisposable } from '@lumino/disposable';
 import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { ISessionInfo, IStatus, SagaAPI } from './api';
+import { IRemoteStatus, ISessionInfo, IStatus, SagaAPI } from './api';
 import { Channel, ConnectionStatus, LogViewKind } from './channel';
+import { hostOf } from './hosts';
 import { LogStream } from './logstream';
 import { StoriesModel } from './stories';
 
@@ -95,7 +96,12 @@ export class SagaModel implements IDisposable {
 
   /** Whether tmux could not be asked at the last health check. */
   get tmuxUnavailable(): boolean {
-    return this._status !== null && !this._status.tmux.available;
+    return this._status?.tmux?.available === false;
+  }
+
+  /** Each remote's state at the last health check (none without remotes). */
+  get remotes(): ReadonlyArray<IRemoteStatus> {
+    return this._status?.remotes ?? [];
   }
 
   /** Emitted whenever anything above changed. */
@@ -107,14 +113,16 @@ export class SagaModel implements IDisposable {
     return this._isDisposed;
   }
 
-  /** The session called `name`, if listed. */
-  find(name: string): ISessionInfo | undefined {
-    return this._sessions.find(session => session.name === name);
+  /** The session called `name` on `host` (default: this server's own), if listed. */
+  find(name: string, host: string | null = null): ISessionInfo | undefined {
+    return this._sessions.find(
+      session => session.name === name && hostOf(session) === host
+    );
   }
 
   /** Whether a session writes JSON messages (today's SAGA), which read best as a transcript. */
-  writesMessages(name: string): boolean {
-    const format = this.find(name)?.outputFormat;
+  writesMessages(name: string, host: string | null = null): boolean {
+    const format = this.find(name, host)?.outputFormat;
     // Not listed (yet: a tab restored before the first list): today's names say it.
     return format ? format === 'messages' : name.startsWith(V4_PREFIX);
   }
@@ -123,12 +131,17 @@ export class SagaModel implements IDisposable {
    * A new live stream of a session's output (the caller disposes it): a transcript for a
    * session writing messages, else its bytes, unless `view` says which.
    */
-  openStream(name: string, view?: LogViewKind): LogStream {
+  openStream(
+    name: string,
+    host: string | null = null,
+    view?: LogViewKind
+  ): LogStream {
     const stream = new LogStream({
       name,
+      host,
       channel: this.channel,
       api: this.api,
-      view: view ?? (this.writesMessages(name) ? 'transcript' : 'raw')
+      view: view ?? (this.writesMessages(name, host) ? 'transcript' : 'raw')
     });
     stream.start();
     return stream;
@@ -164,12 +177,15 @@ export class SagaModel implements IDisposable {
 
   private _onSessions(_: Channel, sessions: ISessionInfo[]): void {
     const counts = this.counts;
+    const stale = Private.staleHosts(this._sessions);
     this._sessions = sessions;
     this._listed = true;
     this._changed.emit();
     const now = this.counts;
     if (now.running !== counts.running || now.completed !== counts.completed) {
       void this.refreshStatus(); // a session came or went: tmux was just asked
+    } else if (Private.staleHosts(sessions) !== stale) {
+      void this.refreshStatus(); // a remote went quiet or came back: /status says why
     }
   }
 
@@ -187,6 +203,19 @@ export class SagaModel implements IDisposable {
   private _poll: Poll;
   private _isDisposed = false;
   private _changed = new Signal<this, void>(this);
+}
+
+namespace Private {
+  /** The hosts whose sessions are stale, as one string to compare. */
+  export function staleHosts(sessions: ReadonlyArray<ISessionInfo>): string {
+    const hosts = new Set<string>();
+    for (const session of sessions) {
+      if (session.stale) {
+        hosts.add(hostOf(session) ?? '');
+      }
+    }
+    return [...hosts].sort().join('\n');
+  }
 }
 
 /** The model's options. */

@@ -2,8 +2,10 @@
  * The SAGA sidebar panel: sessions grouped by epic (those without one, today's workers of an
  * unknown project, under "no epic"), each with its story, status, outcome and, from the
  * worker's output, its cycle, cost and tasks; status filters, counts, the server's
- * health as banners and an empty state that says where workers come from. It renders the
- * model; opening a log and changing the filter go out through callbacks.
+ * health as banners and an empty state that says where workers come from. With remotes, the
+ * sessions are grouped by host first (hostgroups.tsx), each row naming its host and greyed
+ * while its host does not answer. It renders the model; opening a log and changing the
+ * filter go out through callbacks.
  */
 import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
@@ -22,6 +24,8 @@ import {
   sessionDuration,
   storyName
 } from './format';
+import { HostGroups } from './hostgroups';
+import { hostLabel, hostOf, sessionKey, showsHosts } from './hosts';
 import { sagaIcon } from './icons';
 import { outcomeLabel, outcomeOf, outcomeTitle } from './outcome';
 import { SagaModel } from './model';
@@ -120,7 +124,7 @@ export class SagaPanel extends ReactWidget {
   }
 
   private _options: IPanelOptions = DEFAULT_OPTIONS;
-  private _onOpen: (name: string) => void;
+  private _onOpen: (session: ISessionInfo) => void;
   private _onFilter: (statuses: Status[]) => void;
   private _onOpenStory: OpenStory;
   private _view: PanelViewKind = 'sessions';
@@ -132,7 +136,7 @@ export namespace SagaPanel {
   export interface IOptions {
     model: SagaModel;
     /** Open a session's log (a row was clicked). */
-    onOpen: (name: string) => void;
+    onOpen: (session: ISessionInfo) => void;
     /** Show these statuses (a filter was toggled). */
     onFilter: (statuses: Status[]) => void;
     /** Open a story's page (the project view, or a worker row's story link). */
@@ -144,7 +148,7 @@ interface IViewProps {
   model: SagaModel;
   options: IPanelOptions;
   now: number;
-  onOpen: (name: string) => void;
+  onOpen: (session: ISessionInfo) => void;
   onFilter: (statuses: Status[]) => void;
   view: PanelViewKind;
   onView: (view: PanelViewKind) => void;
@@ -241,6 +245,10 @@ function SessionsView(
             No {options.statuses.join(' or ') || 'status'} sessions shown:{' '}
             {model.sessions.length} hidden by the filter above.
           </p>
+        ) : showsHosts(model.sessions, model.remotes) ? (
+          <HostGroups sessions={shown} remotes={model.remotes}>
+            {sessions => <Groups {...props} sessions={sessions} showHost />}
+          </HostGroups>
         ) : (
           <Groups {...props} sessions={shown} />
         )}
@@ -249,7 +257,10 @@ function SessionsView(
   );
 }
 
-function Groups(props: IViewProps & { sessions: ISessionInfo[] }): JSX.Element {
+/** The rows' props: the sessions, and whether each row names its host. */
+type IRowsProps = IViewProps & { sessions: ISessionInfo[]; showHost?: boolean };
+
+function Groups(props: IRowsProps): JSX.Element {
   if (props.options.groupBy === 'none') {
     return <Rows {...props} />;
   }
@@ -296,18 +307,23 @@ function byEpicName(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function Rows(props: IViewProps & { sessions: ISessionInfo[] }): JSX.Element {
+function Rows(props: IRowsProps): JSX.Element {
   return (
     <ul className="jp-SagaPanel-rows">
       {props.sessions.map(session => (
-        <RowItem key={session.name} {...props} session={session} />
+        <RowItem
+          key={sessionKey(session.name, hostOf(session))}
+          {...props}
+          session={session}
+        />
       ))}
     </ul>
   );
 }
 
-function Row(props: IViewProps & { session: ISessionInfo }): JSX.Element {
+function Row(props: IRowsProps & { session: ISessionInfo }): JSX.Element {
   const { session, now } = props;
+  const host = hostOf(session);
   const duration = sessionDuration(session, now);
   const activity = parseTime(session.lastActivity);
   const preview = tellingLine(session);
@@ -319,8 +335,10 @@ function Row(props: IViewProps & { session: ISessionInfo }): JSX.Element {
       data-name={session.name}
       data-status={session.status}
       data-format={session.outputFormat ?? 'terminal'}
-      title={`${session.name}\n${session.outputFile}`}
-      onClick={() => props.onOpen(session.name)}
+      data-host={host ?? undefined}
+      data-stale={session.stale ? 'true' : undefined}
+      title={rowTitle(session)}
+      onClick={() => props.onOpen(session)}
     >
       <span className="jp-SagaPanel-rowHead">
         <span className="jp-SagaPanel-story">
@@ -334,6 +352,14 @@ function Row(props: IViewProps & { session: ISessionInfo }): JSX.Element {
         <span className="jp-SagaPanel-badge" data-status={session.status}>
           {session.status}
         </span>
+        {props.showHost && (
+          <span
+            className="jp-SagaPanel-rowHost"
+            title={`on ${hostLabel(host)}`}
+          >
+            {hostLabel(host)}
+          </span>
+        )}
         {outcome && (
           <span
             className="jp-SagaPanel-badge"
@@ -359,11 +385,20 @@ function Row(props: IViewProps & { session: ISessionInfo }): JSX.Element {
   );
 }
 
+/** What hovering a row tells: its name, its file, and where it runs when that is not here. */
+function rowTitle(session: ISessionInfo): string {
+  const host = hostOf(session);
+  const where = host === null ? '' : `\non ${host}`;
+  const stale = session.stale ? ' (not answering: as last seen)' : '';
+  return `${session.name}\n${session.outputFile}${where}${stale}`;
+}
+
 /** A row, and for a today's worker whose story is known, a button to its story's page. */
-function RowItem(props: IViewProps & { session: ISessionInfo }): JSX.Element {
+function RowItem(props: IRowsProps & { session: ISessionInfo }): JSX.Element {
   const { session } = props;
+  // A remote's worker: its story is on its host, not in this server's projects.
   const story =
-    session.outputFormat === 'messages'
+    session.outputFormat === 'messages' && hostOf(session) === null
       ? props.model.stories.storyOfSession(session.name, session.storySlug)
       : undefined;
   return (
@@ -451,7 +486,7 @@ function Banners(props: { model: SagaModel }): JSX.Element | null {
       text: `The server's health check failed: ${model.statusError}`
     });
   }
-  if (status && !status.tmux.available) {
+  if (status?.tmux && !status.tmux.available) {
     const why = status.tmux.error ? `: ${status.tmux.error}` : '';
     banners.push({ kind: 'error', text: `tmux is unreachable${why}` });
   }
@@ -487,13 +522,13 @@ function Banners(props: { model: SagaModel }): JSX.Element | null {
 function EmptyState(props: { model: SagaModel }): JSX.Element {
   const status = props.model.status;
   const dir = status?.outputDir ?? 'the output directory';
-  const socket = status?.tmux.socketName;
+  const socket = status?.tmux?.socketName;
   return (
     <div className="jp-SagaPanel-empty">
       <p className="jp-SagaPanel-emptyTitle">No SAGA workers yet</p>
       <p>
         Watching <code className="jp-SagaPanel-outputDir">{dir}</code>
-        {status && !status.outputDirExists && ' (it does not exist yet)'}.
+        {status?.outputDirExists === false && ' (it does not exist yet)'}.
       </p>
       <p>
         A worker appears here when a tmux session named{' '}

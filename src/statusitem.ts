@@ -36,7 +36,7 @@ export class SagaStatusItem extends Widget {
       model.connection !== 'open' && model.channel.connections > 0;
     let warning: string | null = null;
     if (model.tmuxUnavailable) {
-      warning = `tmux is unreachable: ${model.status?.tmux.error ?? 'no answer'}`;
+      warning = `tmux is unreachable: ${model.status?.tmux?.error ?? 'no answer'}`;
     } else if (unreachable) {
       warning = 'The server is out of reach: reconnecting…';
     }

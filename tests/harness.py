@@ -356,6 +356,20 @@ def wait_until(condition: Callable[[], Any], timeout: float = 5.0, interval: flo
         time.sleep(interval)
 
 
+def this_labextension(directory: Path) -> list[str]:
+    """JupyterLab's argument to load this checkout's build of the panel (``jlpm build``), not
+    the one the venv links to (another checkout's, in a git worktree); none when not built.
+    """
+    built = Path(__file__).parents[1] / "saga_jupyter" / "labextension"
+    if not (built / "package.json").exists():
+        return []
+    link = directory / "labextensions" / "saga-jupyter"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if not link.is_symlink():
+        link.symlink_to(built)
+    return [f"--LabApp.extra_labextensions_path={link.parent}"]
+
+
 class JupyterProcess:
     """A real ``jupyter server`` (or ``lab``) in its own process, on 127.0.0.1 with a token.
 
@@ -386,6 +400,8 @@ class JupyterProcess:
         home = tmp_path / f"home-{self.port}"
         home.mkdir(exist_ok=True)
         self.log_path = tmp_path / f"jupyter-{self.port}.log"
+        if app == "lab":
+            args = (*this_labextension(home), *args)
         command = [
             *wrap, sys.executable, "-m", "jupyter", app, "--no-browser", "--allow-root",
             "--ip=127.0.0.1", f"--port={self.port}", f"--IdentityProvider.token={self.token}",

@@ -1,7 +1,8 @@
 """Many hosts on one machine: real Jupyter servers on loopback, each with its own tmux socket,
 output directory, port and token; a front server follows them as its ``remotes``.
 
-The ``hosts`` and ``front`` fixtures (``tests/conftest.py``) start them with these.
+Shared by the REST, channel, command-line, widget and browser tests of many hosts; the
+``hosts`` and ``front`` fixtures (``tests/conftest.py``) start them with these.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import secrets
 import signal
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from libtmux.server import Server
 
@@ -36,8 +38,10 @@ class Host:
         )
 
 
-def start_host(tmp_path: Path, name: str, *extra: str) -> Host:
-    """A host called ``name`` with one running worker ``saga__<name>__work__1``."""
+def start_host(tmp_path: Path, name: str, *extra: str, app: str = "server") -> Host:
+    """A host called ``name`` with one running worker ``saga__<name>__work__1`` (``app``:
+    ``lab`` for JupyterLab).
+    """
     tmux = Server(socket_name=f"saga-hosts-{secrets.token_hex(4)}")
     output_dir = tmp_path / f"out-{name}"
     output_dir.mkdir()
@@ -49,7 +53,7 @@ def start_host(tmp_path: Path, name: str, *extra: str) -> Host:
         "--SagaJupyterApp.poll_interval=0.3",
         *extra,
     )
-    jupyter = JupyterProcess(tmp_path, *args)
+    jupyter = JupyterProcess(tmp_path, *args, app=app)
     token_file = tmp_path / f"token-{name}"
     token_file.write_text(jupyter.token + "\n")
     return Host(name, tmux, output_dir, token_file, args, jupyter)
@@ -73,3 +77,15 @@ def stop_host(host: Host) -> None:
         os.kill(host.jupyter.pid, signal.SIGCONT)
     host.jupyter.stop()
     host.tmux.kill()
+
+
+def listed(front: Host, query: str = "") -> list[dict[str, Any]]:
+    """The front server's session list."""
+    sessions: list[dict[str, Any]] = front.jupyter.get("api/saga/sessions" + query)
+    return sessions
+
+
+def remote_state(front: Host, name: str) -> dict[str, Any]:
+    """What the front server's /status says of one remote."""
+    remotes = front.jupyter.get("api/saga/status")["remotes"]
+    return next(remote for remote in remotes if remote["name"] == name)

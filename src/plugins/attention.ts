@@ -19,6 +19,7 @@ import {
   countNeedingYou
 } from '../attention';
 import { storyName } from '../format';
+import { hostOf, sessionArgs, sessionKey } from '../hosts';
 import { SagaModel } from '../model';
 import { outcomeLabel, outcomeReason } from '../outcome';
 import { CommandIDs, ISagaModel } from '../tokens';
@@ -132,12 +133,13 @@ function notify(app: JupyterFrontEnd, alert: IAlert): void {
     `${storyName(session)} ${outcomeLabel(outcome)}`,
     {
       body: reason ? `${reason}\n${session.name}` : session.name,
-      tag: `saga:${session.name}:${outcome}` // the browser replaces, never doubles, one event
+      // The browser replaces, never doubles, one event.
+      tag: `saga:${sessionKey(session.name, hostOf(session))}:${outcome}`
     }
   );
   notification.onclick = () => {
     window.focus();
-    void app.commands.execute(CommandIDs.openLog, { name: session.name });
+    void app.commands.execute(CommandIDs.openLog, sessionArgs(session));
     notification.close();
   };
 }

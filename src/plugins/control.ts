@@ -1,7 +1,9 @@
 /**
  * Stop and attach (`saga:stop`, `saga:attach`): shown only when the server allows control
  * (`--SagaJupyterApp.allow_control=True`), each behind a confirmation dialog. Attach opens a
- * JupyterLab terminal running `tmux attach` on the session.
+ * JupyterLab terminal running `tmux attach` on the session. A remote's session is stopped and
+ * attached through this server (`?host=`) under the remote's own rules; its terminal is the
+ * remote's, opened in a new browser tab at the remote's address.
  */
 import {
   JupyterFrontEnd,
@@ -24,6 +26,7 @@ import {
   namedSession,
   shortName
 } from '../choose';
+import { hostOf } from '../hosts';
 import { SagaModel } from '../model';
 import { CommandIDs, ISagaModel } from '../tokens';
 
@@ -81,7 +84,7 @@ export const controlPlugin: JupyterFrontEndPlugin<void> = {
           return;
         }
         try {
-          await model.api.stop(session.name);
+          await model.api.stop(session.name, hostOf(session));
         } catch (error) {
           await showErrorMessage(
             `Could not stop ${shortName(session)}`,
@@ -116,8 +119,11 @@ export const controlPlugin: JupyterFrontEndPlugin<void> = {
           return;
         }
         try {
-          const terminal = await model.api.connect(session.name);
-          if (commands.hasCommand('terminal:open')) {
+          const host = hostOf(session);
+          const terminal = await model.api.connect(session.name, host);
+          if (host !== null) {
+            openRemoteTerminal(model, host, terminal);
+          } else if (commands.hasCommand('terminal:open')) {
             await commands.execute('terminal:open', { name: terminal });
           } else {
             window.open(
@@ -152,6 +158,21 @@ export const controlPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
+/** A remote's terminal, in a new browser tab at the remote's own address. */
+function openRemoteTerminal(
+  model: SagaModel,
+  host: string,
+  terminal: string
+): void {
+  const url = model.remotes.find(remote => remote.name === host)?.url;
+  if (!url) {
+    throw new Error(
+      `${host} opened the terminal ${terminal}, but its address is not known here: open it on ${host}'s own Jupyter server`
+    );
+  }
+  window.open(URLExt.join(url, 'terminals', terminal), '_blank', 'noopener');
+}
+
 /** Ask before acting on a worker; whether the user said yes. */
 async function confirm(
   action: string,
@@ -171,5 +192,8 @@ function stopBody(session: ISessionInfo): string {
 }
 
 function attachBody(session: ISessionInfo): string {
-  return `This opens a terminal attached to the tmux session ${session.name}. What you type there goes to the worker; detach with Ctrl-b d.`;
+  const where = session.host
+    ? ` on ${session.host}, in a new browser tab at ${session.host}'s own address (log in there if it asks)`
+    : '';
+  return `This opens a terminal attached to the tmux session ${session.name}${where}. What you type there goes to the worker; detach with Ctrl-b d.`;
 }

@@ -1,6 +1,6 @@
 /**
- * Opens a session's live log in a main-area tab (`saga:open-log`): one tab per session,
- * restored on reload (a restored tab of a session gone since closes itself), following the
+ * Opens a session's live log in a main-area tab (`saga:open-log`): one tab per session (a
+ * remote's session is its host and its name: arguments `name` and `host`), restored on reload (a restored tab of a session gone since closes itself), following the
  * theme; today's workers as the transcript of their messages (or raw, as the settings say).
  * Its settings: `schema/logs.json`. Notebook 7 has one main widget per page (the notebook):
  * there the tabs open in its bottom ("down") panel.
@@ -20,6 +20,7 @@ import {
 } from '@jupyterlab/apputils';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
+import { ISessionInfo } from '../api';
 import {
   CONTEXT_MENU,
   ROW_SELECTOR,
@@ -27,6 +28,7 @@ import {
   namedSession,
   shortName
 } from '../choose';
+import { hostOf, sessionKey } from '../hosts';
 import { sagaIcon } from '../icons';
 import { LogViewKind } from '../channel';
 import { isGone, populateToolbar } from '../logtoolbar';
@@ -69,24 +71,28 @@ export const logsPlugin: JupyterFrontEndPlugin<void> = {
     void app.restored.then(() => (restoring = false));
     const gone = new GoneTabs();
 
-    const open = (name: string): MainAreaWidget<LogView> => {
+    const open = (
+      name: string,
+      host: string | null = null
+    ): MainAreaWidget<LogView> => {
       const existing = tracker.find(
-        widget => widget.content.stream.name === name
+        widget => keyOf(widget) === sessionKey(name, host)
       );
       if (existing) {
         app.shell.activateById(existing.id);
         return existing;
       }
-      const kind = model.writesMessages(name) ? messagesView : 'raw';
+      const kind = model.writesMessages(name, host) ? messagesView : 'raw';
       const view = new LogView({
-        stream: model.openStream(name, kind),
+        stream: model.openStream(name, host, kind),
         scrollback
       });
       const widget = new MainAreaWidget({ content: view });
-      const session = model.find(name);
-      widget.id = `saga-log-${name}`;
-      widget.title.label = session ? shortName(session) : name;
-      widget.title.caption = name;
+      const session = model.find(name, host);
+      widget.id =
+        host === null ? `saga-log-${name}` : `saga-log-${name}@${host}`;
+      widget.title.label = session ? tabLabel(session) : name;
+      widget.title.caption = host === null ? name : `${name} on ${host}`;
       widget.title.icon = sagaIcon;
       widget.title.closable = true;
       widget.addClass('jp-SagaLogPanel');
@@ -117,7 +123,11 @@ export const logsPlugin: JupyterFrontEndPlugin<void> = {
       icon: args => (args.origin === CONTEXT_MENU ? undefined : sagaIcon),
       execute: async args => {
         if (typeof args.name === 'string' && args.origin === undefined) {
-          return open(args.name); // also restores tabs of sessions not listed (yet)
+          // Also restores tabs of sessions not listed (yet).
+          return open(
+            args.name,
+            typeof args.host === 'string' ? args.host : null
+          );
         }
         const session = await chooseSession(
           app,
@@ -125,7 +135,7 @@ export const logsPlugin: JupyterFrontEndPlugin<void> = {
           args,
           'Open the log of'
         );
-        return session ? open(session.name) : undefined;
+        return session ? open(session.name, hostOf(session)) : undefined;
       }
     });
     palette?.addItem({ command: CommandIDs.openLog, category: 'SAGA' });
@@ -138,8 +148,11 @@ export const logsPlugin: JupyterFrontEndPlugin<void> = {
 
     void restorer?.restore(tracker, {
       command: CommandIDs.openLog,
-      args: widget => ({ name: widget.content.stream.name }),
-      name: widget => widget.content.stream.name
+      args: widget => {
+        const { name, host } = widget.content.stream;
+        return host === null ? { name } : { name, host };
+      },
+      name: keyOf
     });
 
     themes?.themeChanged.connect(() =>
@@ -149,14 +162,14 @@ export const logsPlugin: JupyterFrontEndPlugin<void> = {
     model.changed.connect(() => {
       tracker.forEach(widget => {
         const stream = widget.content.stream;
-        const session = model.find(stream.name);
+        const session = model.find(stream.name, stream.host);
         // A session refused for want of an output file is asked for again once it has one.
         if (stream.error !== null && session?.outputAvailable) {
           stream.retry();
         }
         // A tab restored before the first session list is named like the others once listed.
         if (session && widget.title.label === stream.name) {
-          widget.title.label = shortName(session);
+          widget.title.label = tabLabel(session);
         }
       });
     });
@@ -183,6 +196,18 @@ export const logsPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
+/** A log tab's session: its host and name, as `sessionKey` makes them one string. */
+function keyOf(widget: MainAreaWidget<LogView>): string {
+  const { name, host } = widget.content.stream;
+  return sessionKey(name, host);
+}
+
+/** `auth/login-form`, and for a remote's session `auth/login-form @ alpha`. */
+function tabLabel(session: ISessionInfo): string {
+  const host = hostOf(session);
+  return host === null ? shortName(session) : `${shortName(session)} @ ${host}`;
+}
+
 /** How long gone tabs are gathered into one notification. */
 const GONE_GATHER_MS = 1000;
 
@@ -202,7 +227,10 @@ class GoneTabs {
         this._tell();
         stop();
         widget.close();
-      } else if (stream.offset !== null || model.find(stream.name)) {
+      } else if (
+        stream.offset !== null ||
+        model.find(stream.name, stream.host)
+      ) {
         stop(); // it exists
       }
     };

@@ -13,6 +13,7 @@ import { Notification } from '@jupyterlab/apputils';
 
 import { ISessionInfo } from '../api';
 import { storyName } from '../format';
+import { hostOf, sessionArgs, sessionKey } from '../hosts';
 import { SagaModel } from '../model';
 import { outcomeOf, outcomeReason } from '../outcome';
 import { CommandIDs, ISagaModel } from '../tokens';
@@ -26,6 +27,10 @@ const TOLD: Record<string, { type: Notification.TypeOptions; text: string }> = {
   INCOMPLETE: { type: 'warning', text: 'ended incomplete' },
   FINISH: { type: 'success', text: 'finished' }
 };
+
+/** A session on its host, as one string. */
+const keyOf = (session: ISessionInfo): string =>
+  sessionKey(session.name, hostOf(session));
 
 /** JupyterLab shows a toast's first 140 characters (`Notification`'s own limit). */
 const TOAST_LENGTH = 140;
@@ -60,11 +65,11 @@ export const notificationsPlugin: JupyterFrontEndPlugin<void> = {
       if (!model.listed) {
         return;
       }
-      const now = new Map(model.sessions.map(s => [s.name, outcomeOf(s)]));
+      const now = new Map(model.sessions.map(s => [keyOf(s), outcomeOf(s)]));
       for (const session of known === null ? [] : model.sessions) {
         const outcome = outcomeOf(session);
         const told = outcome === null ? undefined : TOLD[outcome];
-        if (told === undefined || known?.get(session.name) === outcome) {
+        if (told === undefined || known?.get(keyOf(session)) === outcome) {
           continue;
         }
         const message = toastMessage(session, told.text);
@@ -75,9 +80,10 @@ export const notificationsPlugin: JupyterFrontEndPlugin<void> = {
               label: 'Open log',
               caption: `${OPEN_LOG_CAPTION} ${session.name}`,
               callback: () => {
-                void app.commands.execute(CommandIDs.openLog, {
-                  name: session.name
-                });
+                void app.commands.execute(
+                  CommandIDs.openLog,
+                  sessionArgs(session)
+                );
               }
             }
           ]

@@ -11,6 +11,7 @@ import {
 import { ICommandPalette } from '@jupyterlab/apputils';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
+import { sessionArgs } from '../hosts';
 import { sagaIcon } from '../icons';
 import { SagaModel } from '../model';
 import {
@@ -42,7 +43,8 @@ export const panelPlugin: JupyterFrontEndPlugin<void> = {
     let settings: ISettingRegistry.ISettings | null = null;
     const panel = new SagaPanel({
       model,
-      onOpen: name => void app.commands.execute(CommandIDs.openLog, { name }),
+      onOpen: session =>
+        void app.commands.execute(CommandIDs.openLog, sessionArgs(session)),
       onOpenStory: (project, id) =>
         void app.commands.execute(CommandIDs.openStory, { project, id }),
       onFilter: statuses => {

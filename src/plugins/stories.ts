@@ -77,7 +77,8 @@ export const storiesPlugin: JupyterFrontEndPlugin<void> = {
       const session = namedSession(app, model, {
         origin: args.origin as string
       });
-      return session
+      // A remote's worker: its story is on its host, not in this server's projects.
+      return session && !session.host
         ? model.stories.storyOfSession(session.name, session.storySlug)
         : undefined;
     };

@@ -1,5 +1,6 @@
 """Many hosts on one machine: real Jupyter servers on loopback, each with its own tmux socket,
-output directory, port and token, merged by a front server through its ``remotes``.
+output directory, port and token, merged by a front server through its ``remotes`` (the
+harness, with the ``hosts`` and ``front`` fixtures: tests/hosts.py).
 """
 
 from __future__ import annotations
@@ -22,20 +23,8 @@ from typing import Any
 import pytest
 
 from tests.helpers import channel_of, start_worker, wait_for, wait_until
-from tests.hosts import Host, front_config, remote_of, start_host, stop_host
+from tests.hosts import Host, front_config, listed, remote_of, remote_state, start_host, stop_host
 from tests.sagaproject import epic, story, task
-
-
-def listed(front: Host, query: str = "") -> list[dict[str, Any]]:
-    """The front server's session list."""
-    sessions: list[dict[str, Any]] = front.jupyter.get("api/saga/sessions" + query)
-    return sessions
-
-
-def remote_state(front: Host, name: str) -> dict[str, Any]:
-    """What the front server's /status says of one remote."""
-    remotes = front.jupyter.get("api/saga/status")["remotes"]
-    return next(remote for remote in remotes if remote["name"] == name)
 
 
 def http_error(call: Any) -> tuple[int, dict[str, Any]]:

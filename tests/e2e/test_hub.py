@@ -9,6 +9,7 @@ installed (``scripts/setup`` installs it).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -61,7 +62,7 @@ c.JupyterHub.spawner_class = "simple"
 c.SimpleLocalProcessSpawner.home_dir_template = "{tmp}/home-{{username}}"
 c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]
 c.JupyterHub.tornado_settings = {{"slow_spawn_timeout": 0}}  # POST .../server: 202 at once
-c.Spawner.args = ["--allow-root", "--SagaJupyterApp.poll_interval=0.5"]
+c.Spawner.args = ["--allow-root", "--SagaJupyterApp.poll_interval=0.5", *{spawner_args!r}]
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 120
 c.Spawner.environment = {{
@@ -94,7 +95,7 @@ c.JupyterHub.load_roles = [
 class Hub:
     """A running JupyterHub with the saga service."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, *spawner_args: str) -> None:
         self.port, self.token = free_port(), secrets.token_hex(16)
         self.url = f"http://127.0.0.1:{self.port}"
         self.socket_prefix = f"saga-hub-{secrets.token_hex(3)}"
@@ -104,7 +105,7 @@ class Hub:
                 port=self.port, hub_port=free_port(), proxy_api_port=free_port(),
                 service_port=free_port(), tmp=tmp_path, password=PASSWORD,
                 admin_token=self.token, socket_prefix=self.socket_prefix,
-                pythonpath=os.environ.get("PYTHONPATH", ""),
+                pythonpath=os.environ.get("PYTHONPATH", ""), spawner_args=spawner_args,
             )
         )  # fmt: skip
         self.log = (tmp_path / "hub.log").open("wb")
@@ -158,8 +159,17 @@ def logged_in(hub: Hub, user: str) -> requests.Session:
 @pytest.fixture
 def hub(tmp_path: Path) -> Iterator[Hub]:
     """A Hub whose users alice and bob each run a server with one worker."""
+    with running_hub(tmp_path) as hub:
+        yield hub
+
+
+@contextlib.contextmanager
+def running_hub(tmp_path: Path, *spawner_args: str) -> Iterator[Hub]:
+    """A Hub whose users alice and bob each run a server (``spawner_args`` added) with one
+    worker.
+    """
     tmux_servers = []
-    hub = Hub(tmp_path)
+    hub = Hub(tmp_path, *spawner_args)
     try:
         for user in USERS:
             out = tmp_path / f"out-{user}"

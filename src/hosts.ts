@@ -1,0 +1,61 @@
+/**
+ * Many hosts: which server a session runs on, and how a remote's state reads to a person.
+ *
+ * A session of this server's own has no `host` (`null`); one of a remote (the `remotes`
+ * trait, or a JupyterHub's servers behind `saga-jupyter hub-service`) has the remote's name.
+ * Two hosts may each run a worker of the same name: a session is its host and its name.
+ */
+import { IRemoteStatus, ISessionInfo } from './api';
+import { parseTime } from './format';
+
+/** How the panel names this server's own sessions' host. */
+export const THIS_SERVER = 'this server';
+
+/** A session's host: its remote's name, or `null` for this server's own. */
+export function hostOf(session: ISessionInfo): string | null {
+  return session.host ?? null;
+}
+
+/** One string naming a session on its host (names hold no newline). */
+export function sessionKey(name: string, host: string | null): string {
+  return host === null ? name : `${host}\n${name}`;
+}
+
+/** What the panel calls a host. */
+export function hostLabel(host: string | null): string {
+  return host ?? THIS_SERVER;
+}
+
+/** Whether the panel shows hosts: a session of a remote is listed, or remotes are known. */
+export function showsHosts(
+  sessions: ReadonlyArray<ISessionInfo>,
+  remotes: ReadonlyArray<IRemoteStatus>
+): boolean {
+  return (
+    remotes.length > 0 || sessions.some(session => hostOf(session) !== null)
+  );
+}
+
+/**
+ * Why a host's sessions are not live, in words a person can act on, or `null` when they are:
+ * `not answering since 10:32:05: no answer for 5 s: frozen, overloaded or cut off?`.
+ */
+export function staleReason(remote: IRemoteStatus | undefined): string | null {
+  if (remote === undefined || remote.state === 'connected') {
+    return null;
+  }
+  const since = parseTime(remote.since);
+  const what = remote.state === 'stale' ? 'not answering' : 'unreachable';
+  const when =
+    since === null ? '' : ` since ${new Date(since).toLocaleTimeString()}`;
+  return `${what}${when}: ${remote.error ?? 'no reason given'}`;
+}
+
+/** The `saga:open-log` (stop, attach) arguments naming a session on its host. */
+export function sessionArgs(session: ISessionInfo): {
+  name: string;
+  host?: string;
+} {
+  const host = hostOf(session);
+  return host === null ? { name: session.name } : { name: session.name, host };
+}

@@ -3,10 +3,11 @@
 Runs as a Hub-managed service. Every few seconds it asks the Hub's REST API for the running
 servers (its token needs ``list:users`` and ``read:servers``) and follows each one's channel
 through the Hub's proxy with its own token (``access:servers``), as a server follows its
-``remotes`` (:mod:`saga_jupyter.server.remotes`). It serves the merged list, status, the
-pass-through routes and the channel at ``/services/<name>/api/saga/...`` behind Hub OAuth: a
-person sees exactly the servers their own scopes let them access (``access:servers`` with its
-filters, checked by the Hub's own :func:`check_scopes`).
+``remotes`` (:mod:`saga_jupyter.server.remotes`), their stories and epics with them
+(:mod:`saga_jupyter.server.remote_projects`). It serves the merged sessions, stories and epics,
+status, the pass-through routes and the channel at ``/services/<name>/api/saga/...`` behind Hub
+OAuth: a person sees exactly the servers their own scopes let them access (``access:servers``
+with its filters, checked by the Hub's own :func:`check_scopes`), and only their stories.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from tornado.websocket import WebSocketHandler
 
 from ..core.hosts import RemoteSpec, matches, merge
 from ..server.federation import pass_through
+from ..server.remote_projects import RemoteProjectsSet
 from ..server.remotes import Proxied, Remote
 
 log = logging.getLogger("saga_jupyter.hub")
@@ -42,6 +44,7 @@ class HubHosts:
         self.remotes: dict[str, Remote] = {}
         self.scope_of: dict[str, str] = {}  # host -> the access:servers scope it needs
         self.clients: set[ChannelHandler] = set()
+        self.projects = RemoteProjectsSet(self.relay, log)
 
     async def discover(self) -> None:
         """Follow every running server and only those (one ask of the Hub)."""
@@ -60,10 +63,12 @@ class HubHosts:
                     found[host] = (self.proxy_url + server["url"], scope)
         for host in set(self.remotes) - set(found):
             self.remotes.pop(host).stop()
+            self.projects.forget(host)
             self.changed()
         for host, (url, scope) in found.items():
             if host not in self.remotes:
-                remote = Remote(RemoteSpec(host, url, "(the service's token)"), self.changed, log)
+                spec = RemoteSpec(host, url, "(the service's token)")
+                remote = Remote(spec, self.changed, log, self.projects.remote_stories)
                 self.remotes[host], self.scope_of[host] = remote, scope
                 remote.start(self.token)
 
@@ -89,6 +94,12 @@ class HubHosts:
         """A server's list changed: every channel client gets its own view again."""
         for client in list(self.clients):
             client.send_sessions()
+
+    def relay(self, host: str, frame: bytes) -> None:
+        """A server's ``stories:updated``: to the channel clients who may access that server."""
+        for client in list(self.clients):
+            if host in self.allowed(client.current_user):
+                client.write_frame(frame)
 
 
 class HubHandler(HubOAuthenticated, web.RequestHandler):  # type: ignore[misc]
@@ -132,6 +143,34 @@ class SessionsHandler(HubHandler):
         found = [s for s in self.hosts.sessions(hosts) if matches(s, filters)]
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(found))
+
+
+class ProjectsHandler(HubHandler):
+    """``GET api/saga/stories`` and ``epics``: those of every server the person may access."""
+
+    @web.authenticated
+    async def get(self, route: str) -> None:
+        """The merged list, with the extension's filters; ``?host=``: that server's answer."""
+        host = self.get_query_argument("host", None)
+        if host is not None:
+            await pass_through(self, self.allowed_remote(host), "api/saga/" + route)
+            return
+        keys = ("epic", "status", "project") if route == "stories" else ()
+        filters = {key: self.get_query_argument(key, None) for key in keys}
+        allowed = self.hosts.allowed(self.current_user)
+        projects = self.hosts.projects  # the service has no stories of its own
+        self.set_header("Content-Type", "application/json")
+        self.finish(projects.merged(route, lambda: [], None, filters, allowed))
+
+
+class StoryHandler(HubHandler):
+    """``GET api/saga/stories/{id}?host=``: one story, from its server."""
+
+    @web.authenticated
+    async def get(self, path: str) -> None:
+        """The story in full."""
+        remote = self.allowed_remote(self.get_query_argument("host", None))
+        await pass_through(self, remote, "api/saga/stories/" + path)
 
 
 class StatusHandler(HubHandler):
@@ -234,6 +273,8 @@ def make_app(hosts: HubHosts, prefix: str) -> web.Application:
             (prefix + "oauth_callback", HubOAuthCallbackHandler),
             (api + "sessions", SessionsHandler),
             (api + "sessions/(.+)", PassThroughHandler),
+            (api + "(stories|epics)", ProjectsHandler),
+            (api + "stories/(.+)", StoryHandler),
             (api + "status", StatusHandler),
             (api + "channels", ChannelHandler),
         ],

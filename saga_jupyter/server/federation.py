@@ -51,7 +51,8 @@ class Federation:
         self.broadcast = broadcast
         self.log = log
         # frames: what every client gets (a remote's stories:updated, its stories stamped).
-        self.projects = RemoteProjectsSet(frames or (lambda _: None), log)
+        relay = frames or (lambda _: None)
+        self.projects = RemoteProjectsSet(lambda _host, frame: relay(frame), log)
         stories = self.projects.remote_stories
         self.remotes = {spec.name: Remote(spec, self.changed, log, stories) for spec in specs}
         self.body = b"[]"

@@ -6,7 +6,9 @@ background: when its channel (re)connects, and again after each ``stories:update
 from what is held, never waiting on a remote; a stale remote's stories are listed as last
 fetched with ``"stale": true``. A remote's ``stories:updated`` is relayed to this server's
 clients at once, each story stamped with ``host``, and applied to what is held, so that a
-client re-reading the list after the frame sees it.
+client re-reading the list after the frame sees it. The frames go through a callback given the
+remote's name, so that ``saga-jupyter hub-service`` relays each only to the people who may see
+that server.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
@@ -123,8 +125,8 @@ class RemoteProjects:
 class RemoteProjectsSet:
     """Every remote's :class:`RemoteProjects`; the merged lists, encoded once per change."""
 
-    def __init__(self, frames: Callable[[bytes], None], log: logging.Logger) -> None:
-        self.frames = frames  # what every client of this server gets
+    def __init__(self, frames: Callable[[str, bytes], None], log: logging.Logger) -> None:
+        self.frames = frames  # a remote's relayed frame, for the clients that may see it
         self.log = log
         self.of: dict[str, RemoteProjects] = {}
         # One client bounding every answer's size, closed at stop.
@@ -140,9 +142,16 @@ class RemoteProjectsSet:
         if frame is not None and isinstance(stories, list):
             stamped = stamp(stories, remote.spec.name, False)
             relayed = {**frame, "stories": stamped, "host": remote.spec.name}
-            self.frames(json.dumps(relayed).encode())
+            self.frames(remote.spec.name, json.dumps(relayed).encode())
             held.apply(stamped)
         held.request()
+
+    def forget(self, host: str) -> None:
+        """Drop a remote no longer followed (a JupyterHub server that stopped)."""
+        held = self.of.pop(host, None)
+        if held is not None:
+            held.stop()
+            self._dirty()
 
     def stop(self) -> None:
         """Stop fetching."""
@@ -155,20 +164,22 @@ class RemoteProjectsSet:
 
     def merged(
         self, route: str, own: Callable[[], list[dict[str, Any]]], own_version: Any,
-        filters: dict[str, str | None], *, remotes: bool = True,
+        filters: dict[str, str | None], hosts: Collection[str] | None = None,
     ) -> bytes:  # fmt: skip
-        """The ``route`` list of this server (``own()``) and of every remote, filtered, as JSON.
+        """The ``route`` list of this server (``own()``) and of the remotes, filtered, as JSON.
 
-        Unfiltered, encoded once per change of any of them (or of a remote's staleness).
-        ``remotes=False``: this server's own only.
+        ``hosts``: only those remotes (none: this server's own only); ``None``: every remote,
+        and then, unfiltered, encoded once per change of any of them (or of a staleness).
         """
-        unfiltered = remotes and all(value is None for value in filters.values())
+        unfiltered = hosts is None and all(value is None for value in filters.values())
         version = (own_version, tuple((h.version, h.remote.stale) for h in self.of.values()))
         held = self._bodies.get(route) if unfiltered else None
         if held is not None and held[0] == version:
             return held[1]
         lists = [stamp(own(), None, False)]
-        for remote_projects in self.of.values() if remotes else ():
+        for host, remote_projects in self.of.items():
+            if hosts is not None and host not in hosts:
+                continue
             stale = remote_projects.remote.stale
             lists.append(
                 [

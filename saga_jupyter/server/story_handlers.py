@@ -50,9 +50,9 @@ class ProjectsBase(SagaHandler):
         federation = self.manager.federation
         if federation is None:
             return False
-        remotes = self._argument("host") is None
+        hosts = None if self._argument("host") is None else ()
         version = self.projects.version()
-        self.write_body(federation.projects.merged(route, own, version, filters, remotes=remotes))
+        self.write_body(federation.projects.merged(route, own, version, filters, hosts))
         return True
 
 

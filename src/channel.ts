@@ -253,8 +253,8 @@ export class Channel implements IDisposable {
         this._sessionsUpdated.emit(frame.sessions as ISessionInfo[]);
         break;
       case 'stories:updated':
-        // A remote's stories (with `host`) are not this server's `/stories`: not merged.
-        if (Array.isArray(frame.stories) && frame.host === undefined) {
+        // A remote's, relayed (`host` on the frame), carry their `host` too.
+        if (Array.isArray(frame.stories)) {
           this._storiesUpdated.emit(frame.stories as IStorySummary[]);
         }
         break;

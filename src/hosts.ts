@@ -1,9 +1,11 @@
 /**
- * Many hosts: which server a session runs on, and how a remote's state reads to a person.
+ * Many hosts: which server a session (or a story) is on, and how a remote's state reads to a
+ * person.
  *
- * A session of this server's own has no `host` (`null`); one of a remote (the `remotes`
- * trait, or a JupyterHub's servers behind `saga-jupyter hub-service`) has the remote's name.
- * Two hosts may each run a worker of the same name: a session is its host and its name.
+ * A session or story of this server's own has no `host` (`null`); one of a remote (the
+ * `remotes` trait, or a JupyterHub's servers behind `saga-jupyter hub-service`) has the
+ * remote's name. Two hosts may each run a worker of the same name (or hold a story of the same
+ * id): a session is its host and its name.
  */
 import { IRemoteStatus, ISessionInfo } from './api';
 import { parseTime } from './format';
@@ -11,9 +13,17 @@ import { parseTime } from './format';
 /** How the panel names this server's own sessions' host. */
 export const THIS_SERVER = 'this server';
 
-/** A session's host: its remote's name, or `null` for this server's own. */
-export function hostOf(session: ISessionInfo): string | null {
-  return session.host ?? null;
+/** What the servers list by host: sessions, stories and epics. */
+export interface IHosted {
+  /** The remote's name; missing or `null` for this server's own. */
+  host?: string | null;
+  /** Its remote is not answering: as last seen. */
+  stale?: boolean;
+}
+
+/** A session's (a story's) host: its remote's name, or `null` for this server's own. */
+export function hostOf(item: IHosted): string | null {
+  return item.host ?? null;
 }
 
 /** One string naming a session on its host (names hold no newline). */

@@ -246,7 +246,12 @@ function SessionsView(
             {model.sessions.length} hidden by the filter above.
           </p>
         ) : showsHosts(model.sessions, model.remotes) ? (
-          <HostGroups sessions={shown} remotes={model.remotes}>
+          <HostGroups
+            items={shown}
+            remotes={model.remotes}
+            counts={runningCounts}
+            noun="workers"
+          >
             {sessions => <Groups {...props} sessions={sessions} showHost />}
           </HostGroups>
         ) : (
@@ -255,6 +260,12 @@ function SessionsView(
       </div>
     </>
   );
+}
+
+/** `1 running · 0 completed`: a host's header. */
+function runningCounts(sessions: ISessionInfo[]): string {
+  const running = sessions.filter(s => s.status === 'running').length;
+  return `${running} running · ${sessions.length - running} completed`;
 }
 
 /** The rows' props: the sessions, and whether each row names its host. */
@@ -396,10 +407,14 @@ function rowTitle(session: ISessionInfo): string {
 /** A row, and for a today's worker whose story is known, a button to its story's page. */
 function RowItem(props: IRowsProps & { session: ISessionInfo }): JSX.Element {
   const { session } = props;
-  // A remote's worker: its story is on its host, not in this server's projects.
+  // A remote's worker: its story is one of its host's.
   const story =
-    session.outputFormat === 'messages' && hostOf(session) === null
-      ? props.model.stories.storyOfSession(session.name, session.storySlug)
+    session.outputFormat === 'messages'
+      ? props.model.stories.storyOfSession(
+          session.name,
+          session.storySlug,
+          hostOf(session)
+        )
       : undefined;
   return (
     <li className="jp-SagaPanel-rowItem" data-story={story?.id}>
@@ -409,7 +424,9 @@ function RowItem(props: IRowsProps & { session: ISessionInfo }): JSX.Element {
           className="jp-SagaPanel-storyLink"
           data-story={story.id}
           title={`Open the story: ${story.title}`}
-          onClick={() => props.onOpenStory(story.project, story.id)}
+          onClick={() =>
+            props.onOpenStory(story.project, story.id, hostOf(story))
+          }
         >
           story
         </button>

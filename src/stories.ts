@@ -1,6 +1,8 @@
 /**
  * The SAGA projects' epics and stories in the browser: their REST routes, typed, and the
  * model every project view renders, kept live by the channel's `stories:updated` frames.
+ * A server with remotes (or `saga-jupyter hub-service`) lists theirs too, each with its `host`:
+ * a story is its host, its project and its id.
  */
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
@@ -9,6 +11,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import { SagaError, errorMessage } from './api';
 import type { Channel } from './channel';
+import { IHosted, hostOf, sessionKey } from './hosts';
 
 /** How SAGA derives a story's (or an epic's, or a task's) status. */
 export type DerivedStatus = 'pending' | 'inProgress' | 'completed';
@@ -21,7 +24,7 @@ export const DERIVED_STATUSES: ReadonlyArray<DerivedStatus> = [
 ];
 
 /** One epic (`GET /api/saga/epics`). */
-export interface IEpic {
+export interface IEpic extends IHosted {
   id: string;
   title: string;
   description: string;
@@ -38,7 +41,7 @@ export interface IStoryTaskCounts {
 }
 
 /** One story, as `GET /api/saga/stories` and `stories:updated` frames give it. */
-export interface IStorySummary {
+export interface IStorySummary extends IHosted {
   id: string;
   title: string;
   epic: string | null;
@@ -83,9 +86,18 @@ export interface IStoryDetail extends Omit<IStorySummary, 'tasks'> {
   journal: IJournalEntry[];
 }
 
-/** The key of a story: ids are unique within a project only. */
-export function storyKey(project: string, id: string): string {
-  return `${project}\u0000${id}`;
+/** The key of a story: ids are unique within a project only, projects within a host. */
+export function storyKey(
+  project: string,
+  id: string,
+  host: string | null = null
+): string {
+  return sessionKey(`${project}\u0000${id}`, host);
+}
+
+/** The key of an epic or story as the server lists it. */
+export function keyOf(item: IHosted & { project: string; id: string }): string {
+  return storyKey(item.project, item.id, hostOf(item));
 }
 
 /** `3/5 tasks`. */
@@ -116,9 +128,15 @@ export class StoriesAPI {
     return (await this._get('stories')) as IStorySummary[];
   }
 
-  /** One story in full. */
-  async story(id: string, project: string): Promise<IStoryDetail> {
-    const query = URLExt.objectToQueryString({ project });
+  /** One story in full (`host`: a remote's, through this server). */
+  async story(
+    id: string,
+    project: string,
+    host: string | null = null
+  ): Promise<IStoryDetail> {
+    const query = URLExt.objectToQueryString(
+      host === null ? { project } : { project, host }
+    );
     return (await this._get(
       `stories/${encodeURIComponent(id)}${query}`
     )) as IStoryDetail;
@@ -191,29 +209,34 @@ export class StoriesModel implements IDisposable {
     return this._isDisposed;
   }
 
-  /** The stories of an epic of a project (`null`: those of no epic). */
-  storiesOf(project: string, epic: string | null): IStorySummary[] {
-    return this.stories.filter(
-      story => story.project === project && story.epic === epic
-    );
+  /** A story by project and id, on a host (default: this server's own). */
+  get(
+    project: string,
+    id: string,
+    host: string | null = null
+  ): IStorySummary | undefined {
+    return this._stories.get(storyKey(project, id, host));
   }
 
-  /** A story by project and id. */
-  get(project: string, id: string): IStorySummary | undefined {
-    return this._stories.get(storyKey(project, id));
-  }
-
-  /** The story a session worked on (it lists the session), else the only one of its id. */
-  storyOfSession(name: string, storyId: string): IStorySummary | undefined {
+  /**
+   * The story a session of `host` worked on (it lists the session), else the only one of its
+   * id on that host.
+   */
+  storyOfSession(
+    name: string,
+    storyId: string,
+    host: string | null = null
+  ): IStorySummary | undefined {
     if (this._byId === null) {
       // Asked for every worker row at every render: indexed once per change.
       const byId = new Map<string, IStorySummary[]>();
       for (const story of this.stories) {
-        byId.set(story.id, [...(byId.get(story.id) ?? []), story]);
+        const key = sessionKey(story.id, hostOf(story));
+        byId.set(key, [...(byId.get(key) ?? []), story]);
       }
       this._byId = byId;
     }
-    const ofId = this._byId.get(storyId) ?? [];
+    const ofId = this._byId.get(sessionKey(storyId, host)) ?? [];
     return (
       ofId.find(story => story.sessions.includes(name)) ??
       (ofId.length === 1 ? ofId[0] : undefined)
@@ -228,9 +251,7 @@ export class StoriesModel implements IDisposable {
         this.api.stories()
       ]);
       this._epics = epics;
-      this._stories = new Map(
-        stories.map(story => [storyKey(story.project, story.id), story])
-      );
+      this._stories = new Map(stories.map(story => [keyOf(story), story]));
       this._list = this._byId = null;
       this._error = null;
     } catch (error) {
@@ -252,7 +273,7 @@ export class StoriesModel implements IDisposable {
   private _onStories(_: Channel, stories: IStorySummary[]): void {
     const keys = new Set<string>();
     for (const story of stories) {
-      const key = storyKey(story.project, story.id);
+      const key = keyOf(story);
       keys.add(key);
       this._stories.set(key, story);
     }

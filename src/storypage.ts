@@ -3,7 +3,8 @@
  * guidance; its live task checklist; its journal, blockers first; the sessions that worked on
  * it. Everything the agents wrote as markdown goes through JupyterLab's own `text/markdown`
  * renderer, untrusted, so its sanitizer removes scripts, event handlers and `javascript:`
- * links. The page re-reads its story whenever a `stories:updated` frame names it.
+ * links. The page re-reads its story whenever a `stories:updated` frame names it. A remote's
+ * story (`host`) is read through this server from its host, its sessions are that host's.
  */
 import { IRenderMimeRegistry, MimeModel } from '@jupyterlab/rendermime';
 import { Widget } from '@lumino/widgets';
@@ -29,13 +30,17 @@ export class StoryPage extends Widget {
     this.model = options.model;
     this.project = options.project;
     this.storyId = options.id;
+    this.host = options.host ?? null;
     this._rendermime = options.rendermime;
     this._onOpenSession = options.onOpenSession;
     this.addClass('jp-SagaStory');
     this.node.dataset.story = options.id;
     this.node.dataset.project = options.project;
+    if (this.host !== null) {
+      this.node.dataset.host = this.host;
+    }
     this.model.stories.storiesChanged.connect((_, keys) => {
-      if (keys.has(storyKey(this.project, this.storyId))) {
+      if (keys.has(storyKey(this.project, this.storyId, this.host))) {
         void this.reload();
       }
     }, this);
@@ -46,6 +51,8 @@ export class StoryPage extends Widget {
   readonly model: SagaModel;
   readonly project: string;
   readonly storyId: string;
+  /** The remote holding the story, `null` for this server's own. */
+  readonly host: string | null;
 
   /** The story as last read, or `null` before. */
   get story(): IStoryDetail | null {
@@ -58,7 +65,8 @@ export class StoryPage extends Widget {
     try {
       const story = await this.model.stories.api.story(
         this.storyId,
-        this.project
+        this.project,
+        this.host
       );
       if (asked === this._asked && !this.isDisposed) {
         this._story = story;
@@ -90,6 +98,11 @@ export class StoryPage extends Widget {
     const header = element('header', 'jp-SagaStory-header');
     header.appendChild(element('h1', 'jp-SagaStory-title', story.title));
     const facts = element('div', 'jp-SagaStory-facts');
+    if (this.host !== null) {
+      facts.appendChild(
+        element('span', 'jp-SagaStory-host', `on ${this.host}`)
+      );
+    }
     facts.appendChild(
       element('span', 'jp-SagaStory-epic', story.epic ?? 'no epic', {
         title: story.project
@@ -211,14 +224,14 @@ export class StoryPage extends Widget {
   /** The sessions, newest first, with their state from the live session list. */
   private _renderSessions(): void {
     const story = this._story;
-    const host = this._sessionsNode;
-    if (!story || !host) {
+    const section = this._sessionsNode;
+    if (!story || !section) {
       return;
     }
-    host.querySelector('.jp-SagaStory-sessions')?.remove();
+    section.querySelector('.jp-SagaStory-sessions')?.remove();
     const list = element('ul', 'jp-SagaStory-sessions');
     for (const name of story.sessions) {
-      const session = this.model.find(name);
+      const session = this.model.find(name, this.host);
       const button = element('button', 'jp-SagaStory-session', undefined, {
         'data-name': name,
         title: `Open the transcript of ${name}`
@@ -244,7 +257,9 @@ export class StoryPage extends Widget {
           })
         );
       }
-      button.addEventListener('click', () => this._onOpenSession(name));
+      button.addEventListener('click', () =>
+        this._onOpenSession(name, this.host)
+      );
       const item = element('li');
       item.appendChild(button);
       list.appendChild(item);
@@ -254,7 +269,7 @@ export class StoryPage extends Widget {
         element('li', 'jp-SagaStory-none', 'No worker has run this story yet.')
       );
     }
-    host.appendChild(list);
+    section.appendChild(list);
   }
 
   private _heading(label: string, kind: string): HTMLElement {
@@ -294,7 +309,7 @@ export class StoryPage extends Widget {
   }
 
   private _rendermime: IRenderMimeRegistry;
-  private _onOpenSession: (name: string) => void;
+  private _onOpenSession: (name: string, host: string | null) => void;
   private _story: IStoryDetail | null = null;
   private _error: string | null = null;
   private _asked = 0;
@@ -310,9 +325,11 @@ export namespace StoryPage {
     model: SagaModel;
     project: string;
     id: string;
+    /** The remote holding the story (default: this server). */
+    host?: string | null;
     rendermime: IRenderMimeRegistry;
-    /** Open a session's log tab. */
-    onOpenSession: (name: string) => void;
+    /** Open a session's log tab (`host`: the story's). */
+    onOpenSession: (name: string, host: string | null) => void;
   }
 }
 

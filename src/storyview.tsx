@@ -1,24 +1,32 @@
 /**
  * The panel's project view: each epic with a progress bar and its stories counted by status,
  * each story with its tasks done, its unresolved blockers and its running worker's cycle.
- * It renders the model (`model.stories` and the sessions); opening a story goes out through
- * a callback.
+ * Over many hosts (a remote's stories listed), the stories are grouped by host as the
+ * sessions are (hostgroups.tsx). It renders the model (`model.stories` and the sessions);
+ * opening a story goes out through a callback.
  */
 import * as React from 'react';
 
 import { ISessionInfo } from './api';
 import { formatCycle } from './format';
+import { HostGroups } from './hostgroups';
+import { hostOf } from './hosts';
 import { SagaModel } from './model';
 import {
   DERIVED_STATUSES,
   IEpic,
   IStorySummary,
   formatStoryTasks,
+  keyOf,
   statusLabel
 } from './stories';
 
-/** Open a story's page. */
-export type OpenStory = (project: string, id: string) => void;
+/** Open a story's page (`host`: a remote's story, `null` for this server's own). */
+export type OpenStory = (
+  project: string,
+  id: string,
+  host: string | null
+) => void;
 
 /** The newest running session among a story's (its names come newest first). */
 export function runningSession(
@@ -26,7 +34,7 @@ export function runningSession(
   story: IStorySummary
 ): ISessionInfo | undefined {
   for (const name of story.sessions) {
-    const session = model.find(name);
+    const session = model.find(name, hostOf(story));
     if (session?.status === 'running') {
       return session;
     }
@@ -60,17 +68,8 @@ export function StoriesView(props: {
       <p className="jp-SagaPanel-placeholder">Reading the SAGA projects…</p>
     );
   }
-  const epics = stories.epics;
-  const all = stories.stories;
-  const projects = new Set(all.map(story => story.project));
-  epics.forEach(epic => projects.add(epic.project));
-  const several = projects.size > 1;
-  // Stories of no epic, or of an epic whose file is missing: listed, never lost.
-  const known = new Set(epics.map(epic => `${epic.project}\u0000${epic.id}`));
-  const loose = all.filter(
-    story =>
-      story.epic === null || !known.has(`${story.project}\u0000${story.epic}`)
-  );
+  const { epics, stories: all } = stories;
+  const hosted = [...all, ...epics].some(item => hostOf(item) !== null);
   return (
     <div className="jp-SagaStories">
       {stories.error !== null && (
@@ -88,33 +87,80 @@ export function StoriesView(props: {
             today&apos;s workers names it.
           </p>
         </div>
-      ) : (
-        <>
-          {epics.map(epic => (
-            <Epic
-              key={`${epic.project}\u0000${epic.id}`}
-              epic={epic}
-              project={several ? projectName(epic.project) : null}
-              stories={stories.storiesOf(epic.project, epic.id)}
+      ) : hosted ? (
+        <HostGroups
+          items={all}
+          remotes={model.remotes}
+          counts={completedCounts}
+          noun="stories"
+        >
+          {(ofHost, host) => (
+            <Projects
+              epics={epics.filter(epic => hostOf(epic) === host)}
+              stories={ofHost}
               model={model}
               onOpenStory={onOpenStory}
             />
-          ))}
-          {loose.length > 0 && (
-            <section className="jp-SagaStories-epic" data-no-epic="true">
-              <h3 className="jp-SagaStories-epicHead">
-                <span className="jp-SagaStories-epicTitle">no epic</span>
-              </h3>
-              <StoryRows
-                stories={loose}
-                model={model}
-                onOpenStory={onOpenStory}
-              />
-            </section>
           )}
-        </>
+        </HostGroups>
+      ) : (
+        <Projects
+          epics={epics}
+          stories={all}
+          model={model}
+          onOpenStory={onOpenStory}
+        />
       )}
     </div>
+  );
+}
+
+/** `2/5 stories completed`: a host's header. */
+function completedCounts(stories: IStorySummary[]): string {
+  const done = stories.filter(story => story.status === 'completed').length;
+  return `${done}/${stories.length} stories completed`;
+}
+
+/** The epics and stories of one host. */
+function Projects(props: {
+  epics: ReadonlyArray<IEpic>;
+  stories: ReadonlyArray<IStorySummary>;
+  model: SagaModel;
+  onOpenStory: OpenStory;
+}): JSX.Element {
+  const { epics, stories: all, model, onOpenStory } = props;
+  const projects = new Set(all.map(story => story.project));
+  epics.forEach(epic => projects.add(epic.project));
+  const several = projects.size > 1;
+  // Stories of no epic, or of an epic whose file is missing: listed, never lost.
+  const known = new Set(epics.map(epic => `${epic.project}\u0000${epic.id}`));
+  const loose = all.filter(
+    story =>
+      story.epic === null || !known.has(`${story.project}\u0000${story.epic}`)
+  );
+  return (
+    <>
+      {epics.map(epic => (
+        <Epic
+          key={`${epic.project}\u0000${epic.id}`}
+          epic={epic}
+          project={several ? projectName(epic.project) : null}
+          stories={all.filter(
+            story => story.project === epic.project && story.epic === epic.id
+          )}
+          model={model}
+          onOpenStory={onOpenStory}
+        />
+      ))}
+      {loose.length > 0 && (
+        <section className="jp-SagaStories-epic" data-no-epic="true">
+          <h3 className="jp-SagaStories-epicHead">
+            <span className="jp-SagaStories-epicTitle">no epic</span>
+          </h3>
+          <StoryRows stories={loose} model={model} onOpenStory={onOpenStory} />
+        </section>
+      )}
+    </>
   );
 }
 
@@ -193,7 +239,7 @@ function StoryRows(props: {
   return (
     <ul className="jp-SagaStories-stories">
       {props.stories.map(story => (
-        <li key={story.id}>
+        <li key={keyOf(story)}>
           <StoryRow {...props} story={story} />
         </li>
       ))}
@@ -214,9 +260,10 @@ function StoryRow(props: {
       className="jp-SagaStories-story"
       data-story={story.id}
       data-project={story.project}
+      data-host={hostOf(story) ?? undefined}
       data-status={story.status}
       title={`${story.title}\n${story.id}`}
-      onClick={() => props.onOpenStory(story.project, story.id)}
+      onClick={() => props.onOpenStory(story.project, story.id, hostOf(story))}
     >
       <span className="jp-SagaStories-storyHead">
         <span className="jp-SagaStories-storyTitle">{story.title}</span>

@@ -45,8 +45,11 @@ export const panelPlugin: JupyterFrontEndPlugin<void> = {
       model,
       onOpen: session =>
         void app.commands.execute(CommandIDs.openLog, sessionArgs(session)),
-      onOpenStory: (project, id) =>
-        void app.commands.execute(CommandIDs.openStory, { project, id }),
+      onOpenStory: (project, id, host) =>
+        void app.commands.execute(
+          CommandIDs.openStory,
+          host === null ? { project, id } : { project, id, host }
+        ),
       onFilter: statuses => {
         if (settings) {
           void settings.set('statuses', statuses); // applied when the registry confirms

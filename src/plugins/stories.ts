@@ -1,6 +1,7 @@
 /**
- * Opens a story's page in the main area (`saga:open-story`): one tab per story, restored on
- * reload, from the panel's project view, a worker row's story link or its context menu.
+ * Opens a story's page in the main area (`saga:open-story`, with `host` for a remote's): one
+ * tab per story on its host, restored on reload, from the panel's project view, a worker row's
+ * story link or its context menu.
  */
 import {
   ILabShell,
@@ -12,6 +13,7 @@ import { MainAreaWidget, WidgetTracker } from '@jupyterlab/apputils';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 
 import { CONTEXT_MENU, ROW_SELECTOR, namedSession } from '../choose';
+import { hostOf } from '../hosts';
 import { sagaIcon } from '../icons';
 import { SagaModel } from '../model';
 import { IStorySummary } from '../stories';
@@ -36,10 +38,16 @@ export const storiesPlugin: JupyterFrontEndPlugin<void> = {
       namespace: 'saga-story'
     });
 
-    const open = (project: string, id: string): MainAreaWidget<StoryPage> => {
+    const open = (
+      project: string,
+      id: string,
+      host: string | null
+    ): MainAreaWidget<StoryPage> => {
       const existing = tracker.find(
         widget =>
-          widget.content.project === project && widget.content.storyId === id
+          widget.content.project === project &&
+          widget.content.storyId === id &&
+          widget.content.host === host
       );
       if (existing) {
         app.shell.activateById(existing.id);
@@ -49,15 +57,20 @@ export const storiesPlugin: JupyterFrontEndPlugin<void> = {
         model,
         project,
         id,
+        host,
         rendermime,
-        onOpenSession: name =>
-          void app.commands.execute(CommandIDs.openLog, { name })
+        onOpenSession: (name, host) =>
+          void app.commands.execute(
+            CommandIDs.openLog,
+            host === null ? { name } : { name, host }
+          )
       });
       const widget = new MainAreaWidget({ content: page });
-      const story = model.stories.get(project, id);
-      widget.id = `saga-story-${encodeURIComponent(project)}-${id}`;
+      const story = model.stories.get(project, id, host);
+      const on = host === null ? '' : `@${encodeURIComponent(host)}`;
+      widget.id = `saga-story-${encodeURIComponent(project)}-${id}${on}`;
       widget.title.label = story?.title ?? id;
-      widget.title.caption = `${id} (${project})`;
+      widget.title.caption = `${id} (${project})${host === null ? '' : ` on ${host}`}`;
       widget.title.icon = sagaIcon;
       widget.title.closable = true;
       widget.addClass('jp-SagaStoryPanel');
@@ -77,11 +90,17 @@ export const storiesPlugin: JupyterFrontEndPlugin<void> = {
       const session = namedSession(app, model, {
         origin: args.origin as string
       });
-      // A remote's worker: its story is on its host, not in this server's projects.
-      return session && !session.host
-        ? model.stories.storyOfSession(session.name, session.storySlug)
+      return session
+        ? model.stories.storyOfSession(
+            session.name,
+            session.storySlug,
+            hostOf(session)
+          )
         : undefined;
     };
+    /** The `host` argument: a remote's name, else `null` (this server's own). */
+    const hostArg = (args: Record<string, unknown>): string | null =>
+      typeof args.host === 'string' ? args.host : null;
 
     app.commands.addCommand(CommandIDs.openStory, {
       label: args => {
@@ -90,7 +109,7 @@ export const storiesPlugin: JupyterFrontEndPlugin<void> = {
         }
         const story =
           typeof args.project === 'string' && typeof args.id === 'string'
-            ? model.stories.get(args.project, args.id)
+            ? model.stories.get(args.project, args.id, hostArg(args))
             : undefined;
         return story ? `Open Story ${story.title}` : 'Open a SAGA Story';
       },
@@ -100,10 +119,12 @@ export const storiesPlugin: JupyterFrontEndPlugin<void> = {
       execute: args => {
         if (args.origin === CONTEXT_MENU) {
           const story = storyOfRow(args);
-          return story ? open(story.project, story.id) : undefined;
+          return story
+            ? open(story.project, story.id, hostOf(story))
+            : undefined;
         }
         if (typeof args.project === 'string' && typeof args.id === 'string') {
-          return open(args.project, args.id);
+          return open(args.project, args.id, hostArg(args));
         }
         return undefined;
       }
@@ -117,11 +138,17 @@ export const storiesPlugin: JupyterFrontEndPlugin<void> = {
 
     void restorer?.restore(tracker, {
       command: CommandIDs.openStory,
-      args: widget => ({
-        project: widget.content.project,
-        id: widget.content.storyId
-      }),
-      name: widget => `${widget.content.project}:${widget.content.storyId}`
+      args: ({ content }) =>
+        content.host === null
+          ? { project: content.project, id: content.storyId }
+          : {
+              project: content.project,
+              id: content.storyId,
+              host: content.host
+            },
+      name: ({ content }) =>
+        `${content.project}:${content.storyId}` +
+        (content.host === null ? '' : `@${content.host}`)
     });
   }
 };

@@ -2,7 +2,8 @@
 
 The Hub (``jupyterhub`` from PyPI, ``configurable-http-proxy`` from npm) spawns alice's and
 bob's servers with ``SimpleLocalProcessSpawner``, each with its own tmux socket and output
-directory and one worker; ``DummyAuthenticator`` logs people in. Skipped where the Hub is not
+directory and one worker, and its own SAGA project (``$SAGA_PROJECT_DIR``) with one story;
+``DummyAuthenticator`` logs people in. Skipped where the Hub is not
 installed (``scripts/setup`` installs it).
 """
 
@@ -28,6 +29,7 @@ from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
 from tests.helpers import Channel, start_worker, wait_until
+from tests.sagaproject import epic, story, story_dir, task
 
 pytest.importorskip("jupyterhub")
 if shutil.which("configurable-http-proxy") is None:
@@ -70,6 +72,7 @@ c.Spawner.environment = {{
     "SAGA_SESSIONS_DIR": lambda spawner: "{tmp}/out-" + spawner.user.name,
     "SAGA_TMUX_SOCKET": lambda spawner: "{socket_prefix}-" + spawner.user.name,
     "SAGA_STATE_FILE": lambda spawner: "{tmp}/state-" + spawner.user.name + ".json",
+    "SAGA_PROJECT_DIR": lambda spawner: "{tmp}/project-" + spawner.user.name,
 }}
 c.JupyterHub.services = [
     {{
@@ -177,6 +180,8 @@ def running_hub(tmp_path: Path, *spawner_args: str) -> Iterator[Hub]:
             tmux = Server(socket_name=f"{hub.socket_prefix}-{user}")
             tmux_servers.append(tmux)
             start_worker(tmux, f"saga__{user}__work__1", out)
+            epic(project_of(tmp_path, user), "work", [f"{user}-story"])
+            story(project_of(tmp_path, user), f"{user}-story", "work", {"t1": "pending"})
             hub.api("POST", f"users/{user}/server")
         for user in USERS:
             wait_until(
@@ -191,6 +196,11 @@ def running_hub(tmp_path: Path, *spawner_args: str) -> Iterator[Hub]:
         hub.stop()
         for tmux in tmux_servers:
             tmux.kill()
+
+
+def project_of(tmp_path: Path, user: str) -> Path:
+    """The SAGA project of ``user``'s server."""
+    return tmp_path / f"project-{user}"
 
 
 def sessions_seen(browser: requests.Session, hub: Hub) -> Any:
@@ -241,3 +251,65 @@ def test_each_person_sees_their_own_servers_and_an_admin_all(hub: Hub) -> None:
         channel.close()
 
     asyncio.run(channel())
+
+
+def listed_by_host(browser: requests.Session, hub: Hub, route: str) -> Any:
+    """``(host, id)`` of each story (epic) the service lists for that person."""
+    answer = browser.get(f"{hub.url}/services/saga/api/saga/{route}", timeout=60)
+    if answer.status_code != 200:
+        return None
+    return sorted((item["host"], item["id"]) for item in json.loads(answer.text))
+
+
+def ws_cookies(browser: requests.Session) -> dict[str, str]:
+    """The headers that open the service's channel as that person."""
+    return {"Cookie": "; ".join(f"{c.name}={c.value}" for c in browser.cookies)}
+
+
+async def stories_frame(channel: Channel) -> dict[str, Any]:
+    """The next ``stories:updated`` frame (session lists skipped)."""
+    while True:
+        frame = await channel.receive(timeout=30)
+        if frame["type"] == "stories:updated":
+            return frame
+
+
+@pytest.mark.timeout(400)
+def test_each_person_sees_the_stories_of_their_own_servers(hub: Hub, tmp_path: Path) -> None:
+    alice, admin = logged_in(hub, "alice"), logged_in(hub, "admin")
+    every = [("alice", "alice-story"), ("bob", "bob-story")]
+    wait_until(lambda: listed_by_host(admin, hub, "stories") == every, timeout=60, interval=0.5)
+    assert listed_by_host(alice, hub, "stories") == [("alice", "alice-story")]
+    assert listed_by_host(alice, hub, "epics") == [("alice", "work")]
+    assert listed_by_host(admin, hub, "epics") == [("alice", "work"), ("bob", "work")]
+    assert listed_by_host(alice, hub, "stories?status=completed") == []
+    api = hub.url + "/services/saga/api/saga/"
+    page = alice.get(api + "stories/alice-story?host=alice", timeout=30)
+    assert page.status_code == 200 and [t["id"] for t in page.json()["tasks"]] == ["t1"]
+    for path in ("stories/bob-story?host=bob", "stories?host=bob", "epics?host=bob"):
+        assert alice.get(api + path, timeout=30).status_code == 404, path  # not alice's
+
+    # A story changed on a server reaches the channels of those who may see it, and only them.
+    ws_url = hub.url.replace("http", "ws", 1) + "/services/saga/api/saga/channels"
+
+    async def channels() -> None:
+        opened = [
+            Channel(await websocket_connect(HTTPRequest(ws_url, headers=ws_cookies(person))))
+            for person in (alice, admin)
+        ]
+        alice_channel, admin_channel = opened
+        for channel in opened:
+            await channel.receive(timeout=30)  # the session list
+        task(story_dir(project_of(tmp_path, "bob"), "bob-story"), "t1", "completed")
+        frame = await stories_frame(admin_channel)
+        assert frame["host"] == "bob" and frame["stories"][0]["host"] == "bob"
+        task(story_dir(project_of(tmp_path, "alice"), "alice-story"), "t1", "completed")
+        frame = await stories_frame(alice_channel)  # bob's frame came first, not to alice
+        assert frame["host"] == "alice"
+        assert [(s["host"], s["id"], s["status"]) for s in frame["stories"]] == [
+            ("alice", "alice-story", "completed")
+        ]
+        for channel in opened:
+            channel.close()
+
+    asyncio.run(channels())

@@ -2,13 +2,14 @@
 
 Each remote's lists are fetched over REST (``/api/saga/stories`` and ``/epics``) in the
 background: when its channel (re)connects, and again after each ``stories:updated`` it sends
-(debounced; one fetch at a time per remote; bounded in time and size). Requests are answered
-from what is held, never waiting on a remote; a stale remote's stories are listed as last
-fetched with ``"stale": true``. A remote's ``stories:updated`` is relayed to this server's
-clients at once, each story stamped with ``host``, and applied to what is held, so that a
-client re-reading the list after the frame sees it. The frames go through a callback given the
-remote's name, so that ``saga-jupyter hub-service`` relays each only to the people who may see
-that server.
+(debounced; one fetch at a time per remote; bounded in time and size). Stories a fetch finds
+changed (while the remote was away, or first seen) are relayed as a ``stories:updated``.
+Requests are answered from what is held, never waiting on a remote; a stale remote's stories
+are listed as last fetched with ``"stale": true``. A remote's ``stories:updated`` is relayed to
+this server's clients at once, each story stamped with ``host``, and applied to what is held,
+so that a client re-reading the list after the frame sees it. The frames go through a callback
+given the remote's name, so that ``saga-jupyter hub-service`` relays each only to the people who
+may see that server.
 """
 
 from __future__ import annotations
@@ -42,13 +43,18 @@ class RemoteProjects:
     """One remote's stories and epics as last fetched."""
 
     def __init__(
-        self, remote: Remote, client: AsyncHTTPClient, changed: Callable[[], None]
+        self,
+        remote: Remote,
+        client: AsyncHTTPClient,
+        changed: Callable[[], None],
+        relay: Callable[[list[dict[str, Any]]], None],
     ) -> None:
         self.remote = remote
         self.lists: dict[str, list[dict[str, Any]]] = {route: [] for route in ROUTES}
         self.version = 0  # counts the changes of its lists
         self._client = client
         self._changed = changed
+        self._relay = relay  # stories a fetch found changed, for the clients
         self._task: asyncio.Task[None] | None = None
         self._again = False
 
@@ -112,8 +118,13 @@ class RemoteProjects:
                 listed if isinstance(listed, list) else [], remote.spec.name, False
             )
         if found != self.lists:
+            # Changed while no frame told (while it was away, say): the clients hear it now.
+            held = {(story.get("project"), story["id"]): story for story in self.lists["stories"]}
+            changed = [s for s in found["stories"] if held.get((s.get("project"), s["id"])) != s]
             self.lists = found
             self._set_changed()
+            if changed:
+                self._relay(changed)
 
     def _failed(self, route: str, error: BaseException) -> None:
         remote = self.remote
@@ -135,16 +146,21 @@ class RemoteProjectsSet:
 
     def remote_stories(self, remote: Remote, frame: dict[str, Any] | None) -> None:
         """A remote's callback: it connected (``None``) or its stories changed (the frame)."""
-        held = self.of.get(remote.spec.name)
+        host = remote.spec.name
+        held = self.of.get(host)
         if held is None:
-            held = self.of[remote.spec.name] = RemoteProjects(remote, self._client, self._dirty)
+            relay = lambda stories: self._relay(host, {"type": "stories:updated"}, stories)  # noqa: E731
+            held = self.of[host] = RemoteProjects(remote, self._client, self._dirty, relay)
         stories = None if frame is None else frame.get("stories")
         if frame is not None and isinstance(stories, list):
-            stamped = stamp(stories, remote.spec.name, False)
-            relayed = {**frame, "stories": stamped, "host": remote.spec.name}
-            self.frames(remote.spec.name, json.dumps(relayed).encode())
+            stamped = stamp(stories, host, False)
+            self._relay(host, frame, stamped)
             held.apply(stamped)
         held.request()
+
+    def _relay(self, host: str, frame: dict[str, Any], stories: list[dict[str, Any]]) -> None:
+        relayed = {**frame, "stories": stories, "host": host}
+        self.frames(host, json.dumps(relayed).encode())
 
     def forget(self, host: str) -> None:
         """Drop a remote no longer followed (a JupyterHub server that stopped)."""

@@ -359,6 +359,21 @@ async def test_a_remotes_stories_merge_with_ours_and_their_changes_are_pushed(
             ("mine", None, False, "completed"),
         ]
         assert stories_listed(front, "epics") == [("site", "alpha", True, "inProgress")]
+
+        # Changed while it was away: the frame it sent then went nowhere; the front's fetch on
+        # reconnecting finds the change and tells its clients.
+        task(directory, "t1", "completed")
+        channel = await channel_of(front.jupyter)
+        try:
+            os.kill(alpha.jupyter.pid, signal.SIGCONT)
+            while True:  # bounded by receive's timeout
+                frame = await channel.receive(timeout=15)
+                if frame["type"] == "stories:updated":
+                    break
+            pushed = [(s["id"], s["host"], s["status"]) for s in frame["stories"]]
+            assert (frame["host"], pushed) == ("alpha", [("docs", "alpha", "completed")])
+        finally:
+            channel.close()
     finally:
         for host in (front, alpha):
             if host is not None:

@@ -10,6 +10,7 @@ import asyncio
 import base64
 import contextlib
 import hashlib
+import importlib.util
 import json
 import multiprocessing
 import os
@@ -31,6 +32,12 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455
 UPGRADE_DEADLINE = 10.0
 WRITER_SLACK = 30.0  # beyond the writing time: the writer process starting, or falling behind
+# Where the saga_jupyter this process would import lives (found, not imported): the server runs
+# it too. `jupyter server` execs the venv's `jupyter-server` script, whose sys.path starts at
+# the venv's bin/, so without this a server started from a git worktree ran the editable
+# install's package (the main checkout's code), not the worktree's under test.
+_SPEC = importlib.util.find_spec("saga_jupyter")
+PACKAGE_ROOT = str(Path(_SPEC.origin).parent.parent) if _SPEC and _SPEC.origin else ""
 LINE_TEXT = "[worker] assistant: Reading src/auth/handlers.py to see how requests are validated"
 
 
@@ -409,6 +416,7 @@ class JupyterProcess:
         ]  # fmt: skip
         environment = {
             **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, (PACKAGE_ROOT, os.getenv("PYTHONPATH")))),
             "HOME": str(home),
             "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
             **(env or {}),

@@ -62,6 +62,7 @@ class Subscription:
     # (a round or a frame being written) until its turn is done.
     busy: bool = True  # from the start: the initial read is the first turn
     dirty: bool = False  # the file changed while busy: read once more
+    frames: int = 0  # frames written so far in a turn read on the loop, a frame a loop turn
     started: bool = False
     active: bool = True
 

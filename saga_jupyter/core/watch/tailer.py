@@ -126,7 +126,7 @@ class Tailer:
         return self._read(max_bytes, reset, size)
 
     def take_raw(self) -> bytes | None:
-        """The bytes the last :meth:`read`'s chunk stands for, once (not kept here afterwards).
+        """The bytes the last read's chunk stands for, once (not kept here afterwards).
 
         Only when its text is exactly their UTF-8 decoding (nothing replaced), else ``None``:
         a frame escapes these bytes for JSON rather than the text, which is faster.
@@ -159,6 +159,12 @@ class Tailer:
         )
         return start - before
 
+    def behind(self) -> int:
+        """Bytes of the open file after :attr:`offset` (0 with none open), without waiting."""
+        if self._fd is None:
+            return 0
+        return max(0, os.fstat(self._fd).st_size - self.offset)
+
     def read_available(self, buffer: bytearray) -> Chunk | None:
         """What :meth:`read` would return after a write, read without waiting for a disk.
 
@@ -181,11 +187,15 @@ class Tailer:
             if error.errno in (errno.EAGAIN, errno.EOPNOTSUPP):
                 raise BlockingIOError(error.errno, error.strerror) from error
             raise
-        # A filesystem that reads without waiting keeps the inode in memory: fstat cannot wait.
-        if count == 0 and os.fstat(self._fd).st_size < self._position:
-            raise BlockingIOError(errno.EAGAIN, "truncated: read() starts it again")
-        # A full buffer: more may follow.
-        return self._decode(view[:count], pending=count == len(view), reset=False)
+        more = count == len(view)  # a full buffer: more may follow
+        if not more:  # at the end, or only part of the bytes asked for was in memory
+            # A filesystem that reads without waiting keeps the inode in memory: fstat cannot
+            # wait.
+            size = os.fstat(self._fd).st_size
+            if count == 0 and size < self._position:
+                raise BlockingIOError(errno.EAGAIN, "truncated: read() starts it again")
+            more = self._position + count < size
+        return self._decode(view[:count], pending=more, reset=False)
 
     @property
     def mark(self) -> tuple[object, ...]:
@@ -237,20 +247,24 @@ class Tailer:
         # Held bytes count towards max_bytes: the chunk stands for them too.
         count = min(max_bytes - len(held), size - self._position)
         data = os.pread(self._fd, count, self._position) if count > 0 else b""
-        chunk = self._decode(data, pending=self._position + len(data) < size, reset=reset)
-        if chunk is not None and "\ufffd" not in chunk.data:  # no byte replaced: exact
-            after, _ = self._decoder.getstate()
-            self._raw = held + data[: len(data) - len(after)] if held or after else data
-        return chunk
+        return self._decode(data, pending=self._position + len(data) < size, reset=reset)
 
     def _decode(self, data: bytes | memoryview, pending: bool, reset: bool) -> Chunk | None:
-        """Take ``data``, read at the position, as the next chunk (``None``: no text, no reset)."""
+        """Take ``data``, read at the position, as the next chunk (``None``: no text, no reset).
+
+        Keeps the bytes the chunk stands for (:meth:`take_raw`) when its text is exact.
+        """
+        held, _ = self._decoder.getstate()
         self._position += len(data)
         self.pending = pending
         self._raw = None
         text = self._decoder.decode(data)
         if not text and not reset:
             return None
+        if "\ufffd" not in text:  # no byte replaced: exact
+            after, _ = self._decoder.getstate()
+            raw = data[: len(data) - len(after)]
+            self._raw = held + raw if held else bytes(raw)  # bytes(bytes) is no copy
         return Chunk(text, self.offset, reset, pending)
 
     def _open(self) -> bool:

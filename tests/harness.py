@@ -171,6 +171,9 @@ class TimedSocket(asyncio.Protocol):
     def __init__(self, key: str, on_text: Callable[[str, int], None]) -> None:
         self.accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest())
         self.on_text = on_text
+        # Set: text messages go here instead, as their UTF-8 bytes (a catch-up's megabytes:
+        # decoding them cost this client as much CPU as the server spent escaping them).
+        self.on_bytes: Callable[[bytes, int], None] | None = None
         self.upgraded = asyncio.get_running_loop().create_future()
         self.buffer = bytearray()
         self.transport: asyncio.Transport | None = None
@@ -208,7 +211,9 @@ class TimedSocket(asyncio.Protocol):
             if len(buffer) < head + length:
                 break
             payload, start = bytes(buffer[head : head + length]), head + length
-            if opcode == 0x1:
+            if opcode == 0x1 and self.on_bytes is not None:
+                self.on_bytes(payload, arrival)
+            elif opcode == 0x1:
                 self.on_text(payload.decode(), arrival)
             elif opcode == 0x9:
                 self._write(0xA, payload)  # pong

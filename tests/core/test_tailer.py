@@ -354,6 +354,23 @@ def test_read_available_after_each_write_reads_back_exactly(tmp_path: Path, cont
     check_offsets(path, chunks)
 
 
+def test_read_available_after_a_part_in_memory_says_more_follows(tmp_path: Path) -> None:
+    # Only the bytes in memory are read: the rest, on disk, is still to read (a catch-up reads
+    # on while ``more``; had this said the end, it would have stopped there).
+    path, half = tmp_path / "a.out", 2 << 20
+    path.write_bytes(b"a" * half + b"b" * half)
+    with path.open("rb+") as file:
+        os.fsync(file.fileno())
+        os.posix_fadvise(file.fileno(), half, 0, os.POSIX_FADV_DONTNEED)  # the second half
+    with Tailer(path) as tailer:
+        skip_unless_reads_without_waiting(tmp_path)
+        chunk = tailer.read_available(bytearray(2 * half))
+        if chunk is None or chunk.offset != half:
+            pytest.skip(f"the kernel kept other pages in memory: read {chunk and chunk.offset}")
+        assert chunk == Chunk("a" * half, half, reset=False, more=True)
+        assert text_of(read_all(tailer)) == "b" * half
+
+
 def test_read_available_leaves_to_read_what_it_cannot_tell(tmp_path: Path) -> None:
     path = tmp_path / "a.out"
     path.write_bytes(b"first line\n")

@@ -23,11 +23,13 @@ loop, and what a write announces is read right there, for every subscription wit
 way, but only if it is in memory (:meth:`~saga_jupyter.core.watch.tailer.Tailer.read_available`:
 ``RWF_NOWAIT``), which a line just written always is. So a line costs the loop one wake-up and
 no hand-over between threads: on a loaded machine the hand-overs cost more than all the work
-(the bench's p50: 0.9-3.7 ms with reads on the watch's thread, 0.3 ms here). Every other
-read (bytes not in memory, a filesystem that cannot say, a file created, renamed or deleted,
-the initial window, a backlog, the file changed while a frame was on its way, completion) goes
-through the executor, in rounds: one job reads every subscription that is due, and one round
-runs at a time.
+(the bench's p50: 0.9-3.7 ms with reads on the watch's thread, 0.3 ms here). A raw backlog
+is read on the loop too once its first turn is written, while its bytes are in memory
+(:mod:`.loopreads`). Every other read (bytes not in memory, a filesystem that cannot say, a
+file created, renamed or deleted, the initial window, a backlog's first turn or one rendered
+as a transcript, the file changed while a frame was on its way, completion) goes through the
+executor, in rounds: one job reads every subscription that is due, and one round runs at a
+time.
 
 A subscription more than :attr:`LogStreams.catch_up` bytes behind (``truncate -s 1T``) skips
 in its round to the file's last ``initial_log_bytes``, cut at a line start, as the kernel's
@@ -39,7 +41,6 @@ bytes were left out, and its ``offset`` stays the true byte offset to resume fro
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -52,9 +53,12 @@ from ..core.saga.names import OUTPUT_SUFFIXES, output_format, output_path, parse
 from ..core.saga.transcript import Transcript
 from ..core.watch.dirwatch import MEMBERSHIP_EVENTS, OVERFLOW, DirectoryWatch
 from ..core.watch.follower import has_ended
-from ..core.watch.tailer import MAX_CHAR_BYTES, Chunk, Tailer, skip_notice
-from .frames import encode_frame, json_escape
+from ..core.watch.tailer import MAX_CHAR_BYTES, Tailer, skip_notice
+from .frames import encode_frame
+from .loopreads import LoopReads
 from .subscriptions import (
+    MAX_FRAME_BYTES,
+    TURN_BYTES,
     VIEWS,
     Encoded,
     Read,
@@ -64,25 +68,14 @@ from .subscriptions import (
     data_frame,
     error_frame,
     read_all,
-    view,
 )
 
-# The most one logs:data frame carries; a larger backlog follows in further frames. A turn of a
-# subscription writes up to TURN_BYTES of them: each frame's bytes stay in the CPU's cache (a
-# 200 MiB catch-up in frames of 1 MiB cost 1.7 times the CPU), while what waits for a client
-# that stopped reading is still one turn per subscription.
-MAX_FRAME_BYTES = 128 << 10
-TURN_BYTES = 1 << 20
-TURN_FRAMES = TURN_BYTES // MAX_FRAME_BYTES
-# The most subscriptions one loop turn reads a frame for (each up to MAX_FRAME_BYTES, decoded
-# and escaped: ~0.3 ms; those at one position share one read).
-LOOP_READS = 8
 # Further behind the file's end than this (or 4 initial windows, if more): skip to its tail.
 # 64 MiB is far more than a log tab shows; a viewer less far behind reads every byte.
 CATCH_UP_BYTES = 64 << 20
 
 
-class LogStreams:
+class LogStreams(LoopReads):
     """The log streams of one extension."""
 
     def __init__(
@@ -215,46 +208,6 @@ class LogStreams:
                 self._read_in_round(subscription)
         else:
             self._read_here(claimed, finishing=False)
-
-    def _read_here(self, subscriptions: list[Subscription], finishing: bool = True) -> None:
-        """Read on the loop for busy subscriptions, what is in memory; the rest in a round.
-
-        Subscribers at the same position (all that keep up) share one read and one frame.
-        ``finishing``: a subscription to a completed session that read to the end gets its
-        last frame (a write event leaves that to the round :meth:`sessions_updated` asks for).
-        """
-        reads: dict[tuple[object, ...], tuple[Tailer, Chunk | None, bytes | None] | None] = {}
-        encoded: Encoded = {}
-        for subscription in subscriptions:
-            tailer, mark = subscription.tailer, subscription.tailer.mark
-            if mark not in reads:
-                try:
-                    chunk = tailer.read_available(self._buffer)
-                except OSError:  # not in memory, or only a full read can tell: in a round
-                    reads[mark] = None
-                else:
-                    raw = tailer.take_raw()
-                    reads[mark] = (tailer, chunk, None if raw is None else json_escape(raw))
-                read = reads[mark]
-            else:
-                read = reads[mark]
-                if read is not None and not tailer.follow(read[0]):
-                    read = None
-            if read is None:
-                self._read_in_round(subscription)
-                continue
-            _, chunk, data = read
-            if subscription.transcript is not None:
-                chunk, data = view(subscription.transcript, chunk), None
-            more = chunk is not None and chunk.more
-            if more and subscription.frames < TURN_FRAMES - 1 and self._reads_on_loop(subscription):
-                # A frame the turn writes on its way, as a round's turn does: read on.
-                if self._send(subscription, chunk, False, encoded, data=data, last=False):
-                    subscription.frames += 1
-                    self._read_on_loop(subscription)
-                continue
-            completed = finishing and subscription.stream.completed
-            self._send(subscription, chunk, completed, encoded, data=data)
 
     def _read_all_soon(self) -> None:
         """Events were lost: any file may have changed, read each again (in a round)."""
@@ -397,40 +350,6 @@ class LogStreams:
             self._read_in_round(subscription)
         elif not subscription.active:
             subscription.tailer.close()
-
-    def _reads_on_loop(self, subscription: Subscription) -> bool:
-        """Whether a backlog's next frame can be read on the loop, rather than in a round.
-
-        Not when the file changed meanwhile (it may have been replaced), a transcript is
-        rendered, or the reader is so far behind that it skips ahead.
-        """
-        return (
-            subscription.active
-            and not subscription.dirty
-            and subscription.transcript is None
-            and subscription.tailer.behind() <= self.catch_up
-        )
-
-    def _read_on_loop(self, subscription: Subscription) -> None:
-        """Read a subscription's next frame on the loop, in turn with the others due there."""
-        self._on_loop[subscription] = None
-        if len(self._on_loop) == 1:
-            asyncio.get_running_loop().call_soon(self._read_on)
-
-    def _read_on(self) -> None:
-        """Read the next frame of the backlogs due on the loop (see :meth:`_turn_done`).
-
-        At most :data:`LOOP_READS` of them a loop turn: the rest wait for the next.
-        """
-        due = list(itertools.islice(self._on_loop, LOOP_READS))
-        for subscription in due:
-            del self._on_loop[subscription]
-        if self._on_loop:
-            asyncio.get_running_loop().call_soon(self._read_on)
-        for subscription in due:
-            if not subscription.active:  # released meanwhile: its turn ends here
-                self._turn_done(subscription)
-        self._read_here([subscription for subscription in due if subscription.active])
 
     def _release(self, subscription: Subscription) -> None:
         """Take a subscription out; its tailer closes once its turn under way is done."""

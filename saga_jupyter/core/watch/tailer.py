@@ -195,7 +195,8 @@ class Tailer:
             if count == 0 and size < self._position:
                 raise BlockingIOError(errno.EAGAIN, "truncated: read() starts it again")
             more = self._position + count < size
-        return self._decode(view[:count], pending=more, reset=False)
+        # Bytes, not a view of the buffer: the decoder would copy a view, the frame needs bytes.
+        return self._decode(bytes(view[:count]), pending=more, reset=False)
 
     @property
     def mark(self) -> tuple[object, ...]:
@@ -249,7 +250,7 @@ class Tailer:
         data = os.pread(self._fd, count, self._position) if count > 0 else b""
         return self._decode(data, pending=self._position + len(data) < size, reset=reset)
 
-    def _decode(self, data: bytes | memoryview, pending: bool, reset: bool) -> Chunk | None:
+    def _decode(self, data: bytes, pending: bool, reset: bool) -> Chunk | None:
         """Take ``data``, read at the position, as the next chunk (``None``: no text, no reset).
 
         Keeps the bytes the chunk stands for (:meth:`take_raw`) when its text is exact.
@@ -263,8 +264,8 @@ class Tailer:
             return None
         if "\ufffd" not in text:  # no byte replaced: exact
             after, _ = self._decoder.getstate()
-            raw = data[: len(data) - len(after)]
-            self._raw = held + raw if held else bytes(raw)  # bytes(bytes) is no copy
+            raw = data[: len(data) - len(after)] if after else data
+            self._raw = held + raw if held else raw
         return Chunk(text, self.offset, reset, pending)
 
     def _open(self) -> bool:

@@ -221,13 +221,17 @@ class ChannelHandler(SagaMixin, WebSocketMixin, WebSocketHandler, JupyterHandler
                 sent = stream.socket.sendmsg([header, payload])
                 if sent == len(header) + len(payload):
                     return self._done
-        data = header + payload if sent == 0 else (header + payload)[sent:]  # the rest
+        # The rest, the payload not copied (one frame goes to every viewer of a session).
         try:
-            written = stream.write(data)
+            if sent < len(header):
+                stream.write(header[sent:])
+                written = stream.write(payload)
+            else:
+                written = stream.write(memoryview(payload)[sent - len(header) :])
         except StreamClosedError:
             return None
         if not written.done():
-            self._count_unsent(len(data), written)
+            self._count_unsent(len(header) + len(payload) - sent, written)
         return written
 
     @property

@@ -1,9 +1,11 @@
-"""Many channel clients that never read: what waits for all of them together stays bounded."""
+"""Channel clients that read slowly or never: what waits for them stays bounded, uncopied."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,10 @@ from typing import Any
 import pytest
 import websocket
 from libtmux.server import Server
+from tornado.iostream import IOStream
 
+from bench import worker_output
+from saga_jupyter.server.channel import ChannelHandler
 from tests.helpers import Channel, running, saga_config, wait_for
 from tests.server.test_logs import FLOOD, last_frame_until_eof, stalled_client
 
@@ -108,3 +113,60 @@ async def test_clients_that_never_read_are_bounded_together(
     await wait_for(lambda: len(saga_app.channels) == 1, timeout=10)
     assert saga_app.channels.unsent == 0  # every byte counted was uncounted
     watcher.close()
+
+
+async def test_a_slow_reader_gets_every_byte_its_frames_not_copied(
+    http_server_client: Any,  # the server listening
+    jp_http_port: int,
+    jp_base_url: str,
+    jp_auth_header: dict[str, str],
+    saga_app: Any,
+    server: Server,
+    output_dir: Path,
+    monkeypatch: Any,
+) -> None:
+    # A frame its socket cannot take whole waits in the stream as it is (one frame goes to
+    # every viewer of a session): header + payload, the rest, copied it each time.
+    name = "saga__e__slowreader__1"
+    content = worker_output(4 << 20)
+    await running(saga_app, server, output_dir, name, content.decode())
+    saga_app.log_streams.catch_up = 1 << 40  # every byte read, none skipped
+    payloads: list[bytes] = []
+    writes: list[bytes | memoryview] = []
+    write_frame, write = ChannelHandler.write_frame, IOStream.write
+
+    def recording_write_frame(handler: ChannelHandler, frame: Any) -> Any:
+        if isinstance(frame, bytes):
+            payloads.append(frame)
+        return write_frame(handler, frame)
+
+    def recording_write(stream: IOStream, data: bytes | memoryview) -> Any:
+        writes.append(data)
+        return write(stream, data)
+
+    client = await asyncio.to_thread(
+        websocket.create_connection,
+        f"ws://127.0.0.1:{jp_http_port}{jp_base_url}api/saga/channels",
+        header=[f"Authorization: {jp_auth_header['Authorization']}"],
+        sockopt=[(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)],  # set before connecting
+        timeout=30,
+    )
+    monkeypatch.setattr(ChannelHandler, "write_frame", recording_write_frame)
+    monkeypatch.setattr(IOStream, "write", recording_write)
+    client.send(json.dumps({"type": "subscribe:logs", "sessionName": name, "offset": 0}))
+    (handler,) = saga_app.channels._clients
+    await wait_for(lambda: handler.unsent > 0)  # not read yet: frames wait for the socket
+
+    def read_all() -> bytes:
+        text = ""
+        while len(text.encode()) < len(content):
+            frame = json.loads(client.recv())
+            if frame["type"] == "logs:data":
+                text += frame["data"]
+        return text.encode()
+
+    assert await asyncio.to_thread(read_all) == content
+    client.close()
+    rests = [data for data in writes if len(data) > 14]  # of frames, not headers alone
+    assert rests  # the socket could not take every frame whole
+    assert all(isinstance(rest, memoryview) or any(rest is p for p in payloads) for rest in rests)

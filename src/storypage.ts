@@ -44,7 +44,13 @@ export class StoryPage extends Widget {
         void this.reload();
       }
     }, this);
-    this.model.changed.connect(() => this._renderSessions(), this);
+    this.model.changed.connect(() => {
+      this._renderSessions();
+      if (this._retryWhenBack && this._hostState() === 'connected') {
+        this._retryWhenBack = false;
+        void this.reload();
+      }
+    }, this);
     void this.reload();
   }
 
@@ -76,6 +82,9 @@ export class StoryPage extends Widget {
     } catch (error) {
       if (asked === this._asked && !this.isDisposed) {
         this._error = (error as Error).message || String(error);
+        // Its host was not answering (or not known yet): read again once it answers.
+        this._retryWhenBack =
+          this.host !== null && this._hostState() !== 'connected';
         this._render();
       }
     }
@@ -308,11 +317,17 @@ export class StoryPage extends Widget {
     return host;
   }
 
+  /** Its host's state at the last health check (`undefined`: its own, or not known yet). */
+  private _hostState(): string | undefined {
+    return this.model.remotes.find(remote => remote.name === this.host)?.state;
+  }
+
   private _rendermime: IRenderMimeRegistry;
   private _onOpenSession: (name: string, host: string | null) => void;
   private _story: IStoryDetail | null = null;
   private _error: string | null = null;
   private _asked = 0;
+  private _retryWhenBack = false;
   private _sessionsNode: HTMLElement | null = null;
   /** Markdown rendered, by source: those of the last render, and of this one. */
   private _rendered = new Map<string, HTMLElement>();

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import logging
 import random
@@ -74,8 +75,14 @@ class Lane:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        """Start connecting (and reconnecting) on a task of its own."""
-        self._task = asyncio.ensure_future(self._run())
+        """Start connecting (and reconnecting) on a task of its own.
+
+        In a context of its own: started from a viewer's frame, the task (and tornado's, for
+        its connection) would copy that viewer's, where Jupyter names the viewer's handler, and
+        hold the handler for as long as the lane lives.
+        """
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self._run(), context=contextvars.Context())
 
     def stop(self) -> None:
         """Close the connection and end the task."""

@@ -183,11 +183,18 @@ async def pass_through(handler: web.RequestHandler, remote: Remote, path: str) -
     ]
     url = remote.spec.url + path + ("?" + urlencode(query) if query else "")
     started: list[bool] = []
+    redirected: list[bool] = []
     content_type = ["application/json"]
 
     def on_header(line: str) -> None:
         if line.startswith("HTTP/"):
-            handler.set_status(httputil.parse_response_start_line(line.strip()).code)
+            code = httputil.parse_response_start_line(line.strip()).code
+            if 300 <= code < 400:  # not followed: our token is for the remote alone
+                redirected.append(True)
+            else:
+                handler.set_status(code)
+        elif redirected:
+            return
         elif ":" in line:
             for key, value in httputil.HTTPHeaders.parse(line).get_all():
                 if key.lower() == "content-type":
@@ -196,6 +203,8 @@ async def pass_through(handler: web.RequestHandler, remote: Remote, path: str) -
                     handler.set_header(key, value)
 
     def on_chunk(chunk: bytes) -> None:
+        if redirected:
+            return
         started.append(True)
         handler.write(chunk)
         handler.flush()
@@ -207,6 +216,7 @@ async def pass_through(handler: web.RequestHandler, remote: Remote, path: str) -
         body=b"" if handler.request.method == "POST" else None,
         connect_timeout=CONNECT_TIMEOUT,
         request_timeout=REQUEST_TIMEOUT,
+        follow_redirects=False,  # our token goes to the remote, not where it points
         validate_cert=True,
         header_callback=on_header,
         streaming_callback=on_chunk,
@@ -223,6 +233,9 @@ async def pass_through(handler: web.RequestHandler, remote: Remote, path: str) -
             raise web.HTTPError(
                 502, f"{host}: {describe(error, remote.spec)[0]}", reason="Remote unavailable"
             ) from None
+    if redirected:
+        message = f"{host}: answered a redirect, not followed (is it a saga_jupyter server?)"
+        raise web.HTTPError(502, message, reason="Remote unavailable")
     if isinstance(handler, APIHandler):  # its finish sets the type: application/json unless told
         handler.finish(set_content_type=content_type[0])
     else:

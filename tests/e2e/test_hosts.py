@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.server
 import itertools
 import json
 import os
@@ -378,3 +379,52 @@ async def test_a_remotes_stories_merge_with_ours_and_their_changes_are_pushed(
         for host in (front, alpha):
             if host is not None:
                 stop_host(host)
+
+
+def test_a_remote_redirecting_elsewhere_does_not_get_our_token_sent_there(tmp_path: Path) -> None:
+    # A hostile remote answers every request with a redirect to another server, which notes
+    # the Authorization headers it is sent.
+    told: list[str | None] = []
+
+    class Elsewhere(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            told.append(self.headers.get("Authorization"))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    elsewhere = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Elsewhere)
+    target = f"http://127.0.0.1:{elsewhere.server_address[1]}/stolen"
+
+    class Redirecting(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", target)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    hostile = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirecting)
+    servers = [elsewhere, hostile]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    token_file = tmp_path / "evil.token"
+    token_file.write_text("our-secret-token")
+    url = f"http://127.0.0.1:{hostile.server_address[1]}/"
+    remotes = [{"name": "evil", "url": url, "token_file": str(token_file)}]
+    front = start_host(tmp_path, "front", front_config(tmp_path, remotes))
+    try:
+        status, body = http_error(
+            lambda: front.jupyter.get("api/saga/sessions/saga__e__s__1?host=evil")
+        )
+        assert told == [], "the remote's redirect was followed with our token"
+        assert (status, body["message"]) == (502, "evil: answered a redirect, not followed"
+                                             " (is it a saga_jupyter server?)")  # fmt: skip
+    finally:
+        stop_host(front)
+        for server in servers:
+            server.shutdown()
+            server.server_close()

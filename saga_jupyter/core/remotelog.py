@@ -27,6 +27,9 @@ logger = logging.getLogger(__name__)
 
 INTERVAL = 0.5  # seconds between asks while nothing is left to read
 MAX_REQUEST = 1 << 20  # bytes asked for at a time (the answer is capped to this)
+# Seconds the server may stay silent: a remote frozen before its server marks it stale holds
+# the server's answer; asking again soon lets the viewer say so (the offset is kept).
+ASK_TIMEOUT = 5.0
 TRUNCATED = "the output was truncated or replaced: shown from its start again"
 SKIPPED = "too far behind: shown from the output's tail"
 
@@ -79,7 +82,6 @@ class RemoteLog:
         self.on_chunk, self.on_flush, self.ended = on_chunk, on_flush, ended
         self.window, self.catch_up = window, catch_up
         self.interval, self.max_request = interval, max_request
-        self.path = f"api/saga/sessions/{quote(name, safe='')}/log"
         #: Whether the session has ended and its log was read to the end (the thread is done).
         self.complete = False
         #: Whether the server said there is no output file (yet, or any more).
@@ -199,10 +201,20 @@ class RemoteLog:
             self.on_chunk(chunk)
 
     def _ask(self, offset: int, length: int) -> tuple[bytes, int]:
-        """``length`` bytes from ``offset`` (fewer at the end) and the file's size, checked."""
-        query = {"host": self.host, "offset": str(offset), "length": str(length)}
-        data, headers = self.client.get_bytes(self.path, query, limit=length)
-        size, start = headers.get("x-log-size", ""), headers.get("x-log-offset", "")
-        if not (size.isascii() and size.isdigit() and start == str(offset)):
-            raise ServerError(f"{self.client.url} did not answer a byte range of {self.name}'s log")
-        return data, int(size)
+        return read_range(self.client, self.name, self.host, offset, length)
+
+
+def read_range(
+    client: ServerClient, name: str, host: str | None, offset: int, length: int
+) -> tuple[bytes, int]:
+    """Up to ``length`` bytes of ``name``'s log (on ``host``) from ``offset``, and its size.
+
+    ``ServerError`` when the server refuses, or answers anything but that byte range.
+    """
+    path = f"api/saga/sessions/{quote(name, safe='')}/log"
+    query = {"host": host, "offset": str(offset), "length": str(length)}
+    data, headers = client.get_bytes(path, query, limit=length, timeout=ASK_TIMEOUT)
+    size, start = headers.get("x-log-size", ""), headers.get("x-log-offset", "")
+    if not (size.isascii() and size.isdigit() and len(size) < 20 and start == str(offset)):
+        raise ServerError(f"{client.url} did not answer a byte range of {name}'s log")
+    return data, int(size)

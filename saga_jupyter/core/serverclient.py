@@ -70,24 +70,34 @@ class ServerClient:
             raise ServerError(f"{self.url} did not answer JSON for {path}") from None
 
     def get_bytes(
-        self, path: str, query: Mapping[str, str | None] | None = None, *, limit: int = MAX_BODY
+        self,
+        path: str,
+        query: Mapping[str, str | None] | None = None,
+        *,
+        limit: int = MAX_BODY,
+        timeout: float = TIMEOUT,
     ) -> tuple[bytes, dict[str, str]]:
         """The body of ``GET <url><path>?<query>`` (at most ``limit`` bytes) and its headers.
 
         Header names in lower case. A body longer than ``limit`` is a ``ServerError`` (ask for
-        a byte range no longer than it), as is everything :meth:`get` refuses.
+        a byte range no longer than it), as is everything :meth:`get` refuses. ``timeout``:
+        seconds the server may stay silent.
         """
-        return self._get(path, query, limit)
+        return self._get(path, query, limit, timeout)
 
     def _get(
-        self, path: str, query: Mapping[str, str | None] | None, limit: int
+        self,
+        path: str,
+        query: Mapping[str, str | None] | None,
+        limit: int,
+        timeout: float = TIMEOUT,
     ) -> tuple[bytes, dict[str, str]]:
         given = {key: value for key, value in (query or {}).items() if value is not None}
         target = self.url + path + ("?" + urlencode(given) if given else "")
         headers = {"Authorization": f"token {self.token}"} if self.token else {}
         request = urllib.request.Request(target, headers=headers)  # noqa: S310 - http(s) only
         try:
-            with OPENER.open(request, timeout=TIMEOUT) as response:
+            with OPENER.open(request, timeout=timeout) as response:
                 body = response.read(limit + 1)
                 received = {key.lower(): value for key, value in response.headers.items()}
         except urllib.error.HTTPError as error:

@@ -160,8 +160,9 @@ class ServerView:
 
     def find(self, name: str, host: str | None) -> SessionInfo | None:
         """The session ``name`` of ``host`` (``None``: the server's own) as last listed."""
-        with self._lock:
-            sessions = self.sessions
+        # No lock: the list is replaced whole, never changed in place, and a listener called
+        # under the lock may be waiting for a lock its caller holds.
+        sessions = self.sessions
         return next((s for s in sessions if s.name == name and s.host == host), None)
 
     def refresh(self, *, always: bool = False) -> list[SessionInfo]:

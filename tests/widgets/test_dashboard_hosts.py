@@ -11,10 +11,11 @@ import pytest
 
 from saga_jupyter.core.remotelog import RemoteLog
 from saga_jupyter.core.serverclient import ServerClient
+from saga_jupyter.core.serverview import ServerView
 from saga_jupyter.core.watch.tailer import Chunk
 from saga_jupyter.widgets.dashboard import Dashboard
 from saga_jupyter.widgets.serverlog import ServerLogViewer
-from tests.helpers import own_threads, wait_until
+from tests.helpers import kill_worker, own_threads, wait_until
 from tests.hosts import Host
 
 FRONT, ALPHA, BETA = "saga__front__work__1", "saga__alpha__work__1", "saga__beta__work__1"
@@ -132,3 +133,34 @@ def test_a_remote_log_is_read_from_its_tail_in_bounded_asks(front: Host, hosts: 
     append(path, b"line 100\n")
     log.poll()
     assert chunks[-1] == Chunk("line 100\n", path.stat().st_size, reset=False)
+
+
+def test_load_earlier_asks_the_server_for_the_bytes_before(front: Host, hosts: list[Host]) -> None:
+    path = hosts[1].output_dir / f"{BETA}.out"
+    path.write_bytes(b"".join(b"line %06d\n" % index for index in range(30000)))  # 330 KB
+    view = ServerView(ServerClient.of(front.jupyter.url, front.jupyter.token))
+    # beta's worker listed, running: the viewer follows on (one not listed has ended).
+    wait_until(lambda: view.refresh() and view.find(BETA, "beta"), timeout=15)
+    viewer = ServerLogViewer(view, BETA, "beta", max_lines=40000)
+    try:
+        wait_until(lambda: viewer.lines and viewer.lines[-1] == "line 029999", timeout=15)
+        assert viewer.has_earlier and viewer.lines[0] != "line 000000"  # the tail only
+        shown = len(viewer.lines)
+        added = viewer.load_earlier(max_bytes=1 << 20, max_lines=30000)
+        assert added == 30000 - shown
+        assert viewer.lines == [f"line {index:06d}" for index in range(30000)]
+        assert viewer.status == "streaming"
+    finally:
+        viewer.close()
+
+
+def test_polling_ends_once_the_session_completed_and_its_log_was_read(
+    dashboard: Dashboard, hosts: list[Host]
+) -> None:
+    viewer = dashboard.viewer
+    wait_until(lambda: viewer.lines == ["started"], timeout=10)
+    append(hosts[0].output_dir / f"{ALPHA}.out", b"last words\n")
+    kill_worker(hosts[0].tmux, ALPHA)
+    wait_until(lambda: viewer.status == "complete", timeout=20)
+    assert viewer.lines == ["started", "last words"]
+    wait_until(lambda: not any(t.name.startswith("saga-remotelog-") for t in own_threads()))

@@ -16,7 +16,7 @@ from saga_jupyter.core.watch.tailer import Chunk
 from saga_jupyter.widgets.dashboard import Dashboard
 from saga_jupyter.widgets.serverlog import ServerLogViewer
 from tests.helpers import kill_worker, own_threads, wait_until
-from tests.hosts import Host
+from tests.hosts import Host, listed
 
 FRONT, ALPHA, BETA = "saga__front__work__1", "saga__alpha__work__1", "saga__beta__work__1"
 
@@ -123,7 +123,10 @@ def test_a_remote_log_is_read_from_its_tail_in_bounded_asks(front: Host, hosts: 
     log = RemoteLog(
         client, BETA, "beta", on_chunk=chunks.append, window=100, max_request=16, interval=60
     )
+    # Once the front follows beta (it connects to its remotes after it starts).
+    wait_until(lambda: any(info["host"] == "beta" for info in listed(front)), timeout=15)
     log.poll()
+    assert log.error is None
     text = "".join(chunk.data for chunk in chunks)
     # The last 100 bytes, from the first line that starts in them.
     assert text == "".join(f"line {index}\n" for index in range(88, 100))

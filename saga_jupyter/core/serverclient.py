@@ -63,13 +63,43 @@ class ServerClient:
 
         ``ServerError`` (an ``OSError``) saying what went wrong, with the HTTP status if any.
         """
+        body, _ = self._get(path, query, MAX_BODY)
+        try:
+            return json.loads(body)
+        except (ValueError, RecursionError):
+            raise ServerError(f"{self.url} did not answer JSON for {path}") from None
+
+    def get_bytes(
+        self,
+        path: str,
+        query: Mapping[str, str | None] | None = None,
+        *,
+        limit: int = MAX_BODY,
+        timeout: float = TIMEOUT,
+    ) -> tuple[bytes, dict[str, str]]:
+        """The body of ``GET <url><path>?<query>`` (at most ``limit`` bytes) and its headers.
+
+        Header names in lower case. A body longer than ``limit`` is a ``ServerError`` (ask for
+        a byte range no longer than it), as is everything :meth:`get` refuses. ``timeout``:
+        seconds the server may stay silent.
+        """
+        return self._get(path, query, limit, timeout)
+
+    def _get(
+        self,
+        path: str,
+        query: Mapping[str, str | None] | None,
+        limit: int,
+        timeout: float = TIMEOUT,
+    ) -> tuple[bytes, dict[str, str]]:
         given = {key: value for key, value in (query or {}).items() if value is not None}
         target = self.url + path + ("?" + urlencode(given) if given else "")
         headers = {"Authorization": f"token {self.token}"} if self.token else {}
         request = urllib.request.Request(target, headers=headers)  # noqa: S310 - http(s) only
         try:
-            with OPENER.open(request, timeout=TIMEOUT) as response:
-                body = response.read(MAX_BODY + 1)
+            with OPENER.open(request, timeout=timeout) as response:
+                body = response.read(limit + 1)
+                received = {key.lower(): value for key, value in response.headers.items()}
         except urllib.error.HTTPError as error:
             message = f"{self.url} answered {error.code}: {_message(error)}"
             raise ServerError(message, error.code) from None
@@ -77,12 +107,13 @@ class ServerClient:
             raise ServerError(f"cannot reach {self.url}: {error.reason}") from None
         except (TimeoutError, OSError) as error:
             raise ServerError(f"cannot reach {self.url}: {error}") from None
-        if len(body) > MAX_BODY:
-            raise ServerError(f"{self.url} answered more than {MAX_BODY >> 20} MiB for {path}")
-        try:
-            return json.loads(body)
-        except (ValueError, RecursionError):
-            raise ServerError(f"{self.url} did not answer JSON for {path}") from None
+        if len(body) > limit:
+            raise ServerError(f"{self.url} answered more than {_size(limit)} for {path}")
+        return body, received
+
+
+def _size(limit: int) -> str:
+    return f"{limit >> 20} MiB" if limit >= 1 << 20 else f"{limit:,} bytes"
 
 
 def _message(error: urllib.error.HTTPError) -> str:

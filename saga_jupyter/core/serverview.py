@@ -16,6 +16,7 @@ from typing import Any
 
 from .engine import DEFAULT_INTERVAL
 from .info import STATUSES, SessionInfo
+from .saga.names import is_saga_name
 from .saga.worker import TaskCounts, WorkerReading
 from .serverclient import ServerClient, ServerError
 
@@ -57,6 +58,8 @@ def session_from_json(data: Any) -> SessionInfo | None:
     name, story, status = data.get("name"), data.get("storySlug"), data.get("status")
     if not isinstance(name, str) or not isinstance(story, str) or status not in STATUSES:
         return None
+    if not is_saga_name(name):
+        return None  # a name that is not a SAGA one never reaches a viewer or a URL
     times: dict[str, Any] = {}
     for field, key in TIMES.items():
         value = data.get(key)
@@ -108,7 +111,7 @@ class ServerView:
         #: Each stale host's reason, from the server's ``/status``.
         self.reasons: dict[str, str] = {}
         self.interval = DEFAULT_INTERVAL
-        self._listeners: list[Listener] = []
+        self._listeners: list[tuple[Listener, bool]] = []
         self._leases: set[ServerLease] = set()
         self._lock = threading.RLock()
         self._wake = threading.Event()
@@ -142,15 +145,25 @@ class ServerView:
                 self._wake.set()
 
     def add_listener(self, listener: Listener, *, every_scan: bool = False) -> list[SessionInfo]:
-        """Call ``listener(sessions)`` when the list changed; the list as of now."""
+        """Call ``listener(sessions)`` when the list changed; the list as of now.
+
+        ``every_scan``: after every ask (a timeline's running bars grow with time).
+        """
         with self._lock:
-            self._listeners = [*self._listeners, listener]
+            self._listeners = [*self._listeners, (listener, every_scan)]
             return self.sessions
 
     def remove_listener(self, listener: Listener) -> None:
         """Stop calling ``listener``."""
         with self._lock:
-            self._listeners = [item for item in self._listeners if item is not listener]
+            self._listeners = [item for item in self._listeners if item[0] is not listener]
+
+    def find(self, name: str, host: str | None) -> SessionInfo | None:
+        """The session ``name`` of ``host`` (``None``: the server's own) as last listed."""
+        # No lock: the list is replaced whole, never changed in place, and a listener called
+        # under the lock may be waiting for a lock its caller holds.
+        sessions = self.sessions
+        return next((s for s in sessions if s.name == name and s.host == host), None)
 
     def refresh(self, *, always: bool = False) -> list[SessionInfo]:
         """Ask now, in the caller's thread; tell the listeners if it changed (or ``always``)."""
@@ -164,12 +177,13 @@ class ServerView:
         with self._lock:
             changed = (sessions, error, reasons) != (self.sessions, self.error, self.reasons)
             self.sessions, self.error, self.reasons = sessions, error, reasons
-            if changed or always:
-                for listener in self._listeners:
-                    try:
-                        listener(sessions)
-                    except Exception:  # one widget's bug must not stop the others
-                        logger.exception("server view listener failed")
+            for listener, every_scan in self._listeners:
+                if not (changed or always or every_scan):
+                    continue
+                try:
+                    listener(sessions)
+                except Exception:  # one widget's bug must not stop the others
+                    logger.exception("server view listener failed")
         return sessions
 
     def _reasons(self) -> dict[str, str]:

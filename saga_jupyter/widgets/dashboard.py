@@ -20,8 +20,10 @@ from ..core.display import OUTCOME_COLOURS, OUTCOME_LABELS
 from ..core.durations import elapsed, format_duration
 from ..core.engine import DEFAULT_INTERVAL, Engine, engine_for
 from ..core.info import SessionInfo
+from ..core.serverview import ServerView
 from ..core.settings import resolve
 from .logviewer import LogViewer
+from .serverlog import ServerLogViewer
 from .table import SessionTable, format_time
 
 MAX_BARS = 200  # the newest sessions; older ones would be slivers anyway
@@ -58,21 +60,39 @@ def render_status(live: Engine, sessions: Sequence[SessionInfo]) -> str:
         tmux = f'<b style="color:{SUCCESS}">tmux reachable</b>'
     else:
         tmux = "<b>tmux reachable</b>, no server running"
-    running = sum(1 for info in sessions if info.status == "running")
     directory = esc(str(live.settings.output_dir))
     if not live.output_dir_exists:
         directory += " (missing)"
+    return _status_line(tmux, sessions, f"output in <code>{directory}</code>", directory)
+
+
+def render_server_status(view: ServerView, sessions: Sequence[SessionInfo]) -> str:
+    """The status line of a server's view: whether it answers, counts, stale hosts, its URL."""
+    esc = html.escape
+    if view.error is not None:
+        health = f'<b style="color:{ERROR}">cannot read the server</b> ({esc(view.error)})'
+    else:
+        health = f'<b style="color:{SUCCESS}">server answering</b>'
+    health += "".join(
+        f' &middot; <b style="color:{WARN}">{esc(host)}</b> not answering ({esc(why)})'
+        for host, why in sorted(view.reasons.items())
+    )
+    where = esc(view.where)
+    return _status_line(health, sessions, f"from <code>{where}</code>", where)
+
+
+def _status_line(health: str, sessions: Sequence[SessionInfo], where: str, tip: str) -> str:
+    running = sum(1 for info in sessions if info.status == "running")
     waiting = sum(1 for info in sessions if info.worker and info.worker.needs_attention)
     attention = (
         f' &middot; <b style="color:{WARN}">{waiting}</b> blocked or failed' if waiting else ""
     )
-    # One line, however long the directory: what does not fit is cut, and shown on hover.
+    # One line, however long: what does not fit is cut, and shown on hover.
     return (
         '<div style="white-space:nowrap;overflow:hidden;text-overflow:ellipsis" '
-        f'title="{directory}">'
-        f"{tmux} &middot; <b>{running}</b> running &middot; "
-        f"<b>{len(sessions) - running}</b> completed{attention} &middot; "
-        f"output in <code>{directory}</code></div>"
+        f'title="{tip}">'
+        f"{health} &middot; <b>{running}</b> running &middot; "
+        f"<b>{len(sessions) - running}</b> completed{attention} &middot; {where}</div>"
     )
 
 
@@ -165,6 +185,8 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
 
     Selecting a row shows that session's output below; until one is selected the newest
     running session (else the newest) is shown. :meth:`close` stops all background work.
+    With ``server`` (a Jupyter server's URL; ``token``, default ``$SAGA_REMOTE_TOKEN``): that
+    server's sessions, its remotes' included, and their logs read through its REST API.
     """
 
     def __init__(
@@ -175,21 +197,32 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
         interval: float = DEFAULT_INTERVAL,
         max_lines: int = 5000,
         clock: Callable[[], float] = time.time,
+        server: str | None = None,
+        token: str | None = None,
         **kwargs: Any,
     ) -> None:
-        settings = resolve(output_dir, tmux_socket_name)
         self._clock = clock
         self._lock = threading.RLock()  # scans arrive on the engine's thread, selections on others
-        self.engine = engine_for(settings)
+        self.engine: Engine | ServerView
         self.status = widgets.HTML()
         self.timeline = widgets.HTML()
-        self.table = SessionTable(**settings._asdict(), interval=interval, clock=clock)
-        self.viewer = LogViewer(
-            None,
-            output_dir=settings.output_dir,
-            tmux_socket_name=settings.tmux_socket_name,
-            max_lines=max_lines,
-        )
+        self.viewer: LogViewer
+        if server is not None:
+            self.table = SessionTable(server=server, token=token, interval=interval, clock=clock)
+            view = self.table.engine  # one view of the server, asked by one thread
+            assert isinstance(view, ServerView)  # what a table given a server follows
+            self.engine = view
+            self.viewer = ServerLogViewer(view, max_lines=max_lines)
+        else:
+            settings = resolve(output_dir, tmux_socket_name)
+            self.engine = engine_for(settings)
+            self.table = SessionTable(**settings._asdict(), interval=interval, clock=clock)
+            self.viewer = LogViewer(
+                None,
+                output_dir=settings.output_dir,
+                tmux_socket_name=settings.tmux_socket_name,
+                max_lines=max_lines,
+            )
         # A shorter log pane than on its own, so the whole dashboard fits a laptop's screen
         # below its cell (the pane can be dragged taller).
         self.viewer.add_class("sj-compact")
@@ -206,7 +239,10 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
     def update(self, sessions: Sequence[SessionInfo]) -> None:
         """Show ``sessions`` in the status line and the timeline (the table updates itself)."""
         with self._lock:
-            self.status.value = render_status(self.engine, sessions)
+            if isinstance(self.engine, ServerView):
+                self.status.value = render_server_status(self.engine, sessions)
+            else:
+                self.status.value = render_status(self.engine, sessions)
             self.timeline.value = render_timeline(sessions, self._clock(), self.table.selected)
             if self.table.selected is None and sessions:
                 running = [info for info in sessions if info.status == "running"]
@@ -228,7 +264,12 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
 
     def _show(self, name: str) -> None:
         with self._lock:
-            self.viewer.name = name
+            if isinstance(self.viewer, ServerLogViewer):
+                # By name, as the table selects: the first host listing it.
+                host = next((i.host for i in self.engine.sessions if i.name == name), None)
+                self.viewer.show(name, host)
+            else:
+                self.viewer.name = name
             # The engine's list, not the table's: on the first scan the table is not filled yet.
             self.timeline.value = render_timeline(
                 self.engine.sessions, self._clock(), self.table.selected

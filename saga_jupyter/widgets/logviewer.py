@@ -29,7 +29,7 @@ import os
 import pathlib
 import threading
 from collections import deque
-from typing import Any
+from typing import Any, Protocol
 
 import anywidget
 import traitlets
@@ -51,6 +51,13 @@ EARLIER_LINES = 1000  # ...and at most this many lines
 PAUSED_FACTOR = 4  # while paused, lines loaded earlier are kept up to 4 x max_lines
 SEND_INTERVAL = 0.025  # at most 40 updates a second to the page
 _ASSETS = pathlib.Path(__file__).parent  # logviewer.js and .css ship next to this module
+
+
+class Closable(Protocol):
+    """What a viewer follows a session with: a :class:`Follower`, or another source's."""
+
+    def close(self) -> None:
+        """Stop: no callback after the one under way."""
 
 
 class LogViewer(anywidget.AnyWidget):
@@ -101,7 +108,7 @@ class LogViewer(anywidget.AnyWidget):
         self._open: Line | None = None
         self._generation = 0  # bumped on every switch: a stale follower's reads are dropped
         self._closed = False
-        self._follower: Follower | None = None
+        self._follower: Closable | None = None
         self._reading: _Reading | None = None
         self._transcribing = False  # the session shown is shown as a transcript
         if name is not None:
@@ -149,15 +156,14 @@ class LogViewer(anywidget.AnyWidget):
         lines were added (0 at the start of the file, or with no room left while paused).
         """
         with self._lock:
-            generation, path, end = self._generation, self.output_file, self._first_offset()
+            generation, name, end = self._generation, self.name, self._first_offset()
             transcribing = self._transcribing
-        if path is None or end <= 0:
+        if name is None or end <= 0:
             return 0
         # One byte more, before the range: a newline there means the range starts a line.
         start = max(0, end - max_bytes - 1)
-        try:
-            data, _ = read_range(path, start, end - start)
-        except OSError:
+        data = self._read_range(start, end - start)
+        if data is None:
             return 0
         lines = _render_range(data, start, transcribing)[-max_lines:]
         with self._lock:
@@ -179,6 +185,14 @@ class LogViewer(anywidget.AnyWidget):
         if follower is not None:
             follower.close()
         super().close()
+
+    def _read_range(self, start: int, length: int) -> bytes | None:
+        """Bytes of the output from ``start`` (for "load earlier"); ``None`` when unreadable."""
+        path = self.output_file
+        try:
+            return None if path is None else read_range(path, start, length)[0]
+        except OSError:
+            return None
 
     # -- traits
 

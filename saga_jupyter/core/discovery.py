@@ -168,9 +168,10 @@ class Discovery:
         cached = self._infos.get(name)
         messages = output_format(name) == "messages"
         path = str(output_path(self.output_dir, name))
+        revived = messages and live is not None and self._messages.revived(name)
         if file is None:
             preview, worker = None, None
-        elif cached is not None and cached[0][3] == file:  # unchanged: nothing read
+        elif cached is not None and cached[0][3] == file and not revived:  # nothing read
             preview, worker = cached[1].output_preview, cached[1].worker
         elif messages:
             worker = self._messages.read(name, path, file.size, file.inode)

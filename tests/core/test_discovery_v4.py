@@ -92,6 +92,18 @@ def test_ended_without_pipeline_end_is_an_error_and_stopped_when_asked(
     assert one(discovery)["status"] == "completed"
 
 
+def test_a_file_seen_before_its_session_is_not_left_failed_once_the_session_shows(
+    server: Server, output_dir: Path, discovery: Discovery
+) -> None:
+    (output_dir / (NAME + ".jsonl")).write_bytes(b"".join(LINES[:4]))
+    assert one(discovery)["worker"]["outcome"] == "ERROR"  # no session (yet): gone
+    start_worker(server, NAME)
+    info = one(discovery)
+    assert (info["status"], info["worker"]["outcome"]) == ("running", None)
+    kill_worker(server, NAME)  # and when it does end, it is told again
+    assert one(discovery)["worker"]["outcome"] == "ERROR"
+
+
 def test_a_worker_that_never_wrote_its_file_failed(server: Server, discovery: Discovery) -> None:
     start_worker(server, NAME)
     assert one(discovery)["worker"] is None

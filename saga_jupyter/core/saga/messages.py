@@ -116,6 +116,11 @@ class MessageReader:
         self._end = ("STOPPED" if stopped else "ERROR", summary)
         self._recognised = self._dirty = True
 
+    def revived(self) -> None:
+        """Say that its tmux session is there after all: the end told before is taken back."""
+        self._end = None
+        self._dirty = True
+
     # -- one line
 
     def _line(self, line: bytes) -> None:
@@ -358,6 +363,19 @@ class MessageFiles:
         reading = reader.reading
         assert reading is not None  # an ended worker always has a reading
         return reading
+
+    def revived(self, name: str) -> bool:
+        """Say that ``name``'s tmux session is there (again); whether an end was taken back.
+
+        Its file seen before its session (written first, or the session slow to show) was
+        told ended then.
+        """
+        if self._ends.pop(name, None) is None:
+            return False
+        known = self._files.get(name)
+        if known is not None:
+            known[2].revived()
+        return True
 
     def preview(self, name: str) -> str | None:
         """The ``outputPreview`` of session ``name``'s messages read so far."""

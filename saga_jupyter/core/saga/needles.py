@@ -86,3 +86,19 @@ def v3_resume_at(before: bytes, piece: bytes) -> int | None:
     if inside and piece.find(b"\x07", escape, boundary) < 0:
         return None
     return boundary
+
+
+def v4_lines(data: bytes, start: int, end: int) -> list[tuple[int, int]]:
+    r"""The lines of ``data[start:end]`` (whole ``\n``-ended ones) that may change a reading.
+
+    Each as ``(start, end)``, its ``\n`` at ``end``, in order; the others hold none of
+    :data:`V4_NEEDLES`, so parsed they would only be counted.
+    """
+    starts: set[int] = set()
+    for needle in V4_NEEDLES:
+        at = start
+        while (found := needle.search(data, at, end)) is not None:
+            line = data.rfind(b"\n", start, found.start()) + 1
+            starts.add(line if line > 0 else start)
+            at = data.index(b"\n", found.start()) + 1  # one search a line, however many in it
+    return [(line, data.index(b"\n", line)) for line in sorted(starts)]

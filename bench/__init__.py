@@ -53,6 +53,7 @@ class Plan:
     saga_scans: int = 30
     saga_viewers: tuple[int, ...] = (1, 20)  # v4 latency: viewers of each view, one file each
     saga_order: tuple[str, ...] = ("raw", "transcript", "transcript", "raw")  # subscribed first
+    growth_mib: int = 200  # worker reading: appended to a running worker's file, no viewer
     cli_runs: int = 10  # each command line figure: runs of ours and of the peer, in turn
     churn_seconds: float = 60.0  # hosts: sessions and viewers coming and going (--churn-minutes)
     logs_figures: tuple[str, ...] = ("latency", "throughput", "first-frame", "stalled")
@@ -66,7 +67,7 @@ QUICK = Plan(
     scans=5, store_runs=5, table_sessions=200, table_updates=10, viewer_mib=64, viewer_runs=2,
     saga_read_mib=2, saga_first_mib=2, saga_runs=1, saga_sessions=40, saga_scans=3,
     saga_viewers=(1, 3), saga_order=("transcript",),
-    cli_runs=2, churn_seconds=4.0,
+    growth_mib=8, cli_runs=2, churn_seconds=4.0,
 )  # fmt: skip
 
 

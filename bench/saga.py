@@ -14,7 +14,7 @@ from typing import Any
 
 from libtmux.server import Server
 
-from bench import MIB, Plan, Report, log, percentile, saga_latency, worker_output
+from bench import MIB, Plan, Report, log, percentile, saga_growth, saga_latency, worker_output
 from bench.messages import messages_jsonl
 from bench.sessions import cpu_of, start
 from saga_jupyter.core.discovery import Discovery
@@ -187,7 +187,9 @@ def scans(plan: Plan, workdir: Path, tmux: Any, report: Report) -> None:
 
 
 async def run(plan: Plan, workdir: Path, tmux: Any, report: Report) -> None:
-    """Reading; the latency on a real server (on ``tmux``); the scans (their own servers)."""
+    """Reading; the latency and the reading of growing files on real servers (on ``tmux``);
+    the scans (their own servers)."""
     reading(plan, workdir, report)
     await saga_latency.latency(plan, workdir, tmux, report)
+    await saga_growth.growth(plan, workdir, tmux, report)
     scans(plan, workdir, tmux, report)

@@ -11,8 +11,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 CASES = {"latency", "throughput", "catch-up", "first frame", "stalled viewer", "sessions", "store",
-         "command line", "widgets", "v4 reading", "v4 scan", "v4 latency", "projects",
-         "hosts"}  # fmt: skip
+         "command line", "widgets", "v4 reading", "v4 scan", "v4 latency", "worker reading",
+         "projects", "hosts"}  # fmt: skip
 
 
 @pytest.mark.timeout(420)  # ~1-2 min on a quiet machine; a loaded one takes three times that

@@ -51,6 +51,11 @@ class ObjectEnds:
         self._live: list[int] = []  # the indices in _open of candidates, outermost first
         self._in_string = False
 
+    @property
+    def idle(self) -> bool:
+        """Whether no candidate is open: what follows matters only from a ``{`` starting a line."""
+        return not self._live
+
     def feed(self, more: str) -> list[str]:
         """Follow ``more``; the texts of the candidates that closed in it, innermost first."""
         closed: list[str] = []

@@ -32,8 +32,9 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from ..watch.files import open_regular
-from .lines import LineBuffer, parse_message
-from .recent import Recent
+from .lines import MAX_LINE_BYTES, LineBuffer, parse_message
+from .needles import v4_lines
+from .recent import KEPT, Recent
 from .worker import TaskCounts, WorkerReading
 
 logger = logging.getLogger(__name__)
@@ -72,11 +73,16 @@ class MessageReader:
     """Reads a worker's messages as they are appended; :attr:`reading` is ``None`` until one is.
 
     The work per appended byte is bounded (each byte is scanned, copied and parsed once),
-    however the file's writes split its lines.
+    however the file's writes split its lines. With ``scan`` (the default), once a message was
+    read, the lines of a feed holding none of :data:`~.needles.V4_NEEDLES` (tool results,
+    assistant text: most of the bytes) are counted, kept for the preview, and not parsed:
+    parsed, they would change nothing.
     """
 
-    def __init__(self) -> None:
-        #: Complete lines read, and those of them skipped (not a message, or over the bounds).
+    def __init__(self, *, scan: bool = True) -> None:
+        self.scan = scan
+        #: Complete lines read, and those of them skipped (not a message, or over the bounds;
+        #: with ``scan``, of the lines parsed).
         self.lines = 0
         self.skipped = 0
         #: The last messages, for the preview.
@@ -98,6 +104,38 @@ class MessageReader:
 
     def feed(self, data: bytes) -> None:
         """Take the bytes appended since the last feed."""
+        # A line of the body is shorter than the limit (the body is): none is over it.
+        if not self.scan or not self._recognised or len(data) > MAX_LINE_BYTES:
+            self._split(data)
+            return
+        first, last = data.find(b"\n"), data.rfind(b"\n")
+        if first < 0:
+            self._split(data)
+            return
+        # The first line is read as before: it ends one held, or (alone) says what it is.
+        at = body = first + 1
+        self._split(data[:body])
+        for start, end in v4_lines(data, body, last + 1):
+            self.lines += data.count(b"\n", at, start)
+            self._line(data[start:end], keep=False)
+            at = end + 1
+        self.lines += data.count(b"\n", at, last + 1)
+        self._keep_last(data, body, last + 1)
+        self._split(data[last + 1 :])
+
+    def _keep_last(self, data: bytes, start: int, end: int) -> None:
+        """Keep the last non-empty lines of ``data[start:end]`` for the preview, unparsed."""
+        kept: list[bytes] = []
+        while end > start and len(kept) < KEPT:
+            begin = data.rfind(b"\n", start, end - 1) + 1 or start
+            if line := data[begin : end - 1]:
+                if line.strip():
+                    kept.append(line)
+            end = begin
+        for line in reversed(kept):
+            self.recent.add(line)
+
+    def _split(self, data: bytes) -> None:
         for line, size in self._lines.split(data):
             if line is None:
                 self.lines += 1
@@ -123,11 +161,11 @@ class MessageReader:
 
     # -- one line
 
-    def _line(self, line: bytes) -> None:
+    def _line(self, line: bytes, keep: bool = True) -> None:
         self.lines += 1
         try:
             message, _ = parse_message(line)
-            if line.strip():
+            if keep and line.strip():
                 self.recent.add(line if message is None else message)
             if message is None or not self._take(message):
                 self.skipped += 1

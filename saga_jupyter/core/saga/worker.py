@@ -31,6 +31,7 @@ from typing import Any
 from ..text import ANSI_PATTERN
 from ..watch.files import open_regular
 from .jsonend import ObjectEnds
+from .needles import v3_resume_at
 
 RESULTS = ("ONGOING", "FINISH", "BLOCKED")
 # v3's five, then today's: INCOMPLETE (its cycles or time ran out), STOPPED (asked to stop).
@@ -53,6 +54,7 @@ MAX_RESULT = 64 * 1024  # the final JSON is small; anything larger is not it, an
 MAX_RESULT_DEPTH = 16  # nor is anything nested deeper (it is flat)
 FIRST_READ = 64 * 1024  # bytes: where a file seen for the first time is read from its end
 MAX_STEP = 4 << 20  # bytes appended between two looks past which only the end is read
+PIECE = 256 * 1024  # bytes searched for a marker at a time: one found costs reading this much
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,25 @@ class WorkerReader:
         self._tail = ""  # the plain text after the last marker: one may continue here
         # The final JSON, from a line holding only "{" to a line "}": found in linear time.
         self._objects = ObjectEnds(max_size=MAX_RESULT, max_depth=MAX_RESULT_DEPTH)
+
+    @property
+    def quiet(self) -> bool:
+        """Whether no escape sequence waits for its rest and no result JSON is open."""
+        return not self._held and self._objects.idle
+
+    def before(self) -> bytes:
+        """The plain text a marker may continue from, after a line end (a marker's start)."""
+        return b"\n" + self._tail.encode()
+
+    def resume(self, text: str) -> None:
+        """Take ``text`` as if fed after text without a marker (or a ``{`` starting a line).
+
+        Only when :attr:`quiet`, and ``text`` starts with the line end a marker cannot span:
+        then what the skipped text leaves (its tail, its last character) is in ``text``.
+        """
+        self._tail = ""
+        self._objects = ObjectEnds(max_size=MAX_RESULT, max_depth=MAX_RESULT_DEPTH)
+        self.feed(text)
 
     def feed(self, text: str) -> None:
         """Take the text appended since the last feed."""
@@ -249,9 +270,15 @@ class WorkerFiles:
     A file seen for the first time, or replaced, or truncated, is read from its last
     :data:`FIRST_READ` bytes, never whole; one that grew by more than :data:`MAX_STEP` since
     the last look skips to its last :data:`FIRST_READ` bytes too.
+
+    What is read goes to its reader :data:`PIECE` bytes at a time; with ``scan`` (the default)
+    a piece is searched for what could start a marker first (:mod:`.needles`), and only the
+    text from the last line end before it is decoded and read: output without markers costs
+    a few passes of C, not a reading.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, scan: bool = True) -> None:
+        self.scan = scan
         self._files: dict[str, tuple[int, int, WorkerReader, codecs.IncrementalDecoder]] = {}
 
     def read(self, name: str, path: str, size: int, inode: int) -> WorkerReading | None:
@@ -274,13 +301,23 @@ class WorkerFiles:
             data = b""
         finally:
             os.close(fd)
-        reader.feed(decoder.decode(data))
+        for at in range(0, len(data), PIECE):
+            self._feed(reader, decoder, data[at : at + PIECE])
         self._files[name] = (start + len(data), inode, reader, decoder)
         return reader.reading
 
     def forget(self, name: str) -> None:
         """Drop what is known of a session's file."""
         self._files.pop(name, None)
+
+    def _feed(self, reader: WorkerReader, decoder: codecs.IncrementalDecoder, piece: bytes) -> None:
+        if self.scan and reader.quiet:
+            resume = v3_resume_at(reader.before(), piece)
+            if resume is not None:
+                decoder.reset()  # at a line end: what it held was in the part skipped
+                reader.resume(decoder.decode(piece[resume:]))
+                return
+        reader.feed(decoder.decode(piece))
 
 
 def _decoder() -> codecs.IncrementalDecoder:

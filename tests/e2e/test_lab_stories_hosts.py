@@ -150,9 +150,7 @@ def test_a_remote_story_is_grouped_under_its_host_and_its_page_is_live(
         assert grey == "italic", grey
         # Reloaded while its host is frozen, the restored page says why it has no story.
         page.reload()
-        expect(story_page.locator(".jp-SagaStory-error")).to_contain_text(
-            "alpha", timeout=LOAD_MS
-        )
+        expect(story_page.locator(".jp-SagaStory-error")).to_contain_text("alpha", timeout=LOAD_MS)
     finally:
         os.kill(remote.jupyter.pid, signal.SIGCONT)
 

@@ -18,7 +18,7 @@ from bench import MIB, Plan, Report, log, percentile, saga_growth, saga_latency,
 from bench.messages import messages_jsonl
 from bench.sessions import cpu_of, start
 from saga_jupyter.core.discovery import Discovery
-from saga_jupyter.core.saga.messages import MessageFiles
+from saga_jupyter.core.saga.messagefiles import MessageFiles
 from saga_jupyter.core.saga.transcript import Transcript
 from saga_jupyter.core.tmux.client import Tmux
 from saga_jupyter.core.watch.tailer import Tailer

@@ -22,7 +22,7 @@ from .errors import TmuxUnavailable
 from .info import SessionInfo, Status, seconds, utc
 from .preview import read_preview
 from .records import SessionRecord
-from .saga.messages import MessageFiles
+from .saga.messagefiles import MessageFiles
 from .saga.names import name_from_output_file, output_format, output_path, parse_name
 from .saga.worker import WorkerFiles, WorkerReading
 from .tmux.client import Tmux, TmuxSession

@@ -24,8 +24,9 @@ from ..core.hosts import RemoteSpec, attention, matches, merge, read_token
 from ..core.inputs import check_number
 from ..core.saga.names import parse_name
 from .poller import Poller, newest
+from .remote_errors import CONNECT_TIMEOUT, describe
 from .remote_projects import RemoteProjectsSet
-from .remotes import CONNECT_TIMEOUT, Proxied, Remote, describe
+from .remotes import Proxied, Remote
 from .subscriptions import VIEWS, Subscriber, error_frame
 
 Broadcast = Callable[[bytes, int], None]

@@ -22,7 +22,8 @@ from typing import Any
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
-from .remotes import CONNECT_TIMEOUT, Remote
+from .remote_errors import CONNECT_TIMEOUT
+from .remotes import Remote
 
 FETCH_DELAY = 0.25  # a burst of stories:updated frames becomes one fetch
 FETCH_TIMEOUT = 10.0

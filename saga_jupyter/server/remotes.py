@@ -17,32 +17,28 @@ continuation, ``isInitial: false``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import json
 import logging
 import random
-import socket
-import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tornado.httpclient import HTTPClientError, HTTPRequest
+from tornado.httpclient import HTTPRequest
 from tornado.websocket import WebSocketClientConnection, WebSocketClosedError, websocket_connect
 
 from ..core.hosts import RemoteSpec, stamped
 from ..core.info import iso
+from .remote_errors import CHANNEL_PATH, CONNECT_TIMEOUT, describe
 from .subscriptions import Subscriber
 
 HEARTBEAT = 2.0  # seconds between pings
 STALE_AFTER = 5.0  # nothing received for this long (a pong at least): the remote is stale
-CONNECT_TIMEOUT = 5.0
 BACKOFF_FIRST, BACKOFF_MAX = 1.0, 30.0
 MAX_REMOTE_FRAME = 64 << 20  # a logs:data frame holds 1 MiB of text, JSON-escaped
 MAX_LANES = 32  # viewers of one remote session through this server at once
-CHANNEL_PATH = "api/saga/channels"
 
 
 @dataclass(eq=False)
@@ -368,34 +364,3 @@ class Remote:
         # Extra lanes close once empty, from the last one (lane indexes stay dense).
         while len(self.lanes) > 1 and not self.lanes[-1].subscriptions:
             self.lanes.pop().stop()
-
-
-def describe(error: BaseException, spec: RemoteSpec) -> tuple[str, bool]:
-    """Why connecting failed, in words a person can act on, and whether retrying soon is moot."""
-    url = spec.url
-    if isinstance(error, HTTPClientError) and error.code != 599:
-        if error.code in (401, 403):
-            return (
-                f"token refused ({error.code}): check that token_file {spec.token_file} holds "
-                f"a valid token of {url}",
-                True,
-            )
-        if error.code == 404:
-            return f"{url} answered 404 for {CHANNEL_PATH}: is saga_jupyter enabled there?", True
-        return f"{url} answered {error.code} {error.message}", True
-    if isinstance(error, ConnectionRefusedError):
-        why = f"nothing listens at {url} (connection refused): is its Jupyter server running?"
-        return why, True
-    if isinstance(error, socket.gaierror):
-        return f"cannot resolve the host of {url}: {error.strerror}", True
-    if isinstance(error, ssl.SSLError):
-        return f"TLS with {url} failed: {error} (its certificate must be valid for that name)", True
-    if isinstance(error, asyncio.TimeoutError | TimeoutError) or (
-        isinstance(error, HTTPClientError) and error.code == 599
-    ):
-        return f"{url} did not answer within {CONNECT_TIMEOUT:.0f} s: frozen or overloaded?", False
-    if isinstance(error, OSError):
-        return f"cannot reach {url}: {error.strerror or error}", False
-    with contextlib.suppress(Exception):
-        return f"cannot connect to {url}: {type(error).__name__}: {error}", False
-    return f"cannot connect to {url}", False

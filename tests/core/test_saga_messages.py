@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from saga_jupyter.core.saga import lines as line_module
 from saga_jupyter.core.saga.lines import MAX_LINE_BYTES, nesting_ok, parse_message
-from saga_jupyter.core.saga.messages import MessageFiles, MessageReader
+from saga_jupyter.core.saga.messagefiles import MessageFiles
+from saga_jupyter.core.saga.messages import MessageReader
 from saga_jupyter.core.saga.worker import TaskCounts, WorkerReading
 from tests.helpers import read_bytes_of_this_process
 

@@ -11,7 +11,8 @@ dependency.
 from __future__ import annotations
 
 from .lines import parse_message
-from .messages import MessageFiles, MessageReader
+from .messagefiles import MessageFiles
+from .messages import MessageReader
 from .transcript import Transcript, render_line
 
 __all__ = ["MessageFiles", "MessageReader", "Transcript", "parse_message", "render_line"]

@@ -13,10 +13,10 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from .core.display import short_duration
+from .core.durations import parse_iso
 from .core.serverclient import ServerClient, ServerError, running_servers, runtime_dir
 
 TOKEN_ENV = "SAGA_REMOTE_TOKEN"  # noqa: S105 - a variable's name, not a secret
@@ -86,7 +86,7 @@ def table(sessions: Sequence[dict[str, Any]], now: float) -> str:
         host = session.get("host") or "-"
         if session.get("stale"):
             host += " (stale)"
-        start = _time(session.get("startTime"))
+        start = parse_iso(session.get("startTime"))
         age = short_duration(now - start) if start is not None else ""
         cells = (host, str(session.get("status")), str(worker.get("outcome") or ""), age)
         rows.append((str(session.get("name")), *(cell or "-" for cell in cells)))
@@ -95,12 +95,3 @@ def table(sessions: Sequence[dict[str, Any]], now: float) -> str:
         GAP.join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         for row in rows
     )
-
-
-def _time(value: Any) -> float | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from typing import Any
 
 
 def elapsed(start: float | datetime, end: float | datetime) -> int:
@@ -47,3 +48,17 @@ def format_duration(seconds: float | None) -> str:
     if hours < 24:
         return f"{hours}h {minutes % 60:02d}m"
     return f"{hours // 24}d {hours % 24}h"
+
+
+def parse_iso(value: Any) -> float | None:
+    """The Unix time of an ISO 8601 string (a ``Z`` one too); ``None`` for anything else.
+
+    >>> parse_iso("1970-01-01T00:01:00Z"), parse_iso("yesterday"), parse_iso(None)
+    (60.0, None, None)
+    """
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None

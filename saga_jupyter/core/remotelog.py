@@ -14,14 +14,13 @@ nothing read: the next answer continues from the same offset.
 
 from __future__ import annotations
 
-import codecs
 import logging
 import threading
 from collections.abc import Callable
 from urllib.parse import quote
 
 from .serverclient import ServerClient, ServerError
-from .watch.tailer import Chunk, line_start
+from .watch.tailer import Chunk, utf8_decoder, window_cut
 
 logger = logging.getLogger(__name__)
 
@@ -32,24 +31,6 @@ MAX_REQUEST = 1 << 20  # bytes asked for at a time (the answer is capped to this
 ASK_TIMEOUT = 5.0
 TRUNCATED = "the output was truncated or replaced: shown from its start again"
 SKIPPED = "too far behind: shown from the output's tail"
-
-
-def utf8_decoder() -> codecs.IncrementalDecoder:
-    """A decoder that holds back a character's first bytes until the rest come."""
-    return codecs.getincrementaldecoder("utf-8")(errors="replace")
-
-
-def window_cut(data: bytes) -> int:
-    r"""Where the first whole line of a tail window starts, ``data`` read from the byte before it.
-
-    As :meth:`~.watch.tailer.Tailer.from_tail` cuts: just after the first newline, else (one
-    long line) at the first whole character after that byte.
-
-    >>> window_cut(b"ial\nnext"), window_cut(b"\nnext"), window_cut(b"xlong")
-    (4, 1, 1)
-    """
-    newline = data.find(b"\n")
-    return newline + 1 if newline >= 0 else 1 + line_start(data[1:])
 
 
 class RemoteLog:

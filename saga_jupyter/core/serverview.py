@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .durations import parse_iso
 from .engine import DEFAULT_INTERVAL
 from .info import STATUSES, SessionInfo
 from .saga.names import is_saga_name
@@ -60,13 +61,7 @@ def session_from_json(data: Any) -> SessionInfo | None:
         return None
     if not is_saga_name(name):
         return None  # a name that is not a SAGA one never reaches a viewer or a URL
-    times: dict[str, Any] = {}
-    for field, key in TIMES.items():
-        value = data.get(key)
-        try:
-            times[field] = _parse_time(value) if isinstance(value, str) else None
-        except ValueError:
-            times[field] = None
+    times: dict[str, Any] = {field: parse_iso(data.get(key)) for field, key in TIMES.items()}
     host = data.get("host")
     return SessionInfo(
         name=name,
@@ -81,12 +76,6 @@ def session_from_json(data: Any) -> SessionInfo | None:
         stale=data.get("stale") is True,
         **times,
     )
-
-
-def _parse_time(value: str) -> float:
-    from datetime import datetime
-
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
 class ServerLease:

@@ -40,6 +40,11 @@ def stamp(items: Iterable[Any], host: str | None, stale: bool) -> list[dict[str,
     ]
 
 
+def by_key(stories: Iterable[dict[str, Any]]) -> dict[tuple[Any, str], dict[str, Any]]:
+    """Stories by project and id (a later one of the same key wins)."""
+    return {(story.get("project"), story["id"]): story for story in stories}
+
+
 class RemoteProjects:
     """One remote's stories and epics as last fetched."""
 
@@ -68,8 +73,8 @@ class RemoteProjects:
 
     def apply(self, stories: list[dict[str, Any]]) -> None:
         """Hold the stories of a ``stories:updated`` frame until the next fetch says all."""
-        held = {(story.get("project"), story["id"]): story for story in self.lists["stories"]}
-        held.update(((story.get("project"), story["id"]), story) for story in stories)
+        held = by_key(self.lists["stories"])
+        held.update(by_key(stories))
         self.lists["stories"] = list(held.values())
         self._set_changed()
 
@@ -120,8 +125,8 @@ class RemoteProjects:
             )
         if found != self.lists:
             # Changed while no frame told (while it was away, say): the clients hear it now.
-            held = {(story.get("project"), story["id"]): story for story in self.lists["stories"]}
-            changed = [s for s in found["stories"] if held.get((s.get("project"), s["id"])) != s]
+            held = by_key(self.lists["stories"])
+            changed = [s for key, s in by_key(found["stories"]).items() if held.get(key) != s]
             self.lists = found
             self._set_changed()
             if changed:

@@ -30,6 +30,7 @@ from typing import Any
 
 from ..text import ANSI_PATTERN
 from ..watch.files import open_regular
+from ..watch.tailer import utf8_decoder
 from .jsonend import ObjectEnds
 from .needles import v3_resume_at
 
@@ -285,11 +286,11 @@ class WorkerFiles:
         """The reading of session ``name``'s output file, now ``size`` bytes long."""
         known = self._files.get(name)
         if known is None or known[1] != inode or size < known[0]:
-            start, reader, decoder = max(0, size - FIRST_READ), WorkerReader(), _decoder()
+            start, reader, decoder = max(0, size - FIRST_READ), WorkerReader(), utf8_decoder()
         else:
             start, _, reader, decoder = known
             if size - start > MAX_STEP:
-                start, decoder = size - FIRST_READ, _decoder()
+                start, decoder = size - FIRST_READ, utf8_decoder()
         try:
             fd, _ = open_regular(path)
         except OSError:
@@ -318,7 +319,3 @@ class WorkerFiles:
                 reader.resume(decoder.decode(piece[resume:]))
                 return
         reader.feed(decoder.decode(piece))
-
-
-def _decoder() -> codecs.IncrementalDecoder:
-    return codecs.getincrementaldecoder("utf-8")(errors="replace")

@@ -66,7 +66,7 @@ class Tailer:
         self.pending = False
         self._raw: bytes | None = None  # see take_raw
         self._position = offset  # bytes handed to the decoder
-        self._decoder = _utf8_decoder()
+        self._decoder = utf8_decoder()
         self._fd: int | None = None
         self._identity: tuple[int, int] | None = None
         self._opened = False  # any later open is of a replacement: it restarts at byte 0
@@ -152,7 +152,7 @@ class Tailer:
         if start <= before:
             return 0
         self._position = start
-        self._decoder = _utf8_decoder()
+        self._decoder = utf8_decoder()
         self.pending = True
         logger.info(
             "output file %s: %d bytes behind, skipping to its tail", self.path, start - before
@@ -286,7 +286,7 @@ class Tailer:
     def _restart(self, why: str) -> bool:
         logger.info("output file %s: %s, following it from byte 0", why, self.path)
         self._position = 0
-        self._decoder = _utf8_decoder()
+        self._decoder = utf8_decoder()
         return True
 
     def _release(self) -> None:
@@ -342,9 +342,20 @@ def _window_start(fd: int, max_bytes: int) -> int:
     start = size - max_bytes
     # From the byte before the window (a newline there: it already starts a line) to the byte
     # before the last one.
-    window = os.pread(fd, max_bytes, start - 1)
-    newline = window.find(b"\n")
-    return start + newline if newline >= 0 else start + line_start(window[1:])
+    return start - 1 + window_cut(os.pread(fd, max_bytes, start - 1))
+
+
+def window_cut(data: bytes) -> int:
+    r"""Where the first whole line of a tail window starts, ``data`` read from the byte before it.
+
+    As :meth:`Tailer.from_tail` cuts: just after the first newline, else (one long line) at
+    the first whole character after that byte.
+
+    >>> window_cut(b"ial\nnext"), window_cut(b"\nnext"), window_cut(b"xlong")
+    (4, 1, 1)
+    """
+    newline = data.find(b"\n")
+    return newline + 1 if newline >= 0 else 1 + line_start(data[1:])
 
 
 def line_start(data: bytes) -> int:
@@ -363,5 +374,6 @@ def line_start(data: bytes) -> int:
     return len(lead) - len(lead.lstrip(CONTINUATION_BYTES))
 
 
-def _utf8_decoder() -> codecs.IncrementalDecoder:
+def utf8_decoder() -> codecs.IncrementalDecoder:
+    """A decoder that holds back a character's first bytes until the rest come."""
     return codecs.getincrementaldecoder("utf-8")(errors="replace")

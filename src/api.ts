@@ -182,23 +182,28 @@ export class SagaAPI {
     return body.terminal;
   }
 
-  private async _request(
-    path: string,
-    init: RequestInit = {}
-  ): Promise<Response> {
-    const settings = this.serverSettings;
-    const url = URLExt.join(settings.baseUrl, 'api', 'saga', path);
-    let response: Response;
-    try {
-      response = await ServerConnection.makeRequest(url, init, settings);
-    } catch (error) {
-      throw new ServerConnection.NetworkError(error as TypeError);
-    }
-    if (!response.ok) {
-      throw new SagaError(response, await errorMessage(response));
-    }
-    return response;
+  private _request(path: string, init: RequestInit = {}): Promise<Response> {
+    return sagaRequest(this.serverSettings, path, init);
   }
+}
+
+/** `api/saga/<path>` asked of the server; a failure as a `NetworkError` or a `SagaError`. */
+export async function sagaRequest(
+  settings: ServerConnection.ISettings,
+  path: string,
+  init: RequestInit = {}
+): Promise<Response> {
+  const url = URLExt.join(settings.baseUrl, 'api', 'saga', path);
+  let response: Response;
+  try {
+    response = await ServerConnection.makeRequest(url, init, settings);
+  } catch (error) {
+    throw new ServerConnection.NetworkError(error as TypeError);
+  }
+  if (!response.ok) {
+    throw new SagaError(response, await errorMessage(response));
+  }
+  return response;
 }
 
 /** `sessions/<name>/<verb>`, with `?host=` for a remote's session. */
@@ -216,7 +221,7 @@ export class SagaError extends ServerConnection.ResponseError {
 }
 
 /** The `message` of a JSON error body (the contract's), else the status text. */
-export async function errorMessage(response: Response): Promise<string> {
+async function errorMessage(response: Response): Promise<string> {
   try {
     const body = (await response.json()) as {
       message?: string;

@@ -9,7 +9,7 @@ import { ServerConnection } from '@jupyterlab/services';
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { SagaError, errorMessage } from './api';
+import { sagaRequest } from './api';
 import type { Channel } from './channel';
 import { IHosted, hostOf, sessionKey } from './hosts';
 
@@ -143,18 +143,7 @@ export class StoriesAPI {
   }
 
   private async _get(path: string): Promise<unknown> {
-    const settings = this.serverSettings;
-    const url = URLExt.join(settings.baseUrl, 'api', 'saga', path);
-    let response: Response;
-    try {
-      response = await ServerConnection.makeRequest(url, {}, settings);
-    } catch (error) {
-      throw new ServerConnection.NetworkError(error as TypeError);
-    }
-    if (!response.ok) {
-      throw new SagaError(response, await errorMessage(response));
-    }
-    return response.json();
+    return (await sagaRequest(this.serverSettings, path)).json();
   }
 }
 

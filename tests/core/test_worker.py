@@ -152,6 +152,25 @@ def test_a_file_is_read_from_its_tail_then_only_where_it_grew(tmp_path: Path) ->
     assert files.read("saga__a__b__1", str(path), path.stat().st_size, path.stat().st_ino) is None
 
 
+def test_a_marker_in_the_middle_of_a_large_append_is_read(tmp_path: Path) -> None:
+    # Once watched, every appended byte is read: a result in the middle of 10 MiB written
+    # between two looks counts (it was skipped, the file read from its last 64 KiB).
+    name, path = "saga__a__b__1", tmp_path / "saga__a__b__1.out"
+    path.write_text("--- Worker 1 started ---\n")
+    files = WorkerFiles(budget=4 << 20)
+    assert files.read(name, str(path), path.stat().st_size, path.stat().st_ino) is not None
+    filler = "filler line of a long cycle\n" * 180_000  # ~5 MiB
+    with path.open("a") as file:
+        file.write(filler + "--- Worker 1 result: BLOCKED ---\n" + filler)
+    results = []
+    for _ in range(3):  # ~10 MiB: three looks of at most 4 MiB each
+        before = read_bytes_of_this_process()
+        reading = files.read(name, str(path), path.stat().st_size, path.stat().st_ino)
+        assert read_bytes_of_this_process() - before <= (4 << 20) + 4096  # and /proc/self/io
+        results.append(reading.last_result if reading is not None else None)
+    assert results == [None, "BLOCKED", "BLOCKED"]
+
+
 class CountedParsing:
     """Stands for the ``json`` module of :mod:`saga_jupyter.core.saga.worker`: counts its parsing.
 

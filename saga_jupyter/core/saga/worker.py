@@ -54,8 +54,8 @@ MAX_MARKER = 160  # characters: longer than any marker, so one split across feed
 MAX_RESULT = 64 * 1024  # the final JSON is small; anything larger is not it, and never parsed
 MAX_RESULT_DEPTH = 16  # nor is anything nested deeper (it is flat)
 FIRST_READ = 64 * 1024  # bytes: where a file seen for the first time is read from its end
-MAX_STEP = 4 << 20  # bytes appended between two looks past which only the end is read
 PIECE = 256 * 1024  # bytes searched for a marker at a time: one found costs reading this much
+READ_BUDGET = 64 << 20  # bytes one look at a file reads at most: the rest at the next look
 
 
 @dataclass(frozen=True)
@@ -269,17 +269,18 @@ class WorkerFiles:
     """The worker reading of every output file, each read only where it grew since last time.
 
     A file seen for the first time, or replaced, or truncated, is read from its last
-    :data:`FIRST_READ` bytes, never whole; one that grew by more than :data:`MAX_STEP` since
-    the last look skips to its last :data:`FIRST_READ` bytes too.
+    :data:`FIRST_READ` bytes, never whole. After that every appended byte is read, so no
+    marker is missed: :data:`PIECE` bytes at a time (never more held than that), at most
+    ``budget`` bytes a look, the next look going on from there.
 
-    What is read goes to its reader :data:`PIECE` bytes at a time; with ``scan`` (the default)
-    a piece is searched for what could start a marker first (:mod:`.needles`), and only the
-    text from the last line end before it is decoded and read: output without markers costs
-    a few passes of C, not a reading.
+    With ``scan`` (the default) a piece is searched for what could start a marker first
+    (:mod:`.needles`), and only the text from the last line end before it is decoded and
+    read: output without markers costs a few passes of C, not a reading.
     """
 
-    def __init__(self, *, scan: bool = True) -> None:
+    def __init__(self, *, scan: bool = True, budget: int = READ_BUDGET) -> None:
         self.scan = scan
+        self.budget = budget
         self._files: dict[str, tuple[int, int, WorkerReader, codecs.IncrementalDecoder]] = {}
 
     def read(self, name: str, path: str, size: int, inode: int) -> WorkerReading | None:
@@ -289,22 +290,24 @@ class WorkerFiles:
             start, reader, decoder = max(0, size - FIRST_READ), WorkerReader(), utf8_decoder()
         else:
             start, _, reader, decoder = known
-            if size - start > MAX_STEP:
-                start, decoder = size - FIRST_READ, utf8_decoder()
         try:
             fd, _ = open_regular(path)
         except OSError:
             self._files.pop(name, None)
             return None
+        position, end = start, min(size, start + self.budget)
         try:
-            data = os.pread(fd, size - start, start) if size > start else b""
+            while position < end:
+                piece = os.pread(fd, min(PIECE, end - position), position)
+                if not piece:
+                    break  # truncated meanwhile: the next look starts it again
+                self._feed(reader, decoder, piece)
+                position += len(piece)
         except OSError:
-            data = b""
+            pass
         finally:
             os.close(fd)
-        for at in range(0, len(data), PIECE):
-            self._feed(reader, decoder, data[at : at + PIECE])
-        self._files[name] = (start + len(data), inode, reader, decoder)
+        self._files[name] = (position, inode, reader, decoder)
         return reader.reading
 
     def forget(self, name: str) -> None:

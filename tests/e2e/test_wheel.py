@@ -132,8 +132,9 @@ def test_the_wheel_carries_its_license_and_the_readme(wheel: Path) -> None:
     assert ("License-File", "LICENSE") in fields
     assert ("Description-Content-Type", "text/markdown") in fields
     assert description.strip() == (REPO / "README.md").read_text().strip()  # the long description
-    # No project URLs: there is no public repository or documentation site to point at yet.
-    assert not [field for field in fields if field[0] in {"Project-URL", "Home-page"}]
+    # SAGA's page, the one public page there is to point at (pyproject.toml says why).
+    urls = [field[1] for field in fields if field[0] in {"Project-URL", "Home-page"}]
+    assert urls == ["SAGA, https://github.com/Roeia1/claude-task-system"]
 
 
 def test_the_installed_package_is_the_wheels(

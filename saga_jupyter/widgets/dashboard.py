@@ -24,7 +24,7 @@ from ..core.serverview import ServerView
 from ..core.settings import resolve
 from .logviewer import LogViewer
 from .serverlog import ServerLogViewer
-from .table import SessionTable, format_time
+from .table import SessionTable, format_time, row_key, split_key
 
 MAX_BARS = 200  # the newest sessions; older ones would be slivers anyway
 LANE_PX = 9
@@ -129,7 +129,10 @@ def bar_label(info: SessionInfo, start: float, end: float) -> str:
 def render_timeline(
     sessions: Sequence[SessionInfo], now: float, selected: str | None = None
 ) -> str:
-    """One bar per session from its start to its end (or now), grouped by epic, as HTML."""
+    """One bar per session from its start to its end (or now), grouped by epic, as HTML.
+
+    ``selected``: the selected row's key (:func:`~.table.row_key`), its bar outlined.
+    """
     esc = html.escape
     all_timed = [info for info in sessions if info.start_time is not None]
     timed = all_timed[:MAX_BARS]
@@ -162,7 +165,8 @@ def render_timeline(
             start, end = _start(info, first), _end(info, now)
             left = (start - first) / span * 100
             width = max(0.0, end - start) / span * 100
-            outline = f"outline:2px solid {SELECTED};" if info.name == selected else ""
+            chosen = row_key(info.name, info.host) == selected
+            outline = f"outline:2px solid {SELECTED};" if chosen else ""
             label = bar_label(info, start, end)
             tip = f"{info.name} · started {format_time(start)}"
             parts.append(
@@ -232,9 +236,9 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
         # Every scan, not only on changes: running bars grow.
         self.update(self.engine.add_listener(self.update, every_scan=True))
 
-    def select(self, name: str) -> None:
-        """Select a session, as a click on its row does."""
-        self.table.selected = name
+    def select(self, name: str, host: str | None = None) -> None:
+        """Select a session (of ``host``, or this server's), as a click on its row does."""
+        self.table.selected = row_key(name, host)
 
     def update(self, sessions: Sequence[SessionInfo]) -> None:
         """Show ``sessions`` in the status line and the timeline (the table updates itself)."""
@@ -246,7 +250,8 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
             self.timeline.value = render_timeline(sessions, self._clock(), self.table.selected)
             if self.table.selected is None and sessions:
                 running = [info for info in sessions if info.status == "running"]
-                self.select((running or list(sessions))[0].name)
+                first = (running or list(sessions))[0]
+                self.select(first.name, first.host)
 
     def refresh(self) -> None:
         """Scan now and show the result everywhere."""
@@ -262,11 +267,10 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
         self.timeline.close()
         super().close()
 
-    def _show(self, name: str) -> None:
+    def _show(self, key: str) -> None:
         with self._lock:
+            name, host = split_key(key)
             if isinstance(self.viewer, ServerLogViewer):
-                # By name, as the table selects: the first host listing it.
-                host = next((i.host for i in self.engine.sessions if i.name == name), None)
                 self.viewer.show(name, host)
             else:
                 self.viewer.name = name

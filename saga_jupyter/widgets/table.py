@@ -55,8 +55,8 @@ export default {
     };
     const mark = () => {
       const selected = model.get("selected");
-      for (const row of el.querySelectorAll("tr[data-name]")) {
-        row.classList.toggle("saga-selected", row.dataset.name === selected);
+      for (const row of el.querySelectorAll("tr[data-key]")) {
+        row.classList.toggle("saga-selected", row.dataset.key === selected);
       }
     };
     const paint = () => {
@@ -66,10 +66,10 @@ export default {
       tick();
     };
     const choose = (event) => {
-      const row = event.target.closest("tr[data-name]");
+      const row = event.target.closest("tr[data-key]");
       if (!row || (event.type === "keydown" && event.key !== "Enter" && event.key !== " ")) return;
       event.preventDefault();
-      model.set("selected", row.dataset.name);
+      model.set("selected", row.dataset.key);
       model.save_changes();
     };
     el.addEventListener("click", choose);
@@ -177,15 +177,15 @@ def render_rows(
 def _row_parts(info: SessionInfo, reasons: dict[str, str] | None = None) -> RowParts:
     """One row of the table, split where a running session's duration goes."""
     esc = html.escape
-    row = f'<tr data-name="{esc(info.name)}" tabindex="0"><td>{esc(info.name)}</td>'
+    key = esc(row_key(info.name, info.host))
+    attrs = f'data-name="{esc(info.name)}" data-key="{key}" tabindex="0"'
+    row = f"<tr {attrs}><td>{esc(info.name)}</td>"
     if reasons is not None:
         host = info.host or "this server"
         if info.stale:
             why = reasons.get(host, "it does not answer")
-            row = (
-                f'<tr data-name="{esc(info.name)}" tabindex="0" class="saga-stale" '
-                f'title="{esc(f"as last seen: {host} is stale ({why})")}"><td>{esc(info.name)}</td>'
-            )
+            title = esc(f"as last seen: {host} is stale ({why})")
+            row = f'<tr {attrs} class="saga-stale" title="{title}"><td>{esc(info.name)}</td>'
         row += f"<td>{esc(host)}{' (stale)' if info.stale else ''}</td>"
     start, end = seconds(info.start_time), seconds(info.end_time)
     ticking = info.status == "running" and start is not None
@@ -210,6 +210,20 @@ def _row_parts(info: SessionInfo, reasons: dict[str, str] | None = None) -> RowP
         f'<td class="saga-preview" title="{esc(preview)}">{esc(last_line)}</td></tr>'
     )
     return before, after, start if ticking else None
+
+
+def row_key(name: str, host: str | None = None) -> str:
+    """What selects a row: its session's name, ``name@host`` for a remote host's session.
+
+    Two hosts may each run a session of one name; ``@`` is in no session's name.
+    """
+    return name if host is None else f"{name}@{host}"
+
+
+def split_key(key: str) -> tuple[str, str | None]:
+    """A row key's session name and host (``None``: this server's), as :func:`row_key` joined."""
+    name, _, host = key.partition("@")
+    return name, host or None
 
 
 def worker_badge(info: SessionInfo) -> str:
@@ -238,10 +252,12 @@ class SessionTable(widgets.VBox):  # type: ignore[misc]
     :meth:`close`; with ``server`` (a Jupyter server's URL, its ``token`` or
     ``$SAGA_REMOTE_TOKEN``), that server's list instead, its remotes' sessions included, with
     a host column and filter, stale hosts' rows greyed with the reason. Clicking a row sets
-    :attr:`selected` and calls the :meth:`on_select` callbacks with the session name.
+    :attr:`selected` and calls the :meth:`on_select` callbacks with its key (:func:`row_key`).
     """
 
-    selected = traitlets.Unicode(None, allow_none=True, help="The selected session's name.")
+    selected = traitlets.Unicode(
+        None, allow_none=True, help="The selected row's key: its session's name[@host]."
+    )
 
     def __init__(
         self,
@@ -304,7 +320,7 @@ class SessionTable(widgets.VBox):  # type: ignore[misc]
         self.engine.refresh(always=True)
 
     def on_select(self, callback: Callable[[str], Any], remove: bool = False) -> None:
-        """Call ``callback(name)`` whenever a row is selected (``remove=True`` unregisters it)."""
+        """Call ``callback(key)`` whenever a row is selected (``remove=True`` unregisters it)."""
         self._select_handlers.register_callback(callback, remove=remove)
 
     def close(self) -> None:

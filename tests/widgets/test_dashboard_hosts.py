@@ -15,7 +15,7 @@ from saga_jupyter.core.serverview import ServerView
 from saga_jupyter.core.watch.tailer import Chunk
 from saga_jupyter.widgets.dashboard import Dashboard
 from saga_jupyter.widgets.serverlog import ServerLogViewer
-from tests.helpers import kill_worker, own_threads, wait_until
+from tests.helpers import kill_worker, own_threads, start_worker, wait_until
 from tests.hosts import Host, listed
 
 FRONT, ALPHA, BETA = "saga__front__work__1", "saga__alpha__work__1", "saga__beta__work__1"
@@ -33,7 +33,7 @@ def dashboard(front: Host) -> Iterator[Dashboard]:
     dashboard = Dashboard(server=front.jupyter.url, token=front.jupyter.token, interval=0.3)
     try:
         wait_until(lambda: len(dashboard.table.sessions) == 3, timeout=15)
-        dashboard.select(ALPHA)
+        dashboard.select(ALPHA, "alpha")
         yield dashboard
     finally:
         dashboard.close()
@@ -63,6 +63,27 @@ def test_it_lists_every_host_and_follows_a_remote_log_byte_by_byte(
     dashboard.select(FRONT)  # the server's own: no host
     assert viewer.host is None
     wait_until(lambda: viewer.lines == ["started"], timeout=10)
+
+
+def test_one_session_name_on_two_hosts_shows_the_chosen_host_s_log(
+    front: Host, hosts: list[Host]
+) -> None:
+    beta = hosts[1]
+    (beta.output_dir / f"{ALPHA}.out").write_text("beta's own\n")
+    start_worker(beta.tmux, ALPHA)  # beta runs a session of alpha's worker's name too
+    dashboard = Dashboard(server=front.jupyter.url, token=front.jupyter.token, interval=0.3)
+    try:
+        wait_until(lambda: len(dashboard.table.sessions) == 4, timeout=15)
+        assert f'data-key="{ALPHA}@beta"' in dashboard.table.rows.html
+        viewer = dashboard.viewer
+        for host, text in (("beta", "beta's own"), ("alpha", "started"), ("beta", "beta's own")):
+            dashboard.table.rows.selected = f"{ALPHA}@{host}"  # a click on that host's row
+            assert dashboard.table.selected == f"{ALPHA}@{host}"
+            assert (viewer.name, viewer.host) == (ALPHA, host)
+            wait_until(lambda text=text: viewer.lines == [text], timeout=10)
+            assert dashboard.timeline.value.count("outline:2px solid") == 1  # its bar only
+    finally:
+        dashboard.close()
 
 
 def test_a_truncated_remote_log_starts_over(dashboard: Dashboard, hosts: list[Host]) -> None:

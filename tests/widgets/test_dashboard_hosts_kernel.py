@@ -31,7 +31,7 @@ before = saga_threads()
 OPEN = """
 dashboard = saga.Dashboard(server=url, token=token, interval=0.3)
 wait(lambda: len(dashboard.table.sessions) == 3)
-dashboard.select(name)
+dashboard.select(name, "alpha")
 wait(lambda: dashboard.viewer.lines == ["started"])
 print(json.dumps({"file": saga.__file__, "host": dashboard.viewer.host}))
 """

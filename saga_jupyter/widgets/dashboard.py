@@ -23,8 +23,9 @@ from ..core.info import SessionInfo
 from ..core.serverview import ServerView
 from ..core.settings import resolve
 from .logviewer import LogViewer
+from .rows import format_time, row_key, split_key
 from .serverlog import ServerLogViewer
-from .table import SessionTable, format_time, row_key, split_key
+from .table import SessionTable
 
 MAX_BARS = 200  # the newest sessions; older ones would be slivers anyway
 LANE_PX = 9

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from libtmux.server import Server
 
+from saga_jupyter.core.durations import format_duration
 from saga_jupyter.core.engine import engine_for
 from saga_jupyter.core.info import SessionInfo, utc
 from saga_jupyter.core.records import SessionRecord
@@ -18,7 +19,8 @@ from saga_jupyter.core.saga.names import parse_name
 from saga_jupyter.core.saga.worker import WorkerReading
 from saga_jupyter.core.settings import resolve
 from saga_jupyter.core.store import MetadataStore
-from saga_jupyter.widgets.table import ESM, SessionTable, format_duration, render_rows
+from saga_jupyter.widgets.rows import render_rows
+from saga_jupyter.widgets.table import ESM, SessionTable
 from tests.helpers import (
     inotify_watches,
     inotify_watches_on,

@@ -83,8 +83,11 @@ class HubHosts:
 
     def allowed(self, user: dict[str, Any]) -> list[str]:
         """The hosts whose server ``user``'s scopes let them access."""
-        scopes = set(user.get("scopes") or [])
-        return [h for h in self.remotes if check_scopes({self.scope_of[h]}, scopes)]
+        return [host for host in self.remotes if self.may_access(user, host)]
+
+    def may_access(self, user: dict[str, Any], host: str) -> bool:
+        """Whether ``user``'s scopes let them access ``host``'s server."""
+        return bool(check_scopes({self.scope_of[host]}, set(user.get("scopes") or [])))
 
     def sessions(self, hosts: list[str]) -> list[dict[str, Any]]:
         """The merged list of ``hosts``."""
@@ -98,7 +101,7 @@ class HubHosts:
     def relay(self, host: str, frame: bytes) -> None:
         """A server's ``stories:updated``: to the channel clients who may access that server."""
         for client in list(self.clients):
-            if host in self.allowed(client.current_user):
+            if self.may_access(client.current_user, host):
                 client.write_frame(frame)
 
 

@@ -7,6 +7,8 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+import { withHost } from './hosts';
+
 /**
  * How a worker ended: the seeds' SAGA (v3) writes FINISH, BLOCKED, TIMEOUT, MAX_CYCLES or
  * ERROR; today's (v4) ends FINISH, INCOMPLETE, ERROR or STOPPED. A newer server may add more.
@@ -151,11 +153,9 @@ export class SagaAPI {
     length: number,
     host: string | null = null
   ): Promise<ILogRange> {
-    const query = URLExt.objectToQueryString({
-      offset,
-      length,
-      ...(host === null ? {} : { host })
-    });
+    const query = URLExt.objectToQueryString(
+      withHost({ offset, length }, host)
+    );
     const response = await this._request(
       `sessions/${encodeURIComponent(name)}/log${query}`
     );

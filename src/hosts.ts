@@ -31,6 +31,14 @@ export function sessionKey(name: string, host: string | null): string {
   return host === null ? name : `${host}\n${name}`;
 }
 
+/** `args` with the `host` of a remote's session or story (this server's own go without). */
+export function withHost<T extends object>(
+  args: T,
+  host: string | null
+): T & { host?: string } {
+  return host === null ? args : { ...args, host };
+}
+
 /** What the panel calls a host. */
 export function hostLabel(host: string | null): string {
   return host ?? THIS_SERVER;
@@ -66,6 +74,5 @@ export function sessionArgs(session: ISessionInfo): {
   name: string;
   host?: string;
 } {
-  const host = hostOf(session);
-  return host === null ? { name: session.name } : { name: session.name, host };
+  return withHost({ name: session.name }, hostOf(session));
 }

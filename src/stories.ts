@@ -11,7 +11,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import { sagaRequest } from './api';
 import type { Channel } from './channel';
-import { IHosted, hostOf, sessionKey } from './hosts';
+import { IHosted, hostOf, sessionKey, withHost } from './hosts';
 
 /** How SAGA derives a story's (or an epic's, or a task's) status. */
 export type DerivedStatus = 'pending' | 'inProgress' | 'completed';
@@ -134,9 +134,7 @@ export class StoriesAPI {
     project: string,
     host: string | null = null
   ): Promise<IStoryDetail> {
-    const query = URLExt.objectToQueryString(
-      host === null ? { project } : { project, host }
-    );
+    const query = URLExt.objectToQueryString(withHost({ project }, host));
     return (await this._get(
       `stories/${encodeURIComponent(id)}${query}`
     )) as IStoryDetail;

@@ -28,7 +28,7 @@ import {
   namedSession,
   shortName
 } from '../choose';
-import { hostOf, sessionKey } from '../hosts';
+import { hostOf, sessionKey, withHost } from '../hosts';
 import { sagaIcon } from '../icons';
 import { LogViewKind } from '../channel';
 import { isGone, populateToolbar } from '../logtoolbar';
@@ -150,7 +150,7 @@ export const logsPlugin: JupyterFrontEndPlugin<void> = {
       command: CommandIDs.openLog,
       args: widget => {
         const { name, host } = widget.content.stream;
-        return host === null ? { name } : { name, host };
+        return withHost({ name }, host);
       },
       name: keyOf
     });

@@ -11,7 +11,7 @@ import {
 import { ICommandPalette } from '@jupyterlab/apputils';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
-import { sessionArgs } from '../hosts';
+import { sessionArgs, withHost } from '../hosts';
 import { sagaIcon } from '../icons';
 import { SagaModel } from '../model';
 import {
@@ -48,7 +48,7 @@ export const panelPlugin: JupyterFrontEndPlugin<void> = {
       onOpenStory: (project, id, host) =>
         void app.commands.execute(
           CommandIDs.openStory,
-          host === null ? { project, id } : { project, id, host }
+          withHost({ project, id }, host)
         ),
       onFilter: statuses => {
         if (settings) {

@@ -13,7 +13,7 @@ import { MainAreaWidget, WidgetTracker } from '@jupyterlab/apputils';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 
 import { CONTEXT_MENU, ROW_SELECTOR, namedSession } from '../choose';
-import { hostOf } from '../hosts';
+import { hostOf, withHost } from '../hosts';
 import { sagaIcon } from '../icons';
 import { SagaModel } from '../model';
 import { IStorySummary } from '../stories';
@@ -62,7 +62,7 @@ export const storiesPlugin: JupyterFrontEndPlugin<void> = {
         onOpenSession: (name, host) =>
           void app.commands.execute(
             CommandIDs.openLog,
-            host === null ? { name } : { name, host }
+            withHost({ name }, host)
           )
       });
       const widget = new MainAreaWidget({ content: page });

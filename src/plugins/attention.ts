@@ -23,6 +23,7 @@ import { hostOf, sessionArgs, sessionKey } from '../hosts';
 import { SagaModel } from '../model';
 import { outcomeLabel, outcomeReason } from '../outcome';
 import { CommandIDs, ISagaModel } from '../tokens';
+import { followSettings } from './settings';
 
 const PLUGIN_ID = 'saga-jupyter:attention';
 
@@ -93,25 +94,11 @@ export const attentionPlugin: JupyterFrontEndPlugin<void> = {
       category: 'SAGA'
     });
 
-    if (registry) {
-      void registry.load(PLUGIN_ID).then(
-        settings => {
-          const read = () => {
-            titleCount = settings.composite.titleCount !== false;
-            browserNotifications =
-              settings.composite.browserNotifications !== false;
-            update();
-          };
-          read();
-          settings.changed.connect(read);
-        },
-        error =>
-          console.error(
-            `saga-jupyter: could not load ${PLUGIN_ID} settings`,
-            error
-          )
-      );
-    }
+    followSettings(registry, PLUGIN_ID, settings => {
+      titleCount = settings.composite.titleCount !== false;
+      browserNotifications = settings.composite.browserNotifications !== false;
+      update();
+    });
   }
 };
 

@@ -35,6 +35,7 @@ import { isGone, populateToolbar } from '../logtoolbar';
 import { LogView } from '../logview';
 import { SagaModel } from '../model';
 import { CommandIDs, ISagaModel } from '../tokens';
+import { followSettings } from './settings';
 
 const PLUGIN_ID = 'saga-jupyter:logs';
 const DEFAULT_SCROLLBACK = 20_000;
@@ -174,25 +175,11 @@ export const logsPlugin: JupyterFrontEndPlugin<void> = {
       });
     });
 
-    if (registry) {
-      void registry.load(PLUGIN_ID).then(
-        settings => {
-          const read = () => {
-            scrollback =
-              Number(settings.composite.scrollback) || DEFAULT_SCROLLBACK;
-            messagesView =
-              settings.composite.messagesView === 'raw' ? 'raw' : 'transcript';
-          };
-          read();
-          settings.changed.connect(read);
-        },
-        error =>
-          console.error(
-            `saga-jupyter: could not load ${PLUGIN_ID} settings`,
-            error
-          )
-      );
-    }
+    followSettings(registry, PLUGIN_ID, settings => {
+      scrollback = Number(settings.composite.scrollback) || DEFAULT_SCROLLBACK;
+      messagesView =
+        settings.composite.messagesView === 'raw' ? 'raw' : 'transcript';
+    });
   }
 };
 

@@ -22,6 +22,7 @@ import {
   Status
 } from '../panel';
 import { CommandIDs, ISagaModel } from '../tokens';
+import { followSettings } from './settings';
 
 const PLUGIN_ID = 'saga-jupyter:panel';
 
@@ -77,20 +78,10 @@ export const panelPlugin: JupyterFrontEndPlugin<void> = {
       pattern: /[?&]saga-panel(?:[=&#]|$)/
     });
 
-    if (registry) {
-      void registry.load(PLUGIN_ID).then(
-        loaded => {
-          settings = loaded;
-          panel.options = readOptions(loaded);
-          loaded.changed.connect(() => (panel.options = readOptions(loaded)));
-        },
-        error =>
-          console.error(
-            `saga-jupyter: could not load ${PLUGIN_ID} settings`,
-            error
-          )
-      );
-    }
+    followSettings(registry, PLUGIN_ID, loaded => {
+      settings = loaded;
+      panel.options = readOptions(loaded);
+    });
   }
 };
 

@@ -132,7 +132,7 @@ def render_timeline(
 ) -> str:
     """One bar per session from its start to its end (or now), grouped by epic, as HTML.
 
-    ``selected``: the selected row's key (:func:`~.table.row_key`), its bar outlined.
+    ``selected``: the selected row's key (:func:`~.rows.row_key`), its bar outlined.
     """
     esc = html.escape
     all_timed = [info for info in sessions if info.start_time is not None]

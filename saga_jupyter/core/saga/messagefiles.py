@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from ..watch.files import open_regular
+from ..watch.files import open_regular, read_pieces
 from .messages import MessageReader
 from .worker import WorkerReading
 
@@ -42,16 +42,10 @@ class MessageFiles:
         except OSError:
             self._files.pop(name, None)
             return None
-        try:
-            end = min(size, position + self.budget)
-            while position < end:
-                data = os.pread(fd, min(READ_CHUNK, end - position), position)
-                if not data:
-                    break  # truncated meanwhile: the next look starts it again
+        try:  # a file truncated meanwhile: the next look starts it again
+            for data in read_pieces(fd, position, min(size, position + self.budget), READ_CHUNK):
                 reader.feed(data)
                 position += len(data)
-        except OSError:
-            pass
         finally:
             os.close(fd)
         self._files[name] = (position, inode, reader)

@@ -29,7 +29,7 @@ from datetime import datetime
 from typing import Any
 
 from ..text import ANSI_PATTERN
-from ..watch.files import open_regular
+from ..watch.files import open_regular, read_pieces
 from ..watch.tailer import utf8_decoder
 from .jsonend import ObjectEnds
 from .needles import v3_resume_at
@@ -295,16 +295,11 @@ class WorkerFiles:
         except OSError:
             self._files.pop(name, None)
             return None
-        position, end = start, min(size, start + self.budget)
-        try:
-            while position < end:
-                piece = os.pread(fd, min(PIECE, end - position), position)
-                if not piece:
-                    break  # truncated meanwhile: the next look starts it again
+        position = start
+        try:  # a file truncated meanwhile: the next look starts it again
+            for piece in read_pieces(fd, start, min(size, start + self.budget), PIECE):
                 self._feed(reader, decoder, piece)
                 position += len(piece)
-        except OSError:
-            pass
         finally:
             os.close(fd)
         self._files[name] = (position, inode, reader, decoder)

@@ -13,6 +13,7 @@ import errno
 import logging
 import os
 import stat
+from collections.abc import Iterator
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +82,23 @@ def read_regular(path: str | os.PathLike[str], limit: int, *, hard_links: bool =
         return b"".join(parts)
     finally:
         os.close(fd)
+
+
+def read_pieces(fd: int, start: int, end: int, piece: int) -> Iterator[bytes]:
+    """The bytes of ``fd`` from ``start`` to ``end``, ``piece`` bytes at a time (never more held).
+
+    Stops early where the file ends first (truncated meanwhile) or a read fails.
+    """
+    position = start
+    while position < end:
+        try:
+            data = os.pread(fd, min(piece, end - position), position)
+        except OSError:
+            return
+        if not data:
+            return
+        yield data
+        position += len(data)
 
 
 def create_exclusive(path: str | os.PathLike[str]) -> int:
